@@ -1,0 +1,215 @@
+//! Reading one YAML file: strict deserialisation, `${VAR}` expansion, and field locations.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+use super::env::{Env, with_env};
+use super::ConfigError;
+
+/// One configuration file's text plus an index from field path to its position.
+#[derive(Debug)]
+pub struct Source {
+    /// The file's path, as shown in errors.
+    pub path: PathBuf,
+    /// The raw text.
+    pub text: String,
+    /// Field path (`network.ipam.range`, `schedules[0].cron`) → (line, column), 1-based.
+    index: HashMap<String, (usize, usize)>,
+}
+
+impl Source {
+    /// Reads `path`; an unreadable file is an error naming it.
+    pub fn read(path: &Path) -> Result<Source, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::file(path, format!("cannot read file: {e}")))?;
+        Ok(Source::from_text(path, text))
+    }
+
+    /// A source from text already in memory.
+    pub fn from_text(path: &Path, text: String) -> Source {
+        let index = index_positions(&text);
+        Source {
+            path: path.to_path_buf(),
+            text,
+            index,
+        }
+    }
+
+    /// Deserialises the whole file into `T`, rejecting unknown keys, expanding `${VAR}`.
+    pub fn parse<T: DeserializeOwned>(&self, env: &Env) -> Result<T, ConfigError> {
+        if self.text.trim().is_empty() {
+            return Err(ConfigError::file(&self.path, "file is empty: expected a YAML mapping"));
+        }
+        let de = serde_yaml::Deserializer::from_str(&self.text);
+        let result = with_env(env, || serde_path_to_error::deserialize::<_, T>(de));
+        result.map_err(|err| {
+            let field = err.path().to_string();
+            let inner = err.into_inner();
+            let (line, column) = match inner.location() {
+                Some(loc) => (Some(loc.line()), Some(loc.column())),
+                None => match self.position(&field) {
+                    Some((l, c)) => (Some(l), Some(c)),
+                    None => (None, None),
+                },
+            };
+            ConfigError {
+                file: self.path.clone(),
+                line,
+                column,
+                field: if field == "." { String::new() } else { field },
+                message: clean_serde_message(&inner.to_string()),
+            }
+        })
+    }
+
+    /// The position of `field`, or of its nearest parent that is present in the file.
+    pub fn position(&self, field: &str) -> Option<(usize, usize)> {
+        let mut f = field.to_string();
+        loop {
+            if let Some(p) = self.index.get(&f) {
+                return Some(*p);
+            }
+            let cut = f.rfind(['.', '['])?;
+            f.truncate(cut);
+        }
+    }
+
+    /// An error about `field` at its position in this file.
+    pub fn error(&self, field: &str, message: impl Into<String>) -> ConfigError {
+        let pos = self.position(field);
+        ConfigError {
+            file: self.path.clone(),
+            line: pos.map(|p| p.0),
+            column: pos.map(|p| p.1),
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Whether the file sets `field` explicitly.
+    pub fn has(&self, field: &str) -> bool {
+        self.index.contains_key(field)
+    }
+}
+
+/// serde_yaml appends " at line N column M" to messages; we print the position ourselves.
+fn clean_serde_message(msg: &str) -> String {
+    let msg = match msg.find(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    // "field.path: message" prefixes come from serde_yaml's own path tracking.
+    let msg = match msg.split_once(": ") {
+        Some((head, tail)) if !head.contains(' ') && !head.is_empty() && head != "invalid type" => tail,
+        _ => msg,
+    };
+    msg.to_string()
+}
+
+#[derive(Debug)]
+enum Frame {
+    Map { key: Option<String>, path: String },
+    Seq { index: usize, path: String },
+}
+
+struct Indexer {
+    stack: Vec<Frame>,
+    out: HashMap<String, (usize, usize)>,
+}
+
+impl Indexer {
+    /// The path of the value that starts now, advancing the parent's state.
+    fn value_path(&mut self) -> Option<String> {
+        match self.stack.last_mut() {
+            None => Some(String::new()),
+            Some(Frame::Map { key, path }) => {
+                let k = key.take()?;
+                Some(if path.is_empty() { k } else { format!("{path}.{k}") })
+            }
+            Some(Frame::Seq { index, path }) => {
+                let p = format!("{path}[{index}]");
+                *index += 1;
+                Some(p)
+            }
+        }
+    }
+
+    /// In a mapping waiting for a key, the next scalar is that key.
+    fn expecting_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+    }
+}
+
+impl MarkedEventReceiver for Indexer {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let pos = (mark.line(), mark.col() + 1);
+        match ev {
+            Event::Scalar(value, ..) => {
+                if self.expecting_key() {
+                    if let Some(Frame::Map { key, path }) = self.stack.last_mut() {
+                        let full = if path.is_empty() {
+                            value.clone()
+                        } else {
+                            format!("{path}.{value}")
+                        };
+                        // Point at the key: that is where an operator looks.
+                        self.out.entry(full).or_insert(pos);
+                        *key = Some(value);
+                    }
+                } else {
+                    let _ = self.value_path().map(|p| self.out.entry(p).or_insert(pos));
+                }
+            }
+            Event::MappingStart(..) => {
+                let path = self.value_path().unwrap_or_default();
+                self.out.entry(path.clone()).or_insert(pos);
+                self.stack.push(Frame::Map { key: None, path });
+            }
+            Event::SequenceStart(..) => {
+                let path = self.value_path().unwrap_or_default();
+                self.out.entry(path.clone()).or_insert(pos);
+                self.stack.push(Frame::Seq { index: 0, path });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+            }
+            Event::Alias(_) => {
+                let _ = self.value_path();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Builds the path → position index; a YAML syntax error just ends the index early
+/// (serde_yaml reports the syntax error itself, with its position).
+fn index_positions(text: &str) -> HashMap<String, (usize, usize)> {
+    let mut indexer = Indexer {
+        stack: Vec::new(),
+        out: HashMap::new(),
+    };
+    let mut parser = Parser::new_from_str(text);
+    let _ = parser.load(&mut indexer, false);
+    indexer.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_points_at_keys_and_items() {
+        let text = "name: lab\nnetwork:\n  ipam:\n    range: 10.0.0.0/24\nlist:\n  - a\n  - {cron: x}\n";
+        let s = Source::from_text(Path::new("p.yaml"), text.to_string());
+        assert_eq!(s.position("name"), Some((1, 1)));
+        assert_eq!(s.position("network.ipam.range"), Some((4, 5)));
+        assert_eq!(s.position("list[0]"), Some((6, 5)));
+        assert_eq!(s.position("list[1].cron"), Some((7, 6)));
+        // Missing child falls back to the nearest parent.
+        assert_eq!(s.position("network.ipam.gateway"), Some((3, 3)));
+    }
+}

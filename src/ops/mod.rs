@@ -1,0 +1,1 @@
+//! Operations around actions: run lock, journal, notifications, schedules.

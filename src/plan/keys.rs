@@ -1,0 +1,157 @@
+//! SSH public keys for instances: read from files, or generated once and reused.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{Spec, expand_tilde};
+
+/// The public keys of a spec plus notes about keys that do not exist yet.
+#[derive(Debug, Clone, Default)]
+pub struct SshKeys {
+    /// `ssh-ed25519 AAAA... comment` lines.
+    pub keys: Vec<String>,
+    /// Things `plan` should say (a key that deploy would generate).
+    pub notes: Vec<String>,
+}
+
+fn looks_like_key(s: &str) -> bool {
+    ["ssh-", "ecdsa-", "sk-"].iter().any(|p| s.starts_with(p))
+}
+
+impl SshKeys {
+    /// Reads `ssh.authorized_keys` and the generated key; an error is (field, message).
+    pub fn load(spec: &Spec) -> Result<SshKeys, (String, String)> {
+        let mut out = SshKeys::default();
+        for (i, k) in spec.ssh.authorized_keys.iter().enumerate() {
+            if looks_like_key(k) {
+                out.keys.push(k.trim().to_string());
+                continue;
+            }
+            let path = expand_tilde(k);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                (
+                    format!("ssh.authorized_keys[{i}]"),
+                    format!("cannot read public key file `{}`: {e}", path.display()),
+                )
+            })?;
+            let before = out.keys.len();
+            for line in text.lines().map(str::trim) {
+                if looks_like_key(line) {
+                    out.keys.push(line.to_string());
+                }
+            }
+            if out.keys.len() == before {
+                return Err((
+                    format!("ssh.authorized_keys[{i}]"),
+                    format!("`{}` holds no public key (expected lines like `ssh-ed25519 AAAA…`)", path.display()),
+                ));
+            }
+        }
+        if let Some(private) = generated_key_path(spec) {
+            let public = pub_path(&private);
+            match std::fs::read_to_string(&public) {
+                Ok(text) => out.keys.extend(text.lines().map(str::trim).filter(|l| looks_like_key(l)).map(String::from)),
+                Err(_) => {
+                    out.keys.push(format!("<generated at deploy: {}>", public.display()));
+                    out.notes.push(format!(
+                        "ssh key pair {} does not exist yet: deploy creates it (ed25519, 0600/0644)",
+                        private.display()
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The private key path of `ssh.generate`, with `~` expanded.
+pub fn generated_key_path(spec: &Spec) -> Option<PathBuf> {
+    spec.ssh.generate.as_ref().map(|g| expand_tilde(g))
+}
+
+fn pub_path(private: &Path) -> PathBuf {
+    let mut s = private.as_os_str().to_owned();
+    s.push(".pub");
+    PathBuf::from(s)
+}
+
+/// Creates an ed25519 key pair at `private` (0600) and `private.pub` (0644) unless it exists.
+/// Returns whether it created one.
+pub fn ensure_generated(private: &Path, comment: &str) -> Result<bool, String> {
+    let public = pub_path(private);
+    if private.exists() && public.exists() {
+        return Ok(false);
+    }
+    if private.exists() {
+        // Recreate the public half from the private key rather than replacing a key in use.
+        let key = ssh_key::PrivateKey::read_openssh_file(private)
+            .map_err(|e| format!("cannot read private key `{}`: {e}", private.display()))?;
+        let line = key
+            .public_key()
+            .to_openssh()
+            .map_err(|e| format!("cannot encode public key: {e}"))?;
+        write_file(&public, format!("{line}\n").as_bytes(), 0o644)?;
+        return Ok(true);
+    }
+    if let Some(dir) = private.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    }
+    let mut key = ssh_key::PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519)
+        .map_err(|e| format!("cannot generate an ed25519 key: {e}"))?;
+    key.set_comment(comment);
+    let pem = key
+        .to_openssh(ssh_key::LineEnding::LF)
+        .map_err(|e| format!("cannot encode private key: {e}"))?;
+    let line = key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| format!("cannot encode public key: {e}"))?;
+    write_file(private, pem.as_bytes(), 0o600)?;
+    write_file(&public, format!("{line}\n").as_bytes(), 0o644)?;
+    Ok(true)
+}
+
+/// Atomic write (temp file + rename) with `mode`.
+fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("cannot write in `{}`: {e}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("cannot set permissions: {e}"))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    tmp.write_all(data).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+    tmp.persist(path).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generates_once_with_modes_and_reuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("sub/lab-web");
+        assert!(ensure_generated(&key, "vauto lab/web").unwrap());
+        let public = std::fs::read_to_string(pub_path(&key)).unwrap();
+        assert!(public.starts_with("ssh-ed25519 "), "{public}");
+        assert!(public.trim_end().ends_with("vauto lab/web"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let m = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(m(&key), 0o600);
+            assert_eq!(m(&pub_path(&key)), 0o644);
+        }
+        assert!(!ensure_generated(&key, "x").unwrap());
+        assert_eq!(std::fs::read_to_string(pub_path(&key)).unwrap(), public);
+        // A lost public half is recreated from the private key, not replaced.
+        std::fs::remove_file(pub_path(&key)).unwrap();
+        assert!(ensure_generated(&key, "x").unwrap());
+        assert_eq!(std::fs::read_to_string(pub_path(&key)).unwrap(), public);
+    }
+}

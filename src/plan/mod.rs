@@ -1,0 +1,183 @@
+//! The planner: project + spec → the list of desired instances (pure, no network).
+
+mod ipam;
+mod keys;
+mod labels;
+mod render;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::config::{ConfigDir, ConfigError, ConfigErrors, Project, Spec, instance_name};
+
+pub use ipam::{StaticIp, static_ip};
+pub use keys::{SshKeys, ensure_generated, generated_key_path};
+pub use labels::{LABEL_MANAGED, LABEL_NAME, LABEL_PROJECT, LABEL_SPEC, is_owned, ownership_labels, selector};
+pub use render::{check_all_templates, render_cloud_init};
+
+/// One instance that should exist, with everything the backends need.
+#[derive(Debug, Clone, Serialize)]
+pub struct DesiredInstance {
+    /// Instance name, `<prefix>-NN`.
+    pub name: String,
+    /// 0-based replica index.
+    pub index: u32,
+    /// Project name.
+    pub project: String,
+    /// Spec name.
+    pub spec: String,
+    /// Ownership labels plus the project's extra labels.
+    pub labels: BTreeMap<String, String>,
+    /// Static address (with `network.ipam`).
+    pub static_ip: Option<StaticIp>,
+    /// Rendered cloud-init user data.
+    pub user_data: String,
+    /// Rendered cloud-init network config (with `network.ipam`).
+    pub network_data: Option<String>,
+    /// SSH public keys, one per line.
+    pub ssh_authorized_keys: Vec<String>,
+}
+
+/// A body that an action would send: printed by `plan`, sent by `deploy`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedObject {
+    /// Resource kind (`Secret`, `VirtualMachine`, `LaunchInstanceDetails`).
+    pub kind: String,
+    /// Resource name.
+    pub name: String,
+    /// The exact body.
+    pub body: serde_json::Value,
+}
+
+/// The validated, resolved configuration of one project/spec run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The project.
+    pub project: Project,
+    /// The spec.
+    pub spec: Spec,
+    /// Desired instances, in replica order (filtered by `--target`).
+    pub instances: Vec<DesiredInstance>,
+    /// Everything that can only be resolved online, said plainly.
+    pub notes: Vec<String>,
+}
+
+/// Options from the command line that change the plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// `--replicas`: overrides the spec.
+    pub replicas: Option<u32>,
+    /// `--target`: one instance by name.
+    pub target: Option<String>,
+}
+
+impl Plan {
+    /// The instance name prefix: `name_prefix` or the spec name.
+    pub fn prefix(&self) -> &str {
+        prefix(&self.spec)
+    }
+}
+
+fn prefix(spec: &Spec) -> &str {
+    spec.name_prefix.as_deref().unwrap_or(spec.name.as_str())
+}
+
+/// Builds the plan: names, labels, addresses and rendered cloud-init for every replica.
+pub fn build(dir: &ConfigDir, project: &Project, spec: &Spec, opts: &PlanOptions) -> Result<Plan, ConfigErrors> {
+    let replicas = opts.replicas.unwrap_or(spec.replicas);
+    let prefix = prefix(spec).to_string();
+    let spec_src = crate::config::Source::read(&spec.file).ok();
+    let at = |field: &str, msg: String| -> ConfigError {
+        match &spec_src {
+            Some(s) => s.error(field, msg),
+            None => ConfigError::file(&spec.file, msg),
+        }
+    };
+    let mut errs = Vec::new();
+    let mut notes = Vec::new();
+
+    if let Some(t) = &opts.target {
+        let known = (0..replicas).any(|i| instance_name(&prefix, i) == *t);
+        if !known {
+            let last = if replicas == 0 { String::from("none") } else { instance_name(&prefix, replicas - 1) };
+            return Err(ConfigError::file(
+                &spec.file,
+                format!("--target `{t}` is not an instance of spec `{}` with {replicas} replicas (`{}` … `{last}`)", spec.name, instance_name(&prefix, 0)),
+            )
+            .into());
+        }
+    }
+    if let Some(longest) = (replicas > 0).then(|| instance_name(&prefix, replicas - 1)) {
+        if longest.len() > 63 {
+            errs.push(at("name_prefix", format!("instance name `{longest}` is longer than 63 characters")));
+        }
+    }
+
+    let keys = match SshKeys::load(spec) {
+        Ok(k) => k,
+        Err((field, msg)) => {
+            errs.push(at(&field, msg));
+            SshKeys::default()
+        }
+    };
+    notes.extend(keys.notes.iter().cloned());
+
+    let mut instances = Vec::new();
+    for index in 0..replicas {
+        let name = instance_name(&prefix, index);
+        if opts.target.as_ref().is_some_and(|t| *t != name) {
+            continue;
+        }
+        let ip = match &project.network.ipam {
+            Some(ipam) => match static_ip(ipam, index) {
+                Ok(ip) => Some(ip),
+                Err(msg) => {
+                    let src = crate::config::Source::read(&project.file).ok();
+                    let e = match src {
+                        Some(s) => s.error("network.ipam.range", format!("replica {name}: {msg}")),
+                        None => ConfigError::file(&project.file, msg),
+                    };
+                    errs.push(e);
+                    // One error is enough: every later replica overflows too.
+                    break;
+                }
+            },
+            None => None,
+        };
+        let mut labels = ownership_labels(&project.name, &spec.name, &name);
+        for (k, v) in &project.labels {
+            labels.insert(k.clone(), v.0.clone());
+        }
+        let network_data = ip.as_ref().map(ipam::network_config);
+        let mut inst = DesiredInstance {
+            name,
+            index,
+            project: project.name.0.clone(),
+            spec: spec.name.0.clone(),
+            labels,
+            static_ip: ip,
+            user_data: String::new(),
+            network_data,
+            ssh_authorized_keys: keys.keys.clone(),
+        };
+        match render_cloud_init(dir, project, spec, &inst) {
+            Ok(u) => inst.user_data = u,
+            Err(e) => {
+                errs.push(e);
+                break;
+            }
+        }
+        instances.push(inst);
+    }
+    if errs.is_empty() {
+        Ok(Plan {
+            project: project.clone(),
+            spec: spec.clone(),
+            instances,
+            notes,
+        })
+    } else {
+        Err(ConfigErrors(errs))
+    }
+}

@@ -1,0 +1,125 @@
+//! Rendering cloud-init templates with minijinja in strict-undefined mode.
+
+use minijinja::{Environment, UndefinedBehavior, context};
+
+use super::DesiredInstance;
+use crate::config::{ConfigDir, ConfigError, Project, Spec};
+
+/// A minijinja environment over `templates/` where an undefined variable is an error.
+pub fn environment(dir: &ConfigDir) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_loader(minijinja::path_loader(dir.templates()));
+    // cloud-init files end with a newline; keep it. (Trim/lstrip blocks keep `{% %}` lines clean.)
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .build()
+    {
+        env.set_syntax(syntax);
+    }
+    env
+}
+
+/// The user data of `inst`: the spec's template rendered, or a minimal cloud-config.
+pub fn render_cloud_init(
+    dir: &ConfigDir,
+    project: &Project,
+    spec: &Spec,
+    inst: &DesiredInstance,
+) -> Result<String, ConfigError> {
+    let ip = inst.static_ip.as_ref();
+    let ctx = context! {
+        name => inst.name.as_str(),
+        index => inst.index,
+        replica => inst.index + 1,
+        hostname => inst.name.as_str(),
+        static_ip => ip.map(|i| i.address.to_string()),
+        prefix_len => ip.map(|i| i.prefix_len),
+        netmask => ip.map(|i| i.netmask.to_string()),
+        gateway => ip.and_then(|i| i.gateway.map(|g| g.to_string())),
+        dns => ip.map(|i| i.dns.clone()).unwrap_or_default(),
+        project => project.name.as_str(),
+        spec => spec.name.as_str(),
+        ssh_authorized_keys => inst.ssh_authorized_keys.clone(),
+        vars => minijinja::value::Serde(spec.cloud_init.as_ref().map(|c| c.vars.clone()).unwrap_or_default()),
+    };
+    let Some(ci) = &spec.cloud_init else {
+        return Ok(default_user_data(inst));
+    };
+    let env = environment(dir);
+    let file = dir.templates().join(ci.template.as_str());
+    let tmpl = env.get_template(ci.template.as_str()).map_err(|e| template_error(&file, &e))?;
+    tmpl.render(ctx).map_err(|e| template_error(&file, &e))
+}
+
+/// Turns a minijinja error into a config error at the template's line.
+pub fn template_error(file: &std::path::Path, e: &minijinja::Error) -> ConfigError {
+    let mut msg = match e.kind() {
+        minijinja::ErrorKind::UndefinedError => "undefined variable".to_string(),
+        minijinja::ErrorKind::SyntaxError => "template syntax error".to_string(),
+        minijinja::ErrorKind::TemplateNotFound => "template not found".to_string(),
+        _ => "template error".to_string(),
+    };
+    if let Some(d) = e.detail() {
+        msg.push_str(": ");
+        msg.push_str(d);
+    }
+    if e.kind() == minijinja::ErrorKind::UndefinedError {
+        if let Some(src) = e.template_source() {
+            if let Some(span) = e.range() {
+                if let Some(expr) = src.get(span) {
+                    msg.push_str(&format!("`{expr}` is not defined (variables: name, index, replica, hostname, static_ip, prefix_len, netmask, gateway, dns, project, spec, ssh_authorized_keys, vars.NAME)"));
+                }
+            }
+        }
+    }
+    ConfigError {
+        file: file.to_path_buf(),
+        line: e.line(),
+        column: None,
+        field: String::new(),
+        message: msg,
+    }
+}
+
+fn default_user_data(inst: &DesiredInstance) -> String {
+    let mut s = format!("#cloud-config\nhostname: {}\n", inst.name);
+    if !inst.ssh_authorized_keys.is_empty() {
+        s.push_str("ssh_authorized_keys:\n");
+        for k in &inst.ssh_authorized_keys {
+            s.push_str(&format!("  - {}\n", serde_json::Value::String(k.clone())));
+        }
+    }
+    s
+}
+
+/// Checks that every `*.j2` under `templates/` parses; returns one error per broken file.
+pub fn check_all_templates(dir: &ConfigDir) -> Vec<ConfigError> {
+    let mut errs = Vec::new();
+    let root = dir.templates();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let mut entries: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "j2") {
+                let rel = p.strip_prefix(&root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+                match std::fs::read_to_string(&p) {
+                    Err(e) => errs.push(ConfigError::file(&p, format!("cannot read file: {e}"))),
+                    Ok(text) => {
+                        let env = environment(dir);
+                        if let Err(e) = env.template_from_named_str(&rel, &text) {
+                            errs.push(template_error(&p, &e));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    errs
+}

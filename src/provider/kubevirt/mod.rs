@@ -1,0 +1,1 @@
+//! KubeVirt / OpenShift Virtualization through the Kubernetes API.

@@ -1,0 +1,1 @@
+//! Oracle Cloud Infrastructure Compute through its signed REST API.

@@ -1,0 +1,1 @@
+//! Everything the operator sees: result lines, tables, progress, output formats.
