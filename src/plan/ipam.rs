@@ -106,7 +106,7 @@ mod tests {
         let i = ipam("192.168.10.0/24", None);
         assert!(static_ip(&i, 154).unwrap_err().contains("broadcast"));
         assert!(static_ip(&i, 155).unwrap_err().contains("outside"));
-        let small = ipam("10.0.0.0/25", None);
+        let small = ipam("10.0.0.0/26", None);
         assert!(static_ip(&small, 0).unwrap_err().contains("outside"));
         let gw = ipam("192.168.10.0/24", Some("192.168.10.102"));
         assert!(static_ip(&gw, 1).unwrap_err().contains("gateway"));

@@ -61,6 +61,8 @@ pub struct Plan {
     pub instances: Vec<DesiredInstance>,
     /// Everything that can only be resolved online, said plainly.
     pub notes: Vec<String>,
+    /// `--target`, when the plan was narrowed to one instance.
+    pub target: Option<String>,
 }
 
 /// Options from the command line that change the plan.
@@ -176,6 +178,7 @@ pub fn build(dir: &ConfigDir, project: &Project, spec: &Spec, opts: &PlanOptions
             spec: spec.clone(),
             instances,
             notes,
+            target: opts.target.clone(),
         })
     } else {
         Err(ConfigErrors(errs))

@@ -1,0 +1,26 @@
+//! `start` / `stop`: power actions on existing managed instances.
+
+use futures::StreamExt;
+
+use super::observer::{Event, Observer};
+use crate::provider::{Existing, Power, Provider, ResourceReport};
+
+/// Starts or stops each of `instances`.
+pub async fn power<P: Provider>(
+    provider: &P,
+    instances: &[Existing],
+    action: Power,
+    wait: bool,
+    parallel: usize,
+    observer: &dyn Observer,
+) -> Vec<ResourceReport> {
+    futures::stream::iter(instances)
+        .map(|e| async move {
+            let r = provider.power(e, action, wait).await;
+            observer.event(Event::Report(r.clone()));
+            r
+        })
+        .buffer_unordered(parallel.max(1))
+        .collect()
+        .await
+}
