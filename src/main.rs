@@ -1,1 +1,5 @@
-fn main() {}
+//! The `vauto` binary: everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    vauto::main_entry()
+}

@@ -1,1 +1,4 @@
 //! Operations around actions: run lock, journal, notifications, schedules.
+
+pub mod lock;
+pub mod logging;

@@ -1,0 +1,301 @@
+//! Command-line arguments (clap): `vauto [PROJECT] [SPEC] ACTION [OPTIONS]`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use crate::config::{ACTIONS, Dur};
+
+const EXAMPLES: &str = "\
+Actions:
+  deploy      create every missing resource of the spec's instances
+  delete      delete the spec's managed resources (all, or --target NAME)
+  status      table of the instances: state, IP, placement, disk, age, last event
+  start/stop  power actions on existing instances
+  plan        print exactly what deploy would send; touches nothing, needs no credentials
+  daemon      run the schedules of all specs and the daily report, until stopped
+  report      attempt statistics from the journal (default: last 24 h)
+  validate    load and check every project, spec and template; no network
+  completions print shell completions: vauto completions bash|zsh|fish
+
+Examples:
+  vauto demo-oci a1 deploy                 deploy against the built-in OCI simulator
+  vauto lab web deploy --replicas 2 --wait
+  vauto lab web status --target web-01
+  vauto lab web plan -o yaml | oc apply -f -
+  vauto lab status                         every spec of project lab
+  vauto lab web delete --yes
+  vauto validate";
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Human-readable lines and tables.
+    #[default]
+    Table,
+    /// Machine-readable JSON on stdout, nothing else.
+    Json,
+    /// YAML on stdout (for `plan`, a multi-document stream of manifests).
+    Yaml,
+}
+
+/// vauto: deploy, delete and report virtual machines on KubeVirt/OpenShift and OCI from YAML.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vauto",
+    version = crate::VERSION_LINE,
+    about = "Deploy, delete and report virtual machines on KubeVirt/OpenShift and OCI from YAML",
+    override_usage = "vauto [PROJECT] [SPEC] ACTION [OPTIONS]\n       vauto --project P --spec S ACTION [OPTIONS]",
+    after_help = EXAMPLES
+)]
+pub struct Args {
+    /// [PROJECT] [SPEC] ACTION, then the action's own words (e.g. `completions bash`)
+    #[arg(value_name = "WORDS", num_args = 0..)]
+    pub words: Vec<String>,
+    /// Project name (instead of the first word)
+    #[arg(long, short = 'p')]
+    pub project: Option<String>,
+    /// Spec name (instead of the second word)
+    #[arg(long, short = 's')]
+    pub spec: Option<String>,
+    /// Number of replicas (overrides the spec)
+    #[arg(long)]
+    pub replicas: Option<u32>,
+    /// Act on one instance only, e.g. web-01
+    #[arg(long, short = 't')]
+    pub target: Option<String>,
+    /// Print what would be sent; touch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+    /// Wait until instances are running (deploy) or in the requested state (start/stop)
+    #[arg(long)]
+    pub wait: bool,
+    /// Give up after N launch attempts per instance (0 = forever; overrides retry.max_attempts)
+    #[arg(long)]
+    pub max_attempts: Option<u64>,
+    /// Give up after this long, e.g. 30m or 12h
+    #[arg(long)]
+    pub deadline: Option<Dur>,
+    /// Instances worked on at once
+    #[arg(long, default_value_t = 8)]
+    pub parallel: usize,
+    /// Do not ask for confirmation (delete); accepted by every action
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// OCI delete: keep the boot volume
+    #[arg(long)]
+    pub keep_boot_volume: bool,
+    /// Wait for another run's lock instead of exiting with code 3
+    #[arg(long)]
+    pub wait_lock: bool,
+    /// More detail on stderr (repeat for more)
+    #[arg(long, short = 'v', action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors and the summary
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Directory with projects/, specs/ and templates/ (default: the current directory, then the binary's)
+    #[arg(long, env = "VAUTO_CONFIG_DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// State directory (default: .vauto/ beside the config)
+    #[arg(long, env = "VAUTO_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// report: how far back, e.g. 24h, 7d or 2026-11-01
+    #[arg(long)]
+    pub since: Option<String>,
+    /// daemon: run what is due now, then exit (for cron)
+    #[arg(long)]
+    pub once: bool,
+    /// daemon: serve /healthz and /metrics on this address, e.g. 127.0.0.1:9464
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Directory for daily log files (default: logs.dir of the project, else logs/)
+    #[arg(long)]
+    pub log_dir: Option<PathBuf>,
+}
+
+/// An action word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// `deploy`
+    Deploy,
+    /// `delete`
+    Delete,
+    /// `status`
+    Status,
+    /// `start`
+    Start,
+    /// `stop`
+    Stop,
+    /// `plan`
+    Plan,
+    /// `daemon`
+    Daemon,
+    /// `report`
+    Report,
+    /// `validate`
+    Validate,
+    /// `completions`
+    Completions,
+}
+
+impl Action {
+    fn parse(w: &str) -> Option<Action> {
+        Some(match w {
+            "deploy" => Action::Deploy,
+            "delete" => Action::Delete,
+            "status" => Action::Status,
+            "start" => Action::Start,
+            "stop" => Action::Stop,
+            "plan" => Action::Plan,
+            "daemon" => Action::Daemon,
+            "report" => Action::Report,
+            "validate" => Action::Validate,
+            "completions" => Action::Completions,
+            _ => return None,
+        })
+    }
+
+    /// The word as typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Deploy => "deploy",
+            Action::Delete => "delete",
+            Action::Status => "status",
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Plan => "plan",
+            Action::Daemon => "daemon",
+            Action::Report => "report",
+            Action::Validate => "validate",
+            Action::Completions => "completions",
+        }
+    }
+}
+
+/// The positional words resolved: project, spec, action and the action's extra words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// Project name.
+    pub project: Option<String>,
+    /// Spec name.
+    pub spec: Option<String>,
+    /// The action.
+    pub action: Action,
+    /// Words after the action (`completions bash`).
+    pub rest: Vec<String>,
+}
+
+impl Args {
+    /// Resolves `[PROJECT] [SPEC] ACTION` (or the flag forms) into a [`Command`].
+    pub fn command(&self) -> Result<Command, String> {
+        let pos = self.words.iter().position(|w| Action::parse(w).is_some());
+        let Some(pos) = pos else {
+            return Err(match self.words.last() {
+                Some(w) => {
+                    let known: Vec<String> = ACTIONS.iter().map(|s| s.to_string()).collect();
+                    match crate::config::did_you_mean(w, &known) {
+                        Some(best) => format!("unknown action `{w}` (did you mean `{best}`?)"),
+                        None => format!("no action given: expected one of {}", ACTIONS.join(", ")),
+                    }
+                }
+                None => format!("no action given: expected one of {}", ACTIONS.join(", ")),
+            });
+        };
+        let action = Action::parse(&self.words[pos]).ok_or("no action")?;
+        let before = &self.words[..pos];
+        let mut rest: Vec<String> = self.words[pos + 1..].to_vec();
+        if before.len() > 2 {
+            return Err(format!(
+                "too many words before `{}`: expected [PROJECT] [SPEC] {}",
+                action.as_str(),
+                action.as_str()
+            ));
+        }
+        let mut project = before.first().cloned();
+        let mut spec = before.get(1).cloned();
+        // `vauto report lab web` reads naturally too.
+        if action == Action::Report && project.is_none() && !rest.is_empty() {
+            project = Some(rest.remove(0));
+            if !rest.is_empty() {
+                spec = Some(rest.remove(0));
+            }
+        }
+        for (flag, word, name) in [("--project", &self.project, &mut project), ("--spec", &self.spec, &mut spec)] {
+            if let Some(f) = word {
+                if name.as_ref().is_some_and(|n| n != f) {
+                    return Err(format!("{flag} `{f}` conflicts with the word `{}`", name.as_deref().unwrap_or("")));
+                }
+                *name = Some(f.clone());
+            }
+        }
+        if spec.is_some() && project.is_none() {
+            return Err("--spec needs a project".into());
+        }
+        match action {
+            Action::Validate | Action::Daemon | Action::Completions if project.is_some() => {
+                return Err(format!("`{}` takes no PROJECT", action.as_str()));
+            }
+            Action::Deploy | Action::Start | Action::Stop | Action::Plan if spec.is_none() => {
+                return Err(format!(
+                    "`{}` needs a project and a spec: vauto PROJECT SPEC {}",
+                    action.as_str(),
+                    action.as_str()
+                ));
+            }
+            Action::Delete | Action::Status if project.is_none() => {
+                return Err(format!("`{}` needs a project: vauto PROJECT [SPEC] {}", action.as_str(), action.as_str()));
+            }
+            Action::Completions if rest.len() != 1 => {
+                return Err("usage: vauto completions bash|zsh|fish".into());
+            }
+            _ => {}
+        }
+        if action != Action::Completions && !rest.is_empty() {
+            return Err(format!("unexpected words after `{}`: {}", action.as_str(), rest.join(" ")));
+        }
+        Ok(Command { project, spec, action, rest })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(line: &str) -> Result<Command, String> {
+        let mut words = vec!["vauto"];
+        words.extend(line.split_whitespace());
+        Args::try_parse_from(words).map_err(|e| e.to_string())?.command()
+    }
+
+    #[test]
+    fn positional_and_flag_forms_agree() {
+        let a = cmd("lab web deploy --replicas 2").unwrap();
+        let b = cmd("--project lab --spec web deploy").unwrap();
+        assert_eq!(a.project.as_deref(), Some("lab"));
+        assert_eq!(a.spec.as_deref(), Some("web"));
+        assert_eq!(a.action, Action::Deploy);
+        assert_eq!((a.project, a.spec, a.action), (b.project, b.spec, b.action));
+    }
+
+    #[test]
+    fn project_only_status_and_bare_validate() {
+        let s = cmd("lab status").unwrap();
+        assert_eq!((s.project.as_deref(), s.spec.as_deref()), (Some("lab"), None));
+        assert_eq!(cmd("validate").unwrap().action, Action::Validate);
+        assert_eq!(cmd("completions zsh").unwrap().rest, vec!["zsh"]);
+    }
+
+    #[test]
+    fn usage_errors_say_what_is_expected() {
+        assert!(cmd("lab web").unwrap_err().contains("no action"));
+        assert!(cmd("lab web deplyo").unwrap_err().contains("did you mean `deploy`"));
+        assert!(cmd("lab deploy").unwrap_err().contains("needs a project and a spec"));
+        assert!(cmd("lab validate").unwrap_err().contains("takes no PROJECT"));
+        assert!(cmd("a b c deploy").unwrap_err().contains("too many words"));
+        assert!(cmd("lab web deploy --project other").unwrap_err().contains("conflicts"));
+    }
+}

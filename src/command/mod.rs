@@ -1,0 +1,165 @@
+//! The third stage: run the action the arguments name, over the loaded configuration.
+
+mod actions;
+mod connect;
+mod plan;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use crate::cli::{Action, Args, Command};
+use crate::config::{ConfigDir, Project, Spec};
+use crate::error::{Error, exit};
+
+/// Everything an action needs from the command line and the environment.
+pub struct Ctx {
+    /// Parsed arguments.
+    pub args: Args,
+    /// The resolved positional words.
+    pub cmd: Command,
+    /// The configuration directory.
+    pub dir: ConfigDir,
+    /// The state directory (`.vauto/`).
+    pub state_dir: PathBuf,
+}
+
+impl Ctx {
+    /// Loads the project named on the command line.
+    pub fn project(&self) -> Result<Project, Error> {
+        let name = self.cmd.project.as_deref().ok_or_else(|| Error::Usage("no project given".into()))?;
+        Ok(self.dir.project(name)?)
+    }
+
+    /// Loads the spec named on the command line, checked for `project`'s provider.
+    pub fn spec(&self, project: &Project) -> Result<Option<Spec>, Error> {
+        match self.cmd.spec.as_deref() {
+            None => Ok(None),
+            Some(name) => {
+                let mut spec = self.dir.spec(name, project.provider)?;
+                if let Some(r) = self.args.replicas {
+                    spec.replicas = r;
+                }
+                Ok(Some(spec))
+            }
+        }
+    }
+}
+
+/// `main`: parse, run, print the error, map it to an exit code.
+pub fn main_entry() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    crate::ops::logging::init(args.verbose, args.quiet);
+    // One TLS crypto provider for reqwest and kube (ring: builds statically with musl).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    let result = rt.block_on(async {
+        tokio::select! {
+            r = run(args) => r,
+            _ = shutdown_signal() => Err(Error::Interrupted),
+        }
+    });
+    // Do not wait for stray tasks (e.g. a simulator) on the way out.
+    rt.shutdown_background();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            for line in e.lines() {
+                eprintln!("{line}");
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The configuration directory: `--config-dir`, else the current directory when it has
+/// `projects/` or `specs/`, else the binary's directory when it has them, else the current one.
+pub fn config_dir(explicit: Option<&Path>) -> PathBuf {
+    if let Some(d) = explicit {
+        return d.to_path_buf();
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let has_config = |d: &Path| d.join("projects").is_dir() || d.join("specs").is_dir();
+    if has_config(&cwd) {
+        return cwd;
+    }
+    if let Some(bin_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        if has_config(&bin_dir) {
+            return bin_dir;
+        }
+    }
+    cwd
+}
+
+/// Runs one command; returns the exit code for a run that completed.
+pub async fn run(args: Args) -> Result<u8, Error> {
+    let cmd = args.command().map_err(Error::Usage)?;
+    if cmd.action == Action::Completions {
+        return completions(&cmd.rest[0]);
+    }
+    let root = config_dir(args.config_dir.as_deref());
+    if args.config_dir.is_some() && !root.is_dir() {
+        return Err(Error::Usage(format!("--config-dir `{}` is not a directory", root.display())));
+    }
+    let dir = ConfigDir::open(&root)?;
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| root.join(".vauto"));
+    let ctx = Ctx { args, cmd, dir, state_dir };
+    match ctx.cmd.action {
+        Action::Validate => validate::validate(&ctx),
+        Action::Plan => plan::plan(&ctx),
+        Action::Deploy if ctx.args.dry_run => plan::plan(&ctx),
+        Action::Deploy | Action::Delete | Action::Status | Action::Start | Action::Stop => {
+            actions::run(&ctx).await
+        }
+        Action::Report | Action::Daemon => Err(Error::Usage(format!(
+            "`{}` is not available in this build yet (see the README's roadmap)",
+            ctx.cmd.action.as_str()
+        ))),
+        Action::Completions => Ok(exit::OK),
+    }
+}
+
+fn completions(shell: &str) -> Result<u8, Error> {
+    let shell: clap_complete::Shell = shell
+        .parse()
+        .map_err(|_| Error::Usage(format!("unknown shell `{shell}`: expected bash, zsh or fish")))?;
+    let mut cmd = Args::command();
+    clap_complete::generate(shell, &mut cmd, "vauto", &mut std::io::stdout());
+    Ok(exit::OK)
+}

@@ -1,0 +1,70 @@
+//! `plan` and `--dry-run`: print exactly what deploy would send; no network, no credentials.
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::cli::Format;
+use crate::config::ProviderKind;
+use crate::error::{Error, exit};
+use crate::plan::{Plan, PlanOptions, PlannedObject};
+
+/// Every body deploy would send, in creation order, with the instance each belongs to.
+pub fn planned_objects(plan: &Plan) -> Vec<(String, PlannedObject)> {
+    let mut out = Vec::new();
+    for inst in &plan.instances {
+        let objs = match plan.project.provider {
+            ProviderKind::Kubevirt => crate::provider::kubevirt::resources::planned_objects(plan, inst),
+            ProviderKind::Oci => crate::provider::oci::resources::planned_objects(plan, inst),
+        };
+        out.extend(objs.into_iter().map(|o| (inst.name.clone(), o)));
+    }
+    out
+}
+
+/// Loads project + spec and builds the plan for the command line's options.
+pub fn load_plan(ctx: &Ctx) -> Result<Plan, Error> {
+    let project = ctx.project()?;
+    let spec = ctx
+        .spec(&project)?
+        .ok_or_else(|| Error::Usage("this action needs a spec".into()))?;
+    let opts = PlanOptions { replicas: ctx.args.replicas, target: ctx.args.target.clone() };
+    let mut plan = crate::plan::build(&ctx.dir, &project, &spec, &opts)?;
+    if plan.project.provider == ProviderKind::Oci {
+        plan.notes.extend(crate::provider::oci::resources::plan_notes(&plan));
+    }
+    Ok(plan)
+}
+
+/// Prints the plan as a table, a YAML multi-document stream, or a JSON array.
+pub fn plan(ctx: &Ctx) -> Result<u8, Error> {
+    let plan = load_plan(ctx)?;
+    let objects = planned_objects(&plan);
+    match ctx.args.output {
+        Format::Table => print!("{}", crate::ui::table::plan_table(&plan, &objects)),
+        Format::Yaml => {
+            let mut s = String::new();
+            for (_, o) in &objects {
+                s.push_str("---\n");
+                s.push_str(&serde_yaml::to_string(&o.body).map_err(|e| Error::Other(format!("cannot encode yaml: {e}")))?);
+            }
+            for n in &plan.notes {
+                s.push_str(&format!("# note: {n}\n"));
+            }
+            print!("{s}");
+        }
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Item<'a> {
+                kind: &'a str,
+                name: &'a str,
+                body: &'a serde_json::Value,
+            }
+            let items: Vec<Item> = objects.iter().map(|(_, o)| Item { kind: &o.kind, name: &o.name, body: &o.body }).collect();
+            crate::ui::output::print_doc(Format::Json, &items);
+            for n in &plan.notes {
+                eprintln!("note: {n}");
+            }
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,77 @@
+//! `validate`: load and check every project, spec and template; no network.
+
+use std::collections::BTreeSet;
+
+use super::Ctx;
+use crate::config::{ConfigError, ConfigErrors, Project, yaml_files};
+use crate::error::{Error, exit};
+use crate::plan::{PlanOptions, check_all_templates};
+
+/// Checks everything under the config directory and lists every problem.
+pub fn validate(ctx: &Ctx) -> Result<u8, Error> {
+    let dir = &ctx.dir;
+    let mut errs: Vec<ConfigError> = Vec::new();
+    let mut projects: Vec<Project> = Vec::new();
+    let project_files = yaml_files(&dir.root.join("projects"));
+    let spec_files = yaml_files(&dir.root.join("specs"));
+    if project_files.is_empty() && spec_files.is_empty() {
+        return Err(Error::Usage(format!(
+            "no projects/ or specs/ in `{}`: run vauto in the config directory or pass --config-dir",
+            dir.root.display()
+        )));
+    }
+    for f in &project_files {
+        match dir.load_project(f) {
+            Ok(p) => projects.push(p),
+            Err(e) => errs.extend(e.0),
+        }
+    }
+    let mut plans = 0;
+    for f in &spec_files {
+        let spec = match dir.load_spec(f, None) {
+            Ok(s) => s,
+            Err(e) => {
+                errs.extend(e.0);
+                continue;
+            }
+        };
+        // Plan the spec with every project whose provider it can run on.
+        for p in &projects {
+            let Ok(spec) = dir.load_spec(f, Some(p.provider)) else { continue };
+            match crate::plan::build(dir, p, &spec, &PlanOptions::default()) {
+                Ok(_) => plans += 1,
+                Err(e) => errs.extend(e.0),
+            }
+        }
+        let _ = spec;
+    }
+    errs.extend(check_all_templates(dir));
+    let mut seen = BTreeSet::new();
+    errs.retain(|e| seen.insert(e.to_string()));
+    let templates = count_templates(&dir.templates());
+    if errs.is_empty() {
+        println!(
+            "ok: {} projects, {} specs, {} templates, {} project/spec plans",
+            project_files.len(),
+            spec_files.len(),
+            templates,
+            plans
+        );
+        Ok(exit::OK)
+    } else {
+        Err(Error::Config(ConfigErrors(errs)))
+    }
+}
+
+fn count_templates(dir: &std::path::Path) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    rd.filter_map(|e| e.ok().map(|e| e.path()))
+        .map(|p| {
+            if p.is_dir() {
+                count_templates(&p)
+            } else {
+                usize::from(p.extension().is_some_and(|e| e == "j2"))
+            }
+        })
+        .sum()
+}

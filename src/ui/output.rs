@@ -1,0 +1,212 @@
+//! Result lines, summaries and machine-readable output.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::cli::Format;
+use crate::engine::Summary;
+use crate::engine::observer::{Event, Observer};
+use crate::provider::{Outcome, ResourceReport};
+
+/// How much to print on stderr besides results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Errors and the summary only.
+    Quiet,
+    /// Result lines, attempts, notes.
+    Normal,
+    /// Also debug detail.
+    Verbose,
+}
+
+/// Prints events as they happen: result lines on stdout (table format), attempts and notes on stderr.
+pub struct Printer {
+    format: Format,
+    verbosity: Verbosity,
+    color: bool,
+    simulated: bool,
+    progress: Option<super::progress::Progress>,
+    lock: Mutex<()>,
+}
+
+impl Printer {
+    /// A printer for `format`; colour and progress bars only when stdout/stderr are terminals.
+    pub fn new(format: Format, verbosity: Verbosity, simulated: bool) -> Printer {
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let progress = (std::io::stderr().is_terminal() && std::io::stdout().is_terminal() && verbosity != Verbosity::Quiet)
+            .then(super::progress::Progress::new);
+        Printer {
+            format,
+            verbosity,
+            color,
+            simulated,
+            progress,
+            lock: Mutex::new(()),
+        }
+    }
+
+    fn paint(&self, outcome: Outcome) -> String {
+        let tag = outcome.tag();
+        if !self.color {
+            return tag.to_string();
+        }
+        let code = match outcome {
+            Outcome::Success => "32",
+            Outcome::Skipped => "33",
+            Outcome::Failed => "31;1",
+            Outcome::Deleted => "36",
+        };
+        format!("\x1b[{code}m{tag}\x1b[0m")
+    }
+
+    /// One result line: `[SUCCESS] VirtualMachine web-01: created`.
+    pub fn line(&self, r: &ResourceReport) -> String {
+        let mut s = format!("{} {} {}", self.paint(r.outcome), r.kind, r.name);
+        if !r.reason.is_empty() {
+            s.push_str(": ");
+            s.push_str(&r.reason);
+        }
+        for key in ["id", "private_ip", "public_ip", "ip", "node", "availability_domain", "ssh"] {
+            if let Some(v) = r.details.get(key) {
+                s.push_str(&format!("  {key}={v}"));
+            }
+        }
+        if self.simulated {
+            s.push_str("  [SIMULATED]");
+        }
+        s
+    }
+
+    fn err_line(&self, s: &str) {
+        if self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let _g = self.lock.lock();
+        match &self.progress {
+            Some(p) => p.println(s),
+            None => {
+                let _ = writeln!(std::io::stderr(), "{s}");
+            }
+        }
+    }
+
+    /// Prints the closing summary (table format) or the whole JSON/YAML document.
+    pub fn finish(&self, action: &str, reports: &[ResourceReport], elapsed: std::time::Duration) {
+        if let Some(p) = &self.progress {
+            p.clear();
+        }
+        let summary = Summary::of(reports);
+        match self.format {
+            Format::Table => {
+                let mut parts = Vec::new();
+                for (n, word) in [
+                    (summary.success, "succeeded"),
+                    (summary.skipped, "skipped"),
+                    (summary.deleted, "deleted"),
+                    (summary.failed, "failed"),
+                ] {
+                    if n > 0 || word == "failed" {
+                        parts.push(format!("{n} {word}"));
+                    }
+                }
+                let sim = if self.simulated { " [SIMULATED]" } else { "" };
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "{action}: {} in {:.1}s{sim}",
+                    parts.join(", "),
+                    elapsed.as_secs_f64()
+                );
+            }
+            Format::Json | Format::Yaml => {
+                #[derive(Serialize)]
+                struct Doc<'a> {
+                    action: &'a str,
+                    simulated: bool,
+                    results: &'a [ResourceReport],
+                    summary: Summary,
+                }
+                let doc = Doc {
+                    action,
+                    simulated: self.simulated,
+                    results: reports,
+                    summary,
+                };
+                print_doc(self.format, &doc);
+            }
+        }
+    }
+}
+
+/// Prints `value` as JSON or YAML on stdout.
+pub fn print_doc<T: Serialize>(format: Format, value: &T) {
+    let text = match format {
+        Format::Yaml => serde_yaml::to_string(value).unwrap_or_else(|e| format!("# cannot encode: {e}\n")),
+        _ => serde_json::to_string_pretty(value).map(|s| s + "\n").unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}\n")),
+    };
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+impl Observer for Printer {
+    fn event(&self, event: Event) {
+        match event {
+            Event::Report(r) => {
+                if self.format == Format::Table {
+                    let line = self.line(&r);
+                    let _g = self.lock.lock();
+                    if let Some(p) = &self.progress {
+                        p.done(&r.instance);
+                        p.println(&line);
+                    } else {
+                        let _ = writeln!(std::io::stdout(), "{line}");
+                    }
+                } else if r.outcome == Outcome::Failed {
+                    self.err_line(&format!("{} {} {}: {}", r.outcome.tag(), r.kind, r.name, r.reason));
+                }
+            }
+            Event::AttemptStarted { instance, attempt, placement } => {
+                if let Some(p) = &self.progress {
+                    p.set(&instance, &format!("attempt {attempt} {}", placement.label()));
+                } else if self.verbosity == Verbosity::Verbose {
+                    self.err_line(&format!("{instance}: attempt {attempt} in {}", placement.label()));
+                }
+            }
+            Event::AttemptFailed { instance, attempt, placement, class, message, next_try_in } => {
+                let next = match next_try_in {
+                    Some(d) if !d.is_zero() => format!("; next try in {}", humantime::format_duration(std::time::Duration::from_secs(d.as_secs().max(1)))),
+                    _ => String::new(),
+                };
+                let text = format!("{instance}: attempt {attempt} in {} failed ({class}): {message}{next}", placement.label());
+                if let Some(p) = &self.progress {
+                    p.set(&instance, &text);
+                }
+                self.err_line(&text);
+            }
+            Event::Progress { instance, phase, percent } => {
+                let text = match percent {
+                    Some(p) => format!("{phase} {p:.1}%"),
+                    None => phase,
+                };
+                if let Some(p) = &self.progress {
+                    p.set(&instance, &text);
+                } else if self.verbosity == Verbosity::Verbose {
+                    self.err_line(&format!("{instance}: {text}"));
+                }
+            }
+            Event::Note { message, .. } => self.err_line(&format!("note: {message}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_line_has_tag_kind_name_reason_and_details() {
+        let p = Printer { format: Format::Table, verbosity: Verbosity::Normal, color: false, simulated: true, progress: None, lock: Mutex::new(()) };
+        let r = ResourceReport::new("web-01", "Instance", "web-01", Outcome::Success, "launched").detail("public_ip", "203.0.113.7");
+        assert_eq!(p.line(&r), "[SUCCESS] Instance web-01: launched  public_ip=203.0.113.7  [SIMULATED]");
+    }
+}

@@ -1,0 +1,104 @@
+//! Tables for `status` and `plan` (comfy-table).
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{ContentArrangement, Table};
+
+use crate::plan::{Plan, PlannedObject};
+use crate::provider::InstanceStatus;
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.to_vec());
+    t
+}
+
+/// Age like kubectl: `45s`, `12m`, `3h`, `5d`.
+pub fn age(created: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> String {
+    let Some(t) = created.and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok()) else {
+        return "-".into();
+    };
+    let secs = (now - t.with_timezone(&chrono::Utc)).num_seconds().max(0);
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+fn dash(v: &Option<String>) -> String {
+    v.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "-".into())
+}
+
+/// The `status` table; columns depend on the provider.
+pub fn status_table(provider: &str, rows: &[InstanceStatus]) -> String {
+    let now = chrono::Utc::now();
+    let mut t = if provider == "oci" {
+        table(&["NAME", "STATE", "SHAPE", "OCPU/MEM", "AD", "PRIVATE IP", "PUBLIC IP", "AGE"])
+    } else {
+        table(&["NAME", "STATUS", "NODE", "IP", "DISK", "AGE", "LAST EVENT"])
+    };
+    for r in rows {
+        if provider == "oci" {
+            t.add_row(vec![
+                r.name.clone(),
+                r.state.clone(),
+                r.extra.get("shape").cloned().unwrap_or_else(|| "-".into()),
+                dash(&r.size),
+                dash(&r.placement),
+                dash(&r.ip),
+                dash(&r.public_ip),
+                age(r.created.as_deref(), now),
+            ]);
+        } else {
+            t.add_row(vec![
+                r.name.clone(),
+                r.state.clone(),
+                dash(&r.placement),
+                dash(&r.ip),
+                dash(&r.disk),
+                age(r.created.as_deref(), now),
+                dash(&r.last_event),
+            ]);
+        }
+    }
+    t.to_string()
+}
+
+/// The default `plan` output: one row per object, then the notes.
+pub fn plan_table(plan: &Plan, objects: &[(String, PlannedObject)]) -> String {
+    let mut t = table(&["INSTANCE", "KIND", "NAME", "ADDRESS"]);
+    for (instance, o) in objects {
+        let ip = plan
+            .instances
+            .iter()
+            .find(|i| i.name == *instance)
+            .and_then(|i| i.static_ip.as_ref())
+            .map(|ip| ip.cidr())
+            .unwrap_or_else(|| "dhcp".into());
+        t.add_row(vec![instance.clone(), o.kind.clone(), o.name.clone(), ip]);
+    }
+    let mut s = t.to_string();
+    s.push('\n');
+    for n in &plan.notes {
+        s.push_str(&format!("note: {n}\n"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(age(Some("2026-11-22T11:59:15Z"), now), "45s");
+        assert_eq!(age(Some("2026-11-22T11:48:00Z"), now), "12m");
+        assert_eq!(age(Some("2026-11-22T09:00:00Z"), now), "3h");
+        assert_eq!(age(Some("2026-11-17T12:00:00Z"), now), "5d");
+        assert_eq!(age(None, now), "-");
+    }
+}
