@@ -1,1 +1,3 @@
 //! Oracle Cloud Infrastructure Compute through its signed REST API.
+
+pub mod config;
