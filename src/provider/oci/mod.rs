@@ -1,3 +1,4 @@
 //! Oracle Cloud Infrastructure Compute through its signed REST API.
 
 pub mod config;
+pub mod signer;
