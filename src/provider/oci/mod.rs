@@ -1,4 +1,5 @@
 //! Oracle Cloud Infrastructure Compute through its signed REST API.
 
+pub mod client;
 pub mod config;
 pub mod signer;
