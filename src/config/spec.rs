@@ -72,6 +72,8 @@ pub struct Disk {
     /// Storage class; default the cluster's default class.
     pub storage_class: Option<Text>,
     /// Where the disk image comes from.
+    // serde_yaml 0.9 reads enums from `!tag`s only; the documented form is `{registry: URL}`.
+    #[serde(with = "serde_yaml::with::singleton_map")]
     pub source: DiskSource,
 }
 

@@ -1,1 +1,6 @@
 //! Oracle Cloud Infrastructure Compute through its signed REST API.
+
+pub mod client;
+pub mod config;
+pub mod resources;
+pub mod signer;

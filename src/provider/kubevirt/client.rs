@@ -1,0 +1,520 @@
+//! Thin helpers over kube-rs for the objects vauto manages, and the one error classifier.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Event as KubeEvent;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+
+use super::resources::{KIND_DATA_VOLUME, KIND_NAD, KIND_SECRET, KIND_VM};
+use crate::provider::{ErrorClass, ProviderError};
+
+/// Page size for list calls; large lists come in pages (`limit` + `continue`).
+const PAGE: u32 = 250;
+
+/// The kinds vauto touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `v1 Secret`.
+    Secret,
+    /// `k8s.cni.cncf.io/v1 NetworkAttachmentDefinition`.
+    Nad,
+    /// `cdi.kubevirt.io/v1beta1 DataVolume`.
+    DataVolume,
+    /// `kubevirt.io/v1 VirtualMachine`.
+    Vm,
+    /// `kubevirt.io/v1 VirtualMachineInstance` (read only).
+    Vmi,
+}
+
+impl Kind {
+    /// The kind as Kubernetes names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Secret => KIND_SECRET,
+            Kind::Nad => KIND_NAD,
+            Kind::DataVolume => KIND_DATA_VOLUME,
+            Kind::Vm => KIND_VM,
+            Kind::Vmi => "VirtualMachineInstance",
+        }
+    }
+
+    /// The kind for a manifest's `kind`.
+    pub fn from_name(kind: &str) -> Option<Kind> {
+        [
+            Kind::Secret,
+            Kind::Nad,
+            Kind::DataVolume,
+            Kind::Vm,
+            Kind::Vmi,
+        ]
+        .into_iter()
+        .find(|k| k.name() == kind)
+    }
+
+    /// Group, version, kind and plural, given explicitly (never guessed from the kind).
+    pub fn api_resource(self) -> ApiResource {
+        let (group, version, plural) = match self {
+            Kind::Secret => ("", "v1", "secrets"),
+            // The NAD plural has hyphens; `from_gvk` would guess `networkattachmentdefinitions`.
+            Kind::Nad => ("k8s.cni.cncf.io", "v1", "network-attachment-definitions"),
+            Kind::DataVolume => ("cdi.kubevirt.io", "v1beta1", "datavolumes"),
+            Kind::Vm => ("kubevirt.io", "v1", "virtualmachines"),
+            Kind::Vmi => ("kubevirt.io", "v1", "virtualmachineinstances"),
+        };
+        ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(group, version, self.name()),
+            plural,
+        )
+    }
+}
+
+/// The VM power subresources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerVerb {
+    /// `PUT .../virtualmachines/<name>/start`.
+    Start,
+    /// `PUT .../virtualmachines/<name>/stop`.
+    Stop,
+}
+
+/// A namespaced client for vauto's objects.
+#[derive(Clone)]
+pub struct KubeClient {
+    client: kube::Client,
+    namespace: String,
+}
+
+impl std::fmt::Debug for KubeClient {
+    // kube::Client carries credentials; show the namespace only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeClient")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubeClient {
+    /// A client for objects in `namespace`.
+    pub fn new(client: kube::Client, namespace: impl Into<String>) -> Self {
+        KubeClient {
+            client,
+            namespace: namespace.into(),
+        }
+    }
+
+    /// The namespace every call goes to.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn api(&self, kind: Kind) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), &self.namespace, &kind.api_resource())
+    }
+
+    /// Creates the object described by the manifest `body`.
+    pub async fn create(
+        &self,
+        kind: Kind,
+        body: &serde_json::Value,
+    ) -> Result<DynamicObject, kube::Error> {
+        let obj: DynamicObject =
+            serde_json::from_value(body.clone()).map_err(kube::Error::SerdeError)?;
+        self.api(kind).create(&PostParams::default(), &obj).await
+    }
+
+    /// The object, or `None` if it does not exist.
+    pub async fn get(&self, kind: Kind, name: &str) -> Result<Option<DynamicObject>, kube::Error> {
+        self.api(kind).get_opt(name).await
+    }
+
+    /// Every object of `kind` matching the label `selector`, following `continue` tokens.
+    pub async fn list(
+        &self,
+        kind: Kind,
+        selector: &str,
+    ) -> Result<Vec<DynamicObject>, kube::Error> {
+        let api = self.api(kind);
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut lp = ListParams::default().labels(selector).limit(PAGE);
+            if let Some(t) = &token {
+                lp = lp.continue_token(t);
+            }
+            let page = api.list(&lp).await?;
+            out.extend(page.items);
+            match page.metadata.continue_ {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Deletes the object; `Ok(false)` when it was already gone.
+    pub async fn delete(&self, kind: Kind, name: &str) -> Result<bool, kube::Error> {
+        // Background propagation: owned objects (VMI, PVC of a DataVolume) go with their owner.
+        let dp = DeleteParams::background();
+        match self.api(kind).delete(name, &dp).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every Event in the namespace (paginated), newest last is not guaranteed: sort by time.
+    pub async fn events(&self) -> Result<Vec<KubeEvent>, kube::Error> {
+        let api: Api<KubeEvent> = Api::namespaced(self.client.clone(), &self.namespace);
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut lp = ListParams::default().limit(PAGE);
+            if let Some(t) = &token {
+                lp = lp.continue_token(t);
+            }
+            let page = api.list(&lp).await?;
+            out.extend(page.items);
+            match page.metadata.continue_ {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// `PUT /apis/subresources.kubevirt.io/v1/namespaces/<ns>/virtualmachines/<name>/<verb>`.
+    pub async fn power(&self, name: &str, verb: PowerVerb) -> Result<(), kube::Error> {
+        let verb = match verb {
+            PowerVerb::Start => "start",
+            PowerVerb::Stop => "stop",
+        };
+        let path = power_path(&self.namespace, name, verb);
+        let req = http::Request::put(path)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(b"{}".to_vec())
+            .map_err(kube::Error::HttpError)?;
+        self.client.request_text(req).await.map(|_| ())
+    }
+}
+
+/// The URL path of a VM power subresource.
+pub fn power_path(namespace: &str, name: &str, verb: &str) -> String {
+    // Names are DNS-1123 already; encode anything else so a path can never be altered.
+    const SEGMENT: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.');
+    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string();
+    format!(
+        "/apis/subresources.kubevirt.io/v1/namespaces/{}/virtualmachines/{}/{verb}",
+        enc(namespace),
+        enc(name)
+    )
+}
+
+/// The first line of a message, without a trailing period (server messages can be long).
+fn tidy(msg: &str) -> String {
+    let line = msg.lines().next().unwrap_or_default().trim();
+    line.strip_suffix('.').unwrap_or(line).to_string()
+}
+
+/// `verb` and `resource` out of an RBAC denial:
+/// `... User "u" cannot create resource "virtualmachines" in API group "kubevirt.io" ...`.
+fn rbac_denial(msg: &str) -> Option<(String, String)> {
+    let rest = &msg[msg.find("cannot ")? + "cannot ".len()..];
+    let (verb, rest) = rest.split_once(' ')?;
+    let rest = rest.strip_prefix("resource \"")?;
+    let (resource, rest) = rest.split_once('"')?;
+    let group = rest
+        .split_once("in API group \"")
+        .and_then(|(_, g)| g.split_once('"'))
+        .map(|(g, _)| g)
+        .filter(|g| !g.is_empty());
+    let full = match group {
+        Some(g) => format!("{resource}.{g}"),
+        None => resource.to_string(),
+    };
+    Some((verb.to_string(), full))
+}
+
+/// Classifies every kube-rs error into the engine's classes, once, at the provider's edge.
+pub fn classify(err: &kube::Error) -> ProviderError {
+    match err {
+        kube::Error::Api(s) => {
+            let msg = tidy(&s.message);
+            let retry = s
+                .details
+                .as_ref()
+                .map(|d| d.retry_after_seconds)
+                .filter(|s| *s > 0)
+                .map(|s| Duration::from_secs(u64::from(s)));
+            match s.code {
+                409 if s.reason == "AlreadyExists"
+                    || msg.contains("already exists")
+                    || s.reason.is_empty() =>
+                {
+                    ProviderError::new(ErrorClass::AlreadyExists, msg)
+                }
+                // Optimistic-concurrency conflicts resolve on a fresh try.
+                409 => ProviderError::new(ErrorClass::Transient, format!("conflict: {msg}")),
+                404 => ProviderError::new(ErrorClass::NotFound, msg),
+                401 => ProviderError::new(
+                    ErrorClass::Auth,
+                    "unauthorized: the credentials were rejected; log in again (`oc login`)",
+                ),
+                403 if msg.contains("exceeded quota") => ProviderError::new(ErrorClass::Quota, msg),
+                403 => {
+                    let what = match rbac_denial(&msg) {
+                        Some((verb, res)) => format!("RBAC does not allow `{verb}` on `{res}`"),
+                        None => "access denied".to_string(),
+                    };
+                    ProviderError::new(ErrorClass::Auth, format!("forbidden: {what}: {msg}"))
+                }
+                400 | 422 => ProviderError::new(
+                    ErrorClass::Invalid,
+                    format!("rejected by the server: {msg}"),
+                ),
+                429 => ProviderError::new(
+                    ErrorClass::Throttled,
+                    format!("throttled by the server: {msg}"),
+                )
+                .with_retry_after(retry),
+                500..=599 => ProviderError::new(
+                    ErrorClass::Transient,
+                    format!("server error {}: {msg}", s.code),
+                )
+                .with_retry_after(retry),
+                // 408 request timeout, 410 gone (stale list continue token): a fresh try works.
+                408 | 410 => ProviderError::new(ErrorClass::Transient, msg),
+                code => ProviderError::new(ErrorClass::Invalid, format!("http {code}: {msg}")),
+            }
+        }
+        kube::Error::Auth(e) => ProviderError::new(
+            ErrorClass::Auth,
+            format!(
+                "cannot authenticate: {}; log in again (`oc login`)",
+                tidy(&e.to_string())
+            ),
+        ),
+        kube::Error::InferKubeconfig(e) => {
+            ProviderError::new(ErrorClass::Auth, tidy(&e.to_string()))
+        }
+        kube::Error::InferConfig(e) => ProviderError::new(ErrorClass::Auth, tidy(&e.to_string())),
+        kube::Error::RustlsTls(e) => {
+            ProviderError::new(ErrorClass::Auth, format!("tls: {}", tidy(&e.to_string())))
+        }
+        kube::Error::SerdeError(e) => {
+            ProviderError::new(ErrorClass::Invalid, format!("unexpected data: {e}"))
+        }
+        kube::Error::BuildRequest(e) => {
+            ProviderError::new(ErrorClass::Invalid, tidy(&e.to_string()))
+        }
+        kube::Error::HttpError(e) => ProviderError::new(ErrorClass::Invalid, tidy(&e.to_string())),
+        other => {
+            let text = error_chain(other);
+            // A certificate the client does not trust will not become trusted by retrying.
+            if text.contains("certificate") || text.contains("UnknownIssuer") {
+                ProviderError::new(
+                    ErrorClass::Auth,
+                    format!("tls: {text} (set `certificate-authority` in the kubeconfig)"),
+                )
+            } else {
+                ProviderError::new(
+                    ErrorClass::Transient,
+                    format!("cannot reach the api server: {text}"),
+                )
+            }
+        }
+    }
+}
+
+/// The error and its sources on one line (connection errors hide the cause in `source()`).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![tidy(&err.to_string())];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = tidy(&e.to_string());
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+    use kube::core::response::StatusDetails;
+
+    fn api(code: u16, reason: &str, message: &str) -> kube::Error {
+        kube::Error::Api(Status::failure(message, reason).with_code(code).boxed())
+    }
+
+    #[test]
+    fn classify_table() {
+        let forbidden = r#"virtualmachines.kubevirt.io "web-01" is forbidden: User "alice" cannot create resource "virtualmachines" in API group "kubevirt.io" in the namespace "lab""#;
+        let quota = r#"persistentvolumeclaims "web-01-disk" is forbidden: exceeded quota: storage, requested: requests.storage=30Gi, used: requests.storage=90Gi, limited: requests.storage=100Gi"#;
+        let cases: Vec<(kube::Error, ErrorClass, &str)> = vec![
+            (
+                api(
+                    409,
+                    "AlreadyExists",
+                    r#"secrets "web-01-cloudinit" already exists"#,
+                ),
+                ErrorClass::AlreadyExists,
+                "already exists",
+            ),
+            (
+                api(409, "Conflict", "the object has been modified"),
+                ErrorClass::Transient,
+                "conflict",
+            ),
+            (
+                api(
+                    404,
+                    "NotFound",
+                    r#"virtualmachines.kubevirt.io "x" not found"#,
+                ),
+                ErrorClass::NotFound,
+                "not found",
+            ),
+            (
+                api(401, "Unauthorized", "Unauthorized"),
+                ErrorClass::Auth,
+                "log in again (`oc login`)",
+            ),
+            (
+                api(403, "Forbidden", forbidden),
+                ErrorClass::Auth,
+                "`create` on `virtualmachines.kubevirt.io`",
+            ),
+            (
+                api(403, "Forbidden", quota),
+                ErrorClass::Quota,
+                "exceeded quota",
+            ),
+            (
+                api(422, "Invalid", "spec.runStrategy: Unsupported value"),
+                ErrorClass::Invalid,
+                "spec.runStrategy",
+            ),
+            (
+                api(400, "BadRequest", "json: cannot unmarshal"),
+                ErrorClass::Invalid,
+                "cannot unmarshal",
+            ),
+            (
+                api(429, "TooManyRequests", "slow down"),
+                ErrorClass::Throttled,
+                "slow down",
+            ),
+            (
+                api(500, "InternalError", "etcdserver: leader changed"),
+                ErrorClass::Transient,
+                "leader changed",
+            ),
+            (
+                api(503, "ServiceUnavailable", "unavailable"),
+                ErrorClass::Transient,
+                "503",
+            ),
+            (api(504, "Timeout", "timeout"), ErrorClass::Transient, "504"),
+            (
+                kube::Error::Service(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    "connection refused",
+                ))),
+                ErrorClass::Transient,
+                "connection refused",
+            ),
+            (
+                kube::Error::Service(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "operation timed out",
+                ))),
+                ErrorClass::Transient,
+                "timed out",
+            ),
+            (
+                kube::Error::Service(Box::new(std::io::Error::other(
+                    "invalid peer certificate: UnknownIssuer",
+                ))),
+                ErrorClass::Auth,
+                "certificate-authority",
+            ),
+        ];
+        for (err, class, needle) in cases {
+            let got = classify(&err);
+            assert_eq!(got.class, class, "{err}");
+            assert!(
+                got.message.contains(needle),
+                "{:?} lacks {needle:?}",
+                got.message
+            );
+            assert!(!got.message.ends_with('.'), "{}", got.message);
+        }
+    }
+
+    #[test]
+    fn throttled_carries_retry_after() {
+        let mut s = Status::failure("too many requests", "TooManyRequests").with_code(429);
+        s.details = Some(StatusDetails {
+            name: String::new(),
+            group: String::new(),
+            kind: String::new(),
+            uid: String::new(),
+            causes: vec![],
+            retry_after_seconds: 7,
+        });
+        let e = classify(&kube::Error::Api(s.boxed()));
+        assert_eq!(e.class, ErrorClass::Throttled);
+        assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
+        assert_eq!(
+            classify(&api(429, "TooManyRequests", "x")).retry_after,
+            None
+        );
+    }
+
+    #[test]
+    fn forbidden_names_verb_and_resource() {
+        let m = r#"secrets is forbidden: User "system:serviceaccount:ci:bot" cannot list resource "secrets" in API group "" in the namespace "lab""#;
+        let e = classify(&api(403, "Forbidden", m));
+        assert!(
+            e.message
+                .contains("RBAC does not allow `list` on `secrets`"),
+            "{}",
+            e.message
+        );
+        let e = classify(&api(
+            403,
+            "Forbidden",
+            "admission webhook denied the request",
+        ));
+        assert_eq!(e.class, ErrorClass::Auth);
+        assert!(
+            e.message.contains("admission webhook denied"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn kinds_use_explicit_plurals() {
+        let nad = Kind::Nad.api_resource();
+        assert_eq!(nad.plural, "network-attachment-definitions");
+        assert_eq!(nad.api_version, "k8s.cni.cncf.io/v1");
+        assert_eq!(
+            Kind::DataVolume.api_resource().api_version,
+            "cdi.kubevirt.io/v1beta1"
+        );
+        assert_eq!(Kind::Vm.api_resource().plural, "virtualmachines");
+        assert_eq!(Kind::Secret.api_resource().api_version, "v1");
+        assert_eq!(
+            Kind::from_name("NetworkAttachmentDefinition"),
+            Some(Kind::Nad)
+        );
+        assert_eq!(
+            power_path("lab", "web-01", "start"),
+            "/apis/subresources.kubevirt.io/v1/namespaces/lab/virtualmachines/web-01/start"
+        );
+    }
+}
