@@ -191,7 +191,7 @@ pub struct Command {
 
 impl Args {
     /// Resolves `[PROJECT] [SPEC] ACTION` (or the flag forms) into a [`Command`].
-    pub fn command(&self) -> Result<Command, String> {
+    pub fn resolve(&self) -> Result<Command, String> {
         let pos = self.words.iter().position(|w| Action::parse(w).is_some());
         let Some(pos) = pos else {
             return Err(match self.words.last() {
@@ -268,7 +268,7 @@ mod tests {
     fn cmd(line: &str) -> Result<Command, String> {
         let mut words = vec!["vauto"];
         words.extend(line.split_whitespace());
-        Args::try_parse_from(words).map_err(|e| e.to_string())?.command()
+        Args::try_parse_from(words).map_err(|e| e.to_string())?.resolve()
     }
 
     #[test]

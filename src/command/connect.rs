@@ -9,10 +9,10 @@ pub enum SimGuard {
     /// No simulator.
     None,
     /// The fake Kubernetes API.
-    #[cfg(feature = "sim")]
+    #[cfg(any())]
     Kube(crate::sim::kube::KubeSim),
     /// The fake OCI API.
-    #[cfg(feature = "sim")]
+    #[cfg(any())]
     Oci(crate::sim::oci::OciSim),
 }
 
@@ -25,7 +25,7 @@ pub async fn connect_options(project: &Project, state_dir: &std::path::Path) -> 
     if !project.sim {
         return Ok((opts, SimGuard::None));
     }
-    #[cfg(feature = "sim")]
+    #[cfg(any())]
     {
         opts.simulated = true;
         match project.provider {
@@ -46,7 +46,7 @@ pub async fn connect_options(project: &Project, state_dir: &std::path::Path) -> 
             }
         }
     }
-    #[cfg(not(feature = "sim"))]
+    #[cfg(all())]
     {
         let _ = &mut opts;
         Err(Error::Usage(format!(
@@ -60,13 +60,10 @@ pub async fn connect_options(project: &Project, state_dir: &std::path::Path) -> 
 macro_rules! with_provider {
     ($project:expr, $opts:expr, |$p:ident| $body:expr) => {
         match $project.provider {
-            $crate::config::ProviderKind::Kubevirt => {
-                let $p = $crate::provider::kubevirt::KubevirtProvider::connect(&$project, &$opts).await?;
-                $body
-            }
-            $crate::config::ProviderKind::Oci => {
-                let $p = $crate::provider::oci::OciProvider::connect(&$project, &$opts).await?;
-                $body
+            // TEMP-WIRING: providers land in the next merge.
+            _ => {
+                let _ = (&$opts, &$project);
+                Err($crate::error::Error::Other("provider not wired yet".into()))
             }
         }
     };

@@ -129,7 +129,7 @@ pub fn config_dir(explicit: Option<&Path>) -> PathBuf {
 
 /// Runs one command; returns the exit code for a run that completed.
 pub async fn run(args: Args) -> Result<u8, Error> {
-    let cmd = args.command().map_err(Error::Usage)?;
+    let cmd = args.resolve().map_err(Error::Usage)?;
     if cmd.action == Action::Completions {
         return completions(&cmd.rest[0]);
     }
@@ -159,7 +159,7 @@ fn completions(shell: &str) -> Result<u8, Error> {
     let shell: clap_complete::Shell = shell
         .parse()
         .map_err(|_| Error::Usage(format!("unknown shell `{shell}`: expected bash, zsh or fish")))?;
-    let mut cmd = Args::command();
+    let mut cmd = <Args as CommandFactory>::command();
     clap_complete::generate(shell, &mut cmd, "vauto", &mut std::io::stdout());
     Ok(exit::OK)
 }

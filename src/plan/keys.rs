@@ -26,7 +26,7 @@ impl SshKeys {
                 out.keys.push(k.trim().to_string());
                 continue;
             }
-            let path = expand_tilde(k);
+            let path = resolve(spec, k);
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 (
                     format!("ssh.authorized_keys[{i}]"),
@@ -74,7 +74,19 @@ impl SshKeys {
 
 /// The private key path of `ssh.generate`, with `~` expanded.
 pub fn generated_key_path(spec: &Spec) -> Option<PathBuf> {
-    spec.ssh.generate.as_ref().map(|g| expand_tilde(g))
+    spec.ssh.generate.as_ref().map(|g| resolve(spec, g))
+}
+
+/// `~` expanded; a relative path is taken relative to the config directory
+/// (the folder holding `specs/`), so a bundle works from any current directory.
+fn resolve(spec: &Spec, p: &str) -> PathBuf {
+    let path = expand_tilde(p);
+    if path.is_relative() {
+        if let Some(root) = spec.file.parent().and_then(Path::parent) {
+            return root.join(path);
+        }
+    }
+    path
 }
 
 fn pub_path(private: &Path) -> PathBuf {

@@ -10,6 +10,9 @@ pub fn environment(dir: &ConfigDir) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_loader(minijinja::path_loader(dir.templates()));
+    // minijinja would JSON-escape every value of a `*.yaml.j2` file; cloud-init authors
+    // quote where YAML needs it (`| tojson`), like with Ansible or Helm.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     // cloud-init files end with a newline; keep it. (Trim/lstrip blocks keep `{% %}` lines clean.)
     if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
         .keep_trailing_newline(true)
