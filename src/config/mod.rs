@@ -192,12 +192,14 @@ pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 
 /// The closest of `known` to `name`, if it is close enough to suggest.
 pub fn did_you_mean<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+    // Transpositions and one-letter slips (`wbe`, `lba`) count as close, as do shared prefixes.
+    let allowed = (name.chars().count() / 3).max(1);
     known
         .iter()
-        .map(|k| (strsim::jaro_winkler(name, k), k))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k.as_str())
+        .map(|k| (strsim::damerau_levenshtein(name, k), -strsim::jaro_winkler(name, k), k))
+        .filter(|(d, jw, _)| *d <= allowed || -*jw > 0.85)
+        .min_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)))
+        .map(|(_, _, k)| k.as_str())
 }
 
 fn stem(path: &Path) -> String {

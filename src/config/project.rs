@@ -9,13 +9,26 @@ use serde::{Deserialize, Serialize};
 use super::values::{CronExpr, Dur, Secret, Text, TimeZone};
 
 /// The backend a project deploys to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     /// KubeVirt / OpenShift Virtualization through the Kubernetes API.
     Kubevirt,
     /// Oracle Cloud Infrastructure Compute.
     Oci,
+}
+
+impl<'de> Deserialize<'de> for ProviderKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let t = Text::deserialize(d)?;
+        match t.as_str() {
+            "kubevirt" => Ok(ProviderKind::Kubevirt),
+            "oci" => Ok(ProviderKind::Oci),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown provider `{other}`: expected `kubevirt` or `oci`"
+            ))),
+        }
+    }
 }
 
 impl ProviderKind {

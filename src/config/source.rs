@@ -52,9 +52,12 @@ impl Source {
         result.map_err(|err| {
             let field = err.path().to_string();
             let inner = err.into_inner();
-            let (line, column) = match inner.location() {
-                Some(loc) => (Some(loc.line()), Some(loc.column())),
-                None => match self.position(&field) {
+            // The index knows exactly where a field is; serde_yaml's own mark is often the
+            // enclosing mapping, so it is only the fallback.
+            let (line, column) = match (self.index.get(&field), inner.location()) {
+                (Some((l, c)), _) => (Some(*l), Some(*c)),
+                (None, Some(loc)) => (Some(loc.line()), Some(loc.column())),
+                (None, None) => match self.position(&field) {
                     Some((l, c)) => (Some(l), Some(c)),
                     None => (None, None),
                 },
@@ -63,7 +66,8 @@ impl Source {
                 file: self.path.clone(),
                 line,
                 column,
-                field: if field == "." { String::new() } else { field },
+                // serde_path_to_error writes `?` for a position inside a broken document.
+                field: if field == "." || field.contains('?') { String::new() } else { field },
                 message: clean_serde_message(&inner.to_string()),
             }
         })

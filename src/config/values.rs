@@ -151,8 +151,12 @@ impl FromStr for CronExpr {
             "{sec} {} {} {} {} {dow}",
             rest[0], rest[1], rest[2], rest[3]
         );
-        let schedule = cron::Schedule::from_str(&full)
-            .map_err(|e| format!("invalid cron expression `{s}`: {e}"))?;
+        let schedule = cron::Schedule::from_str(&full).map_err(|e| {
+            // The cron crate's message repeats the expression with a caret; keep its last line.
+            let msg = e.to_string();
+            let last = msg.lines().last().unwrap_or("").trim().to_string();
+            format!("invalid cron expression `{s}`: {last}")
+        })?;
         Ok(CronExpr {
             text: s.to_string(),
             schedule,

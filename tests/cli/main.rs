@@ -1,0 +1,6 @@
+//! Integration tests: drive the real `vauto` binary against config folders and simulators.
+
+mod bad_config;
+mod examples;
+mod harness;
+mod usage;
