@@ -422,12 +422,12 @@ impl OciProvider {
             ..InstanceStatus::default()
         };
         let mut size = inst.shape.clone();
-        if let Some(cfg) = &inst.shape_config {
-            if let (Some(o), Some(m)) = (cfg.ocpus, cfg.memory_in_gbs) {
-                size.push_str(&format!(" {o} OCPU/{m} GB"));
-                row.extra.insert("ocpus".into(), o.to_string());
-                row.extra.insert("memory_gb".into(), m.to_string());
-            }
+        if let Some(cfg) = &inst.shape_config
+            && let (Some(o), Some(m)) = (cfg.ocpus, cfg.memory_in_gbs)
+        {
+            size.push_str(&format!(" {o} OCPU/{m} GB"));
+            row.extra.insert("ocpus".into(), o.to_string());
+            row.extra.insert("memory_gb".into(), m.to_string());
         }
         row.size = Some(size);
         if let Some(fd) = &inst.fault_domain {
