@@ -779,6 +779,7 @@ mod stub_tests {
         tokens: Vec<String>,
         launches: usize,
         actions: Vec<String>,
+        invalidate_next: bool,
     }
 
     type Shared = Arc<StdMutex<Stub>>;
@@ -887,6 +888,13 @@ mod stub_tests {
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "InternalError",
                         "Out of host capacity.",
+                    );
+                }
+                if std::mem::take(&mut st.invalidate_next) {
+                    return err(
+                        StatusCode::CONFLICT,
+                        "InvalidatedRetryToken",
+                        "retry token was used with different details",
                     );
                 }
                 st.tokens.push(token);
@@ -1122,12 +1130,20 @@ mod stub_tests {
         let del = p.delete(&existing[0], &DeleteOptions::default()).await;
         assert_eq!(del[0].outcome, Outcome::Deleted, "{del:?}");
         assert!(p.list(&scope).await.unwrap().is_empty());
-        // The next deploy uses a fresh token, so OCI cannot hand back the deleted instance.
+        // The next deploy uses a fresh token, so OCI cannot hand back the deleted instance;
+        // an invalidated token moves it on once more.
+        st.lock().unwrap().invalidate_next = true;
+        let refused = p.create(&plan, &inst, &placements[1], &rec).await;
+        let e = refused.error.expect("409 InvalidatedRetryToken");
+        assert_eq!(e.class, ErrorClass::Transient);
+        assert!(is_invalidated_retry_token(&e), "{}", e.message);
         let redeploy = p.create(&plan, &inst, &placements[1], &rec).await;
         assert!(redeploy.error.is_none(), "{redeploy:?}");
         assert_eq!(
             st.lock().unwrap().tokens[1],
-            retry_token("lab", "a1", "a1-01", 1)
+            retry_token("lab", "a1", "a1-01", 2)
         );
+        let gens = read_generations(&state.path().join("oci/generations.json"));
+        assert_eq!(gens["lab/a1/a1-01"], 2);
     }
 }
