@@ -7,3 +7,6 @@ pub mod resources;
 
 pub use provider::KubevirtProvider;
 pub use resources::planned_objects;
+
+#[cfg(test)]
+mod tests;

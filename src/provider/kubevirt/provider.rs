@@ -65,7 +65,7 @@ impl KubevirtProvider {
         KubevirtProvider {
             kube: KubeClient::new(client, namespace),
             project: project.to_string(),
-            origin: Origin::InCluster,
+            origin: Origin::Supplied,
             poll: DEFAULT_POLL,
         }
     }
@@ -509,7 +509,10 @@ impl Provider for KubevirtProvider {
                     ),
                     _ => (vm_state.to_string(), None),
                 };
-                let key = format!("{phase} {percent:?}");
+                let key = match percent {
+                    Some(pct) => format!("{phase} {pct:.2}%"),
+                    None => phase.clone(),
+                };
                 if key != last_phase {
                     observer.event(Event::Progress {
                         instance: instance.to_string(),
@@ -555,7 +558,7 @@ impl Provider for KubevirtProvider {
                     format!(
                         "`{instance}` was not running with an ip after {}s (last: {})",
                         timeout.as_secs(),
-                        last.trim_end_matches(" None")
+                        last
                     ),
                 ));
             }
