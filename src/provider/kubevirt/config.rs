@@ -23,6 +23,8 @@ pub enum Origin {
     },
     /// The pod's service account.
     InCluster,
+    /// A client built by the caller (`KubevirtProvider::from_client`).
+    Supplied,
 }
 
 impl std::fmt::Display for Origin {
@@ -33,6 +35,7 @@ impl std::fmt::Display for Origin {
                 write!(f, "kubeconfig `{}` context `{context}`", files.join(":"))
             }
             Origin::InCluster => f.write_str("in-cluster service account"),
+            Origin::Supplied => f.write_str("a caller-supplied client"),
         }
     }
 }

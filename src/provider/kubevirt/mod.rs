@@ -2,6 +2,11 @@
 
 pub mod client;
 pub mod config;
+pub mod provider;
 pub mod resources;
 
+pub use provider::KubevirtProvider;
 pub use resources::planned_objects;
+
+#[cfg(test)]
+mod tests;

@@ -85,14 +85,13 @@ fn parse_ini(text: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, (
             continue;
         }
         // configparser continues a value on indented lines.
-        if line.starts_with([' ', '\t']) {
-            if let (Some(sec), Some(key)) = (&current, &last_key) {
-                if let Some(v) = sections.get_mut(sec).and_then(|s| s.get_mut(key)) {
-                    v.push('\n');
-                    v.push_str(trimmed);
-                    continue;
-                }
-            }
+        if line.starts_with([' ', '\t'])
+            && let (Some(sec), Some(key)) = (&current, &last_key)
+            && let Some(v) = sections.get_mut(sec).and_then(|s| s.get_mut(key))
+        {
+            v.push('\n');
+            v.push_str(trimmed);
+            continue;
         }
         if let Some(rest) = trimmed.strip_prefix('[') {
             let Some(name) = rest.strip_suffix(']') else {
@@ -667,9 +666,9 @@ mod tests {
 
     #[test]
     fn resolve_overrides_region_compartment_and_endpoint() {
-        let p = project(&format!(
-            "provider: oci\noci:\n  config_file: /nope\n  region: ap-chuncheon-1\n  compartment: ocid1.compartment.oc1..c\n  subnet: ocid1.subnet.oc1..s\n  endpoint: http://127.0.0.1:9/\n"
-        ));
+        let p = project(
+            "provider: oci\noci:\n  config_file: /nope\n  region: ap-chuncheon-1\n  compartment: ocid1.compartment.oc1..c\n  subnet: ocid1.subnet.oc1..s\n  endpoint: http://127.0.0.1:9/\n",
+        );
         let opts = ConnectOptions {
             oci_config_file: Some(vectors().join("config")),
             ..ConnectOptions::default()

@@ -2,5 +2,8 @@
 
 pub mod client;
 pub mod config;
+pub mod provider;
 pub mod resources;
 pub mod signer;
+
+pub use provider::OciProvider;

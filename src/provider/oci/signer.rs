@@ -188,10 +188,8 @@ impl Signer {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
         let with_body = names.len() == SIGNED_WITH_BODY.len();
-        if with_body || *method == Method::DELETE {
-            if !headers.contains_key(CONTENT_LENGTH) {
-                headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-            }
+        if (with_body || *method == Method::DELETE) && !headers.contains_key(CONTENT_LENGTH) {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         }
         if with_body {
             let name = HeaderName::from_static(X_CONTENT_SHA256);

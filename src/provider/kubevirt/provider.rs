@@ -1,0 +1,845 @@
+//! `KubevirtProvider`: the `Provider` trait over the Kubernetes API (deploy, wait, delete, status, power).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Event as KubeEvent;
+use kube::api::DynamicObject;
+use serde_json::Value;
+
+use super::client::{Kind, KubeClient, PowerVerb, classify};
+use super::config::{self, Origin};
+use super::resources::{self, disk_name, nad_name};
+use crate::config::Project;
+use crate::engine::observer::{Event, Observer};
+use crate::plan::{DesiredInstance, LABEL_NAME, LABEL_SPEC, Plan, is_owned, selector};
+use crate::provider::{
+    Attempt, Capability, ConnectOptions, DeleteOptions, ErrorClass, Existing, InstanceStatus,
+    Outcome, Placement, Power, Provider, ProviderError, ResourceReport, Scope,
+};
+
+/// How often `wait_running` and `power --wait` look again.
+const DEFAULT_POLL: Duration = Duration::from_secs(2);
+/// How long `power` with `wait` waits for the new state.
+const POWER_WAIT: Duration = Duration::from_secs(300);
+
+/// Kinds in creation order (the NAD only exists with static addressing).
+const CREATION_ORDER: [Kind; 4] = [Kind::Secret, Kind::Nad, Kind::DataVolume, Kind::Vm];
+
+/// KubeVirt / OpenShift Virtualization backend.
+pub struct KubevirtProvider {
+    kube: KubeClient,
+    project: String,
+    origin: Origin,
+    poll: Duration,
+}
+
+impl std::fmt::Debug for KubevirtProvider {
+    // The client holds credentials: show only where they came from.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubevirtProvider")
+            .field("project", &self.project)
+            .field("namespace", &self.kube.namespace())
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubevirtProvider {
+    /// Connects with the project's `kubevirt:` settings (or `opts.kubeconfig`).
+    pub async fn connect(
+        project: &Project,
+        opts: &ConnectOptions,
+    ) -> Result<KubevirtProvider, ProviderError> {
+        let conn = config::connect(project, opts).await?;
+        Ok(KubevirtProvider {
+            kube: KubeClient::new(conn.client, conn.namespace),
+            project: project.name.0.clone(),
+            origin: conn.origin,
+            poll: DEFAULT_POLL,
+        })
+    }
+
+    /// A provider over an existing client (tests, simulators).
+    pub fn from_client(client: kube::Client, namespace: &str, project: &str) -> KubevirtProvider {
+        KubevirtProvider {
+            kube: KubeClient::new(client, namespace),
+            project: project.to_string(),
+            origin: Origin::Supplied,
+            poll: DEFAULT_POLL,
+        }
+    }
+
+    /// The same provider polling every `poll` (fast simulators in tests).
+    pub fn with_poll_interval(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
+    }
+
+    /// The namespace every object goes to.
+    pub fn namespace(&self) -> &str {
+        self.kube.namespace()
+    }
+
+    /// Where the credentials came from (for `--verbose` and error context).
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// Objects of `kind` matching `sel` that are ours; a missing CRD (404) means none.
+    async fn owned(
+        &self,
+        kind: Kind,
+        sel: &str,
+        spec: Option<&str>,
+    ) -> Result<Vec<DynamicObject>, ProviderError> {
+        let items = match self.kube.list(kind, sel).await {
+            Ok(items) => items,
+            Err(kube::Error::Api(s)) if s.code == 404 && kind != Kind::Vm => return Ok(Vec::new()),
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                return Err(ProviderError::new(
+                    ErrorClass::NotFound,
+                    "the `virtualmachines.kubevirt.io` api is not served: is KubeVirt installed in this cluster",
+                ));
+            }
+            Err(e) => return Err(classify(&e)),
+        };
+        // The selector already filters; re-checking guards against a server that ignores it.
+        Ok(items
+            .into_iter()
+            .filter(|o| is_owned(&labels(o), &self.project, spec))
+            .collect())
+    }
+
+    /// Managed objects in `scope`, grouped by instance, leaving out objects being deleted.
+    async fn grouped(&self, scope: &Scope) -> Result<BTreeMap<String, Group>, ProviderError> {
+        let sel = selector(
+            &self.project,
+            scope.spec.as_deref(),
+            scope.target.as_deref(),
+        );
+        let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+        for kind in CREATION_ORDER {
+            for obj in self.owned(kind, &sel, scope.spec.as_deref()).await? {
+                if obj.metadata.deletion_timestamp.is_some() {
+                    continue;
+                }
+                let l = labels(&obj);
+                let (Some(name), Some(spec)) = (l.get(LABEL_NAME), l.get(LABEL_SPEC)) else {
+                    continue;
+                };
+                let g = groups.entry(name.clone()).or_insert_with(|| Group {
+                    spec: spec.clone(),
+                    ..Group::default()
+                });
+                g.objects.push((kind, obj));
+            }
+        }
+        Ok(groups)
+    }
+
+    /// Creates one object; 409 → fetch it and decide whether it is ours.
+    async fn create_one(
+        &self,
+        inst: &DesiredInstance,
+        kind: Kind,
+        name: &str,
+        body: &Value,
+    ) -> Step {
+        match self.kube.create(kind, body).await {
+            Ok(_) => Step::Done(ResourceReport::new(
+                &inst.name,
+                kind.name(),
+                name,
+                Outcome::Success,
+                "created",
+            )),
+            Err(e) => {
+                let err = classify(&e);
+                if err.class != ErrorClass::AlreadyExists {
+                    return Step::Stop(None, err);
+                }
+                let existing = match self.kube.get(kind, name).await {
+                    Ok(Some(o)) => o,
+                    // Deleted between the 409 and the get: the next attempt creates it.
+                    Ok(None) => {
+                        return Step::Stop(
+                            None,
+                            ProviderError::new(
+                                ErrorClass::Transient,
+                                format!(
+                                    "`{}` `{name}` disappeared while being checked",
+                                    kind.name()
+                                ),
+                            ),
+                        );
+                    }
+                    Err(e) => return Step::Stop(None, classify(&e)),
+                };
+                let l = labels(&existing);
+                let ours = is_owned(&l, &inst.project, Some(&inst.spec))
+                    && l.get(LABEL_NAME).map(String::as_str) == Some(inst.name.as_str());
+                if ours {
+                    Step::Done(ResourceReport::new(
+                        &inst.name,
+                        kind.name(),
+                        name,
+                        Outcome::Skipped,
+                        "exists",
+                    ))
+                } else {
+                    let reason = "exists and is not managed by vauto";
+                    let report =
+                        ResourceReport::new(&inst.name, kind.name(), name, Outcome::Failed, reason);
+                    let err = ProviderError::new(
+                        ErrorClass::AlreadyExists,
+                        format!("`{}` `{name}` {reason}", kind.name()),
+                    );
+                    Step::Stop(Some(report), err)
+                }
+            }
+        }
+    }
+
+    /// One look at the VM, its VMI and its DataVolume.
+    async fn observe(&self, name: &str) -> Result<Observed, ProviderError> {
+        let get = |kind, n: String| async move {
+            self.kube.get(kind, &n).await.map_err(|e| classify(&e))
+        };
+        Ok(Observed {
+            vm: get(Kind::Vm, name.to_string()).await?,
+            vmi: get(Kind::Vmi, name.to_string()).await?,
+            dv: get(Kind::DataVolume, disk_name(name)).await.unwrap_or(None),
+        })
+    }
+
+    /// The static address from the instance's NAD, for VMs whose guest reports no IP.
+    async fn nad_address(&self, name: &str) -> Option<String> {
+        let nad = self.kube.get(Kind::Nad, &nad_name(name)).await.ok()??;
+        let config = nad.data.pointer("/spec/config")?.as_str()?;
+        static_address(config)
+    }
+
+    async fn power_wait(&self, name: &str, want: &str) -> Result<(), ProviderError> {
+        let deadline = Instant::now() + POWER_WAIT;
+        loop {
+            let vm = self
+                .kube
+                .get(Kind::Vm, name)
+                .await
+                .map_err(|e| classify(&e))?;
+            let state = vm
+                .as_ref()
+                .and_then(|v| str_at(&v.data, "/status/printableStatus"));
+            if state == Some(want) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(ProviderError::new(
+                    ErrorClass::Transient,
+                    format!(
+                        "`{name}` did not become {want} within {}s (now {})",
+                        POWER_WAIT.as_secs(),
+                        state.unwrap_or("unknown")
+                    ),
+                ));
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+}
+
+/// The objects of one instance found by labels.
+#[derive(Default)]
+struct Group {
+    spec: String,
+    objects: Vec<(Kind, DynamicObject)>,
+}
+
+impl Group {
+    fn find(&self, kind: Kind) -> Option<&DynamicObject> {
+        self.objects
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, o)| o)
+    }
+}
+
+enum Step {
+    Done(ResourceReport),
+    Stop(Option<ResourceReport>, ProviderError),
+}
+
+struct Observed {
+    vm: Option<DynamicObject>,
+    vmi: Option<DynamicObject>,
+    dv: Option<DynamicObject>,
+}
+
+fn labels(o: &DynamicObject) -> BTreeMap<String, String> {
+    o.metadata.labels.clone().unwrap_or_default()
+}
+
+fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// `45.20%` → 45.2; `N/A` and garbage → `None`.
+pub fn parse_percent(progress: &str) -> Option<f32> {
+    progress.trim().strip_suffix('%')?.trim().parse().ok()
+}
+
+/// A DataVolume's phase and progress for the `disk` column: `ImportInProgress 45.20%`.
+pub fn disk_column(dv: &Value) -> Option<String> {
+    let phase = str_at(dv, "/status/phase")?;
+    match str_at(dv, "/status/progress") {
+        Some(p) if phase != "Succeeded" && parse_percent(p).is_some() => {
+            Some(format!("{phase} {p}"))
+        }
+        _ => Some(phase.to_string()),
+    }
+}
+
+/// The first usable address a VMI reports (skipping IPv6 link-local).
+pub fn vmi_ip(vmi: &Value) -> Option<String> {
+    let ifaces = vmi.pointer("/status/interfaces")?.as_array()?;
+    ifaces
+        .iter()
+        .flat_map(|i| {
+            let one = i.get("ipAddress").and_then(Value::as_str).into_iter();
+            let many = i
+                .get("ipAddresses")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str);
+            one.chain(many)
+        })
+        .find(|ip| !ip.is_empty() && !ip.starts_with("fe80"))
+        .map(|ip| ip.split('/').next().unwrap_or(ip).to_string())
+}
+
+/// The static address (without prefix) in a NAD's CNI config.
+pub fn static_address(cni_config: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(cni_config).ok()?;
+    let cidr = str_at(&v, "/ipam/addresses/0/address")?;
+    Some(cidr.split('/').next().unwrap_or(cidr).to_string())
+}
+
+/// `2 cpu/4Gi` from a VM's template.
+fn vm_size(vm: &Value) -> Option<String> {
+    let domain = vm.pointer("/spec/template/spec/domain")?;
+    let cores = domain
+        .pointer("/cpu/cores")
+        .and_then(Value::as_u64)
+        .unwrap_or(1);
+    let mem =
+        str_at(domain, "/memory/guest").or_else(|| str_at(domain, "/resources/requests/memory"))?;
+    Some(format!("{cores} cpu/{mem}"))
+}
+
+/// The latest event about any of `objects` ((kind, name) pairs), as `Reason: message`.
+pub fn last_event(events: &[KubeEvent], objects: &[(&str, &str)]) -> Option<String> {
+    events
+        .iter()
+        .filter(|e| {
+            let io = &e.involved_object;
+            objects
+                .iter()
+                .any(|(k, n)| io.kind.as_deref() == Some(*k) && io.name.as_deref() == Some(*n))
+        })
+        .max_by_key(|e| {
+            e.last_timestamp
+                .as_ref()
+                .map(|t| t.0)
+                .or(e.event_time.as_ref().map(|t| t.0))
+                .or(e.first_timestamp.as_ref().map(|t| t.0))
+                .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0))
+        })
+        .map(|e| {
+            let reason = e.reason.as_deref().unwrap_or("Event");
+            match e.message.as_deref() {
+                Some(m) if !m.is_empty() => format!("{reason}: {}", m.trim()),
+                _ => reason.to_string(),
+            }
+        })
+}
+
+impl Provider for KubevirtProvider {
+    fn kind(&self) -> &'static str {
+        "kubevirt"
+    }
+
+    fn capability(&self) -> Capability {
+        Capability {
+            capacity_retry: false,
+            keep_boot_volume: false,
+        }
+    }
+
+    async fn list(&self, scope: &Scope) -> Result<Vec<Existing>, ProviderError> {
+        let groups = self.grouped(scope).await?;
+        Ok(groups
+            .into_iter()
+            .map(|(name, g)| {
+                let vm = g.find(Kind::Vm);
+                let id = vm
+                    .or_else(|| g.objects.first().map(|(_, o)| o))
+                    .and_then(|o| o.metadata.uid.clone())
+                    .unwrap_or_default();
+                // Without the plan the NAD's necessity is unknown; the VM names it if it needs one.
+                let needs_nad = vm.is_some_and(|v| {
+                    v.data
+                        .pointer("/spec/template/spec/networks")
+                        .is_some_and(|n| {
+                            n.as_array().is_some_and(|a| {
+                                a.iter().any(|x| x.pointer("/multus/networkName").is_some())
+                            })
+                        })
+                });
+                let complete = vm.is_some()
+                    && g.find(Kind::Secret).is_some()
+                    && g.find(Kind::DataVolume).is_some()
+                    && (!needs_nad || g.find(Kind::Nad).is_some());
+                Existing {
+                    name,
+                    spec: g.spec.clone(),
+                    id,
+                    complete,
+                    resources: g
+                        .objects
+                        .iter()
+                        .map(|(k, o)| {
+                            (
+                                k.name().to_string(),
+                                o.metadata.name.clone().unwrap_or_default(),
+                            )
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
+    }
+
+    async fn placements(
+        &self,
+        _plan: &Plan,
+        _instance: &DesiredInstance,
+    ) -> Result<Vec<Placement>, ProviderError> {
+        // The scheduler places VMs; the spec's node selector and affinity are in the manifest.
+        Ok(vec![Placement::default()])
+    }
+
+    async fn create(
+        &self,
+        plan: &Plan,
+        instance: &DesiredInstance,
+        _placement: &Placement,
+        observer: &dyn Observer,
+    ) -> Attempt {
+        let mut attempt = Attempt::default();
+        for obj in resources::manifests(plan, instance, Some(self.kube.namespace())) {
+            let Some(kind) = Kind::from_name(&obj.kind) else {
+                continue;
+            };
+            observer.event(Event::Progress {
+                instance: instance.name.clone(),
+                phase: format!("creating {} {}", obj.kind, obj.name),
+                percent: None,
+            });
+            match self.create_one(instance, kind, &obj.name, &obj.body).await {
+                Step::Done(r) => attempt.reports.push(r),
+                Step::Stop(report, err) => {
+                    attempt.reports.extend(report);
+                    attempt.error = Some(err);
+                    break;
+                }
+            }
+        }
+        attempt
+    }
+
+    async fn wait_running(
+        &self,
+        instance: &str,
+        timeout: Duration,
+        observer: &dyn Observer,
+    ) -> Result<ResourceReport, ProviderError> {
+        let deadline = Instant::now() + timeout;
+        let mut last_phase = String::new();
+        let mut nad_ip: Option<Option<String>> = None;
+        loop {
+            let seen = match self.observe(instance).await {
+                Ok(s) => Some(s),
+                // Polling rides out a blip; anything else is final.
+                Err(e) if matches!(e.class, ErrorClass::Transient | ErrorClass::Throttled) => None,
+                Err(e) => return Err(e),
+            };
+            if let Some(seen) = seen {
+                let Some(vm) = &seen.vm else {
+                    return Err(ProviderError::new(
+                        ErrorClass::NotFound,
+                        format!("virtual machine `{instance}` does not exist"),
+                    ));
+                };
+                let vm_state = str_at(&vm.data, "/status/printableStatus").unwrap_or("Pending");
+                let dv_phase = seen
+                    .dv
+                    .as_ref()
+                    .and_then(|d| str_at(&d.data, "/status/phase"));
+                if dv_phase == Some("Failed") {
+                    return Err(ProviderError::new(
+                        ErrorClass::Invalid,
+                        format!(
+                            "disk `{}` failed to import: check its events",
+                            disk_name(instance)
+                        ),
+                    ));
+                }
+                let vmi_phase = seen
+                    .vmi
+                    .as_ref()
+                    .and_then(|v| str_at(&v.data, "/status/phase"));
+                let (phase, percent) = match (&seen.dv, dv_phase) {
+                    (Some(dv), Some(p)) if p != "Succeeded" => (
+                        format!("disk {p}"),
+                        str_at(&dv.data, "/status/progress").and_then(parse_percent),
+                    ),
+                    _ => (vm_state.to_string(), None),
+                };
+                let key = match percent {
+                    Some(pct) => format!("{phase} {pct:.2}%"),
+                    None => phase.clone(),
+                };
+                if key != last_phase {
+                    observer.event(Event::Progress {
+                        instance: instance.to_string(),
+                        phase,
+                        percent,
+                    });
+                    last_phase = key;
+                }
+                if vmi_phase == Some("Running") {
+                    let vmi = seen.vmi.as_ref().map(|v| &v.data);
+                    let mut ip = vmi.and_then(vmi_ip);
+                    if ip.is_none() {
+                        if nad_ip.is_none() {
+                            nad_ip = Some(self.nad_address(instance).await);
+                        }
+                        ip = nad_ip.clone().flatten();
+                    }
+                    if let Some(ip) = ip {
+                        let node = vmi
+                            .and_then(|v| str_at(v, "/status/nodeName"))
+                            .unwrap_or("-");
+                        return Ok(ResourceReport::new(
+                            instance,
+                            Kind::Vm.name(),
+                            instance,
+                            Outcome::Success,
+                            "running",
+                        )
+                        .detail("ip", ip)
+                        .detail("node", node));
+                    }
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let last = if last_phase.is_empty() {
+                    "unknown".to_string()
+                } else {
+                    last_phase
+                };
+                return Err(ProviderError::new(
+                    ErrorClass::Transient,
+                    format!(
+                        "`{instance}` was not running with an ip after {}s (last: {})",
+                        timeout.as_secs(),
+                        last
+                    ),
+                ));
+            }
+            tokio::time::sleep(self.poll.min(deadline - now)).await;
+        }
+    }
+
+    async fn delete(&self, existing: &Existing, _options: &DeleteOptions) -> Vec<ResourceReport> {
+        let sel = selector(&self.project, Some(&existing.spec), Some(&existing.name));
+        let mut out = Vec::new();
+        for kind in CREATION_ORDER.iter().rev().copied() {
+            let objs = match self.owned(kind, &sel, Some(&existing.spec)).await {
+                Ok(o) => o,
+                Err(e) => {
+                    out.push(ResourceReport::new(
+                        &existing.name,
+                        kind.name(),
+                        "-",
+                        Outcome::Failed,
+                        format!("cannot list: {}", e.message),
+                    ));
+                    return out;
+                }
+            };
+            for obj in objs {
+                let name = obj.metadata.name.clone().unwrap_or_default();
+                // Never touch a look-alike: it must carry this instance's name label too.
+                if labels(&obj).get(LABEL_NAME) != Some(&existing.name) {
+                    continue;
+                }
+                match self.kube.delete(kind, &name).await {
+                    Ok(true) => out.push(ResourceReport::new(
+                        &existing.name,
+                        kind.name(),
+                        &name,
+                        Outcome::Deleted,
+                        "deleted",
+                    )),
+                    Ok(false) => out.push(ResourceReport::new(
+                        &existing.name,
+                        kind.name(),
+                        &name,
+                        Outcome::Deleted,
+                        "already gone",
+                    )),
+                    Err(e) => {
+                        out.push(ResourceReport::new(
+                            &existing.name,
+                            kind.name(),
+                            &name,
+                            Outcome::Failed,
+                            classify(&e).message,
+                        ));
+                        // Deleting a disk or secret under a VM that could not be deleted helps no one.
+                        return out;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    async fn status(&self, scope: &Scope) -> Result<Vec<InstanceStatus>, ProviderError> {
+        let groups = self.grouped(scope).await?;
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sel = selector(
+            &self.project,
+            scope.spec.as_deref(),
+            scope.target.as_deref(),
+        );
+        let vmis = self.owned(Kind::Vmi, &sel, scope.spec.as_deref()).await?;
+        // Events are best effort: a role without `list events` still gets the other columns.
+        let events = self.kube.events().await.unwrap_or_default();
+        let mut rows = Vec::new();
+        for (name, g) in &groups {
+            let vm = g.find(Kind::Vm);
+            let vmi = vmis
+                .iter()
+                .find(|v| v.metadata.name.as_deref() == Some(name.as_str()));
+            let dv = g.find(Kind::DataVolume);
+            let state = match vm {
+                Some(vm) => str_at(&vm.data, "/status/printableStatus")
+                    .unwrap_or("Unknown")
+                    .to_string(),
+                None => "Incomplete".to_string(),
+            };
+            let disk = disk_name(name);
+            let mut extra = BTreeMap::new();
+            extra.insert("namespace".to_string(), self.kube.namespace().to_string());
+            let created_from = vm.or_else(|| g.objects.first().map(|(_, o)| o));
+            rows.push(InstanceStatus {
+                name: name.clone(),
+                spec: g.spec.clone(),
+                state,
+                ip: vmi.and_then(|v| vmi_ip(&v.data)),
+                public_ip: None,
+                placement: vmi
+                    .and_then(|v| str_at(&v.data, "/status/nodeName"))
+                    .map(str::to_string),
+                size: vm.and_then(|v| vm_size(&v.data)),
+                disk: dv.and_then(|d| disk_column(&d.data)),
+                created: created_from
+                    .and_then(|o| o.metadata.creation_timestamp.as_ref())
+                    .map(|t| t.0.to_string()),
+                last_event: last_event(
+                    &events,
+                    &[
+                        (Kind::Vm.name(), name),
+                        (Kind::Vmi.name(), name),
+                        (Kind::DataVolume.name(), &disk),
+                    ],
+                ),
+                id: created_from
+                    .and_then(|o| o.metadata.uid.clone())
+                    .unwrap_or_default(),
+                extra,
+            });
+        }
+        Ok(rows)
+    }
+
+    async fn power(&self, existing: &Existing, action: Power, wait: bool) -> ResourceReport {
+        let name = existing.name.as_str();
+        let (verb, done, want) = match action {
+            Power::Start => (PowerVerb::Start, "started", "Running"),
+            Power::Stop => (PowerVerb::Stop, "stopped", "Stopped"),
+        };
+        let report = |outcome, reason: String| {
+            ResourceReport::new(name, Kind::Vm.name(), name, outcome, reason)
+        };
+        // Only a VM carrying our labels is started or stopped.
+        match self.kube.get(Kind::Vm, name).await {
+            Ok(Some(vm)) if is_owned(&labels(&vm), &self.project, Some(&existing.spec)) => {}
+            Ok(Some(_)) => {
+                return report(Outcome::Failed, "exists and is not managed by vauto".into());
+            }
+            Ok(None) => return report(Outcome::Failed, "virtual machine does not exist".into()),
+            Err(e) => return report(Outcome::Failed, classify(&e).message),
+        }
+        match self.kube.power(name, verb).await {
+            Ok(()) => {}
+            // KubeVirt answers 409 "VM is already running" / "VM is not running".
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                let msg = s.message.trim().trim_end_matches('.').to_string();
+                let reason = if msg.is_empty() {
+                    format!("already {}", want.to_lowercase())
+                } else {
+                    msg.to_lowercase()
+                };
+                return report(Outcome::Skipped, reason);
+            }
+            Err(e) => return report(Outcome::Failed, classify(&e).message),
+        }
+        if wait && let Err(e) = self.power_wait(name, want).await {
+            return report(Outcome::Failed, e.message);
+        }
+        report(Outcome::Success, done.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn disk_column_shows_phase_and_progress() {
+        let dv = json!({"status": {"phase": "ImportInProgress", "progress": "45.20%"}});
+        assert_eq!(disk_column(&dv).as_deref(), Some("ImportInProgress 45.20%"));
+        let dv = json!({"status": {"phase": "Succeeded", "progress": "100.0%"}});
+        assert_eq!(disk_column(&dv).as_deref(), Some("Succeeded"));
+        let dv = json!({"status": {"phase": "Pending", "progress": "N/A"}});
+        assert_eq!(disk_column(&dv).as_deref(), Some("Pending"));
+        assert_eq!(disk_column(&json!({})), None);
+        assert_eq!(parse_percent("45.20%"), Some(45.2));
+        assert_eq!(parse_percent("N/A"), None);
+    }
+
+    #[test]
+    fn vmi_ip_skips_link_local_and_strips_prefix() {
+        let vmi = json!({"status": {"interfaces": [
+            {"name": "net0", "ipAddresses": ["fe80::1", "192.168.10.101/24"]},
+        ]}});
+        assert_eq!(vmi_ip(&vmi).as_deref(), Some("192.168.10.101"));
+        let vmi =
+            json!({"status": {"interfaces": [{"name": "default", "ipAddress": "10.128.2.17"}]}});
+        assert_eq!(vmi_ip(&vmi).as_deref(), Some("10.128.2.17"));
+        assert_eq!(
+            vmi_ip(&json!({"status": {"interfaces": [{"name": "x"}]}})),
+            None
+        );
+    }
+
+    #[test]
+    fn static_address_comes_from_the_nad_config() {
+        let ip = crate::plan::StaticIp {
+            address: "192.168.10.102".parse().unwrap(),
+            prefix_len: 24,
+            netmask: "255.255.255.0".parse().unwrap(),
+            gateway: None,
+            dns: vec![],
+        };
+        let cfg = resources::cni_config("web-02", "br1", &ip);
+        assert_eq!(static_address(&cfg).as_deref(), Some("192.168.10.102"));
+        assert_eq!(static_address("not json"), None);
+    }
+
+    #[test]
+    fn vm_size_reads_cores_and_memory() {
+        let vm = json!({"spec": {"template": {"spec": {"domain": {"cpu": {"cores": 2}, "memory": {"guest": "4Gi"}}}}}});
+        assert_eq!(vm_size(&vm).as_deref(), Some("2 cpu/4Gi"));
+    }
+
+    fn event(kind: &str, name: &str, reason: &str, msg: &str, at: &str) -> KubeEvent {
+        serde_json::from_value(json!({
+            "metadata": {"name": format!("{name}.{reason}")},
+            "involvedObject": {"kind": kind, "name": name},
+            "reason": reason,
+            "message": msg,
+            "lastTimestamp": at,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn last_event_is_the_newest_about_the_vm_vmi_or_disk() {
+        let events = vec![
+            event(
+                "VirtualMachine",
+                "web-01",
+                "SuccessfulCreate",
+                "Started the virtual machine",
+                "2026-01-01T10:00:00Z",
+            ),
+            event(
+                "DataVolume",
+                "web-01-disk",
+                "ImportInProgress",
+                "Import into web-01-disk in progress",
+                "2026-01-01T10:05:00Z",
+            ),
+            // Newer, but about another instance.
+            event(
+                "VirtualMachine",
+                "web-02",
+                "Deleted",
+                "gone",
+                "2026-01-01T11:00:00Z",
+            ),
+            // Newer, same name but a kind we do not look at.
+            event(
+                "Pod",
+                "web-01",
+                "Pulled",
+                "image pulled",
+                "2026-01-01T11:00:00Z",
+            ),
+        ];
+        let objs = [
+            ("VirtualMachine", "web-01"),
+            ("VirtualMachineInstance", "web-01"),
+            ("DataVolume", "web-01-disk"),
+        ];
+        assert_eq!(
+            last_event(&events, &objs).as_deref(),
+            Some("ImportInProgress: Import into web-01-disk in progress")
+        );
+        assert_eq!(last_event(&events[2..], &objs), None);
+    }
+
+    #[test]
+    fn the_selector_matches_the_labels_the_manifests_carry() {
+        // `list`/`delete` select by `plan::selector`; every manifest must match it.
+        let sel = selector("lab", Some("web"), Some("web-01"));
+        let labels = crate::plan::ownership_labels("lab", "web", "web-01");
+        for term in sel.split(',') {
+            let (k, v) = term.split_once('=').unwrap();
+            assert_eq!(labels.get(k).map(String::as_str), Some(v), "{term}");
+        }
+        assert_eq!(resources::secret_name("web-01"), "web-01-cloudinit");
+    }
+}
