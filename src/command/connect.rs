@@ -60,10 +60,13 @@ pub async fn connect_options(project: &Project, state_dir: &std::path::Path) -> 
 macro_rules! with_provider {
     ($project:expr, $opts:expr, |$p:ident| $body:expr) => {
         match $project.provider {
-            // TEMP-WIRING: providers land in the next merge.
-            _ => {
-                let _ = (&$opts, &$project);
-                Err($crate::error::Error::Other("provider not wired yet".into()))
+            $crate::config::ProviderKind::Kubevirt => {
+                let $p = $crate::provider::kubevirt::KubevirtProvider::connect(&$project, &$opts).await?;
+                $body
+            }
+            $crate::config::ProviderKind::Oci => {
+                let $p = $crate::provider::oci::OciProvider::connect(&$project, &$opts).await?;
+                $body
             }
         }
     };

@@ -131,6 +131,9 @@ async fn deploy_one<P: Provider>(
                 placement: placement.clone(),
             });
             let attempt = provider.create(plan, inst, placement, observer).await;
+            // A resource the provider already reported as failed (say, a look-alike that
+            // is not ours) needs no second line for the instance.
+            let failure_reported = attempt.reports.iter().any(|r| r.outcome == Outcome::Failed);
             for r in attempt.reports {
                 emit(observer, &mut out, r);
             }
@@ -175,7 +178,9 @@ async fn deploy_one<P: Provider>(
                     continue 'rounds;
                 }
                 Decision::GiveUp(reason) => {
-                    emit(observer, &mut out, fail(reason));
+                    if !failure_reported {
+                        emit(observer, &mut out, fail(reason));
+                    }
                     return out;
                 }
                 Decision::CheckThenFail(reason) => {
