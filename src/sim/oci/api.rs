@@ -44,7 +44,13 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
             "/20160918/availabilityDomains",
             get(list_availability_domains),
         )
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "NotAuthorizedOrNotFound", NOT_FOUND_MSG) })
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "NotAuthorizedOrNotFound",
+                NOT_FOUND_MSG,
+            )
+        })
         .method_not_allowed_fallback(|| async {
             error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -64,7 +70,11 @@ fn invalid(message: &str) -> Response {
 }
 
 fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "NotAuthorizedOrNotFound", NOT_FOUND_MSG)
+    error(
+        StatusCode::NOT_FOUND,
+        "NotAuthorizedOrNotFound",
+        NOT_FOUND_MSG,
+    )
 }
 
 fn unwrap(r: Res) -> Response {
@@ -106,12 +116,7 @@ fn save(sim: &Sim, store: &mut Store, now: DateTime<Utc>) -> Result<(), Response
 }
 
 /// Sorts and pages `items` (pairs of sort keys and JSON), honouring `limit`, `page`, `sortBy`, `sortOrder`.
-fn page(
-    sim: &Sim,
-    q: &Q,
-    mut items: Vec<(DateTime<Utc>, String, Value)>,
-    sortable: bool,
-) -> Res {
+fn page(sim: &Sim, q: &Q, mut items: Vec<(DateTime<Utc>, String, Value)>, sortable: bool) -> Res {
     if sortable {
         let by = q.get("sortBy").map_or("TIMECREATED", String::as_str);
         let default_desc = by == "TIMECREATED";
@@ -188,7 +193,13 @@ async fn list_instances(State(sim): State<Arc<Sim>>, uri: Uri) -> Response {
             .filter(|i| filter_eq(&q, "availabilityDomain", &i.availability_domain))
             .filter(|i| filter_eq(&q, "displayName", &i.display_name))
             .filter(|i| filter_eq(&q, "lifecycleState", i.phase_at(now, sim.delays).as_str()))
-            .map(|i| (i.time_created, i.display_name.clone(), i.to_json(now, sim.delays)))
+            .map(|i| {
+                (
+                    i.time_created,
+                    i.display_name.clone(),
+                    i.to_json(now, sim.delays),
+                )
+            })
             .collect();
         page(&sim, &q, items, true)
     })())
@@ -311,7 +322,13 @@ async fn list_vnic_attachments(State(sim): State<Arc<Sim>>, uri: Uri) -> Respons
             .filter(|i| filter_eq(&q, "instanceId", &i.id))
             .filter(|i| filter_eq(&q, "availabilityDomain", &i.availability_domain))
             .filter(|i| filter_eq(&q, "vnicId", &i.vnic_id))
-            .map(|i| (i.time_created, String::new(), i.attachment_json(now, sim.delays)))
+            .map(|i| {
+                (
+                    i.time_created,
+                    String::new(),
+                    i.attachment_json(now, sim.delays),
+                )
+            })
             .collect();
         page(&sim, &q, items, false)
     })())
@@ -349,7 +366,13 @@ async fn list_images(State(sim): State<Arc<Sim>>, uri: Uri) -> Response {
             .filter(|i| filter_eq(&q, "displayName", &i.display_name))
             .filter(|_| filter_eq(&q, "lifecycleState", "AVAILABLE"))
             .filter(|i| shape.is_none_or(|s| catalog::compatible(s, i)))
-            .map(|i| (i.time_created, i.display_name.clone(), catalog::image_json(&i)))
+            .map(|i| {
+                (
+                    i.time_created,
+                    i.display_name.clone(),
+                    catalog::image_json(&i),
+                )
+            })
             .collect();
         page(&sim, &q, items, true)
     })())
@@ -361,9 +384,14 @@ async fn list_subnets(State(sim): State<Arc<Sim>>, uri: Uri) -> Response {
         let comp = compartment(&q)?;
         let subnet = catalog::subnet_json(&comp);
         let keep = filter_eq(&q, "displayName", catalog::SUBNET_NAME)
-            && q.get("vcnId").is_none_or(|v| Some(v.as_str()) == subnet["vcnId"].as_str());
+            && q.get("vcnId")
+                .is_none_or(|v| Some(v.as_str()) == subnet["vcnId"].as_str());
         let items = if keep {
-            vec![(DateTime::<Utc>::UNIX_EPOCH, catalog::SUBNET_NAME.to_string(), subnet)]
+            vec![(
+                DateTime::<Utc>::UNIX_EPOCH,
+                catalog::SUBNET_NAME.to_string(),
+                subnet,
+            )]
         } else {
             Vec::new()
         };
@@ -425,11 +453,7 @@ fn random_suffix(sim: &Sim, n: usize) -> String {
     sim.rng(|r| (0..n).map(|_| r.lowercase()).collect())
 }
 
-async fn launch_instance(
-    State(sim): State<Arc<Sim>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn launch_instance(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
     unwrap(launch(&sim, &headers, &body))
 }
 
@@ -518,7 +542,11 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
     };
     let cap = sim.opts.capacity.for_ad(&suffix).clone();
     let shape = catalog::shape(shape_name)
-        .filter(|_| cap.shapes.as_ref().is_none_or(|s| s.iter().any(|x| x == shape_name)))
+        .filter(|_| {
+            cap.shapes
+                .as_ref()
+                .is_none_or(|s| s.iter().any(|x| x == shape_name))
+        })
         .ok_or_else(|| {
             error(
                 StatusCode::NOT_FOUND,
@@ -582,9 +610,7 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
         .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
         .sum();
     if meta_size > 32_000 {
-        return Err(invalid(
-            "metadata exceeds the maximum size of 32000 bytes.",
-        ));
+        return Err(invalid("metadata exceeds the maximum size of 32000 bytes."));
     }
     let freeform_tags = opt_map(&req, "freeformTags")?;
     let defined_tags = opt_map(&req, "definedTags")?;
@@ -600,7 +626,11 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
     let assign_public = match vnic.get("assignPublicIp") {
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(invalid("createVnicDetails.assignPublicIp must be a boolean.")),
+        Some(_) => {
+            return Err(invalid(
+                "createVnicDetails.assignPublicIp must be a boolean.",
+            ));
+        }
     };
 
     // Addresses are held until the instance is TERMINATED, as in OCI.
@@ -672,7 +702,11 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
         .count();
 
     let attempts = {
-        let n = store.data.launch_attempts.entry(suffix.clone()).or_insert(0);
+        let n = store
+            .data
+            .launch_attempts
+            .entry(suffix.clone())
+            .or_insert(0);
         *n += 1;
         *n
     };
@@ -692,7 +726,10 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
     let seq = store.data.next_seq;
     let region = catalog::REGION;
     let inst = Instance {
-        id: format!("ocid1.instance.oc1.{region}.an{seq:06}{}", random_suffix(sim, 40)),
+        id: format!(
+            "ocid1.instance.oc1.{region}.an{seq:06}{}",
+            random_suffix(sim, 40)
+        ),
         compartment_id: comp.to_string(),
         availability_domain: ad.to_string(),
         fault_domain,
@@ -706,7 +743,10 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
         private_ip,
         public_ip,
         hostname_label,
-        vnic_id: format!("ocid1.vnic.oc1.{region}.ab{seq:06}{}", random_suffix(sim, 40)),
+        vnic_id: format!(
+            "ocid1.vnic.oc1.{region}.ab{seq:06}{}",
+            random_suffix(sim, 40)
+        ),
         vnic_attachment_id: format!(
             "ocid1.vnicattachment.oc1.{region}.an{seq:06}{}",
             random_suffix(sim, 40)
@@ -746,10 +786,7 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
             )
         });
     }
-    let mut resp = with_etag(
-        Json(inst.to_json(now, sim.delays)).into_response(),
-        &inst,
-    );
+    let mut resp = with_etag(Json(inst.to_json(now, sim.delays)).into_response(), &inst);
     if let Ok(v) = HeaderValue::from_str(&format!(
         "ocid1.coreservicesworkrequest.oc1.{region}.ab{seq:06}{}",
         random_suffix(sim, 40)

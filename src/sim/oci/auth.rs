@@ -208,7 +208,8 @@ mod tests {
     const KEY_ID: &str = "ocid1.tenancy.oc1..aaaatest/ocid1.user.oc1..aaaatest/a4:3f:7f:d6:f3:ce:8a:ce:4a:a5:c4:66:a5:3e:e5:47";
 
     fn public_key() -> RsaPublicKey {
-        let pem = std::fs::read_to_string(format!("{DIR}/TEST-ONLY-oci-api-key_public.pem")).unwrap();
+        let pem =
+            std::fs::read_to_string(format!("{DIR}/TEST-ONLY-oci-api-key_public.pem")).unwrap();
         RsaPublicKey::from_public_key_pem(&pem).unwrap()
     }
 
@@ -245,7 +246,8 @@ mod tests {
                 body,
             ));
         }
-        let lines = std::fs::read_to_string(format!("{DIR}/oci-cli-captured-requests.jsonl")).unwrap();
+        let lines =
+            std::fs::read_to_string(format!("{DIR}/oci-cli-captured-requests.jsonl")).unwrap();
         for (i, line) in lines.lines().enumerate() {
             let v: Value = serde_json::from_str(line).unwrap();
             let mut headers = HeaderMap::new();
@@ -316,8 +318,8 @@ mod tests {
             if !body.is_empty() {
                 let mut bad_body = body.clone();
                 bad_body[0] ^= 0x01;
-                let err = verify_request(&method, &target, &headers, &bad_body, &ctx(&key))
-                    .unwrap_err();
+                let err =
+                    verify_request(&method, &target, &headers, &bad_body, &ctx(&key)).unwrap_err();
                 assert!(err.contains("x-content-sha256"), "{name}: {err}");
             }
         }

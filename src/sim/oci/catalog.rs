@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 /// The region written to the generated config.
 pub const REGION: &str = "sim-region-1";
 /// The tenancy OCID of the simulated account (also usable as the compartment).
-pub const TENANCY_OCID: &str = "ocid1.tenancy.oc1..aaaaaaaasimtenancy0000000000000000000000000000000000";
+pub const TENANCY_OCID: &str =
+    "ocid1.tenancy.oc1..aaaaaaaasimtenancy0000000000000000000000000000000000";
 /// The user OCID the generated API key belongs to.
 pub const USER_OCID: &str = "ocid1.user.oc1..aaaaaaaasimuser00000000000000000000000000000000000000";
 /// The tenancy-specific prefix of availability domain names, as in `Uocm:US-ASHBURN-AD-1`.
@@ -14,7 +15,8 @@ pub const AD_PREFIX: &str = "Kyqh";
 /// Display name of the one subnet, as the OCI console names a wizard-made VCN's public subnet.
 pub const SUBNET_NAME: &str = "public subnet-main-vcn";
 /// OCID of that subnet.
-pub const SUBNET_ID: &str = "ocid1.subnet.oc1.sim-region-1.aaaaaaaasimpublicsubnetmainvcn0000000000000000000000";
+pub const SUBNET_ID: &str =
+    "ocid1.subnet.oc1.sim-region-1.aaaaaaaasimpublicsubnetmainvcn0000000000000000000000";
 /// CIDR of that subnet; `.0`, `.1` (gateway) and `.255` are reserved as in OCI.
 pub const SUBNET_CIDR: &str = "10.0.0.0/24";
 /// First three octets of the subnet.
@@ -62,11 +64,51 @@ pub(crate) struct Shape {
 
 /// Every shape the sim offers; the capacity model may hide some per AD.
 pub(crate) const SHAPES: &[Shape] = &[
-    Shape { name: "VM.Standard.A1.Flex", flex: true, arch: Arch::Arm, ocpus: 80.0, memory_gbs: 6.0, vcpus_per_ocpu: 1.0, processor: "3.0 GHz Ampere® Altra™" },
-    Shape { name: "VM.Standard.E2.1.Micro", flex: false, arch: Arch::X86, ocpus: 1.0, memory_gbs: 1.0, vcpus_per_ocpu: 2.0, processor: "2.0 GHz AMD EPYC™ 7551 (Naples)" },
-    Shape { name: "VM.Standard.E4.Flex", flex: true, arch: Arch::X86, ocpus: 64.0, memory_gbs: 16.0, vcpus_per_ocpu: 2.0, processor: "2.55 GHz AMD EPYC™ 7J13 (Milan)" },
-    Shape { name: "VM.Standard.E5.Flex", flex: true, arch: Arch::X86, ocpus: 94.0, memory_gbs: 12.0, vcpus_per_ocpu: 2.0, processor: "2.4 GHz AMD EPYC™ 9J14 (Genoa)" },
-    Shape { name: "VM.Standard3.Flex", flex: true, arch: Arch::X86, ocpus: 32.0, memory_gbs: 16.0, vcpus_per_ocpu: 2.0, processor: "2.0 GHz Intel® Xeon® Platinum 8358 (Ice Lake)" },
+    Shape {
+        name: "VM.Standard.A1.Flex",
+        flex: true,
+        arch: Arch::Arm,
+        ocpus: 80.0,
+        memory_gbs: 6.0,
+        vcpus_per_ocpu: 1.0,
+        processor: "3.0 GHz Ampere® Altra™",
+    },
+    Shape {
+        name: "VM.Standard.E2.1.Micro",
+        flex: false,
+        arch: Arch::X86,
+        ocpus: 1.0,
+        memory_gbs: 1.0,
+        vcpus_per_ocpu: 2.0,
+        processor: "2.0 GHz AMD EPYC™ 7551 (Naples)",
+    },
+    Shape {
+        name: "VM.Standard.E4.Flex",
+        flex: true,
+        arch: Arch::X86,
+        ocpus: 64.0,
+        memory_gbs: 16.0,
+        vcpus_per_ocpu: 2.0,
+        processor: "2.55 GHz AMD EPYC™ 7J13 (Milan)",
+    },
+    Shape {
+        name: "VM.Standard.E5.Flex",
+        flex: true,
+        arch: Arch::X86,
+        ocpus: 94.0,
+        memory_gbs: 12.0,
+        vcpus_per_ocpu: 2.0,
+        processor: "2.4 GHz AMD EPYC™ 9J14 (Genoa)",
+    },
+    Shape {
+        name: "VM.Standard3.Flex",
+        flex: true,
+        arch: Arch::X86,
+        ocpus: 32.0,
+        memory_gbs: 16.0,
+        vcpus_per_ocpu: 2.0,
+        processor: "2.0 GHz Intel® Xeon® Platinum 8358 (Ice Lake)",
+    },
 ];
 
 /// Looks a shape up by its exact name.
@@ -87,22 +129,150 @@ pub(crate) struct Image {
 
 /// (display name, operating system, version, arch, y, m, d): two builds of most images so "newest" matters.
 const IMAGES: &[(&str, &str, &str, Arch, i32, u32, u32)] = &[
-    ("Canonical-Ubuntu-22.04-2025.01.31-0", "Canonical Ubuntu", "22.04", Arch::X86, 2025, 2, 3),
-    ("Canonical-Ubuntu-22.04-2025.03.28-0", "Canonical Ubuntu", "22.04", Arch::X86, 2025, 4, 1),
-    ("Canonical-Ubuntu-22.04-Minimal-2025.03.28-0", "Canonical Ubuntu", "22.04 Minimal", Arch::X86, 2025, 4, 1),
-    ("Canonical-Ubuntu-22.04-aarch64-2025.01.31-0", "Canonical Ubuntu", "22.04", Arch::Arm, 2025, 2, 3),
-    ("Canonical-Ubuntu-22.04-aarch64-2025.03.28-0", "Canonical Ubuntu", "22.04", Arch::Arm, 2025, 4, 1),
-    ("Canonical-Ubuntu-24.04-2025.02.14-0", "Canonical Ubuntu", "24.04", Arch::X86, 2025, 2, 18),
-    ("Canonical-Ubuntu-24.04-2025.04.10-0", "Canonical Ubuntu", "24.04", Arch::X86, 2025, 4, 14),
-    ("Canonical-Ubuntu-24.04-Minimal-2025.04.10-0", "Canonical Ubuntu", "24.04 Minimal", Arch::X86, 2025, 4, 14),
-    ("Canonical-Ubuntu-24.04-Minimal-aarch64-2025.04.10-0", "Canonical Ubuntu", "24.04 Minimal", Arch::Arm, 2025, 4, 14),
-    ("Canonical-Ubuntu-24.04-aarch64-2025.02.14-0", "Canonical Ubuntu", "24.04", Arch::Arm, 2025, 2, 18),
-    ("Canonical-Ubuntu-24.04-aarch64-2025.04.10-0", "Canonical Ubuntu", "24.04", Arch::Arm, 2025, 4, 14),
-    ("Oracle-Linux-8.10-2025.03.18-0", "Oracle Linux", "8", Arch::X86, 2025, 3, 20),
-    ("Oracle-Linux-8.10-aarch64-2025.03.18-0", "Oracle Linux", "8", Arch::Arm, 2025, 3, 20),
-    ("Oracle-Linux-9.4-2024.11.30-0", "Oracle Linux", "9", Arch::X86, 2024, 12, 3),
-    ("Oracle-Linux-9.5-2025.03.18-0", "Oracle Linux", "9", Arch::X86, 2025, 3, 20),
-    ("Oracle-Linux-9.5-aarch64-2025.03.18-0", "Oracle Linux", "9", Arch::Arm, 2025, 3, 20),
+    (
+        "Canonical-Ubuntu-22.04-2025.01.31-0",
+        "Canonical Ubuntu",
+        "22.04",
+        Arch::X86,
+        2025,
+        2,
+        3,
+    ),
+    (
+        "Canonical-Ubuntu-22.04-2025.03.28-0",
+        "Canonical Ubuntu",
+        "22.04",
+        Arch::X86,
+        2025,
+        4,
+        1,
+    ),
+    (
+        "Canonical-Ubuntu-22.04-Minimal-2025.03.28-0",
+        "Canonical Ubuntu",
+        "22.04 Minimal",
+        Arch::X86,
+        2025,
+        4,
+        1,
+    ),
+    (
+        "Canonical-Ubuntu-22.04-aarch64-2025.01.31-0",
+        "Canonical Ubuntu",
+        "22.04",
+        Arch::Arm,
+        2025,
+        2,
+        3,
+    ),
+    (
+        "Canonical-Ubuntu-22.04-aarch64-2025.03.28-0",
+        "Canonical Ubuntu",
+        "22.04",
+        Arch::Arm,
+        2025,
+        4,
+        1,
+    ),
+    (
+        "Canonical-Ubuntu-24.04-2025.02.14-0",
+        "Canonical Ubuntu",
+        "24.04",
+        Arch::X86,
+        2025,
+        2,
+        18,
+    ),
+    (
+        "Canonical-Ubuntu-24.04-2025.04.10-0",
+        "Canonical Ubuntu",
+        "24.04",
+        Arch::X86,
+        2025,
+        4,
+        14,
+    ),
+    (
+        "Canonical-Ubuntu-24.04-Minimal-2025.04.10-0",
+        "Canonical Ubuntu",
+        "24.04 Minimal",
+        Arch::X86,
+        2025,
+        4,
+        14,
+    ),
+    (
+        "Canonical-Ubuntu-24.04-Minimal-aarch64-2025.04.10-0",
+        "Canonical Ubuntu",
+        "24.04 Minimal",
+        Arch::Arm,
+        2025,
+        4,
+        14,
+    ),
+    (
+        "Canonical-Ubuntu-24.04-aarch64-2025.02.14-0",
+        "Canonical Ubuntu",
+        "24.04",
+        Arch::Arm,
+        2025,
+        2,
+        18,
+    ),
+    (
+        "Canonical-Ubuntu-24.04-aarch64-2025.04.10-0",
+        "Canonical Ubuntu",
+        "24.04",
+        Arch::Arm,
+        2025,
+        4,
+        14,
+    ),
+    (
+        "Oracle-Linux-8.10-2025.03.18-0",
+        "Oracle Linux",
+        "8",
+        Arch::X86,
+        2025,
+        3,
+        20,
+    ),
+    (
+        "Oracle-Linux-8.10-aarch64-2025.03.18-0",
+        "Oracle Linux",
+        "8",
+        Arch::Arm,
+        2025,
+        3,
+        20,
+    ),
+    (
+        "Oracle-Linux-9.4-2024.11.30-0",
+        "Oracle Linux",
+        "9",
+        Arch::X86,
+        2024,
+        12,
+        3,
+    ),
+    (
+        "Oracle-Linux-9.5-2025.03.18-0",
+        "Oracle Linux",
+        "9",
+        Arch::X86,
+        2025,
+        3,
+        20,
+    ),
+    (
+        "Oracle-Linux-9.5-aarch64-2025.03.18-0",
+        "Oracle Linux",
+        "9",
+        Arch::Arm,
+        2025,
+        3,
+        20,
+    ),
 ];
 
 /// The image catalogue with stable OCIDs.

@@ -343,7 +343,10 @@ async fn gate(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Response
     let request_id = {
         let server: String = sim.rng(|r| {
             (0..32)
-                .map(|_| r.choice(b"0123456789ABCDEF".iter()).map_or('0', |c| *c as char))
+                .map(|_| {
+                    r.choice(b"0123456789ABCDEF".iter())
+                        .map_or('0', |c| *c as char)
+                })
                 .collect()
         });
         match req
@@ -393,13 +396,16 @@ async fn gated(sim: &Arc<Sim>, req: Request, next: Next) -> Response {
         public_key: &sim.public_key,
         clock: Some((Utc::now(), skew)),
     };
-    if let Err(why) = auth::verify_request(parts.method.as_str(), &target, &parts.headers, &bytes, &ctx)
+    if let Err(why) =
+        auth::verify_request(parts.method.as_str(), &target, &parts.headers, &bytes, &ctx)
     {
         tracing::debug!(%why, "oci simulator rejected a signature");
         return api::error(
             StatusCode::UNAUTHORIZED,
             "NotAuthenticated",
-            &format!("The required information to complete authentication was not provided or was incorrect: {why}"),
+            &format!(
+                "The required information to complete authentication was not provided or was incorrect: {why}"
+            ),
         );
     }
     if let Some(secs) = sim.throttle() {
@@ -432,7 +438,8 @@ async fn gated(sim: &Arc<Sim>, req: Request, next: Next) -> Response {
             )
         };
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 impl Sim {

@@ -67,8 +67,7 @@ fn load_key(path: &Path) -> Result<RsaPrivateKey, String> {
 
 /// Ensures `<dir>` holds a key pair and a config file; generates the key only once.
 pub(crate) fn ensure(dir: &Path) -> Result<Tenancy, String> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     let dir = dir
         .canonicalize()
         .map_err(|e| format!("cannot resolve `{}`: {e}", dir.display()))?;
