@@ -8,7 +8,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse as _, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
@@ -18,7 +18,7 @@ use super::catalog::{self, PUBLIC_NET, SUBNET_ID, SUBNET_NET, TENANCY_OCID};
 use super::state::{Instance, Phase, RetryRecord, Store};
 use super::{Sim, reset_response};
 
-type Res = Result<Response, Response>;
+type Res = Result<Response, ApiError>;
 type Q = BTreeMap<String, String>;
 
 const NOT_FOUND_MSG: &str = "Authorization failed or requested resource not found.";
@@ -60,16 +60,46 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
         })
 }
 
-/// An OCI error response: `{"code": .., "message": ..}`.
-pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({"code": code, "message": message}))).into_response()
+/// A failed call: an OCI error body, or a connection dropped on purpose.
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    /// Answered as `{"code": .., "message": ..}` with `status`.
+    Oci {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    /// No answer at all (fault injection).
+    Reset,
 }
 
-fn invalid(message: &str) -> Response {
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Oci {
+                status,
+                code,
+                message,
+            } => (status, Json(json!({"code": code, "message": message}))).into_response(),
+            ApiError::Reset => reset_response(),
+        }
+    }
+}
+
+/// An OCI error: `{"code": .., "message": ..}` with `status`.
+pub(crate) fn error(status: StatusCode, code: &'static str, message: &str) -> ApiError {
+    ApiError::Oci {
+        status,
+        code,
+        message: message.to_string(),
+    }
+}
+
+fn invalid(message: &str) -> ApiError {
     error(StatusCode::BAD_REQUEST, "InvalidParameter", message)
 }
 
-fn not_found() -> Response {
+fn not_found() -> ApiError {
     error(
         StatusCode::NOT_FOUND,
         "NotAuthorizedOrNotFound",
@@ -78,16 +108,16 @@ fn not_found() -> Response {
 }
 
 fn unwrap(r: Res) -> Response {
-    r.unwrap_or_else(|e| e)
+    r.unwrap_or_else(IntoResponse::into_response)
 }
 
-fn query(uri: &Uri) -> Result<Q, Response> {
+fn query(uri: &Uri) -> Result<Q, ApiError> {
     Query::<Q>::try_from_uri(uri)
         .map(|q| q.0)
         .map_err(|_| invalid("The query string could not be parsed."))
 }
 
-fn required<'a>(q: &'a Q, name: &str) -> Result<&'a str, Response> {
+fn required<'a>(q: &'a Q, name: &str) -> Result<&'a str, ApiError> {
     q.get(name)
         .map(String::as_str)
         .filter(|s| !s.is_empty())
@@ -95,7 +125,7 @@ fn required<'a>(q: &'a Q, name: &str) -> Result<&'a str, Response> {
 }
 
 /// The compartment must be the sim tenancy or any compartment OCID (all compartments exist).
-fn compartment(q: &Q) -> Result<String, Response> {
+fn compartment(q: &Q) -> Result<String, ApiError> {
     let c = required(q, "compartmentId")?;
     if c == TENANCY_OCID || c.starts_with("ocid1.compartment.") {
         Ok(c.to_string())
@@ -104,7 +134,7 @@ fn compartment(q: &Q) -> Result<String, Response> {
     }
 }
 
-fn save(sim: &Sim, store: &mut Store, now: DateTime<Utc>) -> Result<(), Response> {
+fn save(sim: &Sim, store: &mut Store, now: DateTime<Utc>) -> Result<(), ApiError> {
     store.save(now, sim.delays).map_err(|e| {
         tracing::warn!(error = %e, "oci simulator cannot save its state");
         error(
@@ -127,7 +157,7 @@ fn page(sim: &Sim, q: &Q, mut items: Vec<(DateTime<Utc>, String, Value)>, sortab
             Some(o) => return Err(invalid(&format!("Invalid sortOrder {o}."))),
         };
         match by {
-            "TIMECREATED" => items.sort_by(|a, b| a.0.cmp(&b.0)),
+            "TIMECREATED" => items.sort_by_key(|a| a.0),
             "DISPLAYNAME" => items.sort_by(|a, b| a.1.cmp(&b.1)),
             o => return Err(invalid(&format!("Invalid sortBy {o}."))),
         }
@@ -156,10 +186,8 @@ fn page(sim: &Sim, q: &Q, mut items: Vec<(DateTime<Utc>, String, Value)>, sortab
     let body: Vec<Value> = items.drain(start..end).map(|(_, _, v)| v).collect();
     let more = end < total;
     let mut resp = Json(body).into_response();
-    if more {
-        if let Ok(v) = HeaderValue::from_str(&format!("simpage-{end}")) {
-            resp.headers_mut().insert("opc-next-page", v);
-        }
+    if more && let Ok(v) = HeaderValue::from_str(&format!("simpage-{end}")) {
+        resp.headers_mut().insert("opc-next-page", v);
     }
     Ok(resp)
 }
@@ -419,7 +447,7 @@ async fn list_availability_domains(uri: Uri) -> Response {
 }
 
 /// Reads an optional string field; a non-string value is a 400.
-fn opt_str<'a>(v: &'a Value, path: &str, name: &str) -> Result<Option<&'a str>, Response> {
+fn opt_str<'a>(v: &'a Value, path: &str, name: &str) -> Result<Option<&'a str>, ApiError> {
     match v.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -427,13 +455,13 @@ fn opt_str<'a>(v: &'a Value, path: &str, name: &str) -> Result<Option<&'a str>, 
     }
 }
 
-fn req_str<'a>(v: &'a Value, path: &str, name: &str) -> Result<&'a str, Response> {
+fn req_str<'a>(v: &'a Value, path: &str, name: &str) -> Result<&'a str, ApiError> {
     opt_str(v, path, name)?
         .filter(|s| !s.is_empty())
         .ok_or_else(|| invalid(&format!("{path}{name} must not be null.")))
 }
 
-fn opt_map(v: &Value, name: &str) -> Result<Map<String, Value>, Response> {
+fn opt_map(v: &Value, name: &str) -> Result<Map<String, Value>, ApiError> {
     match v.get(name) {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(m)) => Ok(m.clone()),
@@ -441,7 +469,7 @@ fn opt_map(v: &Value, name: &str) -> Result<Map<String, Value>, Response> {
     }
 }
 
-fn opt_num(v: &Value, name: &str) -> Result<Option<f64>, Response> {
+fn opt_num(v: &Value, name: &str) -> Result<Option<f64>, ApiError> {
     match v.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_f64()),
@@ -507,14 +535,12 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
     let ad = req_str(&req, "", "availabilityDomain")?;
     let shape_name = req_str(&req, "", "shape")?;
     let source = req.get("sourceDetails").cloned().unwrap_or(Value::Null);
-    if !source.is_null() {
-        if let Some(t) = opt_str(&source, "sourceDetails.", "sourceType")?
-            && t != "image"
-        {
-            return Err(invalid(&format!(
-                "sourceDetails.sourceType {t} is not supported by the simulator."
-            )));
-        }
+    if let Some(t) = opt_str(&source, "sourceDetails.", "sourceType")?
+        && t != "image"
+    {
+        return Err(invalid(&format!(
+            "sourceDetails.sourceType {t} is not supported by the simulator."
+        )));
     }
     // The deprecated top-level imageId (still sent by oci-cli) is accepted like OCI does.
     let image_id = match opt_str(&source, "sourceDetails.", "imageId")? {
@@ -777,7 +803,7 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
     if f.lost_launch_rate > 0.0 && sim.rng(|r| r.f64()) < f.lost_launch_rate {
         tracing::debug!(id = %inst.id, "oci simulator lost a launch response on purpose");
         return Err(if f.lost_launch_reset {
-            reset_response()
+            ApiError::Reset
         } else {
             error(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -383,7 +383,8 @@ async fn gated(sim: &Arc<Sim>, req: Request, next: Next) -> Response {
             StatusCode::BAD_REQUEST,
             "CannotParseRequest",
             "The request body could not be read or is too large.",
-        );
+        )
+        .into_response();
     };
     let target = parts
         .uri
@@ -406,14 +407,16 @@ async fn gated(sim: &Arc<Sim>, req: Request, next: Next) -> Response {
             &format!(
                 "The required information to complete authentication was not provided or was incorrect: {why}"
             ),
-        );
+        )
+        .into_response();
     }
     if let Some(secs) = sim.throttle() {
         let mut r = api::error(
             StatusCode::TOO_MANY_REQUESTS,
             "TooManyRequests",
             "Too many requests for the tenancy.",
-        );
+        )
+        .into_response();
         r.headers_mut()
             .insert("retry-after", HeaderValue::from(secs));
         return r;
@@ -436,7 +439,8 @@ async fn gated(sim: &Arc<Sim>, req: Request, next: Next) -> Response {
                 "ServiceUnavailable",
                 "The service is currently unavailable.",
             )
-        };
+        }
+        .into_response();
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
@@ -444,7 +448,7 @@ async fn gated(sim: &Arc<Sim>, req: Request, next: Next) -> Response {
 
 impl Sim {
     /// Locks the store after picking up changes made by another process.
-    fn store(&self) -> Result<std::sync::MutexGuard<'_, Store>, Response> {
+    fn store(&self) -> Result<std::sync::MutexGuard<'_, Store>, api::ApiError> {
         let mut s = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(e) = s.refresh() {
             tracing::warn!(error = %e, "oci simulator cannot reload its state");
@@ -452,8 +456,7 @@ impl Sim {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError",
                 "The simulator state could not be read.",
-            )
-            .into_response());
+            ));
         }
         Ok(s)
     }
