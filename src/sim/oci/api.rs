@@ -504,6 +504,14 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
         .get("opc-retry-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    // The API spec limits the token to 1..=64 characters; a longer one is refused, not truncated.
+    if let Some(t) = &token
+        && (t.is_empty() || t.len() > 64)
+    {
+        return Err(invalid(
+            "opc-retry-token must be between 1 and 64 characters long.",
+        ));
+    }
     let now = Utc::now();
     let mut store = sim.store()?;
 
@@ -639,6 +647,15 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
         return Err(invalid("metadata exceeds the maximum size of 32000 bytes."));
     }
     let freeform_tags = opt_map(&req, "freeformTags")?;
+    // OCI tag limits: string values, keys up to 100 and values up to 256 characters.
+    if freeform_tags
+        .iter()
+        .any(|(k, v)| k.is_empty() || k.len() > 100 || v.as_str().is_none_or(|v| v.len() > 256))
+    {
+        return Err(invalid(
+            "freeformTags keys must be 1 to 100 characters and values strings of at most 256 characters.",
+        ));
+    }
     let defined_tags = opt_map(&req, "definedTags")?;
     let extended_metadata = opt_map(&req, "extendedMetadata")?;
     let display_name = match opt_str(&req, "", "displayName")? {

@@ -4,6 +4,18 @@
 //! `<state_dir>/sim/oci/`; [`OciSim::config_file`] is an OCI config file the real client loads
 //! unchanged. Instances live in `<state_dir>/sim/oci/state.json`, so separate `vauto` commands that
 //! each start the sim in-process see the same tenancy.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), String> {
+//! use vauto::sim::oci::{OciSimOptions, start};
+//! let sim = start(OciSimOptions { state_dir: ".vauto".into(), ..OciSimOptions::default() }).await?;
+//! // Load the profile in `sim.config_file()` and use `sim.base_url()` as the endpoint for
+//! // both compute and identity; then call `/20160918/...` as against real OCI.
+//! println!("{} {}", sim.base_url(), sim.config_file().display());
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 mod api;
 mod auth;

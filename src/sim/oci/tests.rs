@@ -622,6 +622,19 @@ async fn launch_validation_matches_oci_errors() {
     )
     .await;
     check(&|b| b["shape"] = json!("VM.Nope.Flex"), 404, "NotFound").await;
+    check(
+        &|b| b["freeformTags"]["n"] = json!(1),
+        400,
+        "InvalidParameter",
+    )
+    .await;
+    let long = "t".repeat(65);
+    let r = c.launch(&launch_body("v", 1), Some(&long)).await.unwrap();
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "InvalidParameter"),
+        "retry token over 64 chars"
+    );
     let r = c
         .call_with("POST", "/20160918/instances", None, &[])
         .await
