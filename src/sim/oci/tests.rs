@@ -471,10 +471,13 @@ async fn retry_token_returns_the_same_instance_and_rejects_a_changed_body() {
     let body = launch_body("web-01", 1);
     // The launch lands but the connection is dropped before the answer.
     let lost = c.launch(&body, Some("tok-web-01")).await;
+    let err = lost
+        .err()
+        .expect("expected a dropped connection, got a response");
+    // No status line at all: the connection closed before any response bytes.
     assert!(
-        lost.is_err(),
-        "expected a dropped connection, got {:?}",
-        lost.ok().map(|r| r.status)
+        err.status().is_none() && !err.is_body() && !err.is_decode(),
+        "{err:?}"
     );
     let again = c.launch(&body, Some("tok-web-01")).await.unwrap();
     assert_eq!(again.status, 200, "{}", again.body);
@@ -825,4 +828,27 @@ async fn generated_tenancy_and_state_survive_a_restart() {
         .await
         .unwrap();
     assert_eq!(again.body["id"], id, "retry tokens persist");
+}
+
+#[tokio::test]
+async fn latency_fault_delays_every_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(OciSimOptions {
+        faults: Faults {
+            latency: Duration::from_millis(250),
+            ..Faults::default()
+        },
+        ..options(dir.path())
+    })
+    .await
+    .unwrap();
+    let c = Client::new(&sim);
+    let t = std::time::Instant::now();
+    let r = c.call("GET", &list_path(""), None).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        t.elapsed()
+    );
 }
