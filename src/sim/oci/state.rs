@@ -101,7 +101,9 @@ impl Instance {
                 Phase::Provisioning => d.provision,
                 _ => d.transition,
             };
-            self.phase_since += chrono::Duration::from_std(delay).unwrap_or_default();
+            // The new phase began when the old one ended, not when someone looked.
+            let delay = chrono::Duration::from_std(delay).unwrap_or_default();
+            self.phase_since = self.phase_since.checked_add_signed(delay).unwrap_or(now);
             self.phase = p;
         }
     }
