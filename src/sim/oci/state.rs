@@ -1,0 +1,319 @@
+//! The simulator's persistent state: instances with lazy lifecycle, retry tokens, attempt counters.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::catalog::{self, ts};
+use super::tenancy::write_atomic;
+
+/// Where an instance is in its lifecycle; transitional phases resolve lazily from `phase_since`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum Phase {
+    Provisioning,
+    Running,
+    Stopping,
+    Stopped,
+    Starting,
+    Terminating,
+    Terminated,
+}
+
+impl Phase {
+    /// The OCI `lifecycleState` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Provisioning => "PROVISIONING",
+            Phase::Running => "RUNNING",
+            Phase::Stopping => "STOPPING",
+            Phase::Stopped => "STOPPED",
+            Phase::Starting => "STARTING",
+            Phase::Terminating => "TERMINATING",
+            Phase::Terminated => "TERMINATED",
+        }
+    }
+
+    /// Whether the instance is gone or going (OCI still lists it).
+    pub fn is_dead(self) -> bool {
+        matches!(self, Phase::Terminating | Phase::Terminated)
+    }
+}
+
+/// How long transitional phases last.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Delays {
+    pub provision: Duration,
+    pub transition: Duration,
+}
+
+/// One instance and its primary VNIC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Instance {
+    pub id: String,
+    pub compartment_id: String,
+    pub availability_domain: String,
+    pub fault_domain: String,
+    pub display_name: String,
+    pub shape: String,
+    pub ocpus: f64,
+    pub memory_gbs: f64,
+    pub image_id: String,
+    pub boot_volume_size_gbs: Option<u64>,
+    pub subnet_id: String,
+    pub private_ip: String,
+    pub public_ip: Option<String>,
+    pub hostname_label: Option<String>,
+    pub vnic_id: String,
+    pub vnic_attachment_id: String,
+    pub freeform_tags: Map<String, Value>,
+    pub defined_tags: Map<String, Value>,
+    pub metadata: Map<String, Value>,
+    pub extended_metadata: Map<String, Value>,
+    pub time_created: DateTime<Utc>,
+    pub phase: Phase,
+    pub phase_since: DateTime<Utc>,
+}
+
+impl Instance {
+    /// The phase as seen at `now`: a transitional phase whose delay has passed is resolved.
+    pub fn phase_at(&self, now: DateTime<Utc>, d: Delays) -> Phase {
+        let elapsed = (now - self.phase_since).to_std().unwrap_or_default();
+        let (delay, next) = match self.phase {
+            Phase::Provisioning => (d.provision, Phase::Running),
+            Phase::Starting => (d.transition, Phase::Running),
+            Phase::Stopping => (d.transition, Phase::Stopped),
+            Phase::Terminating => (d.transition, Phase::Terminated),
+            other => return other,
+        };
+        if elapsed >= delay { next } else { self.phase }
+    }
+
+    /// Stores the resolved phase so that a new transition starts from it.
+    pub fn settle(&mut self, now: DateTime<Utc>, d: Delays) {
+        let p = self.phase_at(now, d);
+        if p != self.phase {
+            let delay = match self.phase {
+                Phase::Provisioning => d.provision,
+                _ => d.transition,
+            };
+            // The new phase began when the old one ended, not when someone looked.
+            let delay = chrono::Duration::from_std(delay).unwrap_or_default();
+            self.phase_since = self.phase_since.checked_add_signed(delay).unwrap_or(now);
+            self.phase = p;
+        }
+    }
+
+    /// Moves to `phase` as of `now`.
+    pub fn set_phase(&mut self, phase: Phase, now: DateTime<Utc>) {
+        self.phase = phase;
+        self.phase_since = now;
+    }
+
+    /// The Instance JSON (OCI model, camelCase) at `now`.
+    pub fn to_json(&self, now: DateTime<Utc>, d: Delays) -> Value {
+        let shape = catalog::shape(&self.shape);
+        let vcpus = shape.map_or(self.ocpus * 2.0, |s| s.ocpus_vcpus(self.ocpus));
+        let mut source = json!({"sourceType": "image", "imageId": self.image_id});
+        if let Some(size) = self.boot_volume_size_gbs {
+            source["bootVolumeSizeInGBs"] = json!(size);
+        }
+        json!({
+            "agentConfig": {"areAllPluginsDisabled": false, "isManagementDisabled": false, "isMonitoringDisabled": false},
+            "availabilityConfig": {"isLiveMigrationPreferred": null, "recoveryAction": "RESTORE_INSTANCE"},
+            "availabilityDomain": self.availability_domain,
+            "capacityReservationId": null,
+            "compartmentId": self.compartment_id,
+            "definedTags": self.defined_tags,
+            "displayName": self.display_name,
+            "extendedMetadata": self.extended_metadata,
+            "faultDomain": self.fault_domain,
+            "freeformTags": self.freeform_tags,
+            "id": self.id,
+            "imageId": self.image_id,
+            "instanceOptions": {"areLegacyImdsEndpointsDisabled": false},
+            "ipxeScript": null,
+            "isCrossNumaNode": false,
+            "launchMode": "PARAVIRTUALIZED",
+            "launchOptions": {
+                "bootVolumeType": "PARAVIRTUALIZED",
+                "firmware": "UEFI_64",
+                "isConsistentVolumeNamingEnabled": true,
+                "isPvEncryptionInTransitEnabled": false,
+                "networkType": "PARAVIRTUALIZED",
+                "remoteDataVolumeType": "PARAVIRTUALIZED"
+            },
+            "lifecycleState": self.phase_at(now, d).as_str(),
+            "metadata": self.metadata,
+            "region": catalog::REGION,
+            "shape": self.shape,
+            "shapeConfig": {
+                "baselineOcpuUtilization": null,
+                "gpus": 0,
+                "localDisks": 0,
+                "maxVnicAttachments": 2,
+                "memoryInGBs": self.memory_gbs,
+                "networkingBandwidthInGbps": (self.ocpus).max(1.0),
+                "ocpus": self.ocpus,
+                "processorDescription": shape.map_or("", |s| s.processor),
+                "vcpus": vcpus
+            },
+            "sourceDetails": source,
+            "systemTags": {},
+            "timeCreated": ts(self.time_created),
+            "timeMaintenanceRebootDue": null
+        })
+    }
+
+    /// The VnicAttachment JSON: ATTACHING (no vnicId yet) while provisioning, DETACHED once terminated.
+    pub fn attachment_json(&self, now: DateTime<Utc>, d: Delays) -> Value {
+        let phase = self.phase_at(now, d);
+        let (state, vnic) = match phase {
+            Phase::Provisioning => ("ATTACHING", Value::Null),
+            Phase::Terminating => ("DETACHING", json!(self.vnic_id)),
+            Phase::Terminated => ("DETACHED", json!(self.vnic_id)),
+            _ => ("ATTACHED", json!(self.vnic_id)),
+        };
+        json!({
+            "availabilityDomain": self.availability_domain,
+            "compartmentId": self.compartment_id,
+            "displayName": null,
+            "id": self.vnic_attachment_id,
+            "instanceId": self.id,
+            "lifecycleState": state,
+            "nicIndex": 0,
+            "subnetId": self.subnet_id,
+            "timeCreated": ts(self.time_created),
+            "vlanId": null,
+            "vlanTag": 0,
+            "vnicId": vnic
+        })
+    }
+
+    /// The Vnic JSON.
+    pub fn vnic_json(&self, now: DateTime<Utc>, d: Delays) -> Value {
+        let state = match self.phase_at(now, d) {
+            Phase::Provisioning => "PROVISIONING",
+            Phase::Terminating => "TERMINATING",
+            Phase::Terminated => "TERMINATED",
+            _ => "AVAILABLE",
+        };
+        let last = self.private_ip.rsplit('.').next().unwrap_or("0");
+        json!({
+            "availabilityDomain": self.availability_domain,
+            "compartmentId": self.compartment_id,
+            "definedTags": {},
+            "displayName": self.display_name,
+            "freeformTags": {},
+            "hostnameLabel": self.hostname_label,
+            "id": self.vnic_id,
+            "isPrimary": true,
+            "lifecycleState": state,
+            "macAddress": format!("02:00:17:00:00:{:02X}", last.parse::<u8>().unwrap_or(0)),
+            "nsgIds": [],
+            "privateIp": self.private_ip,
+            "publicIp": self.public_ip,
+            "skipSourceDestCheck": false,
+            "subnetId": self.subnet_id,
+            "timeCreated": ts(self.time_created),
+            "vlanId": null
+        })
+    }
+}
+
+impl catalog::Shape {
+    fn ocpus_vcpus(&self, ocpus: f64) -> f64 {
+        ocpus * self.vcpus_per_ocpu
+    }
+}
+
+/// A remembered `opc-retry-token` and what it created.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RetryRecord {
+    pub body: Value,
+    pub instance_id: String,
+    pub time: DateTime<Utc>,
+}
+
+/// Everything that must survive a restart of the sim.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Persisted {
+    pub next_seq: u64,
+    pub instances: Vec<Instance>,
+    pub retry_tokens: BTreeMap<String, RetryRecord>,
+    /// Launch attempts that reached the capacity check, per AD suffix (`AD-1`).
+    pub launch_attempts: BTreeMap<String, u64>,
+}
+
+/// How long OCI honours a retry token.
+pub(crate) const RETRY_TOKEN_TTL: chrono::Duration = chrono::Duration::hours(24);
+/// How long terminated instances stay listed before the sim forgets them.
+const TERMINATED_TTL: chrono::Duration = chrono::Duration::hours(24);
+
+/// The state file plus a stamp to notice writes by another process sharing the state dir.
+pub(crate) struct Store {
+    path: PathBuf,
+    pub data: Persisted,
+    stamp: Option<(SystemTime, u64)>,
+}
+
+fn stamp_of(path: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+impl Store {
+    /// Loads `path` (an absent file is an empty state).
+    pub fn open(path: PathBuf) -> Result<Store, String> {
+        let mut s = Store {
+            path,
+            data: Persisted::default(),
+            stamp: None,
+        };
+        s.load()?;
+        Ok(s)
+    }
+
+    fn load(&mut self) -> Result<(), String> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => {
+                self.data = serde_json::from_slice(&bytes).map_err(|e| {
+                    format!("the sim state `{}` is not valid: {e}", self.path.display())
+                })?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.data = Persisted::default();
+            }
+            Err(e) => return Err(format!("cannot read `{}`: {e}", self.path.display())),
+        }
+        self.stamp = stamp_of(&self.path);
+        Ok(())
+    }
+
+    /// Re-reads the file when another process changed it since we last saw it.
+    pub fn refresh(&mut self) -> Result<(), String> {
+        if stamp_of(&self.path) != self.stamp {
+            self.load()?;
+        }
+        Ok(())
+    }
+
+    /// Forgets expired retry tokens and long-terminated instances, then writes atomically.
+    pub fn save(&mut self, now: DateTime<Utc>, d: Delays) -> Result<(), String> {
+        self.data
+            .retry_tokens
+            .retain(|_, r| now - r.time < RETRY_TOKEN_TTL);
+        self.data.instances.retain(|i| {
+            i.phase_at(now, d) != Phase::Terminated || now - i.phase_since < TERMINATED_TTL
+        });
+        let bytes = serde_json::to_vec_pretty(&self.data)
+            .map_err(|e| format!("cannot encode the sim state: {e}"))?;
+        write_atomic(&self.path, &bytes)?;
+        self.stamp = stamp_of(&self.path);
+        Ok(())
+    }
+}
