@@ -9,10 +9,10 @@ pub enum SimGuard {
     /// No simulator.
     None,
     /// The fake Kubernetes API.
-    #[cfg(any())]
+    #[cfg(feature = "sim")]
     Kube(crate::sim::kube::KubeSim),
     /// The fake OCI API.
-    #[cfg(any())]
+    #[cfg(feature = "sim")]
     Oci(crate::sim::oci::OciSim),
 }
 
@@ -25,19 +25,17 @@ pub async fn connect_options(project: &Project, state_dir: &std::path::Path) -> 
     if !project.sim {
         return Ok((opts, SimGuard::None));
     }
-    #[cfg(any())]
+    #[cfg(feature = "sim")]
     {
         opts.simulated = true;
         match project.provider {
             ProviderKind::Kubevirt => {
-                let sim = crate::sim::kube::start(crate::sim::kube::KubeSimOptions::in_process(state_dir))
-                    .await
-                    .map_err(|e| Error::Other(format!("cannot start the kubernetes simulator: {e}")))?;
+                let sim = start_kube_sim(state_dir).await?;
                 opts.kubeconfig = Some(sim.kubeconfig());
                 Ok((opts, SimGuard::Kube(sim)))
             }
             ProviderKind::Oci => {
-                let sim = crate::sim::oci::start(crate::sim::oci::OciSimOptions::in_process(state_dir))
+                let sim = crate::sim::oci::start(oci_sim_options(state_dir))
                     .await
                     .map_err(|e| Error::Other(format!("cannot start the oci simulator: {e}")))?;
                 opts.oci_config_file = Some(sim.config_file());
@@ -46,7 +44,7 @@ pub async fn connect_options(project: &Project, state_dir: &std::path::Path) -> 
             }
         }
     }
-    #[cfg(all())]
+    #[cfg(not(feature = "sim"))]
     {
         let _ = &mut opts;
         Err(Error::Usage(format!(
@@ -54,6 +52,31 @@ pub async fn connect_options(project: &Project, state_dir: &std::path::Path) -> 
             project.name
         )))
     }
+}
+
+/// The in-process OCI simulator: a region where capacity is scarce at first, as it is for
+/// A1 shapes — AD-1 and AD-2 stay full, AD-3 frees up after two attempts — so a first
+/// deploy shows AD rotation, the fallback size, a round wait, and then success.
+#[cfg(feature = "sim")]
+fn oci_sim_options(state_dir: &std::path::Path) -> crate::sim::oci::OciSimOptions {
+    use crate::sim::oci::{AdCapacity, CapacityModel, OciSimOptions};
+    let full = AdCapacity { free_after_attempts: u64::MAX, ..AdCapacity::default() };
+    let mut capacity = CapacityModel::default();
+    capacity.per_ad.insert("AD-1".into(), full.clone());
+    capacity.per_ad.insert("AD-2".into(), full);
+    capacity.per_ad.insert("AD-3".into(), AdCapacity { free_after_attempts: 2, ..AdCapacity::default() });
+    OciSimOptions {
+        state_dir: state_dir.to_path_buf(),
+        capacity,
+        seed: fastrand::u64(..),
+        ..OciSimOptions::default()
+    }
+}
+
+#[cfg(feature = "sim")]
+async fn start_kube_sim(state_dir: &std::path::Path) -> Result<crate::sim::kube::KubeSim, Error> {
+    let _ = state_dir;
+    Err(Error::Other("the kubernetes simulator is not merged yet".into()))
 }
 
 /// Runs `$body` with `$p` bound to the project's connected provider.

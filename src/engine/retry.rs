@@ -140,8 +140,10 @@ impl RetryState {
                 if !last_in_round {
                     Decision::NextPlacement
                 } else {
-                    let wait = self.policy.interval + self.jitter();
-                    Decision::NextRound(wait)
+                    // Spread rounds a little so hunts started together do not poll in step,
+                    // but never by more than half the interval the operator chose.
+                    let jitter = self.jitter().min(self.policy.interval / 2);
+                    Decision::NextRound(self.policy.interval + jitter)
                 }
             }
             ErrorClass::Throttled => {
@@ -215,7 +217,7 @@ mod tests {
         s.start_attempt();
         match s.on_error(&err(ErrorClass::Capacity), true, Duration::ZERO) {
             Decision::NextRound(w) => {
-                assert!(w >= Duration::from_secs(60) && w <= Duration::from_secs(180), "{w:?}")
+                assert!(w >= Duration::from_secs(60) && w <= Duration::from_secs(90), "{w:?}")
             }
             d => panic!("{d:?}"),
         }

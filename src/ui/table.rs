@@ -45,8 +45,15 @@ pub fn status_table(provider: &str, rows: &[InstanceStatus]) -> String {
             t.add_row(vec![
                 r.name.clone(),
                 r.state.clone(),
-                r.extra.get("shape").cloned().unwrap_or_else(|| "-".into()),
-                dash(&r.size),
+                r.extra
+                    .get("shape")
+                    .cloned()
+                    .or_else(|| r.size.as_ref().and_then(|s| s.split_whitespace().next().map(String::from)))
+                    .unwrap_or_else(|| "-".into()),
+                match (r.extra.get("ocpus"), r.extra.get("memory_gb")) {
+                    (Some(o), Some(m)) => format!("{o}/{m} GB"),
+                    _ => "-".into(),
+                },
                 dash(&r.placement),
                 dash(&r.ip),
                 dash(&r.public_ip),

@@ -179,7 +179,19 @@ impl OciProvider {
         if let Some(hit) = cache.get(&key) {
             return Ok(hit.clone());
         }
-        let images = self.client.list_images(self.compartment(), &query).await?;
+        // OCI's version filter is an exact match, and Minimal/aarch64 builds carry versions
+        // like `22.04 Minimal`: ask for the OS and shape, then match the version here.
+        let api_query = ImageQuery {
+            operating_system_version: None,
+            ..query.clone()
+        };
+        let mut images = self.client.list_images(self.compartment(), &api_query).await?;
+        if let Some(v) = &query.operating_system_version {
+            images.retain(|i| {
+                i.operating_system_version == *v
+                    || i.operating_system_version.starts_with(&format!("{v} "))
+            });
+        }
         let Some(found) = pick_image(&images, &names) else {
             return Err(ProviderError::new(
                 ErrorClass::Invalid,

@@ -175,6 +175,15 @@ const IMAGES: &[(&str, &str, &str, Arch, i32, u32, u32)] = &[
         1,
     ),
     (
+        "Canonical-Ubuntu-22.04-Minimal-aarch64-2025.03.28-0",
+        "Canonical Ubuntu",
+        "22.04 Minimal aarch64",
+        Arch::Arm,
+        2025,
+        4,
+        1,
+    ),
+    (
         "Canonical-Ubuntu-24.04-2025.02.14-0",
         "Canonical Ubuntu",
         "24.04",
