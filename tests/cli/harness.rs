@@ -47,6 +47,13 @@ impl Test {
         self
     }
 
+    /// Writes `text` to `rel` without consuming the test (for later steps).
+    pub fn put(&self, rel: &str, text: &str) {
+        let p = self.dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, text).expect("write");
+    }
+
     /// Writes raw bytes to `rel`.
     pub fn bytes(self, rel: &str, data: &[u8]) -> Test {
         let p = self.dir.path().join(rel);

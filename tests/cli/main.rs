@@ -3,4 +3,5 @@
 mod bad_config;
 mod examples;
 mod harness;
+mod oci;
 mod usage;
