@@ -1,0 +1,1 @@
+//! Tests driving the simulator with the real kube-rs client.
