@@ -32,7 +32,8 @@ impl Env {
             let iter = dotenvy::from_path_iter(&path)
                 .map_err(|e| ConfigError::file(&path, format!("cannot read: {e}")))?;
             for item in iter {
-                let (k, v) = item.map_err(|e| ConfigError::file(&path, format!("bad line: {e}")))?;
+                let (k, v) =
+                    item.map_err(|e| ConfigError::file(&path, format!("bad line: {e}")))?;
                 dotenv.insert(k, v);
             }
         }
@@ -160,6 +161,11 @@ mod tests {
         let err = env().expand("${NOPE}").unwrap_err();
         assert!(err.contains("`NOPE` is not set"), "{err}");
         assert!(env().expand("${A").unwrap_err().contains("unterminated"));
-        assert!(env().expand("${1A}").unwrap_err().contains("not a variable"));
+        assert!(
+            env()
+                .expand("${1A}")
+                .unwrap_err()
+                .contains("not a variable")
+        );
     }
 }

@@ -12,9 +12,12 @@ use std::path::{Path, PathBuf};
 
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrors};
-pub use names::{dns_label_problem, instance_name, is_quantity, label_key_problem, label_value_problem};
+pub use names::{
+    dns_label_problem, instance_name, is_quantity, label_key_problem, label_value_problem,
+};
 pub use project::{
-    Ipam, KubevirtProject, Logs, Network, Notify, OciProject, Project, ProviderKind, Retry, Telegram,
+    Ipam, KubevirtProject, Logs, Network, Notify, OciProject, Project, ProviderKind, Retry,
+    Telegram,
 };
 pub use source::Source;
 pub use spec::{
@@ -86,7 +89,10 @@ impl ConfigDir {
         if let Some(best) = did_you_mean(name, &known) {
             msg.push_str(&format!(" (did you mean `{best}`?)"));
         } else if known.is_empty() {
-            msg.push_str(&format!(" and no {folder} at all in {}", self.root.display()));
+            msg.push_str(&format!(
+                " and no {folder} at all in {}",
+                self.root.display()
+            ));
         } else {
             msg.push_str(&format!("; known: {}", known.join(", ")));
         }
@@ -111,12 +117,19 @@ impl ConfigDir {
         } else if *p.name != stem {
             errs.push(src.error(
                 "name",
-                format!("`{}` does not match the file name: expected `{stem}`", p.name),
+                format!(
+                    "`{}` does not match the file name: expected `{stem}`",
+                    p.name
+                ),
             ));
         }
         check_name(&src, "name", &p.name, &mut errs);
         check_project(&src, &p, &mut errs);
-        if errs.is_empty() { Ok(p) } else { Err(ConfigErrors(errs)) }
+        if errs.is_empty() {
+            Ok(p)
+        } else {
+            Err(ConfigErrors(errs))
+        }
     }
 
     /// Loads spec `name` and checks it for `provider`.
@@ -126,7 +139,11 @@ impl ConfigDir {
     }
 
     /// Loads the spec at `path`; with `provider`, fields of the other provider are errors.
-    pub fn load_spec(&self, path: &Path, provider: Option<ProviderKind>) -> Result<Spec, ConfigErrors> {
+    pub fn load_spec(
+        &self,
+        path: &Path,
+        provider: Option<ProviderKind>,
+    ) -> Result<Spec, ConfigErrors> {
         let src = Source::read(path)?;
         let mut s: Spec = src.parse(&self.env)?;
         s.file = path.to_path_buf();
@@ -137,7 +154,10 @@ impl ConfigDir {
         } else if *s.name != stem {
             errs.push(src.error(
                 "name",
-                format!("`{}` does not match the file name: expected `{stem}`", s.name),
+                format!(
+                    "`{}` does not match the file name: expected `{stem}`",
+                    s.name
+                ),
             ));
         }
         check_name(&src, "name", &s.name, &mut errs);
@@ -146,7 +166,11 @@ impl ConfigDir {
             None => infer_provider(&src, &s, &mut errs),
         };
         check_spec(self, &src, &s, provider, &mut errs);
-        if errs.is_empty() { Ok(s) } else { Err(ConfigErrors(errs)) }
+        if errs.is_empty() {
+            Ok(s)
+        } else {
+            Err(ConfigErrors(errs))
+        }
     }
 }
 
@@ -202,7 +226,10 @@ fn check_name(src: &Source, field: &str, name: &str, errs: &mut Vec<ConfigError>
             format!("`{name}` is too long: with `-NN` appended it must fit in 63 characters"),
         ));
     } else if ACTIONS.contains(&name) {
-        errs.push(src.error(field, format!("`{name}` is an action word and cannot be a name")));
+        errs.push(src.error(
+            field,
+            format!("`{name}` is an action word and cannot be a name"),
+        ));
     }
 }
 
@@ -219,7 +246,10 @@ fn check_project(src: &Source, p: &Project, errs: &mut Vec<ConfigError>) {
     match p.provider {
         ProviderKind::Kubevirt => {
             if p.oci.is_some() {
-                errs.push(src.error("oci", format!("applies to provider `oci`, but this project uses `{this}`")));
+                errs.push(src.error(
+                    "oci",
+                    format!("applies to provider `oci`, but this project uses `{this}`"),
+                ));
             }
         }
         ProviderKind::Oci => {
@@ -261,10 +291,16 @@ fn check_project(src: &Source, p: &Project, errs: &mut Vec<ConfigError>) {
         if let Some(prob) = label_key_problem(k) {
             errs.push(src.error(&field, format!("`{k}` is not a valid label key: it {prob}")));
         } else if k.starts_with("v-auto/") {
-            errs.push(src.error(&field, "keys under `v-auto/` are reserved for vauto's ownership labels"));
+            errs.push(src.error(
+                &field,
+                "keys under `v-auto/` are reserved for vauto's ownership labels",
+            ));
         }
         if let Some(prob) = label_value_problem(v) {
-            errs.push(src.error(&field, format!("`{v}` is not a valid label value: it {prob}")));
+            errs.push(src.error(
+                &field,
+                format!("`{v}` is not a valid label value: it {prob}"),
+            ));
         }
     }
     let r = &p.retry;
@@ -278,10 +314,17 @@ fn check_project(src: &Source, p: &Project, errs: &mut Vec<ConfigError>) {
         ));
     }
     if r.throttle_base > r.throttle_max {
-        errs.push(src.error("retry.throttle_base", "must not be larger than `retry.throttle_max`"));
+        errs.push(src.error(
+            "retry.throttle_base",
+            "must not be larger than `retry.throttle_max`",
+        ));
     }
     let n = &p.notify;
-    for (field, url) in [("notify.slack", &n.slack), ("notify.discord", &n.discord), ("notify.webhook", &n.webhook)] {
+    for (field, url) in [
+        ("notify.slack", &n.slack),
+        ("notify.discord", &n.discord),
+        ("notify.webhook", &n.webhook),
+    ] {
         if let Some(u) = url {
             check_url(src, field, u.expose(), errs);
         }
@@ -291,7 +334,10 @@ fn check_project(src: &Source, p: &Project, errs: &mut Vec<ConfigError>) {
             errs.push(src.error("notify.telegram.token", "is empty: expected the bot token"));
         }
         if t.chat_id.as_ref().is_none_or(|c| c.is_empty()) {
-            errs.push(src.error("notify.telegram.chat_id", "is required with a telegram token: the chat to send to"));
+            errs.push(src.error(
+                "notify.telegram.chat_id",
+                "is required with a telegram token: the chat to send to",
+            ));
         }
     }
     if n.every_n_attempts == 0 {
@@ -305,7 +351,10 @@ fn check_ipam(src: &Source, ipam: &Ipam, errs: &mut Vec<ConfigError>) {
         Err(_) => {
             errs.push(src.error(
                 "network.ipam.range",
-                format!("`{}` is not an IPv4 network: expected CIDR like `192.168.10.0/24`", ipam.range),
+                format!(
+                    "`{}` is not an IPv4 network: expected CIDR like `192.168.10.0/24`",
+                    ipam.range
+                ),
             ));
             return;
         }
@@ -313,12 +362,19 @@ fn check_ipam(src: &Source, ipam: &Ipam, errs: &mut Vec<ConfigError>) {
     if net.network() != net.addr() {
         errs.push(src.error(
             "network.ipam.range",
-            format!("`{}` has host bits set: did you mean `{}`?", ipam.range, net.trunc()),
+            format!(
+                "`{}` has host bits set: did you mean `{}`?",
+                ipam.range,
+                net.trunc()
+            ),
         ));
     }
     if let Some(gw) = &ipam.gateway {
         match gw.parse::<std::net::Ipv4Addr>() {
-            Err(_) => errs.push(src.error("network.ipam.gateway", format!("`{gw}` is not an IPv4 address"))),
+            Err(_) => errs.push(src.error(
+                "network.ipam.gateway",
+                format!("`{gw}` is not an IPv4 address"),
+            )),
             Ok(a) if !net.contains(&a) => errs.push(src.error(
                 "network.ipam.gateway",
                 format!("`{a}` is outside `network.ipam.range` {net}"),
@@ -332,7 +388,10 @@ fn check_ipam(src: &Source, ipam: &Ipam, errs: &mut Vec<ConfigError>) {
     }
     for (i, d) in ipam.dns.iter().enumerate() {
         if d.parse::<std::net::IpAddr>().is_err() {
-            errs.push(src.error(&format!("network.ipam.dns[{i}]"), format!("`{d}` is not an IP address")));
+            errs.push(src.error(
+                &format!("network.ipam.dns[{i}]"),
+                format!("`{d}` is not an IP address"),
+            ));
         }
     }
 }
@@ -374,9 +433,18 @@ fn infer_provider(src: &Source, _s: &Spec, errs: &mut Vec<ConfigError>) -> Optio
     }
 }
 
-fn check_spec(dir: &ConfigDir, src: &Source, s: &Spec, provider: Option<ProviderKind>, errs: &mut Vec<ConfigError>) {
+fn check_spec(
+    dir: &ConfigDir,
+    src: &Source,
+    s: &Spec,
+    provider: Option<ProviderKind>,
+    errs: &mut Vec<ConfigError>,
+) {
     if s.replicas > 999 {
-        errs.push(src.error("replicas", format!("{} is too many: at most 999", s.replicas)));
+        errs.push(src.error(
+            "replicas",
+            format!("{} is too many: at most 999", s.replicas),
+        ));
     }
     if let Some(prefix) = &s.name_prefix {
         check_name(src, "name_prefix", prefix, errs);
@@ -390,7 +458,10 @@ fn check_spec(dir: &ConfigDir, src: &Source, s: &Spec, provider: Option<Provider
             if src.has(f) {
                 errs.push(src.error(
                     f,
-                    format!("applies to provider `{other}`, but this spec is used with `{}`", p.as_str()),
+                    format!(
+                        "applies to provider `{other}`, but this spec is used with `{}`",
+                        p.as_str()
+                    ),
                 ));
             }
         }
@@ -403,11 +474,18 @@ fn check_spec(dir: &ConfigDir, src: &Source, s: &Spec, provider: Option<Provider
     if let Some(ci) = &s.cloud_init {
         let t = dir.templates().join(ci.template.as_str());
         if ci.template.starts_with('/') || ci.template.split('/').any(|c| c == "..") {
-            errs.push(src.error("cloud_init.template", "must be a relative path under templates/"));
+            errs.push(src.error(
+                "cloud_init.template",
+                "must be a relative path under templates/",
+            ));
         } else if !t.is_file() {
             errs.push(src.error(
                 "cloud_init.template",
-                format!("template `{}` not found under {}", ci.template, dir.templates().display()),
+                format!(
+                    "template `{}` not found under {}",
+                    ci.template,
+                    dir.templates().display()
+                ),
             ));
         }
     }
@@ -431,12 +509,18 @@ fn check_kubevirt_spec(src: &Source, s: &Spec, errs: &mut Vec<ConfigError>) {
         errs.push(src.error("cpu", "must be at least 1"));
     }
     match &s.disk {
-        None => errs.push(src.error("disk", "is required for kubevirt: size and source of the root disk")),
+        None => errs.push(src.error(
+            "disk",
+            "is required for kubevirt: size and source of the root disk",
+        )),
         Some(d) => {
             if !is_quantity(&d.size) {
                 errs.push(src.error(
                     "disk.size",
-                    format!("`{}` is not a Kubernetes quantity: expected something like `30Gi`", d.size),
+                    format!(
+                        "`{}` is not a Kubernetes quantity: expected something like `30Gi`",
+                        d.size
+                    ),
                 ));
             }
             match &d.source {
@@ -471,12 +555,18 @@ fn check_kubevirt_spec(src: &Source, s: &Spec, errs: &mut Vec<ConfigError>) {
     }
     if let Some(a) = &s.placement.affinity {
         if !a.0.is_object() {
-            errs.push(src.error("placement.affinity", "must be a mapping (Kubernetes Affinity)"));
+            errs.push(src.error(
+                "placement.affinity",
+                "must be a mapping (Kubernetes Affinity)",
+            ));
         }
     }
     for (i, t) in s.placement.tolerations.iter().enumerate() {
         if !t.0.is_object() {
-            errs.push(src.error(&format!("placement.tolerations[{i}]"), "must be a mapping (Kubernetes Toleration)"));
+            errs.push(src.error(
+                &format!("placement.tolerations[{i}]"),
+                "must be a mapping (Kubernetes Toleration)",
+            ));
         }
     }
 }
@@ -492,40 +582,68 @@ fn check_oci_spec(src: &Source, s: &Spec, errs: &mut Vec<ConfigError>) {
     let flex = shape.ends_with(".Flex");
     for (f, v) in [("ocpus", s.ocpus), ("memory_gb", s.memory_gb)] {
         match v {
-            Some(x) if !(x > 0.0 && x.is_finite()) => errs.push(src.error(f, "must be a positive number")),
-            None if flex => errs.push(src.error(f, format!("is required for the flex shape `{shape}`"))),
+            Some(x) if !(x > 0.0 && x.is_finite()) => {
+                errs.push(src.error(f, "must be a positive number"))
+            }
+            None if flex => {
+                errs.push(src.error(f, format!("is required for the flex shape `{shape}`")))
+            }
             _ => {}
         }
     }
     if !s.fallback.is_empty() && !flex && !shape.is_empty() {
-        errs.push(src.error("fallback", format!("sizes only apply to flex shapes, not `{shape}`")));
+        errs.push(src.error(
+            "fallback",
+            format!("sizes only apply to flex shapes, not `{shape}`"),
+        ));
     }
     for (i, fb) in s.fallback.iter().enumerate() {
         if !(fb.ocpus > 0.0 && fb.memory_gb > 0.0) {
-            errs.push(src.error(&format!("fallback[{i}]"), "ocpus and memory_gb must be positive"));
+            errs.push(src.error(
+                &format!("fallback[{i}]"),
+                "ocpus and memory_gb must be positive",
+            ));
         }
     }
     if let Some(b) = s.boot_volume_gb {
         if b < 50 {
-            errs.push(src.error("boot_volume_gb", format!("{b} is below OCI's minimum boot volume of 50 GB")));
+            errs.push(src.error(
+                "boot_volume_gb",
+                format!("{b} is below OCI's minimum boot volume of 50 GB"),
+            ));
         }
     }
     match &s.image {
-        None => errs.push(src.error("image", "is required for oci: `{id: ocid1.image...}` or `{os, os_version}`")),
+        None => errs.push(src.error(
+            "image",
+            "is required for oci: `{id: ocid1.image...}` or `{os, os_version}`",
+        )),
         Some(img) => match (&img.id, &img.os) {
             (Some(id), None) if img.os_version.is_none() && img.name_contains.is_empty() => {
                 if !id.starts_with("ocid1.image.") {
-                    errs.push(src.error("image.id", format!("`{id}` is not an image OCID (`ocid1.image.…`)")));
+                    errs.push(src.error(
+                        "image.id",
+                        format!("`{id}` is not an image OCID (`ocid1.image.…`)"),
+                    ));
                 }
             }
-            (Some(_), _) => errs.push(src.error("image", "give either `id` or a filter (`os`, `os_version`, `name_contains`), not both")),
-            (None, None) => errs.push(src.error("image.os", "is required for an image filter, e.g. `Canonical Ubuntu`")),
+            (Some(_), _) => errs.push(src.error(
+                "image",
+                "give either `id` or a filter (`os`, `os_version`, `name_contains`), not both",
+            )),
+            (None, None) => errs.push(src.error(
+                "image.os",
+                "is required for an image filter, e.g. `Canonical Ubuntu`",
+            )),
             (None, Some(_)) => {}
         },
     }
     if let Some(AdChoice::List(l)) = &s.placement.availability_domains {
         if l.is_empty() {
-            errs.push(src.error("placement.availability_domains", "is empty: list at least one AD, or write `all`"));
+            errs.push(src.error(
+                "placement.availability_domains",
+                "is empty: list at least one AD, or write `all`",
+            ));
         }
     }
 }

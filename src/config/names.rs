@@ -6,7 +6,10 @@ pub fn dns_label_problem(name: &str) -> Option<String> {
         return Some("must not be empty".into());
     }
     if name.len() > 63 {
-        return Some(format!("is {} characters long: at most 63 are allowed", name.len()));
+        return Some(format!(
+            "is {} characters long: at most 63 are allowed",
+            name.len()
+        ));
     }
     if !name
         .chars()
@@ -26,7 +29,10 @@ pub fn label_value_problem(v: &str) -> Option<String> {
         return None;
     }
     if v.len() > 63 {
-        return Some(format!("is {} characters long: at most 63 are allowed", v.len()));
+        return Some(format!(
+            "is {} characters long: at most 63 are allowed",
+            v.len()
+        ));
     }
     if !v
         .chars()

@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-use super::env::{Env, with_env};
 use super::ConfigError;
+use super::env::{Env, with_env};
 
 /// One configuration file's text plus an index from field path to its position.
 #[derive(Debug)]
@@ -42,7 +42,10 @@ impl Source {
     /// Deserialises the whole file into `T`, rejecting unknown keys, expanding `${VAR}`.
     pub fn parse<T: DeserializeOwned>(&self, env: &Env) -> Result<T, ConfigError> {
         if self.text.trim().is_empty() {
-            return Err(ConfigError::file(&self.path, "file is empty: expected a YAML mapping"));
+            return Err(ConfigError::file(
+                &self.path,
+                "file is empty: expected a YAML mapping",
+            ));
         }
         let de = serde_yaml::Deserializer::from_str(&self.text);
         let result = with_env(env, || serde_path_to_error::deserialize::<_, T>(de));
@@ -104,7 +107,9 @@ fn clean_serde_message(msg: &str) -> String {
     };
     // "field.path: message" prefixes come from serde_yaml's own path tracking.
     let msg = match msg.split_once(": ") {
-        Some((head, tail)) if !head.contains(' ') && !head.is_empty() && head != "invalid type" => tail,
+        Some((head, tail)) if !head.contains(' ') && !head.is_empty() && head != "invalid type" => {
+            tail
+        }
         _ => msg,
     };
     msg.to_string()
@@ -128,7 +133,11 @@ impl Indexer {
             None => Some(String::new()),
             Some(Frame::Map { key, path }) => {
                 let k = key.take()?;
-                Some(if path.is_empty() { k } else { format!("{path}.{k}") })
+                Some(if path.is_empty() {
+                    k
+                } else {
+                    format!("{path}.{k}")
+                })
             }
             Some(Frame::Seq { index, path }) => {
                 let p = format!("{path}[{index}]");
@@ -203,7 +212,8 @@ mod tests {
 
     #[test]
     fn index_points_at_keys_and_items() {
-        let text = "name: lab\nnetwork:\n  ipam:\n    range: 10.0.0.0/24\nlist:\n  - a\n  - {cron: x}\n";
+        let text =
+            "name: lab\nnetwork:\n  ipam:\n    range: 10.0.0.0/24\nlist:\n  - a\n  - {cron: x}\n";
         let s = Source::from_text(Path::new("p.yaml"), text.to_string());
         assert_eq!(s.position("name"), Some((1, 1)));
         assert_eq!(s.position("network.ipam.range"), Some((4, 5)));

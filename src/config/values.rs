@@ -90,9 +90,11 @@ impl Dur {
 impl FromStr for Dur {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        humantime::parse_duration(s.trim())
-            .map(Dur)
-            .map_err(|_| format!("invalid duration `{s}`: expected a number with a unit, like `90s`, `10m` or `1h`"))
+        humantime::parse_duration(s.trim()).map(Dur).map_err(|_| {
+            format!(
+                "invalid duration `{s}`: expected a number with a unit, like `90s`, `10m` or `1h`"
+            )
+        })
     }
 }
 
@@ -143,8 +145,12 @@ impl FromStr for CronExpr {
                 ));
             }
         };
-        let dow = crontab_weekdays(rest[4]).map_err(|e| format!("invalid cron expression `{s}`: {e}"))?;
-        let full = format!("{sec} {} {} {} {} {dow}", rest[0], rest[1], rest[2], rest[3]);
+        let dow =
+            crontab_weekdays(rest[4]).map_err(|e| format!("invalid cron expression `{s}`: {e}"))?;
+        let full = format!(
+            "{sec} {} {} {} {} {dow}",
+            rest[0], rest[1], rest[2], rest[3]
+        );
         let schedule = cron::Schedule::from_str(&full)
             .map_err(|e| format!("invalid cron expression `{s}`: {e}"))?;
         Ok(CronExpr {
@@ -166,7 +172,9 @@ fn crontab_weekdays(field: &str) -> Result<String, String> {
             if n <= 7 {
                 return Ok(n % 7);
             }
-            return Err(format!("weekday `{t}` out of range: expected 0-7 or SUN-SAT"));
+            return Err(format!(
+                "weekday `{t}` out of range: expected 0-7 or SUN-SAT"
+            ));
         }
         let up = t.to_ascii_uppercase();
         NAMES
@@ -278,7 +286,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
             .ok_or_else(|| E::custom("numbers must be finite"))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        expand_current(v).map(serde_json::Value::String).map_err(E::custom)
+        expand_current(v)
+            .map(serde_json::Value::String)
+            .map_err(E::custom)
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(serde_json::Value::Null)
@@ -346,11 +356,18 @@ mod tests {
         use chrono::{Datelike, TimeZone as _};
         let c: CronExpr = "0 19 * * 1-5".parse().unwrap();
         // 2026-11-21 is a Saturday: the next run is Monday 23rd 19:00.
-        let from = chrono::Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
+        let from = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 21, 12, 0, 0)
+            .unwrap();
         let next = c.schedule.after(&from).next().unwrap();
         assert_eq!(next.weekday(), chrono::Weekday::Mon);
         assert_eq!(next.format("%d %H:%M").to_string(), "23 19:00");
-        assert!("* * *".parse::<CronExpr>().unwrap_err().contains("expected 5 fields"));
+        assert!(
+            "* * *"
+                .parse::<CronExpr>()
+                .unwrap_err()
+                .contains("expected 5 fields")
+        );
         assert!("61 * * * *".parse::<CronExpr>().is_err());
     }
 }

@@ -66,10 +66,13 @@ pub fn static_ip(ipam: &Ipam, index: u32) -> Result<StaticIp, String> {
 
 /// cloud-init network-config v2 for a static address on the first ethernet NIC.
 pub fn network_config(ip: &StaticIp) -> String {
-    let mut s = String::from("version: 2\nethernets:\n  primary:\n    match:\n      name: \"e*\"\n");
+    let mut s =
+        String::from("version: 2\nethernets:\n  primary:\n    match:\n      name: \"e*\"\n");
     s.push_str(&format!("    addresses:\n      - {}\n", ip.cidr()));
     if let Some(gw) = ip.gateway {
-        s.push_str(&format!("    routes:\n      - to: default\n        via: {gw}\n"));
+        s.push_str(&format!(
+            "    routes:\n      - to: default\n        via: {gw}\n"
+        ));
     }
     if !ip.dns.is_empty() {
         s.push_str("    nameservers:\n      addresses:\n");
@@ -97,8 +100,14 @@ mod tests {
     fn replicas_start_at_101() {
         let i = ipam("192.168.10.0/24", Some("192.168.10.1"));
         assert_eq!(static_ip(&i, 0).unwrap().cidr(), "192.168.10.101/24");
-        assert_eq!(static_ip(&i, 2).unwrap().address, Ipv4Addr::new(192, 168, 10, 103));
-        assert_eq!(static_ip(&i, 153).unwrap().address, Ipv4Addr::new(192, 168, 10, 254));
+        assert_eq!(
+            static_ip(&i, 2).unwrap().address,
+            Ipv4Addr::new(192, 168, 10, 103)
+        );
+        assert_eq!(
+            static_ip(&i, 153).unwrap().address,
+            Ipv4Addr::new(192, 168, 10, 254)
+        );
     }
 
     #[test]

@@ -42,16 +42,25 @@ impl SshKeys {
             if out.keys.len() == before {
                 return Err((
                     format!("ssh.authorized_keys[{i}]"),
-                    format!("`{}` holds no public key (expected lines like `ssh-ed25519 AAAA…`)", path.display()),
+                    format!(
+                        "`{}` holds no public key (expected lines like `ssh-ed25519 AAAA…`)",
+                        path.display()
+                    ),
                 ));
             }
         }
         if let Some(private) = generated_key_path(spec) {
             let public = pub_path(&private);
             match std::fs::read_to_string(&public) {
-                Ok(text) => out.keys.extend(text.lines().map(str::trim).filter(|l| looks_like_key(l)).map(String::from)),
+                Ok(text) => out.keys.extend(
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|l| looks_like_key(l))
+                        .map(String::from),
+                ),
                 Err(_) => {
-                    out.keys.push(format!("<generated at deploy: {}>", public.display()));
+                    out.keys
+                        .push(format!("<generated at deploy: {}>", public.display()));
                     out.notes.push(format!(
                         "ssh key pair {} does not exist yet: deploy creates it (ed25519, 0600/0644)",
                         private.display()
@@ -93,10 +102,12 @@ pub fn ensure_generated(private: &Path, comment: &str) -> Result<bool, String> {
         return Ok(true);
     }
     if let Some(dir) = private.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     }
-    let mut key = ssh_key::PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519)
-        .map_err(|e| format!("cannot generate an ed25519 key: {e}"))?;
+    let mut key =
+        ssh_key::PrivateKey::random(&mut ssh_key::rand_core::OsRng, ssh_key::Algorithm::Ed25519)
+            .map_err(|e| format!("cannot generate an ed25519 key: {e}"))?;
     key.set_comment(comment);
     let pem = key
         .to_openssh(ssh_key::LineEnding::LF)
@@ -113,8 +124,12 @@ pub fn ensure_generated(private: &Path, comment: &str) -> Result<bool, String> {
 /// Atomic write (temp file + rename) with `mode`.
 fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
     use std::io::Write;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("cannot write in `{}`: {e}", dir.display()))?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| format!("cannot write in `{}`: {e}", dir.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -123,8 +138,10 @@ fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
     }
     #[cfg(not(unix))]
     let _ = mode;
-    tmp.write_all(data).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-    tmp.persist(path).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+    tmp.write_all(data)
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
     Ok(())
 }
 

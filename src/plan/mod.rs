@@ -13,7 +13,9 @@ use crate::config::{ConfigDir, ConfigError, ConfigErrors, Project, Spec, instanc
 
 pub use ipam::{StaticIp, static_ip};
 pub use keys::{SshKeys, ensure_generated, generated_key_path};
-pub use labels::{LABEL_MANAGED, LABEL_NAME, LABEL_PROJECT, LABEL_SPEC, is_owned, ownership_labels, selector};
+pub use labels::{
+    LABEL_MANAGED, LABEL_NAME, LABEL_PROJECT, LABEL_SPEC, is_owned, ownership_labels, selector,
+};
 pub use render::{check_all_templates, render_cloud_init};
 
 /// One instance that should exist, with everything the backends need.
@@ -84,7 +86,12 @@ fn prefix(spec: &Spec) -> &str {
 }
 
 /// Builds the plan: names, labels, addresses and rendered cloud-init for every replica.
-pub fn build(dir: &ConfigDir, project: &Project, spec: &Spec, opts: &PlanOptions) -> Result<Plan, ConfigErrors> {
+pub fn build(
+    dir: &ConfigDir,
+    project: &Project,
+    spec: &Spec,
+    opts: &PlanOptions,
+) -> Result<Plan, ConfigErrors> {
     let replicas = opts.replicas.unwrap_or(spec.replicas);
     let prefix = prefix(spec).to_string();
     let spec_src = crate::config::Source::read(&spec.file).ok();
@@ -100,7 +107,11 @@ pub fn build(dir: &ConfigDir, project: &Project, spec: &Spec, opts: &PlanOptions
     if let Some(t) = &opts.target {
         let known = (0..replicas).any(|i| instance_name(&prefix, i) == *t);
         if !known {
-            let last = if replicas == 0 { String::from("none") } else { instance_name(&prefix, replicas - 1) };
+            let last = if replicas == 0 {
+                String::from("none")
+            } else {
+                instance_name(&prefix, replicas - 1)
+            };
             return Err(ConfigError::file(
                 &spec.file,
                 format!("--target `{t}` is not an instance of spec `{}` with {replicas} replicas (`{}` … `{last}`)", spec.name, instance_name(&prefix, 0)),
@@ -110,7 +121,10 @@ pub fn build(dir: &ConfigDir, project: &Project, spec: &Spec, opts: &PlanOptions
     }
     if let Some(longest) = (replicas > 0).then(|| instance_name(&prefix, replicas - 1)) {
         if longest.len() > 63 {
-            errs.push(at("name_prefix", format!("instance name `{longest}` is longer than 63 characters")));
+            errs.push(at(
+                "name_prefix",
+                format!("instance name `{longest}` is longer than 63 characters"),
+            ));
         }
     }
 

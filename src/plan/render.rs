@@ -50,7 +50,9 @@ pub fn render_cloud_init(
     };
     let env = environment(dir);
     let file = dir.templates().join(ci.template.as_str());
-    let tmpl = env.get_template(ci.template.as_str()).map_err(|e| template_error(&file, &e))?;
+    let tmpl = env
+        .get_template(ci.template.as_str())
+        .map_err(|e| template_error(&file, &e))?;
     tmpl.render(ctx).map_err(|e| template_error(&file, &e))
 }
 
@@ -101,14 +103,20 @@ pub fn check_all_templates(dir: &ConfigDir) -> Vec<ConfigError> {
     let root = dir.templates();
     let mut stack = vec![root.clone()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         let mut entries: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
         entries.sort();
         for p in entries {
             if p.is_dir() {
                 stack.push(p);
             } else if p.extension().is_some_and(|e| e == "j2") {
-                let rel = p.strip_prefix(&root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(&root)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 match std::fs::read_to_string(&p) {
                     Err(e) => errs.push(ConfigError::file(&p, format!("cannot read file: {e}"))),
                     Ok(text) => {

@@ -310,7 +310,10 @@ pub trait Provider: Send + Sync {
     /// # Behavior
     /// Selects only by the ownership labels (`v-auto/managed=true`, project, spec);
     /// instances being terminated or already terminated are left out.
-    fn list(&self, scope: &Scope) -> impl Future<Output = Result<Vec<Existing>, ProviderError>> + Send;
+    fn list(
+        &self,
+        scope: &Scope,
+    ) -> impl Future<Output = Result<Vec<Existing>, ProviderError>> + Send;
 
     /// The placements one round of attempts goes through for `instance`, in order.
     ///

@@ -192,9 +192,17 @@ fn route(path: &str) -> Result<Route, ApiError> {
     if group == SUBRESOURCES_GROUP && version == "v1" {
         return match rest {
             [] => Ok(Route::ResourceList(group.into(), version.into())),
-            ["namespaces", ns, "virtualmachines", name, action @ ("start" | "stop" | "restart")] => {
-                Ok(Route::VmAction(ns.to_string(), name.to_string(), action.to_string()))
-            }
+            [
+                "namespaces",
+                ns,
+                "virtualmachines",
+                name,
+                action @ ("start" | "stop" | "restart"),
+            ] => Ok(Route::VmAction(
+                ns.to_string(),
+                name.to_string(),
+                action.to_string(),
+            )),
             _ => Err(ApiError::no_route()),
         };
     }
@@ -209,9 +217,11 @@ fn route(path: &str) -> Result<Route, ApiError> {
         [] => Ok(Route::ResourceList(group.into(), version.into())),
         [plural] => Ok(Route::Collection(def(plural)?, None)),
         ["namespaces", ns, plural] => Ok(Route::Collection(def(plural)?, Some(ns.to_string()))),
-        ["namespaces", ns, plural, name] => {
-            Ok(Route::Object(def(plural)?, ns.to_string(), name.to_string()))
-        }
+        ["namespaces", ns, plural, name] => Ok(Route::Object(
+            def(plural)?,
+            ns.to_string(),
+            name.to_string(),
+        )),
         _ => Err(ApiError::no_route()),
     }
 }
@@ -400,7 +410,9 @@ async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
     })?;
     let query = Query(parse_query(parts.uri.query()));
     if query.get("watch").is_some_and(|w| w != "false") {
-        return Err(ApiError::bad_request("watch is not supported by the simulator"));
+        return Err(ApiError::bad_request(
+            "watch is not supported by the simulator",
+        ));
     }
     let content_type = parts
         .headers
@@ -434,7 +446,9 @@ async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
         (Route::ResourceList(g, v), _) => Ok(json_response(StatusCode::OK, &resource_list(g, v))),
         (Route::Collection(def, ns), "GET") => list(&store, &req, def, ns.as_deref()),
         (Route::Collection(def, Some(ns)), "POST") => create(&mut store, &req, def, ns, &mut rng),
-        (Route::Collection(def, Some(ns)), "DELETE") => delete_collection(&mut store, &req, def, ns),
+        (Route::Collection(def, Some(ns)), "DELETE") => {
+            delete_collection(&mut store, &req, def, ns)
+        }
         (Route::Object(def, ns, name), "GET") => get(&store, def, ns, name),
         (Route::Object(def, ns, name), "PUT") => replace(&mut store, &req, def, ns, name),
         (Route::Object(def, ns, name), "PATCH") => patch(&mut store, &req, def, ns, name, &mut rng),
@@ -543,7 +557,12 @@ fn expired() -> ApiError {
     )
 }
 
-fn decode_continue(token: &str, store: &Store, prefix: &str, req: &Req<'_>) -> Result<String, ApiError> {
+fn decode_continue(
+    token: &str,
+    store: &Store,
+    prefix: &str,
+    req: &Req<'_>,
+) -> Result<String, ApiError> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token.trim_end_matches('='))
         .map_err(|_| expired())?;
@@ -575,7 +594,12 @@ fn selectors(
     Ok((labels, fields))
 }
 
-fn list(store: &Store, req: &Req<'_>, def: &ResourceDef, ns: Option<&str>) -> Result<Response, ApiError> {
+fn list(
+    store: &Store,
+    req: &Req<'_>,
+    def: &ResourceDef,
+    ns: Option<&str>,
+) -> Result<Response, ApiError> {
     let prefix = match ns {
         Some(ns) => format!("{}/{ns}/", def.plural),
         None => format!("{}/", def.plural),
@@ -619,7 +643,10 @@ fn list(store: &Store, req: &Req<'_>, def: &ResourceDef, ns: Option<&str>) -> Re
                 m.insert("remainingItemCount".into(), json!(matched.len() - limit));
             }
         }
-        matched[..limit].iter().map(|(_, e)| e.object.clone()).collect()
+        matched[..limit]
+            .iter()
+            .map(|(_, e)| e.object.clone())
+            .collect()
     } else {
         matched.iter().map(|(_, e)| e.object.clone()).collect()
     };
@@ -636,12 +663,21 @@ fn list(store: &Store, req: &Req<'_>, def: &ResourceDef, ns: Option<&str>) -> Re
 fn parse_body(req: &Req<'_>) -> Result<Value, ApiError> {
     let v: Value = match serde_json::from_slice(req.body) {
         Ok(v) => v,
-        Err(e) if req.content_type.contains("yaml") => serde_yaml::from_slice(req.body)
-            .map_err(|y| ApiError::bad_request(format!("error decoding yaml body: {y} (json: {e})")))?,
-        Err(e) => return Err(ApiError::bad_request(format!("error decoding json body: {e}"))),
+        Err(e) if req.content_type.contains("yaml") => {
+            serde_yaml::from_slice(req.body).map_err(|y| {
+                ApiError::bad_request(format!("error decoding yaml body: {y} (json: {e})"))
+            })?
+        }
+        Err(e) => {
+            return Err(ApiError::bad_request(format!(
+                "error decoding json body: {e}"
+            )));
+        }
     };
     if !v.is_object() {
-        return Err(ApiError::bad_request("the request body must be a json object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a json object",
+        ));
     }
     Ok(v)
 }
@@ -650,7 +686,9 @@ fn check_type(def: &ResourceDef, obj: &Value) -> Result<(), ApiError> {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     if kind.is_empty() {
-        return Err(ApiError::bad_request("Object 'Kind' is missing in the request body"));
+        return Err(ApiError::bad_request(
+            "Object 'Kind' is missing in the request body",
+        ));
     }
     if av != def.api_version() {
         return Err(ApiError::bad_request(format!(
@@ -727,7 +765,10 @@ fn create_object(
             .pointer("/metadata/generateName")
             .and_then(Value::as_str)
             .map(str::to_string);
-        match (generate, obj.pointer_mut("/metadata").and_then(Value::as_object_mut)) {
+        match (
+            generate,
+            obj.pointer_mut("/metadata").and_then(Value::as_object_mut),
+        ) {
             (Some(g), Some(meta)) => {
                 let suffix: String = (0..5).map(|_| rng.lowercase()).collect();
                 meta.insert("name".into(), json!(format!("{g}{suffix}")));
@@ -794,7 +835,13 @@ fn create_object(
 }
 
 /// Creates the DataVolumes of a VM's `dataVolumeTemplates`, owned by the VM.
-fn create_template_volumes(store: &mut Store, req: &Req<'_>, ns: &str, vm_key: &str, rng: &mut fastrand::Rng) {
+fn create_template_volumes(
+    store: &mut Store,
+    req: &Req<'_>,
+    ns: &str,
+    vm_key: &str,
+    rng: &mut fastrand::Rng,
+) {
     let Some(vm) = store.objects.get(vm_key).map(|e| e.object.clone()) else {
         return;
     };
@@ -880,7 +927,13 @@ fn finish_update(
     }
     let old_meta = old.object.get("metadata").cloned().unwrap_or_default();
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        for f in ["name", "namespace", "uid", "creationTimestamp", "generation"] {
+        for f in [
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "generation",
+        ] {
             if let Some(v) = old_meta.get(f) {
                 meta.insert(f.into(), v.clone());
             }
@@ -931,7 +984,13 @@ fn vm_run_transition(store: &mut Store, entry: &mut Entry, was_running: bool, no
     }
 }
 
-fn replace(store: &mut Store, req: &Req<'_>, def: &ResourceDef, ns: &str, name: &str) -> Result<Response, ApiError> {
+fn replace(
+    store: &mut Store,
+    req: &Req<'_>,
+    def: &ResourceDef,
+    ns: &str,
+    name: &str,
+) -> Result<Response, ApiError> {
     let obj = parse_body(req)?;
     let old = store
         .objects
@@ -972,11 +1031,16 @@ fn patch(
 ) -> Result<Response, ApiError> {
     let ct = req.content_type;
     let apply = ct.starts_with("application/apply-patch");
-    if !(apply || ct.starts_with("application/merge-patch+json") || ct.starts_with("application/strategic-merge-patch+json")) {
+    if !(apply
+        || ct.starts_with("application/merge-patch+json")
+        || ct.starts_with("application/strategic-merge-patch+json"))
+    {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {ct:?})"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {ct:?})"
+            ),
         ));
     }
     let body = parse_body(req)?;
@@ -992,7 +1056,13 @@ fn patch(
     finish_update(store, req, def, &old, obj)
 }
 
-fn delete(store: &mut Store, req: &Req<'_>, def: &ResourceDef, ns: &str, name: &str) -> Result<Response, ApiError> {
+fn delete(
+    store: &mut Store,
+    req: &Req<'_>,
+    def: &ResourceDef,
+    ns: &str,
+    name: &str,
+) -> Result<Response, ApiError> {
     let k = key(def.plural, ns, name);
     let Some(entry) = store.objects.get(&k).cloned() else {
         return Err(ApiError::not_found(def, name));
@@ -1003,7 +1073,12 @@ fn delete(store: &mut Store, req: &Req<'_>, def: &ResourceDef, ns: &str, name: &
     Ok(json_response(StatusCode::OK, &entry.object))
 }
 
-fn delete_collection(store: &mut Store, req: &Req<'_>, def: &ResourceDef, ns: &str) -> Result<Response, ApiError> {
+fn delete_collection(
+    store: &mut Store,
+    req: &Req<'_>,
+    def: &ResourceDef,
+    ns: &str,
+) -> Result<Response, ApiError> {
     let (labels, fields) = selectors(req, def)?;
     let prefix = format!("{}/{ns}/", def.plural);
     let doomed: Vec<(String, Value)> = store
@@ -1029,7 +1104,13 @@ fn delete_collection(store: &mut Store, req: &Req<'_>, def: &ResourceDef, ns: &s
 }
 
 /// KubeVirt's start / stop / restart subresources (202 Accepted with an empty body).
-fn vm_action(store: &mut Store, req: &Req<'_>, ns: &str, name: &str, action: &str) -> Result<Response, ApiError> {
+fn vm_action(
+    store: &mut Store,
+    req: &Req<'_>,
+    ns: &str,
+    name: &str,
+    action: &str,
+) -> Result<Response, ApiError> {
     let k = key(VMS.plural, ns, name);
     let Some(mut entry) = store.objects.get(&k).cloned() else {
         return Err(ApiError::not_found(&VMS, name));
@@ -1044,7 +1125,9 @@ fn vm_action(store: &mut Store, req: &Req<'_>, ns: &str, name: &str, action: &st
     }
     let want = match (action, running) {
         ("start", true) => return Err(ApiError::conflict(&VMS, name, "VM is already running")),
-        ("stop" | "restart", false) => return Err(ApiError::conflict(&VMS, name, "VM is not running")),
+        ("stop" | "restart", false) => {
+            return Err(ApiError::conflict(&VMS, name, "VM is not running"));
+        }
         ("start", false) => true,
         ("restart", true) => {
             // A restart is a stop and an immediate start: the new VMI boots from scratch.
@@ -1069,7 +1152,11 @@ fn vm_action(store: &mut Store, req: &Req<'_>, ns: &str, name: &str, action: &st
             );
         }
     }
-    if let Some(meta) = entry.object.get_mut("metadata").and_then(Value::as_object_mut) {
+    if let Some(meta) = entry
+        .object
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+    {
         let g = meta.get("generation").and_then(Value::as_i64).unwrap_or(1);
         meta.insert("generation".into(), json!(g + 1));
     }

@@ -39,7 +39,13 @@ struct PendingEvent {
 }
 
 impl PendingEvent {
-    fn about(entry: &Entry, def: ResourceDef, reason: &'static str, message: String, at: i64) -> Self {
+    fn about(
+        entry: &Entry,
+        def: ResourceDef,
+        reason: &'static str,
+        message: String,
+        at: i64,
+    ) -> Self {
         Self {
             def,
             namespace: entry.namespace.clone(),
@@ -170,8 +176,16 @@ fn datavolume(entry: &mut Entry, now: i64, events: &mut Vec<PendingEvent>) {
     let name = entry.name.clone();
     let milestones = [
         (scheduled, start, format!("Import into {name} scheduled")),
-        (running, start + sched, format!("Import into {name} in progress")),
-        (done, start + total, format!("Successfully imported into PVC {name}")),
+        (
+            running,
+            start + sched,
+            format!("Import into {name} in progress"),
+        ),
+        (
+            done,
+            start + total,
+            format!("Successfully imported into PVC {name}"),
+        ),
     ];
     for (reason, at, message) in milestones {
         if now >= at && entry.sim.emitted.insert(reason.to_string()) {
@@ -269,7 +283,11 @@ fn vm_lifecycle(
     }
 }
 
-fn pick_node(nodes: &[SimNode], selector: Option<&Map<String, Value>>, seed: &str) -> Option<String> {
+fn pick_node(
+    nodes: &[SimNode],
+    selector: Option<&Map<String, Value>>,
+    seed: &str,
+) -> Option<String> {
     let fits: Vec<&SimNode> = nodes
         .iter()
         .filter(|n| {
@@ -369,7 +387,10 @@ fn interfaces(store: &Store, vmi: &Entry) -> Vec<Value> {
     let h = fnv(uid_of(&vmi.object));
     let mac = |i: u64| {
         let b = (h ^ i.wrapping_mul(0x9e37_79b9)).to_be_bytes();
-        format!("02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[3], b[4], b[5], b[6], b[7])
+        format!(
+            "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[3], b[4], b[5], b[6], b[7]
+        )
     };
     let mut multus = Vec::new();
     let mut pod = Vec::new();
@@ -429,7 +450,9 @@ fn vmi_status(store: &Store, entry: &mut Entry, ctx: &Ctx<'_>, events: &mut Vec<
                 entry,
                 VMIS,
                 "FailedScheduling",
-                format!("0/{n} nodes are available: {n} node(s) didn't match Pod's node affinity/selector."),
+                format!(
+                    "0/{n} nodes are available: {n} node(s) didn't match Pod's node affinity/selector."
+                ),
                 start,
             );
             ev.warning = true;
@@ -486,8 +509,7 @@ fn vmi_status(store: &Store, entry: &mut Entry, ctx: &Ctx<'_>, events: &mut Vec<
             ("Started", "VirtualMachineInstance started."),
         ] {
             if entry.sim.emitted.insert(reason.into()) {
-                let mut ev =
-                    PendingEvent::about(entry, VMIS, reason, message.to_string(), run_at);
+                let mut ev = PendingEvent::about(entry, VMIS, reason, message.to_string(), run_at);
                 ev.component = "virt-handler";
                 events.push(ev);
             }

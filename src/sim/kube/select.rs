@@ -30,7 +30,10 @@ fn split_terms(s: &str) -> Vec<&str> {
         }
     }
     out.push(&s[start..]);
-    out.into_iter().map(str::trim).filter(|t| !t.is_empty()).collect()
+    out.into_iter()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 fn check_key(k: &str, whole: &str) -> Result<String, String> {
@@ -40,7 +43,9 @@ fn check_key(k: &str, whole: &str) -> Result<String, String> {
     if ok {
         Ok(k.to_string())
     } else {
-        Err(format!("unable to parse requirement: invalid label key {k:?} in {whole:?}"))
+        Err(format!(
+            "unable to parse requirement: invalid label key {k:?} in {whole:?}"
+        ))
     }
 }
 
@@ -110,7 +115,9 @@ pub(crate) fn parse_fields(s: &str, plural: &str) -> Result<Vec<FieldReq>, Strin
         } else if let Some((k, v)) = term.split_once('=') {
             (k, v, false)
         } else {
-            return Err(format!("invalid selector: '{term}'; can't understand '{term}'"));
+            return Err(format!(
+                "invalid selector: '{term}'; can't understand '{term}'"
+            ));
         };
         let k = k.trim();
         let supported = matches!(k, "metadata.name" | "metadata.namespace")
@@ -130,7 +137,11 @@ pub(crate) fn parse_fields(s: &str, plural: &str) -> Result<Vec<FieldReq>, Strin
 /// Whether an object satisfies every field requirement (a missing field reads as "").
 pub(crate) fn fields_match(reqs: &[FieldReq], obj: &Value) -> bool {
     reqs.iter().all(|(path, want, neg)| {
-        let field = if path == "source" { "source.component" } else { path };
+        let field = if path == "source" {
+            "source.component"
+        } else {
+            path
+        };
         let pointer = format!("/{}", field.replace('.', "/"));
         let got = obj.pointer(&pointer).and_then(Value::as_str).unwrap_or("");
         (got == want) != *neg

@@ -202,7 +202,10 @@ impl Store {
         self.resource_version += 1;
         let rv = self.resource_version.to_string();
         if let Some(entry) = self.objects.get_mut(key)
-            && let Some(meta) = entry.object.get_mut("metadata").and_then(Value::as_object_mut)
+            && let Some(meta) = entry
+                .object
+                .get_mut("metadata")
+                .and_then(Value::as_object_mut)
         {
             meta.insert("resourceVersion".into(), Value::String(rv));
         }
@@ -285,7 +288,13 @@ pub(crate) fn rfc3339(ms: i64) -> String {
 }
 
 /// Sets the server-owned metadata of a newly created object.
-pub(crate) fn stamp_new(obj: &mut Value, def: &ResourceDef, namespace: &str, uid: String, now: i64) {
+pub(crate) fn stamp_new(
+    obj: &mut Value,
+    def: &ResourceDef,
+    namespace: &str,
+    uid: String,
+    now: i64,
+) {
     let Some(map) = obj.as_object_mut() else {
         return;
     };

@@ -268,7 +268,9 @@ pub(crate) fn nad_static_ip(nad: &Value) -> Option<String> {
         if ipam.get("type").and_then(Value::as_str) != Some("static") {
             return None;
         }
-        let addr = ipam.pointer("/addresses/0/address").and_then(Value::as_str)?;
+        let addr = ipam
+            .pointer("/addresses/0/address")
+            .and_then(Value::as_str)?;
         let net: ipnet::IpNet = addr.parse().ok()?;
         Some(net.addr().to_string())
     })
