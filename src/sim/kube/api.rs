@@ -54,7 +54,7 @@ pub(crate) struct ApiError {
     code: StatusCode,
     reason: &'static str,
     message: String,
-    details: Option<Value>,
+    details: Option<Box<Value>>,
     retry_after: Option<u64>,
 }
 
@@ -70,7 +70,7 @@ impl ApiError {
     }
 
     fn details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -144,7 +144,7 @@ impl IntoResponse for ApiError {
             "code": self.code.as_u16(),
         });
         if let (Some(d), Some(map)) = (self.details, body.as_object_mut()) {
-            map.insert("details".into(), d);
+            map.insert("details".into(), *d);
         }
         let mut resp = json_response(self.code, &body);
         if let Some(secs) = self.retry_after {
