@@ -423,6 +423,10 @@ async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
 
     let now = now_ms();
     let mut store = sh.store();
+    if let Err(e) = store.refresh(&sh.state_path) {
+        tracing::warn!("kubernetes simulator: {e}");
+        return Err(ApiError::internal("cannot read simulator state"));
+    }
     let ctx = Ctx {
         nodes: &sh.opts.nodes,
         boot_ms: millis(sh.opts.boot_duration),

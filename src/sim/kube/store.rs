@@ -164,6 +164,15 @@ pub(crate) struct Store {
     /// Set when something changed since the last save.
     #[serde(skip)]
     pub dirty: bool,
+    /// Modification time and length of the state file as last read or written by us.
+    #[serde(skip)]
+    seen: Option<(std::time::SystemTime, u64)>,
+}
+
+/// Modification time and length of a file, if it exists.
+fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 /// The store key of an object.
@@ -174,13 +183,19 @@ pub(crate) fn key(plural: &str, namespace: &str, name: &str) -> String {
 impl Store {
     /// Loads the state file, or starts empty when there is none yet.
     pub fn load(path: &Path) -> Result<Self, String> {
+        let seen = file_stamp(path);
         match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                format!(
-                    "simulator state `{}` is not valid (delete it to start over): {e}",
-                    path.display()
-                )
-            }),
+            Ok(bytes) => serde_json::from_slice::<Self>(&bytes)
+                .map(|mut s| {
+                    s.seen = seen;
+                    s
+                })
+                .map_err(|e| {
+                    format!(
+                        "simulator state `{}` is not valid (delete it to start over): {e}",
+                        path.display()
+                    )
+                }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(format!("cannot read `{}`: {e}", path.display())),
         }
@@ -194,6 +209,16 @@ impl Store {
         let bytes = serde_json::to_vec(self).map_err(|e| format!("cannot encode state: {e}"))?;
         write_atomic(path, &bytes, false)?;
         self.dirty = false;
+        self.seen = file_stamp(path);
+        Ok(())
+    }
+
+    /// Reloads the state file when another vauto process (with its own simulator) wrote it.
+    pub fn refresh(&mut self, path: &Path) -> Result<(), String> {
+        let now = file_stamp(path);
+        if now.is_some() && now != self.seen {
+            *self = Self::load(path)?;
+        }
         Ok(())
     }
 

@@ -596,3 +596,91 @@ async fn state_survives_restart_and_faults_leave_no_trace() {
         "resourceVersion keeps counting across restarts"
     );
 }
+
+/// A VM booting from a container disk on the pod network (no DataVolume, no NAD).
+fn pod_network_vm(name: &str, run_strategy: &str, zone: &str) -> DynamicObject {
+    let mut v = vm(name, json!({"runStrategy": run_strategy}));
+    let spec = v.pointer_mut("/spec/template/spec").unwrap();
+    spec["volumes"][0] =
+        json!({"name": "root", "containerDisk": {"image": "quay.io/containerdisks/fedora:40"}});
+    spec["networks"] = json!([{"name": "net1", "pod": {}}]);
+    spec["domain"]["devices"]["interfaces"] = json!([{"name": "net1", "masquerade": {}}]);
+    spec["nodeSelector"] = json!({"topology.kubernetes.io/zone": zone});
+    obj(v)
+}
+
+#[tokio::test]
+async fn run_strategy_patch_pod_network_and_unschedulable_vms() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let c = client(&sim).await;
+    let pp = PostParams::default();
+    vms(&c)
+        .create(&pp, &pod_network_vm("halted", "Halted", "zone-a"))
+        .await
+        .unwrap();
+    assert_eq!(printable(&vms(&c).get("halted").await.unwrap()), "Stopped");
+    assert!(vmis(&c).get_opt("halted").await.unwrap().is_none());
+
+    let patch = kube::api::Patch::Merge(json!({"spec": {"runStrategy": "Always"}}));
+    let patched = vms(&c)
+        .patch("halted", &kube::api::PatchParams::default(), &patch)
+        .await
+        .unwrap();
+    assert_eq!(patched.metadata.generation, Some(2));
+    wait_for(&vms(&c), "halted", "Running", |o| printable(o) == "Running").await;
+    let vmi = vmis(&c).get("halted").await.unwrap();
+    let ip = field(&vmi, "/status/interfaces/0/ipAddress")
+        .and_then(Value::as_str)
+        .unwrap();
+    assert!(ip.starts_with("10.128."), "{ip}");
+    assert_eq!(field(&vmi, "/status/nodeName").unwrap(), "worker-0");
+
+    vms(&c)
+        .create(&pp, &pod_network_vm("nowhere", "Always", "zone-z"))
+        .await
+        .unwrap();
+    wait_for(&vms(&c), "nowhere", "ErrorUnschedulable", |o| {
+        printable(o) == "ErrorUnschedulable"
+    })
+    .await;
+    let warnings = events(&c)
+        .list(&ListParams::default().fields("involvedObject.name=nowhere,type=Warning"))
+        .await
+        .unwrap();
+    assert_eq!(warnings.items.len(), 1);
+    assert_eq!(
+        field(&warnings.items[0], "/reason").unwrap(),
+        "FailedScheduling"
+    );
+}
+
+#[tokio::test]
+async fn two_simulators_on_one_state_dir_see_each_others_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = start(opts(dir.path())).await.unwrap();
+    let c1 = client(&first).await;
+    let c1_secrets = secrets(&c1);
+    c1_secrets
+        .create(&PostParams::default(), &secret("from-first", "a"))
+        .await
+        .unwrap();
+    // A second vauto process starts its own simulator on the same state folder.
+    let second = start(opts(dir.path())).await.unwrap();
+    let c2 = client(&second).await;
+    assert!(secrets(&c2).get_opt("from-first").await.unwrap().is_some());
+    secrets(&c2)
+        .create(&PostParams::default(), &secret("from-second", "a"))
+        .await
+        .unwrap();
+    assert!(c1_secrets.get_opt("from-second").await.unwrap().is_some());
+    assert_eq!(
+        c1_secrets
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+}
