@@ -1,0 +1,360 @@
+//! The simulator's object store: resource table, metadata stamping and atomic persistence.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// One served resource type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ResourceDef {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub plural: &'static str,
+    pub kind: &'static str,
+    /// Schema file under `jsonschema/`.
+    pub schema: &'static str,
+    /// CRD schemas carry no `$schema` and are Draft 7; the core ones say 2020-12.
+    pub draft7: bool,
+    /// Custom resources with a status subresource: clients cannot write `status`.
+    pub status_subresource: bool,
+}
+
+impl ResourceDef {
+    /// `v1` or `group/version`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `virtualmachines.kubevirt.io` or `secrets`, as the API server names resources in errors.
+    pub fn qualified_plural(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// `VirtualMachine.kubevirt.io` or `Secret`, as used in 422 messages.
+    pub fn qualified_kind(&self) -> String {
+        if self.group.is_empty() {
+            self.kind.to_string()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        }
+    }
+}
+
+pub(crate) const SECRETS: ResourceDef = ResourceDef {
+    group: "",
+    version: "v1",
+    plural: "secrets",
+    kind: "Secret",
+    schema: "secret-v1.json",
+    draft7: false,
+    status_subresource: false,
+};
+pub(crate) const EVENTS: ResourceDef = ResourceDef {
+    group: "",
+    version: "v1",
+    plural: "events",
+    kind: "Event",
+    schema: "event-v1.json",
+    draft7: false,
+    status_subresource: false,
+};
+pub(crate) const VMS: ResourceDef = ResourceDef {
+    group: "kubevirt.io",
+    version: "v1",
+    plural: "virtualmachines",
+    kind: "VirtualMachine",
+    schema: "kubevirt.io_virtualmachine_v1.json",
+    draft7: true,
+    status_subresource: true,
+};
+pub(crate) const VMIS: ResourceDef = ResourceDef {
+    group: "kubevirt.io",
+    version: "v1",
+    plural: "virtualmachineinstances",
+    kind: "VirtualMachineInstance",
+    schema: "kubevirt.io_virtualmachineinstance_v1.json",
+    draft7: true,
+    status_subresource: true,
+};
+pub(crate) const DVS: ResourceDef = ResourceDef {
+    group: "cdi.kubevirt.io",
+    version: "v1beta1",
+    plural: "datavolumes",
+    kind: "DataVolume",
+    schema: "cdi.kubevirt.io_datavolume_v1beta1.json",
+    draft7: true,
+    status_subresource: true,
+};
+pub(crate) const NADS: ResourceDef = ResourceDef {
+    group: "k8s.cni.cncf.io",
+    version: "v1",
+    plural: "network-attachment-definitions",
+    kind: "NetworkAttachmentDefinition",
+    schema: "k8s.cni.cncf.io_networkattachmentdefinition_v1.json",
+    draft7: true,
+    status_subresource: false,
+};
+
+/// Every resource the simulator serves.
+pub(crate) const RESOURCES: [ResourceDef; 6] = [SECRETS, EVENTS, VMS, VMIS, DVS, NADS];
+
+/// Finds a resource by group, version and plural.
+pub(crate) fn find_resource(group: &str, version: &str, plural: &str) -> Option<ResourceDef> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
+        .copied()
+}
+
+/// Simulator bookkeeping kept next to an object (never shown to clients).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct SimMeta {
+    /// Creation time in milliseconds (the visible timestamp has only seconds).
+    #[serde(default)]
+    pub created_ms: i64,
+    /// DataVolume: import length fixed at creation, so later processes agree.
+    #[serde(default)]
+    pub import_ms: u64,
+    /// VMI: boot length fixed at creation.
+    #[serde(default)]
+    pub boot_ms: u64,
+    /// VM: when it last became wanted running (create with Always, or start).
+    #[serde(default)]
+    pub run_since_ms: Option<i64>,
+    /// VM: when it was last asked to stop.
+    #[serde(default)]
+    pub stop_since_ms: Option<i64>,
+    /// VMI: the node picked by the scheduler (`None` when no node fits).
+    #[serde(default)]
+    pub node: Option<String>,
+    /// Transitions already announced with an Event, so each is announced once.
+    #[serde(default)]
+    pub emitted: BTreeSet<String>,
+}
+
+/// One stored object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Entry {
+    pub plural: String,
+    pub namespace: String,
+    pub name: String,
+    pub object: Value,
+    #[serde(default)]
+    pub sim: SimMeta,
+}
+
+/// The whole simulated cluster.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Store {
+    /// Global resourceVersion counter, as etcd's revision.
+    pub resource_version: u64,
+    /// Objects keyed by `plural/namespace/name` (sorted, which gives stable list order).
+    pub objects: BTreeMap<String, Entry>,
+    /// Set when something changed since the last save.
+    #[serde(skip)]
+    pub dirty: bool,
+    /// Modification time and length of the state file as last read or written by us.
+    #[serde(skip)]
+    seen: Option<(std::time::SystemTime, u64)>,
+}
+
+/// Modification time and length of a file, if it exists.
+fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+/// The store key of an object.
+pub(crate) fn key(plural: &str, namespace: &str, name: &str) -> String {
+    format!("{plural}/{namespace}/{name}")
+}
+
+impl Store {
+    /// Loads the state file, or starts empty when there is none yet.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let seen = file_stamp(path);
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice::<Self>(&bytes)
+                .map(|mut s| {
+                    s.seen = seen;
+                    s
+                })
+                .map_err(|e| {
+                    format!(
+                        "simulator state `{}` is not valid (delete it to start over): {e}",
+                        path.display()
+                    )
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(format!("cannot read `{}`: {e}", path.display())),
+        }
+    }
+
+    /// Writes the state file atomically when something changed.
+    pub fn save_if_dirty(&mut self, path: &Path) -> Result<(), String> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec(self).map_err(|e| format!("cannot encode state: {e}"))?;
+        write_atomic(path, &bytes, false)?;
+        self.dirty = false;
+        self.seen = file_stamp(path);
+        Ok(())
+    }
+
+    /// Reloads the state file when another vauto process (with its own simulator) wrote it.
+    pub fn refresh(&mut self, path: &Path) -> Result<(), String> {
+        let now = file_stamp(path);
+        if now.is_some() && now != self.seen {
+            *self = Self::load(path)?;
+        }
+        Ok(())
+    }
+
+    /// Advances the global resourceVersion and stamps it on the object under `key`.
+    pub fn bump(&mut self, key: &str) {
+        self.resource_version += 1;
+        let rv = self.resource_version.to_string();
+        if let Some(entry) = self.objects.get_mut(key)
+            && let Some(meta) = entry
+                .object
+                .get_mut("metadata")
+                .and_then(Value::as_object_mut)
+        {
+            meta.insert("resourceVersion".into(), Value::String(rv));
+        }
+        self.dirty = true;
+    }
+
+    /// Inserts (or replaces) an entry and gives it a fresh resourceVersion.
+    pub fn put(&mut self, entry: Entry) -> String {
+        let k = key(&entry.plural, &entry.namespace, &entry.name);
+        self.objects.insert(k.clone(), entry);
+        self.bump(&k);
+        k
+    }
+
+    /// Removes an object and, like the garbage collector, everything it owns.
+    pub fn remove_cascade(&mut self, key: &str) -> Option<Entry> {
+        let entry = self.objects.remove(key)?;
+        self.dirty = true;
+        self.resource_version += 1;
+        let uid = uid_of(&entry.object).to_string();
+        let owned: Vec<String> = self
+            .objects
+            .iter()
+            .filter(|(_, e)| {
+                e.namespace == entry.namespace
+                    && e.object
+                        .pointer("/metadata/ownerReferences")
+                        .and_then(Value::as_array)
+                        .is_some_and(|refs| {
+                            refs.iter()
+                                .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid.as_str()))
+                        })
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in owned {
+            self.remove_cascade(&k);
+        }
+        Some(entry)
+    }
+}
+
+/// `metadata.uid` of an object, or "".
+pub(crate) fn uid_of(obj: &Value) -> &str {
+    obj.pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// A random RFC 4122 version 4 UID.
+pub(crate) fn new_uid(rng: &mut fastrand::Rng) -> String {
+    let mut b = [0u8; 16];
+    for x in &mut b {
+        *x = rng.u8(..);
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// The current wall-clock time in milliseconds; wall time so separate processes agree.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A metav1.Time string (RFC 3339, whole seconds, UTC).
+pub(crate) fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// Sets the server-owned metadata of a newly created object.
+pub(crate) fn stamp_new(
+    obj: &mut Value,
+    def: &ResourceDef,
+    namespace: &str,
+    uid: String,
+    now: i64,
+) {
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    let meta = map.entry("metadata").or_insert_with(|| json!({}));
+    if let Some(meta) = meta.as_object_mut() {
+        meta.insert("namespace".into(), Value::String(namespace.to_string()));
+        meta.insert("uid".into(), Value::String(uid));
+        meta.insert("creationTimestamp".into(), Value::String(rfc3339(now)));
+        if !def.group.is_empty() {
+            meta.insert("generation".into(), json!(1));
+        }
+        meta.remove("resourceVersion");
+        meta.remove("deletionTimestamp");
+        meta.remove("managedFields");
+    }
+    if def.status_subresource {
+        map.remove("status");
+    }
+}
+
+/// Writes a file through a temporary file in the same folder and a rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<(), String> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let err = |e: std::io::Error| format!("cannot write `{}`: {e}", path.display());
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    tmp.write_all(bytes).map_err(err)?;
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(err)?;
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}

@@ -1,0 +1,686 @@
+//! Tests driving the simulator with the real kube-rs client, as vauto does.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, PostParams,
+};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde_json::{Value, json};
+
+use super::{KubeSim, KubeSimOptions, start};
+
+fn schema_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/schemas"));
+    dir.join("jsonschema").is_dir().then_some(dir)
+}
+
+fn opts(dir: &Path) -> KubeSimOptions {
+    KubeSimOptions {
+        state_dir: dir.to_path_buf(),
+        schema_dir: schema_dir(),
+        import_duration: Duration::from_millis(600),
+        boot_duration: Duration::from_millis(450),
+        ..KubeSimOptions::default()
+    }
+}
+
+async fn client_from(path: &Path) -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let kc = Kubeconfig::read_from(path).unwrap();
+    let mut cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    // kube-rs retries 429/503 itself (honouring Retry-After); the fault tests want to see them.
+    cfg.default_retry = false;
+    assert_eq!(cfg.default_namespace, "default");
+    Client::try_from(cfg).unwrap()
+}
+
+async fn client(sim: &KubeSim) -> Client {
+    client_from(&sim.kubeconfig()).await
+}
+
+/// A client whose kubeconfig carries another token.
+async fn client_with_token(sim: &KubeSim, dir: &Path, token: &str) -> Client {
+    let text = std::fs::read_to_string(sim.kubeconfig()).unwrap();
+    let text = text.replace("\"vauto-sim-token\"", &format!("\"{token}\""));
+    let path = dir.join("other-kubeconfig");
+    std::fs::write(&path, text).unwrap();
+    client_from(&path).await
+}
+
+fn api(
+    client: &Client,
+    group: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+) -> Api<DynamicObject> {
+    let ar =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+    Api::namespaced_with(client.clone(), "default", &ar)
+}
+
+fn secrets(c: &Client) -> Api<DynamicObject> {
+    api(c, "", "v1", "Secret", "secrets")
+}
+fn vms(c: &Client) -> Api<DynamicObject> {
+    api(c, "kubevirt.io", "v1", "VirtualMachine", "virtualmachines")
+}
+fn vmis(c: &Client) -> Api<DynamicObject> {
+    api(
+        c,
+        "kubevirt.io",
+        "v1",
+        "VirtualMachineInstance",
+        "virtualmachineinstances",
+    )
+}
+fn dvs(c: &Client) -> Api<DynamicObject> {
+    api(c, "cdi.kubevirt.io", "v1beta1", "DataVolume", "datavolumes")
+}
+fn nads(c: &Client) -> Api<DynamicObject> {
+    api(
+        c,
+        "k8s.cni.cncf.io",
+        "v1",
+        "NetworkAttachmentDefinition",
+        "network-attachment-definitions",
+    )
+}
+fn events(c: &Client) -> Api<DynamicObject> {
+    api(c, "", "v1", "Event", "events")
+}
+
+fn obj(v: Value) -> DynamicObject {
+    serde_json::from_value(v).unwrap()
+}
+
+fn secret(name: &str, app: &str) -> DynamicObject {
+    obj(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "labels": {"app": app, "vauto.io/managed": "true"}},
+        "type": "Opaque",
+        "stringData": {"userdata": "#cloud-config\n"},
+    }))
+}
+
+fn nad(name: &str, address: &str) -> DynamicObject {
+    let config = json!({
+        "cniVersion": "0.3.1", "name": name, "type": "bridge", "bridge": "br1",
+        "ipam": {"type": "static", "addresses": [{"address": address, "gateway": "192.168.50.1"}]},
+    });
+    obj(json!({
+        "apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
+        "metadata": {"name": name},
+        "spec": {"config": config.to_string()},
+    }))
+}
+
+fn datavolume(name: &str) -> DynamicObject {
+    obj(json!({
+        "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume",
+        "metadata": {"name": name},
+        "spec": {
+            "source": {"http": {"url": "http://images.example/fedora.qcow2"}},
+            "storage": {"resources": {"requests": {"storage": "10Gi"}}},
+        },
+    }))
+}
+
+fn vm(name: &str, extra_spec: Value) -> Value {
+    let mut v = json!({
+        "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+        "metadata": {"name": name, "labels": {"vauto.io/project": "demo"}},
+        "spec": {
+            "runStrategy": "Always",
+            "template": {
+                "metadata": {"labels": {"vauto.io/instance": name}},
+                "spec": {
+                    "nodeSelector": {"topology.kubernetes.io/zone": "zone-b"},
+                    "domain": {
+                        "cpu": {"cores": 1},
+                        "memory": {"guest": "1Gi"},
+                        "devices": {
+                            "disks": [
+                                {"name": "root", "disk": {"bus": "virtio"}},
+                                {"name": "cloudinit", "disk": {"bus": "virtio"}},
+                            ],
+                            "interfaces": [{"name": "net1", "bridge": {}}],
+                        },
+                    },
+                    "networks": [{"name": "net1", "multus": {"networkName": format!("{name}-net")}}],
+                    "volumes": [
+                        {"name": "root", "dataVolume": {"name": format!("{name}-disk")}},
+                        {"name": "cloudinit", "cloudInitNoCloud": {
+                            "secretRef": {"name": format!("{name}-cloudinit")},
+                            "networkDataSecretRef": {"name": format!("{name}-cloudinit")},
+                        }},
+                    ],
+                },
+            },
+        },
+    });
+    if let (Some(spec), Some(extra)) = (
+        v.pointer_mut("/spec").and_then(Value::as_object_mut),
+        extra_spec.as_object(),
+    ) {
+        for (k, x) in extra {
+            spec.insert(k.clone(), x.clone());
+        }
+    }
+    v
+}
+
+fn api_err(e: kube::Error) -> (u16, String, String) {
+    match e {
+        kube::Error::Api(s) => (s.code, s.reason.clone(), s.message.clone()),
+        other => panic!("expected an api error, got {other:?}"),
+    }
+}
+
+fn field<'a>(o: &'a DynamicObject, pointer: &str) -> Option<&'a Value> {
+    o.data.pointer(pointer)
+}
+
+#[tokio::test]
+async fn create_conflict_get_list_page_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    assert!(sim.base_url().starts_with("http://127.0.0.1:"));
+    let c = client(&sim).await;
+    let api = secrets(&c);
+    let pp = PostParams::default();
+    for i in 0..5 {
+        let app = if i < 3 { "a" } else { "b" };
+        let created = api
+            .create(&pp, &secret(&format!("s{i}"), app))
+            .await
+            .unwrap();
+        assert!(created.metadata.uid.is_some());
+        assert!(created.metadata.creation_timestamp.is_some());
+        assert_eq!(created.metadata.namespace.as_deref(), Some("default"));
+    }
+    let (code, reason, msg) = api_err(api.create(&pp, &secret("s0", "a")).await.unwrap_err());
+    assert_eq!((code, reason.as_str()), (409, "AlreadyExists"));
+    assert_eq!(msg, "secrets \"s0\" already exists");
+
+    let got = api.get("s3").await.unwrap();
+    assert_eq!(got.metadata.labels.unwrap()["app"], "b");
+
+    let a = api
+        .list(&ListParams::default().labels("app=a"))
+        .await
+        .unwrap();
+    assert_eq!(a.items.len(), 3);
+    let not_a = api
+        .list(&ListParams::default().labels("app!=a,vauto.io/managed"))
+        .await
+        .unwrap();
+    assert_eq!(not_a.items.len(), 2);
+
+    let page1 = api.list(&ListParams::default().limit(2)).await.unwrap();
+    assert_eq!(page1.items.len(), 2);
+    let token = page1.metadata.continue_.clone().unwrap();
+    let page2 = api
+        .list(&ListParams::default().limit(2).continue_token(&token))
+        .await
+        .unwrap();
+    let page3_token = page2.metadata.continue_.clone().unwrap();
+    let page3 = api
+        .list(&ListParams::default().limit(2).continue_token(&page3_token))
+        .await
+        .unwrap();
+    assert_eq!(page3.items.len(), 1);
+    assert!(page3.metadata.continue_.as_deref().unwrap_or("").is_empty());
+    let mut names: Vec<String> = [page1, page2, page3]
+        .iter()
+        .flat_map(|p| p.items.iter().map(|o| o.metadata.name.clone().unwrap()))
+        .collect();
+    names.dedup();
+    assert_eq!(names, ["s0", "s1", "s2", "s3", "s4"]);
+
+    let (code, reason, _) = api_err(
+        api.list(
+            &ListParams::default()
+                .limit(2)
+                .continue_token("bm90LWEtdG9rZW4"),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (410, "Expired"));
+
+    api.delete("s1", &DeleteParams::default()).await.unwrap();
+    let (code, reason, msg) = api_err(api.get("s1").await.unwrap_err());
+    assert_eq!((code, reason.as_str()), (404, "NotFound"));
+    assert_eq!(msg, "secrets \"s1\" not found");
+    let (code, _, _) = api_err(
+        api.delete("s1", &DeleteParams::default())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 404);
+}
+
+#[tokio::test]
+async fn bad_token_is_401_and_read_only_token_is_403() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.read_only_tokens = vec!["viewer-token".into()];
+    let sim = start(o).await.unwrap();
+
+    let bad = client_with_token(&sim, dir.path(), "wrong").await;
+    let (code, reason, _) = api_err(
+        secrets(&bad)
+            .list(&ListParams::default())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (401, "Unauthorized"));
+
+    let viewer = client_with_token(&sim, dir.path(), "viewer-token").await;
+    assert!(
+        vms(&viewer)
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let (code, reason, msg) = api_err(
+        vms(&viewer)
+            .create(&PostParams::default(), &obj(vm("vm1", json!({}))))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (403, "Forbidden"));
+    assert!(
+        msg.contains("cannot create resource \"virtualmachines\" in API group \"kubevirt.io\" in the namespace \"default\""),
+        "{msg}"
+    );
+    // The refused write left nothing behind.
+    let admin = client(&sim).await;
+    assert!(
+        vms(&admin)
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn schema_and_cni_config_errors_are_422() {
+    let Some(_) = schema_dir() else {
+        eprintln!("skipping: ../shared/schemas is absent");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let c = client(&sim).await;
+    let pp = PostParams::default();
+
+    let mut typo = vm("vm1", json!({}));
+    if let Some(spec) = typo.pointer_mut("/spec").and_then(Value::as_object_mut) {
+        let rs = spec.remove("runStrategy").unwrap();
+        spec.insert("runStrategyy".into(), rs);
+    }
+    let (code, reason, msg) = api_err(vms(&c).create(&pp, &obj(typo)).await.unwrap_err());
+    assert_eq!((code, reason.as_str()), (422, "Invalid"));
+    assert!(
+        msg.starts_with("VirtualMachine.kubevirt.io \"vm1\" is invalid"),
+        "{msg}"
+    );
+    assert!(msg.contains("runStrategyy"), "{msg}");
+    assert!(vms(&c).get_opt("vm1").await.unwrap().is_none());
+
+    let (code, _, msg) = api_err(
+        nads(&c)
+            .create(&pp, &nad("vm1-net", "192.168.50.10"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 422);
+    assert!(msg.contains("is not a CIDR"), "{msg}");
+
+    // The valid shapes vauto generates pass.
+    nads(&c)
+        .create(&pp, &nad("vm1-net", "192.168.50.10/24"))
+        .await
+        .unwrap();
+    dvs(&c).create(&pp, &datavolume("vm1-disk")).await.unwrap();
+    secrets(&c)
+        .create(&pp, &secret("vm1-cloudinit", "a"))
+        .await
+        .unwrap();
+    vms(&c)
+        .create(&pp, &obj(vm("vm1", json!({}))))
+        .await
+        .unwrap();
+}
+
+async fn wait_for<F>(api: &Api<DynamicObject>, name: &str, what: &str, pred: F) -> DynamicObject
+where
+    F: Fn(&DynamicObject) -> bool,
+{
+    for _ in 0..100 {
+        if let Some(o) = api.get_opt(name).await.unwrap()
+            && pred(&o)
+        {
+            return o;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {name} to be {what}");
+}
+
+fn printable(o: &DynamicObject) -> &str {
+    field(o, "/status/printableStatus")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+async fn put_action(c: &Client, name: &str, action: &str) -> Result<String, kube::Error> {
+    let path = format!(
+        "/apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachines/{name}/{action}"
+    );
+    let req = http::Request::put(path).body(Vec::new()).unwrap();
+    c.request_text(req).await
+}
+
+fn validate_against(schema_file: &str, value: &Value) {
+    let Some(dir) = schema_dir() else { return };
+    let text = std::fs::read_to_string(dir.join("jsonschema").join(schema_file)).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let v = if schema.get("$schema").is_some() {
+        jsonschema::validator_for(&schema).unwrap()
+    } else {
+        jsonschema::draft7::new(&schema).unwrap()
+    };
+    let errors: Vec<String> = v
+        .iter_errors(value)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{schema_file}: {errors:?}\n{value:#}");
+}
+
+#[tokio::test]
+async fn controller_imports_boots_with_nad_address_and_start_stop_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let c = client(&sim).await;
+    let pp = PostParams::default();
+    secrets(&c)
+        .create(&pp, &secret("vm1-cloudinit", "a"))
+        .await
+        .unwrap();
+    nads(&c)
+        .create(&pp, &nad("vm1-net", "192.168.50.10/24"))
+        .await
+        .unwrap();
+    dvs(&c).create(&pp, &datavolume("vm1-disk")).await.unwrap();
+    vms(&c)
+        .create(&pp, &obj(vm("vm1", json!({}))))
+        .await
+        .unwrap();
+
+    let first = vms(&c).get("vm1").await.unwrap();
+    assert_eq!(printable(&first), "Provisioning");
+    let dv = dvs(&c).get("vm1-disk").await.unwrap();
+    assert_ne!(field(&dv, "/status/phase").unwrap(), "Succeeded");
+
+    let running = wait_for(&vms(&c), "vm1", "Running", |o| printable(o) == "Running").await;
+    assert_eq!(field(&running, "/status/ready"), Some(&json!(true)));
+    let dv = dvs(&c).get("vm1-disk").await.unwrap();
+    assert_eq!(field(&dv, "/status/phase").unwrap(), "Succeeded");
+    assert_eq!(field(&dv, "/status/progress").unwrap(), "100.00%");
+    let vmi = vmis(&c).get("vm1").await.unwrap();
+    assert_eq!(field(&vmi, "/status/phase").unwrap(), "Running");
+    assert_eq!(
+        field(&vmi, "/status/interfaces/0/ipAddress").unwrap(),
+        "192.168.50.10"
+    );
+    // The nodeSelector asks for zone-b, which only worker-1 has.
+    assert_eq!(field(&vmi, "/status/nodeName").unwrap(), "worker-1");
+    for (file, v) in [
+        ("kubevirt.io_virtualmachine_v1.json", &running),
+        ("kubevirt.io_virtualmachineinstance_v1.json", &vmi),
+        ("cdi.kubevirt.io_datavolume_v1beta1.json", &dv),
+    ] {
+        validate_against(file, &serde_json::to_value(v).unwrap());
+    }
+
+    let evs = events(&c).list(&ListParams::default()).await.unwrap();
+    let reasons: Vec<(String, String)> = evs
+        .items
+        .iter()
+        .map(|e| {
+            validate_against("event-v1.json", &serde_json::to_value(e).unwrap());
+            (
+                field(e, "/involvedObject/kind")
+                    .and_then(Value::as_str)
+                    .unwrap()
+                    .to_string(),
+                field(e, "/reason")
+                    .and_then(Value::as_str)
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    for want in [
+        ("DataVolume", "ImportSucceeded"),
+        ("VirtualMachineInstance", "Started"),
+        ("VirtualMachine", "SuccessfulCreate"),
+    ] {
+        assert!(
+            reasons
+                .iter()
+                .any(|(k, r)| (k.as_str(), r.as_str()) == want),
+            "{want:?} not in {reasons:?}"
+        );
+    }
+    let for_dv = events(&c)
+        .list(
+            &ListParams::default()
+                .fields("involvedObject.kind=DataVolume,involvedObject.name=vm1-disk"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(for_dv.items.len(), 3);
+
+    let (code, reason, msg) = api_err(put_action(&c, "vm1", "start").await.unwrap_err());
+    assert_eq!(
+        (code, reason.as_str(), msg.as_str()),
+        (409, "Conflict", "VM is already running")
+    );
+    put_action(&c, "vm1", "stop").await.unwrap();
+    let (code, _, msg) = api_err(put_action(&c, "vm1", "stop").await.unwrap_err());
+    assert_eq!((code, msg.as_str()), (409, "VM is not running"));
+    let stopped = wait_for(&vms(&c), "vm1", "Stopped", |o| printable(o) == "Stopped").await;
+    assert_eq!(field(&stopped, "/spec/runStrategy").unwrap(), "Halted");
+    assert!(vmis(&c).get_opt("vm1").await.unwrap().is_none());
+
+    put_action(&c, "vm1", "start").await.unwrap();
+    assert_eq!(printable(&vms(&c).get("vm1").await.unwrap()), "Starting");
+    wait_for(&vms(&c), "vm1", "Running again", |o| {
+        printable(o) == "Running"
+    })
+    .await;
+
+    vms(&c)
+        .delete("vm1", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(
+        vmis(&c).get_opt("vm1").await.unwrap().is_none(),
+        "deleting the VM deletes its VMI"
+    );
+}
+
+#[tokio::test]
+async fn state_survives_restart_and_faults_leave_no_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let c = client(&sim).await;
+    let created = secrets(&c)
+        .create(&PostParams::default(), &secret("keep", "a"))
+        .await
+        .unwrap();
+    sim.shutdown().await;
+
+    // Every request fails: nothing may change.
+    let mut faulty = opts(dir.path());
+    faulty.error_rate = 1.0;
+    let sim = start(faulty).await.unwrap();
+    let c = client(&sim).await;
+    let (code, _, _) = api_err(
+        secrets(&c)
+            .create(&PostParams::default(), &secret("ghost", "a"))
+            .await
+            .unwrap_err(),
+    );
+    assert!(code == 500 || code == 503, "{code}");
+    sim.shutdown().await;
+
+    let mut throttled = opts(dir.path());
+    throttled.throttle_rate = 1.0;
+    throttled.retry_after = Duration::from_secs(7);
+    let sim = start(throttled).await.unwrap();
+    let c = client(&sim).await;
+    let (code, reason, _) = api_err(
+        secrets(&c)
+            .delete("keep", &DeleteParams::default())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (429, "TooManyRequests"));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let raw = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/namespaces/default/secrets",
+            sim.base_url()
+        ))
+        .bearer_auth("vauto-sim-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status().as_u16(), 429);
+    assert_eq!(raw.headers()["retry-after"], "7");
+    sim.shutdown().await;
+
+    let sim = start(opts(dir.path())).await.unwrap();
+    let c = client(&sim).await;
+    let again = secrets(&c).get("keep").await.unwrap();
+    assert_eq!(again.metadata.uid, created.metadata.uid);
+    assert!(secrets(&c).get_opt("ghost").await.unwrap().is_none());
+    let next = secrets(&c)
+        .create(&PostParams::default(), &secret("later", "a"))
+        .await
+        .unwrap();
+    let rv = |o: &DynamicObject| {
+        o.metadata
+            .resource_version
+            .clone()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert!(
+        rv(&next) > rv(&again),
+        "resourceVersion keeps counting across restarts"
+    );
+}
+
+/// A VM booting from a container disk on the pod network (no DataVolume, no NAD).
+fn pod_network_vm(name: &str, run_strategy: &str, zone: &str) -> DynamicObject {
+    let mut v = vm(name, json!({"runStrategy": run_strategy}));
+    let spec = v.pointer_mut("/spec/template/spec").unwrap();
+    spec["volumes"][0] =
+        json!({"name": "root", "containerDisk": {"image": "quay.io/containerdisks/fedora:40"}});
+    spec["networks"] = json!([{"name": "net1", "pod": {}}]);
+    spec["domain"]["devices"]["interfaces"] = json!([{"name": "net1", "masquerade": {}}]);
+    spec["nodeSelector"] = json!({"topology.kubernetes.io/zone": zone});
+    obj(v)
+}
+
+#[tokio::test]
+async fn run_strategy_patch_pod_network_and_unschedulable_vms() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let c = client(&sim).await;
+    let pp = PostParams::default();
+    vms(&c)
+        .create(&pp, &pod_network_vm("halted", "Halted", "zone-a"))
+        .await
+        .unwrap();
+    assert_eq!(printable(&vms(&c).get("halted").await.unwrap()), "Stopped");
+    assert!(vmis(&c).get_opt("halted").await.unwrap().is_none());
+
+    let patch = kube::api::Patch::Merge(json!({"spec": {"runStrategy": "Always"}}));
+    let patched = vms(&c)
+        .patch("halted", &kube::api::PatchParams::default(), &patch)
+        .await
+        .unwrap();
+    assert_eq!(patched.metadata.generation, Some(2));
+    wait_for(&vms(&c), "halted", "Running", |o| printable(o) == "Running").await;
+    let vmi = vmis(&c).get("halted").await.unwrap();
+    let ip = field(&vmi, "/status/interfaces/0/ipAddress")
+        .and_then(Value::as_str)
+        .unwrap();
+    assert!(ip.starts_with("10.128."), "{ip}");
+    assert_eq!(field(&vmi, "/status/nodeName").unwrap(), "worker-0");
+
+    vms(&c)
+        .create(&pp, &pod_network_vm("nowhere", "Always", "zone-z"))
+        .await
+        .unwrap();
+    wait_for(&vms(&c), "nowhere", "ErrorUnschedulable", |o| {
+        printable(o) == "ErrorUnschedulable"
+    })
+    .await;
+    let warnings = events(&c)
+        .list(&ListParams::default().fields("involvedObject.name=nowhere,type=Warning"))
+        .await
+        .unwrap();
+    assert_eq!(warnings.items.len(), 1);
+    assert_eq!(
+        field(&warnings.items[0], "/reason").unwrap(),
+        "FailedScheduling"
+    );
+}
+
+#[tokio::test]
+async fn two_simulators_on_one_state_dir_see_each_others_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = start(opts(dir.path())).await.unwrap();
+    let c1 = client(&first).await;
+    let c1_secrets = secrets(&c1);
+    c1_secrets
+        .create(&PostParams::default(), &secret("from-first", "a"))
+        .await
+        .unwrap();
+    // A second vauto process starts its own simulator on the same state folder.
+    let second = start(opts(dir.path())).await.unwrap();
+    let c2 = client(&second).await;
+    assert!(secrets(&c2).get_opt("from-first").await.unwrap().is_some());
+    secrets(&c2)
+        .create(&PostParams::default(), &secret("from-second", "a"))
+        .await
+        .unwrap();
+    assert!(c1_secrets.get_opt("from-second").await.unwrap().is_some());
+    assert_eq!(
+        c1_secrets
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+}
