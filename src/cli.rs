@@ -224,10 +224,16 @@ impl Args {
                 spec = Some(rest.remove(0));
             }
         }
-        for (flag, word, name) in [("--project", &self.project, &mut project), ("--spec", &self.spec, &mut spec)] {
+        for (flag, word, name) in [
+            ("--project", &self.project, &mut project),
+            ("--spec", &self.spec, &mut spec),
+        ] {
             if let Some(f) = word {
                 if name.as_ref().is_some_and(|n| n != f) {
-                    return Err(format!("{flag} `{f}` conflicts with the word `{}`", name.as_deref().unwrap_or("")));
+                    return Err(format!(
+                        "{flag} `{f}` conflicts with the word `{}`",
+                        name.as_deref().unwrap_or("")
+                    ));
                 }
                 *name = Some(f.clone());
             }
@@ -247,7 +253,11 @@ impl Args {
                 ));
             }
             Action::Delete | Action::Status if project.is_none() => {
-                return Err(format!("`{}` needs a project: vauto PROJECT [SPEC] {}", action.as_str(), action.as_str()));
+                return Err(format!(
+                    "`{}` needs a project: vauto PROJECT [SPEC] {}",
+                    action.as_str(),
+                    action.as_str()
+                ));
             }
             Action::Completions if rest.len() != 1 => {
                 return Err("usage: vauto completions bash|zsh|fish".into());
@@ -255,9 +265,18 @@ impl Args {
             _ => {}
         }
         if action != Action::Completions && !rest.is_empty() {
-            return Err(format!("unexpected words after `{}`: {}", action.as_str(), rest.join(" ")));
+            return Err(format!(
+                "unexpected words after `{}`: {}",
+                action.as_str(),
+                rest.join(" ")
+            ));
         }
-        Ok(Command { project, spec, action, rest })
+        Ok(Command {
+            project,
+            spec,
+            action,
+            rest,
+        })
     }
 }
 
@@ -268,7 +287,9 @@ mod tests {
     fn cmd(line: &str) -> Result<Command, String> {
         let mut words = vec!["vauto"];
         words.extend(line.split_whitespace());
-        Args::try_parse_from(words).map_err(|e| e.to_string())?.resolve()
+        Args::try_parse_from(words)
+            .map_err(|e| e.to_string())?
+            .resolve()
     }
 
     #[test]
@@ -284,7 +305,10 @@ mod tests {
     #[test]
     fn project_only_status_and_bare_validate() {
         let s = cmd("lab status").unwrap();
-        assert_eq!((s.project.as_deref(), s.spec.as_deref()), (Some("lab"), None));
+        assert_eq!(
+            (s.project.as_deref(), s.spec.as_deref()),
+            (Some("lab"), None)
+        );
         assert_eq!(cmd("validate").unwrap().action, Action::Validate);
         assert_eq!(cmd("completions zsh").unwrap().rest, vec!["zsh"]);
     }
@@ -292,10 +316,26 @@ mod tests {
     #[test]
     fn usage_errors_say_what_is_expected() {
         assert!(cmd("lab web").unwrap_err().contains("no action"));
-        assert!(cmd("lab web deplyo").unwrap_err().contains("did you mean `deploy`"));
-        assert!(cmd("lab deploy").unwrap_err().contains("needs a project and a spec"));
-        assert!(cmd("lab validate").unwrap_err().contains("takes no PROJECT"));
+        assert!(
+            cmd("lab web deplyo")
+                .unwrap_err()
+                .contains("did you mean `deploy`")
+        );
+        assert!(
+            cmd("lab deploy")
+                .unwrap_err()
+                .contains("needs a project and a spec")
+        );
+        assert!(
+            cmd("lab validate")
+                .unwrap_err()
+                .contains("takes no PROJECT")
+        );
         assert!(cmd("a b c deploy").unwrap_err().contains("too many words"));
-        assert!(cmd("lab web deploy --project other").unwrap_err().contains("conflicts"));
+        assert!(
+            cmd("lab web deploy --project other")
+                .unwrap_err()
+                .contains("conflicts")
+        );
     }
 }

@@ -7,7 +7,7 @@ use super::Ctx;
 use super::connect::{connect_options, with_provider};
 use crate::cli::{Action, Format};
 use crate::config::Project;
-use crate::engine::retry::RetryPolicy;
+use crate::engine::retry::{RetryPolicy, retry_reads};
 use crate::engine::{DeployOptions, Summary};
 use crate::error::{Error, exit};
 use crate::ops::lock::RunLock;
@@ -18,20 +18,28 @@ use crate::ui::output::{Printer, Verbosity};
 /// Loads what the action needs, connects, and runs it.
 pub async fn run(ctx: &Ctx) -> Result<u8, Error> {
     let project = ctx.project()?;
-    let plan = match (ctx.cmd.action, ctx.cmd.spec.is_some()) {
-        (Action::Deploy, _) => {
-            prepare_keys(ctx, &project)?;
-            Some(super::plan::load_plan(ctx)?)
-        }
-        (_, true) => Some(super::plan::load_plan(ctx)?),
-        (_, false) => None,
+    // Only deploy needs the plan; the other actions select existing instances by label,
+    // so `--target` may name an instance beyond the spec's current replicas.
+    let plan = if ctx.cmd.action == Action::Deploy {
+        prepare_keys(ctx, &project)?;
+        Some(super::plan::load_plan(ctx)?)
+    } else {
+        ctx.spec(&project)?;
+        None
     };
     if ctx.args.dry_run {
         return dry_run(ctx, &project);
     }
     let (opts, _sim) = connect_options(&project, &ctx.state_dir).await?;
     let printer = Printer::new(ctx.args.output, verbosity(ctx), opts.simulated);
-    with_provider!(project, opts, |p| act(ctx, &p, &project, plan.as_ref(), &printer).await)
+    with_provider!(project, opts, |p| act(
+        ctx,
+        &p,
+        &project,
+        plan.as_ref(),
+        &printer
+    )
+    .await)
 }
 
 fn verbosity(ctx: &Ctx) -> Verbosity {
@@ -46,7 +54,9 @@ fn verbosity(ctx: &Ctx) -> Verbosity {
 
 /// Creates the `ssh.generate` key pair before planning, so the plan carries its public key.
 fn prepare_keys(ctx: &Ctx, project: &Project) -> Result<(), Error> {
-    let Some(spec) = ctx.spec(project)? else { return Ok(()) };
+    let Some(spec) = ctx.spec(project)? else {
+        return Ok(());
+    };
     if let Some(path) = crate::plan::generated_key_path(&spec) {
         let comment = format!("vauto {}/{}", project.name, spec.name);
         crate::plan::ensure_generated(&path, &comment).map_err(Error::Other)?;
@@ -55,7 +65,11 @@ fn prepare_keys(ctx: &Ctx, project: &Project) -> Result<(), Error> {
 }
 
 fn dry_run(ctx: &Ctx, project: &Project) -> Result<u8, Error> {
-    let selector = crate::plan::selector(&project.name, ctx.cmd.spec.as_deref(), ctx.args.target.as_deref());
+    let selector = crate::plan::selector(
+        &project.name,
+        ctx.cmd.spec.as_deref(),
+        ctx.args.target.as_deref(),
+    );
     println!(
         "dry run: `{}` would act on the resources labelled {selector} (nothing was contacted)",
         ctx.cmd.action.as_str()
@@ -72,7 +86,12 @@ fn scope(ctx: &Ctx, project: &Project) -> Scope {
 }
 
 fn lock(ctx: &Ctx, project: &str, spec: &str) -> Result<RunLock, Error> {
-    Ok(RunLock::acquire(&ctx.state_dir, project, spec, ctx.args.wait_lock)?)
+    Ok(RunLock::acquire(
+        &ctx.state_dir,
+        project,
+        spec,
+        ctx.args.wait_lock,
+    )?)
 }
 
 async fn act<P: Provider>(
@@ -104,10 +123,19 @@ async fn act<P: Provider>(
         }
         Action::Status => return status(ctx, p, project).await,
         Action::Delete => {
-            let found = p.list(&scope(ctx, project)).await?;
+            let policy = RetryPolicy::from_config(&project.retry);
+            let sc = scope(ctx, project);
+            let found = retry_reads(&policy, || p.list(&sc)).await?;
             if found.is_empty() {
                 if ctx.args.output == Format::Table {
-                    println!("nothing to delete: no managed instances match {}", crate::plan::selector(&project.name, ctx.cmd.spec.as_deref(), ctx.args.target.as_deref()));
+                    println!(
+                        "nothing to delete: no managed instances match {}",
+                        crate::plan::selector(
+                            &project.name,
+                            ctx.cmd.spec.as_deref(),
+                            ctx.args.target.as_deref()
+                        )
+                    );
                 }
                 printer.finish("delete", &[], started.elapsed());
                 return Ok(exit::OK);
@@ -116,34 +144,67 @@ async fn act<P: Provider>(
             let mut specs: Vec<&str> = found.iter().map(|e| e.spec.as_str()).collect();
             specs.sort();
             specs.dedup();
-            let _locks = specs.iter().map(|s| lock(ctx, &project.name, s)).collect::<Result<Vec<_>, _>>()?;
-            let options = DeleteOptions { keep_boot_volume: ctx.args.keep_boot_volume };
+            let _locks = specs
+                .iter()
+                .map(|s| lock(ctx, &project.name, s))
+                .collect::<Result<Vec<_>, _>>()?;
+            let options = DeleteOptions {
+                keep_boot_volume: ctx.args.keep_boot_volume,
+            };
             crate::engine::delete(p, &found, &options, ctx.args.parallel, printer).await
         }
         Action::Start | Action::Stop => {
             let spec = ctx.cmd.spec.as_deref().unwrap_or_default();
             let _lock = lock(ctx, &project.name, spec)?;
-            let found = p.list(&scope(ctx, project)).await?;
-            let power = if action == Action::Start { Power::Start } else { Power::Stop };
+            let policy = RetryPolicy::from_config(&project.retry);
+            let sc = scope(ctx, project);
+            let found = retry_reads(&policy, || p.list(&sc)).await?;
+            let power = if action == Action::Start {
+                Power::Start
+            } else {
+                Power::Stop
+            };
             crate::engine::power(p, &found, power, ctx.args.wait, ctx.args.parallel, printer).await
         }
-        _ => return Err(Error::Usage(format!("`{}` is not a provider action", action.as_str()))),
+        _ => {
+            return Err(Error::Usage(format!(
+                "`{}` is not a provider action",
+                action.as_str()
+            )));
+        }
     };
     printer.finish(action.as_str(), &reports, started.elapsed());
-    Ok(if Summary::of(&reports).failed > 0 { exit::FAILED } else { exit::OK })
+    Ok(if Summary::of(&reports).failed > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
 }
 
 async fn status<P: Provider>(ctx: &Ctx, p: &P, project: &Project) -> Result<u8, Error> {
-    let rows = p.status(&scope(ctx, project)).await?;
+    let policy = RetryPolicy::from_config(&project.retry);
+    let sc = scope(ctx, project);
+    let rows = retry_reads(&policy, || p.status(&sc)).await?;
     match ctx.args.output {
         Format::Table => {
             if rows.is_empty() {
-                println!("no managed instances match {}", crate::plan::selector(&project.name, ctx.cmd.spec.as_deref(), ctx.args.target.as_deref()));
+                println!(
+                    "no managed instances match {}",
+                    crate::plan::selector(
+                        &project.name,
+                        ctx.cmd.spec.as_deref(),
+                        ctx.args.target.as_deref()
+                    )
+                );
             } else {
                 println!("{}", crate::ui::table::status_table(p.kind(), &rows));
             }
             if project.sim {
-                println!("[SIMULATED] {} instances on the built-in {} simulator", rows.len(), p.kind());
+                println!(
+                    "[SIMULATED] {} instances on the built-in {} simulator",
+                    rows.len(),
+                    p.kind()
+                );
             }
         }
         f => crate::ui::output::print_doc(f, &rows),
@@ -164,7 +225,11 @@ fn confirm(ctx: &Ctx, found: &[Existing]) -> Result<(), Error> {
             names.join(", ")
         )));
     }
-    eprint!("delete {} instance(s) and all their resources: {}? [y/N] ", names.len(), names.join(", "));
+    eprint!(
+        "delete {} instance(s) and all their resources: {}? [y/N] ",
+        names.len(),
+        names.join(", ")
+    );
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);

@@ -5,6 +5,8 @@ use crate::error::Error;
 use crate::provider::ConnectOptions;
 
 /// Keeps an in-process simulator alive for the length of the run.
+// The handles are never read: holding them keeps the servers up until they drop.
+#[allow(dead_code)]
 pub enum SimGuard {
     /// No simulator.
     None,
@@ -17,7 +19,10 @@ pub enum SimGuard {
 }
 
 /// Connection options for `project`, starting its simulator when `sim: true`.
-pub async fn connect_options(project: &Project, state_dir: &std::path::Path) -> Result<(ConnectOptions, SimGuard), Error> {
+pub async fn connect_options(
+    project: &Project,
+    state_dir: &std::path::Path,
+) -> Result<(ConnectOptions, SimGuard), Error> {
     let mut opts = ConnectOptions {
         state_dir: state_dir.to_path_buf(),
         ..ConnectOptions::default()
@@ -60,11 +65,20 @@ pub async fn connect_options(project: &Project, state_dir: &std::path::Path) -> 
 #[cfg(feature = "sim")]
 fn oci_sim_options(state_dir: &std::path::Path) -> crate::sim::oci::OciSimOptions {
     use crate::sim::oci::{AdCapacity, CapacityModel, OciSimOptions};
-    let full = AdCapacity { free_after_attempts: u64::MAX, ..AdCapacity::default() };
+    let full = AdCapacity {
+        free_after_attempts: u64::MAX,
+        ..AdCapacity::default()
+    };
     let mut capacity = CapacityModel::default();
     capacity.per_ad.insert("AD-1".into(), full.clone());
     capacity.per_ad.insert("AD-2".into(), full);
-    capacity.per_ad.insert("AD-3".into(), AdCapacity { free_after_attempts: 2, ..AdCapacity::default() });
+    capacity.per_ad.insert(
+        "AD-3".into(),
+        AdCapacity {
+            free_after_attempts: 2,
+            ..AdCapacity::default()
+        },
+    );
     OciSimOptions {
         state_dir: state_dir.to_path_buf(),
         capacity,
@@ -73,10 +87,33 @@ fn oci_sim_options(state_dir: &std::path::Path) -> crate::sim::oci::OciSimOption
     }
 }
 
+/// The in-process Kubernetes simulator: three workers, two of them labelled like the core
+/// high-memory nodes of the shipped `web` spec, short import and boot times.
+/// `VAUTO_SIM_SCHEMA_DIR` makes it validate objects against CRD schemas (tests use it).
 #[cfg(feature = "sim")]
 async fn start_kube_sim(state_dir: &std::path::Path) -> Result<crate::sim::kube::KubeSim, Error> {
-    let _ = state_dir;
-    Err(Error::Other("the kubernetes simulator is not merged yet".into()))
+    use crate::sim::kube::{KubeSimOptions, SimNode};
+    let mut nodes = vec![
+        SimNode::worker("worker-0", "zone-a"),
+        SimNode::worker("worker-1", "zone-b"),
+        SimNode::worker("worker-2", "zone-c"),
+    ];
+    for n in nodes.iter_mut().take(2) {
+        n.labels.insert("zone".into(), "core".into());
+        n.labels.insert("hw-type".into(), "high-mem".into());
+    }
+    let opts = KubeSimOptions {
+        state_dir: state_dir.to_path_buf(),
+        schema_dir: std::env::var_os("VAUTO_SIM_SCHEMA_DIR").map(std::path::PathBuf::from),
+        import_duration: std::time::Duration::from_secs(6),
+        boot_duration: std::time::Duration::from_secs(3),
+        seed: fastrand::u64(..),
+        nodes,
+        ..KubeSimOptions::default()
+    };
+    crate::sim::kube::start(opts)
+        .await
+        .map_err(|e| Error::Other(format!("cannot start the kubernetes simulator: {e}")))
 }
 
 /// Runs `$body` with `$p` bound to the project's connected provider.
@@ -84,7 +121,8 @@ macro_rules! with_provider {
     ($project:expr, $opts:expr, |$p:ident| $body:expr) => {
         match $project.provider {
             $crate::config::ProviderKind::Kubevirt => {
-                let $p = $crate::provider::kubevirt::KubevirtProvider::connect(&$project, &$opts).await?;
+                let $p = $crate::provider::kubevirt::KubevirtProvider::connect(&$project, &$opts)
+                    .await?;
                 $body
             }
             $crate::config::ProviderKind::Oci => {

@@ -29,7 +29,11 @@ pub struct Ctx {
 impl Ctx {
     /// Loads the project named on the command line.
     pub fn project(&self) -> Result<Project, Error> {
-        let name = self.cmd.project.as_deref().ok_or_else(|| Error::Usage("no project given".into()))?;
+        let name = self
+            .cmd
+            .project
+            .as_deref()
+            .ok_or_else(|| Error::Usage("no project given".into()))?;
         Ok(self.dir.project(name)?)
     }
 
@@ -54,13 +58,20 @@ pub fn main_entry() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
         }
     };
     crate::ops::logging::init(args.verbose, args.quiet);
     // One TLS crypto provider for reqwest and kube (ring: builds statically with musl).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -119,10 +130,12 @@ pub fn config_dir(explicit: Option<&Path>) -> PathBuf {
     if has_config(&cwd) {
         return cwd;
     }
-    if let Some(bin_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-        if has_config(&bin_dir) {
-            return bin_dir;
-        }
+    if let Some(bin_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+        && has_config(&bin_dir)
+    {
+        return bin_dir;
     }
     cwd
 }
@@ -135,11 +148,22 @@ pub async fn run(args: Args) -> Result<u8, Error> {
     }
     let root = config_dir(args.config_dir.as_deref());
     if args.config_dir.is_some() && !root.is_dir() {
-        return Err(Error::Usage(format!("--config-dir `{}` is not a directory", root.display())));
+        return Err(Error::Usage(format!(
+            "--config-dir `{}` is not a directory",
+            root.display()
+        )));
     }
     let dir = ConfigDir::open(&root)?;
-    let state_dir = args.state_dir.clone().unwrap_or_else(|| root.join(".vauto"));
-    let ctx = Ctx { args, cmd, dir, state_dir };
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| root.join(".vauto"));
+    let ctx = Ctx {
+        args,
+        cmd,
+        dir,
+        state_dir,
+    };
     match ctx.cmd.action {
         Action::Validate => validate::validate(&ctx),
         Action::Plan => plan::plan(&ctx),
@@ -156,9 +180,11 @@ pub async fn run(args: Args) -> Result<u8, Error> {
 }
 
 fn completions(shell: &str) -> Result<u8, Error> {
-    let shell: clap_complete::Shell = shell
-        .parse()
-        .map_err(|_| Error::Usage(format!("unknown shell `{shell}`: expected bash, zsh or fish")))?;
+    let shell: clap_complete::Shell = shell.parse().map_err(|_| {
+        Error::Usage(format!(
+            "unknown shell `{shell}`: expected bash, zsh or fish"
+        ))
+    })?;
     let mut cmd = <Args as CommandFactory>::command();
     clap_complete::generate(shell, &mut cmd, "vauto", &mut std::io::stdout());
     Ok(exit::OK)

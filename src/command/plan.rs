@@ -13,7 +13,9 @@ pub fn planned_objects(plan: &Plan) -> Vec<(String, PlannedObject)> {
     let mut out = Vec::new();
     for inst in &plan.instances {
         let objs = match plan.project.provider {
-            ProviderKind::Kubevirt => crate::provider::kubevirt::resources::planned_objects(plan, inst),
+            ProviderKind::Kubevirt => {
+                crate::provider::kubevirt::resources::planned_objects(plan, inst)
+            }
             ProviderKind::Oci => crate::provider::oci::resources::planned_objects(plan, inst),
         };
         out.extend(objs.into_iter().map(|o| (inst.name.clone(), o)));
@@ -27,10 +29,14 @@ pub fn load_plan(ctx: &Ctx) -> Result<Plan, Error> {
     let spec = ctx
         .spec(&project)?
         .ok_or_else(|| Error::Usage("this action needs a spec".into()))?;
-    let opts = PlanOptions { replicas: ctx.args.replicas, target: ctx.args.target.clone() };
+    let opts = PlanOptions {
+        replicas: ctx.args.replicas,
+        target: ctx.args.target.clone(),
+    };
     let mut plan = crate::plan::build(&ctx.dir, &project, &spec, &opts)?;
     if plan.project.provider == ProviderKind::Oci {
-        plan.notes.extend(crate::provider::oci::resources::plan_notes(&plan));
+        plan.notes
+            .extend(crate::provider::oci::resources::plan_notes(&plan));
     }
     Ok(plan)
 }
@@ -45,7 +51,10 @@ pub fn plan(ctx: &Ctx) -> Result<u8, Error> {
             let mut s = String::new();
             for (_, o) in &objects {
                 s.push_str("---\n");
-                s.push_str(&serde_yaml::to_string(&o.body).map_err(|e| Error::Other(format!("cannot encode yaml: {e}")))?);
+                s.push_str(
+                    &serde_yaml::to_string(&o.body)
+                        .map_err(|e| Error::Other(format!("cannot encode yaml: {e}")))?,
+                );
             }
             for n in &plan.notes {
                 s.push_str(&format!("# note: {n}\n"));
@@ -59,7 +68,14 @@ pub fn plan(ctx: &Ctx) -> Result<u8, Error> {
                 name: &'a str,
                 body: &'a serde_json::Value,
             }
-            let items: Vec<Item> = objects.iter().map(|(_, o)| Item { kind: &o.kind, name: &o.name, body: &o.body }).collect();
+            let items: Vec<Item> = objects
+                .iter()
+                .map(|(_, o)| Item {
+                    kind: &o.kind,
+                    name: &o.name,
+                    body: &o.body,
+                })
+                .collect();
             crate::ui::output::print_doc(Format::Json, &items);
             for n in &plan.notes {
                 eprintln!("note: {n}");

@@ -37,7 +37,9 @@ pub fn validate(ctx: &Ctx) -> Result<u8, Error> {
         };
         // Plan the spec with every project whose provider it can run on.
         for p in &projects {
-            let Ok(spec) = dir.load_spec(f, Some(p.provider)) else { continue };
+            let Ok(spec) = dir.load_spec(f, Some(p.provider)) else {
+                continue;
+            };
             match crate::plan::build(dir, p, &spec, &PlanOptions::default()) {
                 Ok(_) => plans += 1,
                 Err(e) => errs.extend(e.0),
@@ -64,7 +66,9 @@ pub fn validate(ctx: &Ctx) -> Result<u8, Error> {
 }
 
 fn count_templates(dir: &std::path::Path) -> usize {
-    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     rd.filter_map(|e| e.ok().map(|e| e.path()))
         .map(|p| {
             if p.is_dir() {

@@ -196,7 +196,13 @@ pub fn did_you_mean<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
     let allowed = (name.chars().count() / 3).max(1);
     known
         .iter()
-        .map(|k| (strsim::damerau_levenshtein(name, k), -strsim::jaro_winkler(name, k), k))
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(name, k),
+                -strsim::jaro_winkler(name, k),
+                k,
+            )
+        })
         .filter(|(d, jw, _)| *d <= allowed || -*jw > 0.85)
         .min_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)))
         .map(|(_, _, k)| k.as_str())
@@ -210,10 +216,10 @@ fn stem(path: &Path) -> String {
 
 /// Expands a leading `~/` to the home directory.
 pub fn expand_tilde(p: &str) -> PathBuf {
-    if let Some(rest) = p.strip_prefix("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(rest);
-        }
+    if let Some(rest) = p.strip_prefix("~/")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
     }
     PathBuf::from(p)
 }
@@ -555,13 +561,13 @@ fn check_kubevirt_spec(src: &Source, s: &Spec, errs: &mut Vec<ConfigError>) {
             errs.push(src.error(&field, format!("`{v}` is not a valid label value: it {p}")));
         }
     }
-    if let Some(a) = &s.placement.affinity {
-        if !a.0.is_object() {
-            errs.push(src.error(
-                "placement.affinity",
-                "must be a mapping (Kubernetes Affinity)",
-            ));
-        }
+    if let Some(a) = &s.placement.affinity
+        && !a.0.is_object()
+    {
+        errs.push(src.error(
+            "placement.affinity",
+            "must be a mapping (Kubernetes Affinity)",
+        ));
     }
     for (i, t) in s.placement.tolerations.iter().enumerate() {
         if !t.0.is_object() {
@@ -607,13 +613,13 @@ fn check_oci_spec(src: &Source, s: &Spec, errs: &mut Vec<ConfigError>) {
             ));
         }
     }
-    if let Some(b) = s.boot_volume_gb {
-        if b < 50 {
-            errs.push(src.error(
-                "boot_volume_gb",
-                format!("{b} is below OCI's minimum boot volume of 50 GB"),
-            ));
-        }
+    if let Some(b) = s.boot_volume_gb
+        && b < 50
+    {
+        errs.push(src.error(
+            "boot_volume_gb",
+            format!("{b} is below OCI's minimum boot volume of 50 GB"),
+        ));
     }
     match &s.image {
         None => errs.push(src.error(
@@ -640,12 +646,12 @@ fn check_oci_spec(src: &Source, s: &Spec, errs: &mut Vec<ConfigError>) {
             (None, Some(_)) => {}
         },
     }
-    if let Some(AdChoice::List(l)) = &s.placement.availability_domains {
-        if l.is_empty() {
-            errs.push(src.error(
-                "placement.availability_domains",
-                "is empty: list at least one AD, or write `all`",
-            ));
-        }
+    if let Some(AdChoice::List(l)) = &s.placement.availability_domains
+        && l.is_empty()
+    {
+        errs.push(src.error(
+            "placement.availability_domains",
+            "is empty: list at least one AD, or write `all`",
+        ));
     }
 }

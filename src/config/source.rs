@@ -67,7 +67,11 @@ impl Source {
                 line,
                 column,
                 // serde_path_to_error writes `?` for a position inside a broken document.
-                field: if field == "." || field.contains('?') { String::new() } else { field },
+                field: if field == "." || field.contains('?') {
+                    String::new()
+                } else {
+                    field
+                },
                 message: clean_serde_message(&inner.to_string()),
             }
         })

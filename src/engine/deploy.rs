@@ -8,7 +8,9 @@ use futures::StreamExt;
 use super::observer::{Event, Observer};
 use super::retry::{Decision, RetryPolicy, RetryState};
 use crate::plan::{DesiredInstance, Plan};
-use crate::provider::{Existing, Outcome, Placement, Provider, ProviderError, ResourceReport, Scope};
+use crate::provider::{
+    Existing, Outcome, Placement, Provider, ProviderError, ResourceReport, Scope,
+};
 
 /// Options of one deploy run.
 #[derive(Debug, Clone)]
@@ -39,10 +41,13 @@ pub async fn deploy<P: Provider>(
         spec: Some(plan.spec.name.0.clone()),
         target: None,
     };
-    let existing = provider.list(&scope).await?;
+    let existing = super::retry::retry_reads(&opts.policy, || provider.list(&scope)).await?;
     let wanted: BTreeSet<&str> = plan.instances.iter().map(|i| i.name.as_str()).collect();
     if plan.target.is_none() {
-        for e in existing.iter().filter(|e| !wanted.contains(e.name.as_str())) {
+        for e in existing
+            .iter()
+            .filter(|e| !wanted.contains(e.name.as_str()))
+        {
             observer.event(Event::Note {
                 instance: Some(e.name.clone()),
                 message: format!(
@@ -55,14 +60,23 @@ pub async fn deploy<P: Provider>(
         }
     }
     let parallel = opts.parallel.max(1);
-    let results: Vec<Vec<ResourceReport>> = futures::stream::iter(plan.instances.iter().enumerate())
-        .map(|(i, inst)| {
-            let found = existing.iter().find(|e| e.name == inst.name);
-            deploy_one(provider, plan, inst, found, opts, opts.seed.wrapping_add(i as u64), observer)
-        })
-        .buffer_unordered(parallel)
-        .collect()
-        .await;
+    let results: Vec<Vec<ResourceReport>> =
+        futures::stream::iter(plan.instances.iter().enumerate())
+            .map(|(i, inst)| {
+                let found = existing.iter().find(|e| e.name == inst.name);
+                deploy_one(
+                    provider,
+                    plan,
+                    inst,
+                    found,
+                    opts,
+                    opts.seed.wrapping_add(i as u64),
+                    observer,
+                )
+            })
+            .buffer_unordered(parallel)
+            .collect()
+            .await;
     Ok(results.into_iter().flatten().collect())
 }
 
@@ -83,17 +97,33 @@ async fn deploy_one<P: Provider>(
     let mut out = Vec::new();
     if let Some(e) = found.filter(|e| e.complete) {
         for (kind, name) in &e.resources {
-            emit(observer, &mut out, ResourceReport::new(&inst.name, kind, name, Outcome::Skipped, "already exists"));
+            emit(
+                observer,
+                &mut out,
+                ResourceReport::new(&inst.name, kind, name, Outcome::Skipped, "already exists"),
+            );
         }
         if e.resources.is_empty() {
-            emit(observer, &mut out, ResourceReport::new(&inst.name, "Instance", &inst.name, Outcome::Skipped, "already exists"));
+            emit(
+                observer,
+                &mut out,
+                ResourceReport::new(
+                    &inst.name,
+                    "Instance",
+                    &inst.name,
+                    Outcome::Skipped,
+                    "already exists",
+                ),
+            );
         }
         return out;
     }
     let started = tokio::time::Instant::now();
     let mut state = RetryState::new(opts.policy.clone(), seed);
     let mut dropped: BTreeSet<String> = BTreeSet::new();
-    let fail = |reason: String| ResourceReport::new(&inst.name, "Instance", &inst.name, Outcome::Failed, reason);
+    let fail = |reason: String| {
+        ResourceReport::new(&inst.name, "Instance", &inst.name, Outcome::Failed, reason)
+    };
 
     let placements = loop {
         match provider.placements(plan, inst).await {
@@ -115,7 +145,11 @@ async fn deploy_one<P: Provider>(
     'rounds: loop {
         let round: Vec<&Placement> = placements
             .iter()
-            .filter(|p| p.availability_domain.as_ref().is_none_or(|ad| !dropped.contains(ad)))
+            .filter(|p| {
+                p.availability_domain
+                    .as_ref()
+                    .is_none_or(|ad| !dropped.contains(ad))
+            })
             .collect();
         if round.is_empty() {
             emit(observer, &mut out, fail("every availability domain was dropped: the shape is not offered in any of them".into()));
@@ -139,9 +173,22 @@ async fn deploy_one<P: Provider>(
             }
             let Some(err) = attempt.error else {
                 if opts.wait && !out.iter().any(|r| r.outcome == Outcome::Failed) {
-                    match provider.wait_running(&inst.name, opts.wait_timeout, observer).await {
+                    match provider
+                        .wait_running(&inst.name, opts.wait_timeout, observer)
+                        .await
+                    {
                         Ok(r) => emit(observer, &mut out, r),
-                        Err(e) => emit(observer, &mut out, ResourceReport::new(&inst.name, "Instance", &inst.name, Outcome::Failed, format!("not running: {}", e.message))),
+                        Err(e) => emit(
+                            observer,
+                            &mut out,
+                            ResourceReport::new(
+                                &inst.name,
+                                "Instance",
+                                &inst.name,
+                                Outcome::Failed,
+                                format!("not running: {}", e.message),
+                            ),
+                        ),
                     }
                 }
                 return out;
@@ -190,12 +237,27 @@ async fn deploy_one<P: Provider>(
                         spec: Some(inst.spec.clone()),
                         target: Some(inst.name.clone()),
                     };
-                    if let Ok(found) = provider.list(&scope).await {
-                        if let Some(e) = found.iter().find(|e| e.name == inst.name) {
-                            let kind = e.resources.first().map(|r| r.0.as_str()).unwrap_or("Instance");
-                            emit(observer, &mut out, ResourceReport::new(&inst.name, kind, &inst.name, Outcome::Success, "created (an earlier attempt landed)"));
-                            return out;
-                        }
+                    if let Ok(found) =
+                        super::retry::retry_reads(&opts.policy, || provider.list(&scope)).await
+                        && let Some(e) = found.iter().find(|e| e.name == inst.name)
+                    {
+                        let kind = e
+                            .resources
+                            .first()
+                            .map(|r| r.0.as_str())
+                            .unwrap_or("Instance");
+                        emit(
+                            observer,
+                            &mut out,
+                            ResourceReport::new(
+                                &inst.name,
+                                kind,
+                                &inst.name,
+                                Outcome::Success,
+                                "created (an earlier attempt landed)",
+                            ),
+                        );
+                        return out;
                     }
                     emit(observer, &mut out, fail(format!("limit reached: {reason}")));
                     return out;

@@ -26,7 +26,10 @@ impl Provider for Fake {
         "fake"
     }
     fn capability(&self) -> Capability {
-        Capability { capacity_retry: true, keep_boot_volume: false }
+        Capability {
+            capacity_retry: true,
+            keep_boot_volume: false,
+        }
     }
     async fn list(&self, scope: &Scope) -> Result<Vec<Existing>, ProviderError> {
         Ok(self
@@ -36,17 +39,30 @@ impl Provider for Fake {
             .cloned()
             .collect())
     }
-    async fn placements(&self, _: &Plan, _: &DesiredInstance) -> Result<Vec<Placement>, ProviderError> {
+    async fn placements(
+        &self,
+        _: &Plan,
+        _: &DesiredInstance,
+    ) -> Result<Vec<Placement>, ProviderError> {
         if self.ads.is_empty() {
             return Ok(vec![Placement::default()]);
         }
         Ok(self
             .ads
             .iter()
-            .map(|ad| Placement { availability_domain: Some(ad.to_string()), ..Placement::default() })
+            .map(|ad| Placement {
+                availability_domain: Some(ad.to_string()),
+                ..Placement::default()
+            })
             .collect())
     }
-    async fn create(&self, _: &Plan, inst: &DesiredInstance, p: &Placement, _: &dyn Observer) -> Attempt {
+    async fn create(
+        &self,
+        _: &Plan,
+        inst: &DesiredInstance,
+        p: &Placement,
+        _: &dyn Observer,
+    ) -> Attempt {
         {
             let mut f = self.in_flight.lock().unwrap();
             f.0 += 1;
@@ -54,21 +70,55 @@ impl Provider for Fake {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
         self.in_flight.lock().unwrap().0 -= 1;
-        self.calls.lock().unwrap().push((inst.name.clone(), p.availability_domain.clone()));
-        let next = self.script.lock().unwrap().get_mut(&inst.name).and_then(|q| q.pop_front());
+        self.calls
+            .lock()
+            .unwrap()
+            .push((inst.name.clone(), p.availability_domain.clone()));
+        let next = self
+            .script
+            .lock()
+            .unwrap()
+            .get_mut(&inst.name)
+            .and_then(|q| q.pop_front());
         match next {
-            Some(Err(e)) => Attempt { reports: vec![], error: Some(e) },
+            Some(Err(e)) => Attempt {
+                reports: vec![],
+                error: Some(e),
+            },
             _ => Attempt {
-                reports: vec![ResourceReport::new(&inst.name, "Instance", &inst.name, Outcome::Success, "created")],
+                reports: vec![ResourceReport::new(
+                    &inst.name,
+                    "Instance",
+                    &inst.name,
+                    Outcome::Success,
+                    "created",
+                )],
                 error: None,
             },
         }
     }
-    async fn wait_running(&self, name: &str, _: Duration, _: &dyn Observer) -> Result<ResourceReport, ProviderError> {
-        Ok(ResourceReport::new(name, "Instance", name, Outcome::Success, "running"))
+    async fn wait_running(
+        &self,
+        name: &str,
+        _: Duration,
+        _: &dyn Observer,
+    ) -> Result<ResourceReport, ProviderError> {
+        Ok(ResourceReport::new(
+            name,
+            "Instance",
+            name,
+            Outcome::Success,
+            "running",
+        ))
     }
     async fn delete(&self, e: &Existing, _: &DeleteOptions) -> Vec<ResourceReport> {
-        vec![ResourceReport::new(&e.name, "Instance", &e.name, Outcome::Deleted, "terminated")]
+        vec![ResourceReport::new(
+            &e.name,
+            "Instance",
+            &e.name,
+            Outcome::Deleted,
+            "terminated",
+        )]
     }
     async fn status(&self, _: &Scope) -> Result<Vec<InstanceStatus>, ProviderError> {
         Ok(vec![])
@@ -97,13 +147,25 @@ fn plan(replicas: u32) -> Plan {
             ssh_authorized_keys: vec![],
         })
         .collect();
-    Plan { project, spec, instances, notes: vec![], target: None }
+    Plan {
+        project,
+        spec,
+        instances,
+        notes: vec![],
+        target: None,
+    }
 }
 
 fn opts() -> DeployOptions {
     let mut policy = RetryPolicy::from_config(&crate::config::Retry::default());
     policy.jitter = Duration::ZERO;
-    DeployOptions { parallel: 8, wait: false, wait_timeout: Duration::from_secs(60), policy, seed: 1 }
+    DeployOptions {
+        parallel: 8,
+        wait: false,
+        wait_timeout: Duration::from_secs(60),
+        policy,
+        seed: 1,
+    }
 }
 
 fn existing(name: &str) -> Existing {
@@ -124,34 +186,68 @@ fn outcomes(r: &[ResourceReport]) -> Vec<(String, Outcome)> {
 
 #[tokio::test(start_paused = true)]
 async fn existing_instances_are_skipped_and_missing_ones_created() {
-    let fake = Fake { existing: vec![existing("web-01")], ..Fake::default() };
+    let fake = Fake {
+        existing: vec![existing("web-01")],
+        ..Fake::default()
+    };
     let rec = Recorder::default();
     let reports = deploy(&fake, &plan(2), &opts(), &rec).await.unwrap();
     assert_eq!(
         outcomes(&reports),
-        vec![("web-01".into(), Outcome::Skipped), ("web-02".into(), Outcome::Success)]
+        vec![
+            ("web-01".into(), Outcome::Skipped),
+            ("web-02".into(), Outcome::Success)
+        ]
     );
-    assert_eq!(fake.calls.lock().unwrap().len(), 1, "web-01 must not be created again");
+    assert_eq!(
+        fake.calls.lock().unwrap().len(),
+        1,
+        "web-01 must not be created again"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn capacity_rotates_domains_then_waits_a_round() {
-    let cap = || Err(ProviderError::new(ErrorClass::Capacity, "Out of host capacity."));
-    let fake = Fake { ads: vec!["AD-1", "AD-2", "AD-3"], ..Fake::default() };
-    fake.script
-        .lock()
-        .unwrap()
-        .insert("web-01".into(), VecDeque::from([cap(), cap(), cap(), cap(), Ok(())]));
+    let cap = || {
+        Err(ProviderError::new(
+            ErrorClass::Capacity,
+            "Out of host capacity.",
+        ))
+    };
+    let fake = Fake {
+        ads: vec!["AD-1", "AD-2", "AD-3"],
+        ..Fake::default()
+    };
+    fake.script.lock().unwrap().insert(
+        "web-01".into(),
+        VecDeque::from([cap(), cap(), cap(), cap(), Ok(())]),
+    );
     let rec = Recorder::default();
     let start = tokio::time::Instant::now();
     let reports = deploy(&fake, &plan(1), &opts(), &rec).await.unwrap();
-    assert_eq!(outcomes(&reports), vec![("web-01".into(), Outcome::Success)]);
-    let ads: Vec<_> = fake.calls.lock().unwrap().iter().map(|c| c.1.clone().unwrap()).collect();
+    assert_eq!(
+        outcomes(&reports),
+        vec![("web-01".into(), Outcome::Success)]
+    );
+    let ads: Vec<_> = fake
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c.1.clone().unwrap())
+        .collect();
     assert_eq!(ads, ["AD-1", "AD-2", "AD-3", "AD-1", "AD-2"]);
     // One full round failed: exactly one interval (60s, no jitter) was waited (plus 10ms per call).
     let waited = start.elapsed();
-    assert!(waited >= Duration::from_secs(60) && waited < Duration::from_secs(61), "{waited:?}");
-    let failed_attempts = rec.events().iter().filter(|e| matches!(e, Event::AttemptFailed { .. })).count();
+    assert!(
+        waited >= Duration::from_secs(60) && waited < Duration::from_secs(61),
+        "{waited:?}"
+    );
+    let failed_attempts = rec
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::AttemptFailed { .. }))
+        .count();
     assert_eq!(failed_attempts, 4);
 }
 
@@ -160,9 +256,14 @@ async fn fatal_error_fails_only_that_instance() {
     let fake = Fake::default();
     fake.script.lock().unwrap().insert(
         "web-02".into(),
-        VecDeque::from([Err(ProviderError::new(ErrorClass::Auth, "not authenticated: check the key"))]),
+        VecDeque::from([Err(ProviderError::new(
+            ErrorClass::Auth,
+            "not authenticated: check the key",
+        ))]),
     );
-    let reports = deploy(&fake, &plan(3), &opts(), &Recorder::default()).await.unwrap();
+    let reports = deploy(&fake, &plan(3), &opts(), &Recorder::default())
+        .await
+        .unwrap();
     assert_eq!(
         outcomes(&reports),
         vec![
@@ -176,12 +277,23 @@ async fn fatal_error_fails_only_that_instance() {
 
 #[tokio::test(start_paused = true)]
 async fn quota_checks_for_a_landed_launch_before_failing() {
-    let fake = Fake { existing: vec![Existing { complete: false, ..existing("web-01") }], ..Fake::default() };
+    let fake = Fake {
+        existing: vec![Existing {
+            complete: false,
+            ..existing("web-01")
+        }],
+        ..Fake::default()
+    };
     fake.script.lock().unwrap().insert(
         "web-01".into(),
-        VecDeque::from([Err(ProviderError::new(ErrorClass::Quota, "LimitExceeded: standard-a1-core-count"))]),
+        VecDeque::from([Err(ProviderError::new(
+            ErrorClass::Quota,
+            "LimitExceeded: standard-a1-core-count",
+        ))]),
     );
-    let reports = deploy(&fake, &plan(1), &opts(), &Recorder::default()).await.unwrap();
+    let reports = deploy(&fake, &plan(1), &opts(), &Recorder::default())
+        .await
+        .unwrap();
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].outcome, Outcome::Success);
     assert!(reports[0].reason.contains("earlier attempt landed"));
@@ -192,7 +304,9 @@ async fn concurrency_is_bounded_by_parallel() {
     let fake = Fake::default();
     let mut o = opts();
     o.parallel = 3;
-    let reports = deploy(&fake, &plan(10), &o, &Recorder::default()).await.unwrap();
+    let reports = deploy(&fake, &plan(10), &o, &Recorder::default())
+        .await
+        .unwrap();
     assert_eq!(reports.len(), 10);
     let max = fake.in_flight.lock().unwrap().1;
     assert_eq!(max, 3, "at most --parallel creates at once, and it is used");
@@ -200,22 +314,49 @@ async fn concurrency_is_bounded_by_parallel() {
 
 #[tokio::test(start_paused = true)]
 async fn extras_beyond_replicas_are_reported_not_touched() {
-    let fake = Fake { existing: vec![existing("web-01"), existing("web-05")], ..Fake::default() };
+    let fake = Fake {
+        existing: vec![existing("web-01"), existing("web-05")],
+        ..Fake::default()
+    };
     let rec = Recorder::default();
     let reports = deploy(&fake, &plan(1), &opts(), &rec).await.unwrap();
-    assert_eq!(outcomes(&reports), vec![("web-01".into(), Outcome::Skipped)]);
+    assert_eq!(
+        outcomes(&reports),
+        vec![("web-01".into(), Outcome::Skipped)]
+    );
     assert!(rec.events().iter().any(|e| matches!(e, Event::Note { message, .. } if message.contains("web-05") && message.contains("left alone"))));
 }
 
 #[tokio::test(start_paused = true)]
 async fn not_found_drops_the_domain_for_the_run() {
-    let fake = Fake { ads: vec!["AD-1", "AD-2"], ..Fake::default() };
+    let fake = Fake {
+        ads: vec!["AD-1", "AD-2"],
+        ..Fake::default()
+    };
     fake.script.lock().unwrap().insert(
         "web-01".into(),
-        VecDeque::from([Err(ProviderError::new(ErrorClass::NotFound, "shape VM.Standard.A1.Flex not found")), Err(ProviderError::new(ErrorClass::Capacity, "Out of host capacity.")), Ok(())]),
+        VecDeque::from([
+            Err(ProviderError::new(
+                ErrorClass::NotFound,
+                "shape VM.Standard.A1.Flex not found",
+            )),
+            Err(ProviderError::new(
+                ErrorClass::Capacity,
+                "Out of host capacity.",
+            )),
+            Ok(()),
+        ]),
     );
-    let reports = deploy(&fake, &plan(1), &opts(), &Recorder::default()).await.unwrap();
+    let reports = deploy(&fake, &plan(1), &opts(), &Recorder::default())
+        .await
+        .unwrap();
     assert_eq!(reports[0].outcome, Outcome::Success);
-    let ads: Vec<_> = fake.calls.lock().unwrap().iter().map(|c| c.1.clone().unwrap()).collect();
+    let ads: Vec<_> = fake
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c.1.clone().unwrap())
+        .collect();
     assert_eq!(ads, ["AD-1", "AD-2", "AD-2"]);
 }

@@ -39,9 +39,11 @@ impl RetryPolicy {
             throttle_base: r.throttle_base.0,
             throttle_max: r.throttle_max.0,
             jitter: r.jitter.0,
-            transient_base: Duration::from_secs(2),
-            transient_max: Duration::from_secs(60),
-            transient_tries: 6,
+            // Transient trouble (5xx, resets) usually clears in seconds; ten tries in a row
+            // span about two minutes before an instance is given up.
+            transient_base: Duration::from_secs(1),
+            transient_max: Duration::from_secs(30),
+            transient_tries: 10,
             deadline: None,
         }
     }
@@ -131,7 +133,12 @@ impl RetryState {
     ///
     /// `last_in_round` says whether this was the round's last placement; `elapsed` is the
     /// time since the instance's first attempt.
-    pub fn on_error(&mut self, err: &ProviderError, last_in_round: bool, elapsed: Duration) -> Decision {
+    pub fn on_error(
+        &mut self,
+        err: &ProviderError,
+        last_in_round: bool,
+        elapsed: Duration,
+    ) -> Decision {
         if err.class != ErrorClass::Transient {
             self.transients_in_a_row = 0;
         }
@@ -178,10 +185,16 @@ impl RetryState {
             _ => Duration::ZERO,
         };
         if self.out_of_attempts() {
-            return Decision::GiveUp(format!("gave up after {} attempts, last: {}", self.attempts, err.message));
+            return Decision::GiveUp(format!(
+                "gave up after {} attempts, last: {}",
+                self.attempts, err.message
+            ));
         }
         if self.past_deadline(elapsed, wait) {
-            return Decision::GiveUp(format!("deadline reached after {} attempts, last: {}", self.attempts, err.message));
+            return Decision::GiveUp(format!(
+                "deadline reached after {} attempts, last: {}",
+                self.attempts, err.message
+            ));
         }
         decision
     }
@@ -213,11 +226,17 @@ mod tests {
     fn capacity_walks_the_round_then_waits_the_interval_plus_jitter() {
         let mut s = RetryState::new(policy(), 7);
         s.start_attempt();
-        assert_eq!(s.on_error(&err(ErrorClass::Capacity), false, Duration::ZERO), Decision::NextPlacement);
+        assert_eq!(
+            s.on_error(&err(ErrorClass::Capacity), false, Duration::ZERO),
+            Decision::NextPlacement
+        );
         s.start_attempt();
         match s.on_error(&err(ErrorClass::Capacity), true, Duration::ZERO) {
             Decision::NextRound(w) => {
-                assert!(w >= Duration::from_secs(60) && w <= Duration::from_secs(90), "{w:?}")
+                assert!(
+                    w >= Duration::from_secs(60) && w <= Duration::from_secs(90),
+                    "{w:?}"
+                )
             }
             d => panic!("{d:?}"),
         }
@@ -229,35 +248,56 @@ mod tests {
         p.jitter = Duration::ZERO;
         let mut s = RetryState::new(p, 1);
         let waits: Vec<Duration> = (0..4)
-            .map(|_| match s.on_error(&err(ErrorClass::Throttled), false, Duration::ZERO) {
-                Decision::RetrySame(w) => w,
-                d => panic!("{d:?}"),
-            })
+            .map(
+                |_| match s.on_error(&err(ErrorClass::Throttled), false, Duration::ZERO) {
+                    Decision::RetrySame(w) => w,
+                    d => panic!("{d:?}"),
+                },
+            )
             .collect();
         assert_eq!(
             waits,
             [900, 1800, 3600, 3600].map(Duration::from_secs).to_vec()
         );
         let e = err(ErrorClass::Throttled).with_retry_after(Some(Duration::from_secs(7200)));
-        assert_eq!(s.on_error(&e, false, Duration::ZERO), Decision::RetrySame(Duration::from_secs(7200)));
+        assert_eq!(
+            s.on_error(&e, false, Duration::ZERO),
+            Decision::RetrySame(Duration::from_secs(7200))
+        );
     }
 
     #[test]
     fn transient_is_bounded() {
         let mut s = RetryState::new(policy(), 3);
         for _ in 0..3 {
-            assert!(matches!(s.on_error(&err(ErrorClass::Transient), false, Duration::ZERO), Decision::RetrySame(w) if w < Duration::from_secs(80)));
+            assert!(
+                matches!(s.on_error(&err(ErrorClass::Transient), false, Duration::ZERO), Decision::RetrySame(w) if w < Duration::from_secs(80))
+            );
         }
-        assert!(matches!(s.on_error(&err(ErrorClass::Transient), false, Duration::ZERO), Decision::GiveUp(m) if m.contains("4 transient")));
+        assert!(
+            matches!(s.on_error(&err(ErrorClass::Transient), false, Duration::ZERO), Decision::GiveUp(m) if m.contains("4 transient"))
+        );
     }
 
     #[test]
     fn fatal_classes_give_up_and_quota_checks_first() {
         let mut s = RetryState::new(policy(), 3);
-        assert!(matches!(s.on_error(&err(ErrorClass::Auth), false, Duration::ZERO), Decision::GiveUp(_)));
-        assert!(matches!(s.on_error(&err(ErrorClass::Invalid), false, Duration::ZERO), Decision::GiveUp(_)));
-        assert!(matches!(s.on_error(&err(ErrorClass::Quota), false, Duration::ZERO), Decision::CheckThenFail(_)));
-        assert_eq!(s.on_error(&err(ErrorClass::NotFound), false, Duration::ZERO), Decision::DropDomain);
+        assert!(matches!(
+            s.on_error(&err(ErrorClass::Auth), false, Duration::ZERO),
+            Decision::GiveUp(_)
+        ));
+        assert!(matches!(
+            s.on_error(&err(ErrorClass::Invalid), false, Duration::ZERO),
+            Decision::GiveUp(_)
+        ));
+        assert!(matches!(
+            s.on_error(&err(ErrorClass::Quota), false, Duration::ZERO),
+            Decision::CheckThenFail(_)
+        ));
+        assert_eq!(
+            s.on_error(&err(ErrorClass::NotFound), false, Duration::ZERO),
+            Decision::DropDomain
+        );
     }
 
     #[test]
@@ -266,14 +306,79 @@ mod tests {
         p.max_attempts = 2;
         let mut s = RetryState::new(p.clone(), 3);
         s.start_attempt();
-        assert_eq!(s.on_error(&err(ErrorClass::Capacity), false, Duration::ZERO), Decision::NextPlacement);
+        assert_eq!(
+            s.on_error(&err(ErrorClass::Capacity), false, Duration::ZERO),
+            Decision::NextPlacement
+        );
         s.start_attempt();
-        assert!(matches!(s.on_error(&err(ErrorClass::Capacity), true, Duration::ZERO), Decision::GiveUp(m) if m.contains("after 2 attempts")));
+        assert!(
+            matches!(s.on_error(&err(ErrorClass::Capacity), true, Duration::ZERO), Decision::GiveUp(m) if m.contains("after 2 attempts"))
+        );
 
         p.max_attempts = 0;
         p.deadline = Some(Duration::from_secs(100));
         let mut s = RetryState::new(p, 3);
         s.start_attempt();
-        assert!(matches!(s.on_error(&err(ErrorClass::Capacity), true, Duration::from_secs(50)), Decision::GiveUp(m) if m.contains("deadline")));
+        assert!(
+            matches!(s.on_error(&err(ErrorClass::Capacity), true, Duration::from_secs(50)), Decision::GiveUp(m) if m.contains("deadline"))
+        );
+    }
+}
+
+/// Runs `op` until it succeeds or fails with a class that retrying cannot fix.
+///
+/// Transient and throttled errors are retried as the policy says (bounded); any other
+/// class is returned at once. Used for the read calls around actions (list, status).
+pub async fn retry_reads<T, F, Fut>(policy: &RetryPolicy, mut op: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let mut state = RetryState::new(policy.clone(), fastrand::u64(..));
+    let started = tokio::time::Instant::now();
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if matches!(e.class, ErrorClass::Transient | ErrorClass::Throttled) => {
+                state.start_attempt();
+                match state.on_error(&e, false, started.elapsed()) {
+                    Decision::RetrySame(wait) => tokio::time::sleep(wait).await,
+                    _ => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_retry_transient_errors_but_not_auth() {
+        let policy = RetryPolicy::from_config(&crate::config::Retry::default());
+        let mut calls = 0;
+        let v = retry_reads(&policy, || {
+            calls += 1;
+            let n = calls;
+            async move {
+                if n < 3 {
+                    Err(ProviderError::new(ErrorClass::Transient, "reset"))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!(v.unwrap(), 3);
+        let mut calls = 0;
+        let e = retry_reads(&policy, || {
+            calls += 1;
+            async { Err::<(), _>(ProviderError::new(ErrorClass::Auth, "no")) }
+        })
+        .await;
+        assert_eq!(e.unwrap_err().class, ErrorClass::Auth);
+        assert_eq!(calls, 1);
     }
 }

@@ -35,10 +35,18 @@ pub enum LockError {
 
 impl RunLock {
     /// Takes `<state>/lock/<project>-<spec>.lock`; with `wait`, blocks until it is free.
-    pub fn acquire(state_dir: &Path, project: &str, spec: &str, wait: bool) -> Result<RunLock, LockError> {
+    pub fn acquire(
+        state_dir: &Path,
+        project: &str,
+        spec: &str,
+        wait: bool,
+    ) -> Result<RunLock, LockError> {
         let dir = state_dir.join("lock");
         let path = dir.join(format!("{project}-{spec}.lock"));
-        let io = |source| LockError::Io { path: path.clone(), source };
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
         std::fs::create_dir_all(&dir).map_err(io)?;
         let mut file = OpenOptions::new()
             .read(true)
@@ -54,7 +62,10 @@ impl RunLock {
                     if !wait {
                         let mut s = String::new();
                         let _ = file.read_to_string(&mut s);
-                        return Err(LockError::Held { path, pid: s.trim().parse().ok() });
+                        return Err(LockError::Held {
+                            path,
+                            pid: s.trim().parse().ok(),
+                        });
                     }
                     std::thread::sleep(Duration::from_millis(200));
                 }

@@ -81,10 +81,10 @@ pub fn generated_key_path(spec: &Spec) -> Option<PathBuf> {
 /// (the folder holding `specs/`), so a bundle works from any current directory.
 fn resolve(spec: &Spec, p: &str) -> PathBuf {
     let path = expand_tilde(p);
-    if path.is_relative() {
-        if let Some(root) = spec.file.parent().and_then(Path::parent) {
-            return root.join(path);
-        }
+    if path.is_relative()
+        && let Some(root) = spec.file.parent().and_then(Path::parent)
+    {
+        return root.join(path);
     }
     path
 }

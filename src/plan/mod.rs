@@ -121,13 +121,13 @@ pub fn build(
             .into());
         }
     }
-    if let Some(longest) = (replicas > 0).then(|| instance_name(&prefix, replicas - 1)) {
-        if longest.len() > 63 {
-            errs.push(at(
-                "name_prefix",
-                format!("instance name `{longest}` is longer than 63 characters"),
-            ));
-        }
+    if let Some(longest) = (replicas > 0).then(|| instance_name(&prefix, replicas - 1))
+        && longest.len() > 63
+    {
+        errs.push(at(
+            "name_prefix",
+            format!("instance name `{longest}` is longer than 63 characters"),
+        ));
     }
 
     let keys = match SshKeys::load(spec) {

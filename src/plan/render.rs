@@ -71,14 +71,12 @@ pub fn template_error(file: &std::path::Path, e: &minijinja::Error) -> ConfigErr
         msg.push_str(": ");
         msg.push_str(d);
     }
-    if e.kind() == minijinja::ErrorKind::UndefinedError {
-        if let Some(src) = e.template_source() {
-            if let Some(span) = e.range() {
-                if let Some(expr) = src.get(span) {
-                    msg.push_str(&format!("`{expr}` is not defined (variables: name, index, replica, hostname, static_ip, prefix_len, netmask, gateway, dns, project, spec, ssh_authorized_keys, vars.NAME)"));
-                }
-            }
-        }
+    if e.kind() == minijinja::ErrorKind::UndefinedError
+        && let Some(src) = e.template_source()
+        && let Some(span) = e.range()
+        && let Some(expr) = src.get(span)
+    {
+        msg.push_str(&format!("`{expr}` is not defined (variables: name, index, replica, hostname, static_ip, prefix_len, netmask, gateway, dns, project, spec, ssh_authorized_keys, vars.NAME)"));
     }
     ConfigError {
         file: file.to_path_buf(),

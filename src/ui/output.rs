@@ -35,7 +35,9 @@ impl Printer {
     /// A printer for `format`; colour and progress bars only when stdout/stderr are terminals.
     pub fn new(format: Format, verbosity: Verbosity, simulated: bool) -> Printer {
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        let progress = (std::io::stderr().is_terminal() && std::io::stdout().is_terminal() && verbosity != Verbosity::Quiet)
+        let progress = (std::io::stderr().is_terminal()
+            && std::io::stdout().is_terminal()
+            && verbosity != Verbosity::Quiet)
             .then(super::progress::Progress::new);
         Printer {
             format,
@@ -68,7 +70,15 @@ impl Printer {
             s.push_str(": ");
             s.push_str(&r.reason);
         }
-        for key in ["id", "private_ip", "public_ip", "ip", "node", "availability_domain", "ssh"] {
+        for key in [
+            "id",
+            "private_ip",
+            "public_ip",
+            "ip",
+            "node",
+            "availability_domain",
+            "ssh",
+        ] {
             if let Some(v) = r.details.get(key) {
                 s.push_str(&format!("  {key}={v}"));
             }
@@ -142,8 +152,12 @@ impl Printer {
 /// Prints `value` as JSON or YAML on stdout.
 pub fn print_doc<T: Serialize>(format: Format, value: &T) {
     let text = match format {
-        Format::Yaml => serde_yaml::to_string(value).unwrap_or_else(|e| format!("# cannot encode: {e}\n")),
-        _ => serde_json::to_string_pretty(value).map(|s| s + "\n").unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}\n")),
+        Format::Yaml => {
+            serde_yaml::to_string(value).unwrap_or_else(|e| format!("# cannot encode: {e}\n"))
+        }
+        _ => serde_json::to_string_pretty(value)
+            .map(|s| s + "\n")
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}\n")),
     };
     let _ = std::io::stdout().write_all(text.as_bytes());
 }
@@ -162,28 +176,63 @@ impl Observer for Printer {
                         let _ = writeln!(std::io::stdout(), "{line}");
                     }
                 } else if r.outcome == Outcome::Failed {
-                    self.err_line(&format!("{} {} {}: {}", r.outcome.tag(), r.kind, r.name, r.reason));
+                    self.err_line(&format!(
+                        "{} {} {}: {}",
+                        r.outcome.tag(),
+                        r.kind,
+                        r.name,
+                        r.reason
+                    ));
                 }
             }
-            Event::AttemptStarted { instance, attempt, placement } => {
+            Event::AttemptStarted {
+                instance,
+                attempt,
+                placement,
+            } => {
                 if let Some(p) = &self.progress {
-                    p.set(&instance, &format!("attempt {attempt} {}", placement.label()));
+                    p.set(
+                        &instance,
+                        &format!("attempt {attempt} {}", placement.label()),
+                    );
                 } else if self.verbosity == Verbosity::Verbose {
-                    self.err_line(&format!("{instance}: attempt {attempt} in {}", placement.label()));
+                    self.err_line(&format!(
+                        "{instance}: attempt {attempt} in {}",
+                        placement.label()
+                    ));
                 }
             }
-            Event::AttemptFailed { instance, attempt, placement, class, message, next_try_in } => {
+            Event::AttemptFailed {
+                instance,
+                attempt,
+                placement,
+                class,
+                message,
+                next_try_in,
+            } => {
                 let next = match next_try_in {
-                    Some(d) if !d.is_zero() => format!("; next try in {}", humantime::format_duration(std::time::Duration::from_secs(d.as_secs().max(1)))),
+                    Some(d) if !d.is_zero() => format!(
+                        "; next try in {}",
+                        humantime::format_duration(std::time::Duration::from_secs(
+                            d.as_secs().max(1)
+                        ))
+                    ),
                     _ => String::new(),
                 };
-                let text = format!("{instance}: attempt {attempt} in {} failed ({class}): {message}{next}", placement.label());
+                let text = format!(
+                    "{instance}: attempt {attempt} in {} failed ({class}): {message}{next}",
+                    placement.label()
+                );
                 if let Some(p) = &self.progress {
                     p.set(&instance, &text);
                 }
                 self.err_line(&text);
             }
-            Event::Progress { instance, phase, percent } => {
+            Event::Progress {
+                instance,
+                phase,
+                percent,
+            } => {
                 let text = match percent {
                     Some(p) => format!("{phase} {p:.1}%"),
                     None => phase,
@@ -205,8 +254,19 @@ mod tests {
 
     #[test]
     fn result_line_has_tag_kind_name_reason_and_details() {
-        let p = Printer { format: Format::Table, verbosity: Verbosity::Normal, color: false, simulated: true, progress: None, lock: Mutex::new(()) };
-        let r = ResourceReport::new("web-01", "Instance", "web-01", Outcome::Success, "launched").detail("public_ip", "203.0.113.7");
-        assert_eq!(p.line(&r), "[SUCCESS] Instance web-01: launched  public_ip=203.0.113.7  [SIMULATED]");
+        let p = Printer {
+            format: Format::Table,
+            verbosity: Verbosity::Normal,
+            color: false,
+            simulated: true,
+            progress: None,
+            lock: Mutex::new(()),
+        };
+        let r = ResourceReport::new("web-01", "Instance", "web-01", Outcome::Success, "launched")
+            .detail("public_ip", "203.0.113.7");
+        assert_eq!(
+            p.line(&r),
+            "[SUCCESS] Instance web-01: launched  public_ip=203.0.113.7  [SIMULATED]"
+        );
     }
 }

@@ -23,10 +23,14 @@ impl Progress {
 
     /// Sets the message of `instance`'s line, creating it when needed.
     pub fn set(&self, instance: &str, message: &str) {
-        let Ok(mut bars) = self.bars.lock() else { return };
+        let Ok(mut bars) = self.bars.lock() else {
+            return;
+        };
         let bar = bars.entry(instance.to_string()).or_insert_with(|| {
             let b = self.multi.add(ProgressBar::new_spinner());
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix}: {wide_msg} [{elapsed}]") {
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} {prefix}: {wide_msg} [{elapsed}]")
+            {
                 b.set_style(style);
             }
             b.set_prefix(instance.to_string());
@@ -38,10 +42,10 @@ impl Progress {
 
     /// Removes `instance`'s line.
     pub fn done(&self, instance: &str) {
-        if let Ok(mut bars) = self.bars.lock() {
-            if let Some(b) = bars.remove(instance) {
-                b.finish_and_clear();
-            }
+        if let Ok(mut bars) = self.bars.lock()
+            && let Some(b) = bars.remove(instance)
+        {
+            b.finish_and_clear();
         }
     }
 

@@ -29,14 +29,25 @@ pub fn age(created: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> String 
 }
 
 fn dash(v: &Option<String>) -> String {
-    v.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "-".into())
+    v.clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "-".into())
 }
 
 /// The `status` table; columns depend on the provider.
 pub fn status_table(provider: &str, rows: &[InstanceStatus]) -> String {
     let now = chrono::Utc::now();
     let mut t = if provider == "oci" {
-        table(&["NAME", "STATE", "SHAPE", "OCPU/MEM", "AD", "PRIVATE IP", "PUBLIC IP", "AGE"])
+        table(&[
+            "NAME",
+            "STATE",
+            "SHAPE",
+            "OCPU/MEM",
+            "AD",
+            "PRIVATE IP",
+            "PUBLIC IP",
+            "AGE",
+        ])
     } else {
         table(&["NAME", "STATUS", "NODE", "IP", "DISK", "AGE", "LAST EVENT"])
     };
@@ -48,7 +59,11 @@ pub fn status_table(provider: &str, rows: &[InstanceStatus]) -> String {
                 r.extra
                     .get("shape")
                     .cloned()
-                    .or_else(|| r.size.as_ref().and_then(|s| s.split_whitespace().next().map(String::from)))
+                    .or_else(|| {
+                        r.size
+                            .as_ref()
+                            .and_then(|s| s.split_whitespace().next().map(String::from))
+                    })
                     .unwrap_or_else(|| "-".into()),
                 match (r.extra.get("ocpus"), r.extra.get("memory_gb")) {
                     (Some(o), Some(m)) => format!("{o}/{m} GB"),
@@ -101,7 +116,9 @@ mod tests {
 
     #[test]
     fn ages_read_like_kubectl() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z").unwrap().with_timezone(&chrono::Utc);
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
         assert_eq!(age(Some("2026-11-22T11:59:15Z"), now), "45s");
         assert_eq!(age(Some("2026-11-22T11:48:00Z"), now), "12m");
         assert_eq!(age(Some("2026-11-22T09:00:00Z"), now), "3h");

@@ -39,61 +39,287 @@ struct Case {
 }
 
 fn kv(project_extra: &str, spec_extra: &str) -> (String, String) {
-    (format!("{KV_PROJECT}{project_extra}"), format!("{KV_SPEC}{spec_extra}"))
+    (
+        format!("{KV_PROJECT}{project_extra}"),
+        format!("{KV_SPEC}{spec_extra}"),
+    )
 }
 
 fn oci(project_extra: &str, spec_extra: &str) -> (String, String) {
-    (format!("{OCI_PROJECT}{project_extra}"), format!("{OCI_SPEC}{spec_extra}"))
+    (
+        format!("{OCI_PROJECT}{project_extra}"),
+        format!("{OCI_SPEC}{spec_extra}"),
+    )
 }
 
-fn case(name: &'static str, (project, spec): (String, String), expect: &'static [&'static str]) -> Case {
-    Case { name, project, spec, template: None, command: "p s plan", expect }
+fn case(
+    name: &'static str,
+    (project, spec): (String, String),
+    expect: &'static [&'static str],
+) -> Case {
+    Case {
+        name,
+        project,
+        spec,
+        template: None,
+        command: "p s plan",
+        expect,
+    }
 }
 
 fn cases() -> Vec<Case> {
     vec![
-        case("malformed yaml", ("provider: kubevirt\nnetwork: {bridge: br1\nsim: false\n".into(), KV_SPEC.into()), &["projects/p.yaml:3:4: did not find expected"]),
-        case("unknown project key", (format!("provder: kubevirt\n{KV_PROJECT}"), KV_SPEC.into()), &["projects/p.yaml:1:1", "unknown field `provder`"]),
-        case("wrong type", kv("sim: sometimes\n", ""), &["projects/p.yaml:7:1", "`sim`", "invalid type: string \"sometimes\", expected a boolean"]),
-        case("missing provider", ("sim: false\n".into(), KV_SPEC.into()), &["projects/p.yaml", "missing field `provider`"]),
-        case("unknown provider", ("provider: vmware\n".into(), KV_SPEC.into()), &["projects/p.yaml:1:1", "unknown provider `vmware`: expected `kubevirt` or `oci`"]),
-        case("invalid cidr", (KV_PROJECT.replace("192.168.10.0/24", "192.168.10.0/33"), KV_SPEC.into()), &["projects/p.yaml:4:5", "`network.ipam.range`", "not an IPv4 network"]),
-        case("host bits", (KV_PROJECT.replace("192.168.10.0/24", "192.168.10.7/24"), KV_SPEC.into()), &["projects/p.yaml:4:5", "host bits set"]),
-        case("gateway outside", (KV_PROJECT.replace("gateway: 192.168.10.1", "gateway: 10.0.0.1"), KV_SPEC.into()), &["projects/p.yaml:5:5", "`network.ipam.gateway`", "outside"]),
-        case("replicas overflow the range", (KV_PROJECT.replace("/24", "/26"), KV_SPEC.into()), &["projects/p.yaml:4:5", "s-01", "outside 192.168.10.0/26"]),
-        case("replicas hit the broadcast", (KV_PROJECT.to_string(), format!("{KV_SPEC}replicas: 155\n")), &["projects/p.yaml:4:5", "broadcast"]),
-        case("invalid name prefix", kv("", "name_prefix: Web_Server\n"), &["specs/s.yaml:6:1", "`name_prefix`", "not a valid name"]),
-        case("name does not match file", kv("name: other\n", ""), &["projects/p.yaml:7:1", "does not match the file name"]),
-        case("unset variable", (KV_PROJECT.replace("bridge: br1", "bridge: ${VAUTO_TEST_UNSET_VAR}"), KV_SPEC.into()), &["projects/p.yaml:6:3", "`network.bridge`", "`VAUTO_TEST_UNSET_VAR` is not set"]),
-        case("missing template", kv("", "cloud_init: {template: nope.yaml.j2}\n"), &["specs/s.yaml:6:14", "template `nope.yaml.j2` not found"]),
+        case(
+            "malformed yaml",
+            (
+                "provider: kubevirt\nnetwork: {bridge: br1\nsim: false\n".into(),
+                KV_SPEC.into(),
+            ),
+            &["projects/p.yaml:3:4: did not find expected"],
+        ),
+        case(
+            "unknown project key",
+            (format!("provder: kubevirt\n{KV_PROJECT}"), KV_SPEC.into()),
+            &["projects/p.yaml:1:1", "unknown field `provder`"],
+        ),
+        case(
+            "wrong type",
+            kv("sim: sometimes\n", ""),
+            &[
+                "projects/p.yaml:7:1",
+                "`sim`",
+                "invalid type: string \"sometimes\", expected a boolean",
+            ],
+        ),
+        case(
+            "missing provider",
+            ("sim: false\n".into(), KV_SPEC.into()),
+            &["projects/p.yaml", "missing field `provider`"],
+        ),
+        case(
+            "unknown provider",
+            ("provider: vmware\n".into(), KV_SPEC.into()),
+            &[
+                "projects/p.yaml:1:1",
+                "unknown provider `vmware`: expected `kubevirt` or `oci`",
+            ],
+        ),
+        case(
+            "invalid cidr",
+            (
+                KV_PROJECT.replace("192.168.10.0/24", "192.168.10.0/33"),
+                KV_SPEC.into(),
+            ),
+            &[
+                "projects/p.yaml:4:5",
+                "`network.ipam.range`",
+                "not an IPv4 network",
+            ],
+        ),
+        case(
+            "host bits",
+            (
+                KV_PROJECT.replace("192.168.10.0/24", "192.168.10.7/24"),
+                KV_SPEC.into(),
+            ),
+            &["projects/p.yaml:4:5", "host bits set"],
+        ),
+        case(
+            "gateway outside",
+            (
+                KV_PROJECT.replace("gateway: 192.168.10.1", "gateway: 10.0.0.1"),
+                KV_SPEC.into(),
+            ),
+            &["projects/p.yaml:5:5", "`network.ipam.gateway`", "outside"],
+        ),
+        case(
+            "replicas overflow the range",
+            (KV_PROJECT.replace("/24", "/26"), KV_SPEC.into()),
+            &["projects/p.yaml:4:5", "s-01", "outside 192.168.10.0/26"],
+        ),
+        case(
+            "replicas hit the broadcast",
+            (KV_PROJECT.to_string(), format!("{KV_SPEC}replicas: 155\n")),
+            &["projects/p.yaml:4:5", "broadcast"],
+        ),
+        case(
+            "invalid name prefix",
+            kv("", "name_prefix: Web_Server\n"),
+            &["specs/s.yaml:6:1", "`name_prefix`", "not a valid name"],
+        ),
+        case(
+            "name does not match file",
+            kv("name: other\n", ""),
+            &["projects/p.yaml:7:1", "does not match the file name"],
+        ),
+        case(
+            "unset variable",
+            (
+                KV_PROJECT.replace("bridge: br1", "bridge: ${VAUTO_TEST_UNSET_VAR}"),
+                KV_SPEC.into(),
+            ),
+            &[
+                "projects/p.yaml:6:3",
+                "`network.bridge`",
+                "`VAUTO_TEST_UNSET_VAR` is not set",
+            ],
+        ),
+        case(
+            "missing template",
+            kv("", "cloud_init: {template: nope.yaml.j2}\n"),
+            &["specs/s.yaml:6:14", "template `nope.yaml.j2` not found"],
+        ),
         Case {
             template: Some("#cloud-config\nhostname: {{ hostnmae }}\n"),
-            ..case("undefined template variable", kv("", "cloud_init: {template: t.yaml.j2}\n"), &["templates/t.yaml.j2:2", "undefined", "hostnmae"])
+            ..case(
+                "undefined template variable",
+                kv("", "cloud_init: {template: t.yaml.j2}\n"),
+                &["templates/t.yaml.j2:2", "undefined", "hostnmae"],
+            )
         },
         Case {
             template: Some("#cloud-config\n{% if static_ip %}\nx: 1\n"),
-            ..case("template syntax error", kv("", "cloud_init: {template: t.yaml.j2}\n"), &["templates/t.yaml.j2", "syntax error"])
+            ..case(
+                "template syntax error",
+                kv("", "cloud_init: {template: t.yaml.j2}\n"),
+                &["templates/t.yaml.j2", "syntax error"],
+            )
         },
-        case("unknown spec key", kv("", "replica: 2\n"), &["specs/s.yaml:6:1", "unknown field `replica`"]),
-        case("oci field in a kubevirt spec", kv("", "shape: VM.Standard.A1.Flex\n"), &["specs/s.yaml:6:1", "`shape`", "applies to provider `oci`"]),
-        case("kubevirt field in an oci spec", oci("", "placement: {node_selector: {zone: a}}\n"), &["specs/s.yaml:5:13", "`placement.node_selector`", "applies to provider `kubevirt`"]),
-        case("bad duration", kv("retry: {interval: soon}\n", ""), &["projects/p.yaml:7:9", "`retry.interval`", "invalid duration `soon`"]),
-        case("interval under 30s", kv("retry: {interval: 5s}\n", ""), &["projects/p.yaml:7:9", "under 30s", "allow_fast"]),
-        case("bad cron", kv("", "schedules: [{cron: \"61 * * * *\", action: stop}]\n"), &["specs/s.yaml:6:14", "`schedules[0].cron`", "invalid cron expression `61 * * * *`"]),
-        case("bad time zone", kv("", "schedules: [{cron: \"0 8 * * 1-5\", action: start, timezone: Mars/Base}]\n"), &["specs/s.yaml:6", "unknown time zone `Mars/Base`"]),
-        case("unknown schedule action", kv("", "schedules: [{cron: \"0 8 * * *\", action: reboot}]\n"), &["specs/s.yaml:6", "unknown variant `reboot`"]),
-        case("webhook not a url", kv("notify: {webhook: \"ops.example/hook\"}\n", ""), &["projects/p.yaml:7:10", "`notify.webhook`", "not an http(s) URL"]),
-        case("telegram without chat id", kv("notify: {telegram: {token: \"123:abc\"}}\n", ""), &["projects/p.yaml:7", "`notify.telegram.chat_id`", "is required"]),
-        case("memory not a quantity", (KV_PROJECT.into(), KV_SPEC.replace("4Gi", "4GB")), &["specs/s.yaml:2:1", "`4GB` is not a Kubernetes quantity"]),
-        case("registry without docker scheme", (KV_PROJECT.into(), KV_SPEC.replace("docker://", "")), &["specs/s.yaml:5:12", "`disk.source.registry`", "must start with `docker://`"]),
-        case("oci without subnet", ("provider: oci\n".into(), OCI_SPEC.into()), &["projects/p.yaml", "`oci.subnet`", "is required"]),
-        case("invalid label value", kv("labels: {team: \"a b\"}\n", ""), &["projects/p.yaml:7:10", "`labels.team`", "not a valid label value"]),
-        case("image id and filter", oci("", "").clone_with_spec(OCI_SPEC.replace("image: {os:", "image: {id: ocid1.image.oc1..x, os:")), &["specs/s.yaml:4:1", "either `id` or a filter"]),
-        case("flex shape without ocpus", (OCI_PROJECT.into(), OCI_SPEC.replace("ocpus: 1\n", "")), &["specs/s.yaml", "`ocpus`", "required for the flex shape"]),
-        case("empty file", (String::new(), KV_SPEC.into()), &["projects/p.yaml", "file is empty"]),
-        case("bridge on oci", oci("network: {bridge: br1}\n", ""), &["projects/p.yaml:4:11", "`network.bridge`", "applies to provider `kubevirt`"]),
-        Case { command: "p wbe plan", ..case("unknown spec", kv("", ""), &["unknown spec `wbe`"]) },
-        Case { command: "q s plan", ..case("unknown project", kv("", ""), &["unknown project `q`"]) },
+        case(
+            "unknown spec key",
+            kv("", "replica: 2\n"),
+            &["specs/s.yaml:6:1", "unknown field `replica`"],
+        ),
+        case(
+            "oci field in a kubevirt spec",
+            kv("", "shape: VM.Standard.A1.Flex\n"),
+            &["specs/s.yaml:6:1", "`shape`", "applies to provider `oci`"],
+        ),
+        case(
+            "kubevirt field in an oci spec",
+            oci("", "placement: {node_selector: {zone: a}}\n"),
+            &[
+                "specs/s.yaml:5:13",
+                "`placement.node_selector`",
+                "applies to provider `kubevirt`",
+            ],
+        ),
+        case(
+            "bad duration",
+            kv("retry: {interval: soon}\n", ""),
+            &[
+                "projects/p.yaml:7:9",
+                "`retry.interval`",
+                "invalid duration `soon`",
+            ],
+        ),
+        case(
+            "interval under 30s",
+            kv("retry: {interval: 5s}\n", ""),
+            &["projects/p.yaml:7:9", "under 30s", "allow_fast"],
+        ),
+        case(
+            "bad cron",
+            kv("", "schedules: [{cron: \"61 * * * *\", action: stop}]\n"),
+            &[
+                "specs/s.yaml:6:14",
+                "`schedules[0].cron`",
+                "invalid cron expression `61 * * * *`",
+            ],
+        ),
+        case(
+            "bad time zone",
+            kv(
+                "",
+                "schedules: [{cron: \"0 8 * * 1-5\", action: start, timezone: Mars/Base}]\n",
+            ),
+            &["specs/s.yaml:6", "unknown time zone `Mars/Base`"],
+        ),
+        case(
+            "unknown schedule action",
+            kv("", "schedules: [{cron: \"0 8 * * *\", action: reboot}]\n"),
+            &["specs/s.yaml:6", "unknown variant `reboot`"],
+        ),
+        case(
+            "webhook not a url",
+            kv("notify: {webhook: \"ops.example/hook\"}\n", ""),
+            &[
+                "projects/p.yaml:7:10",
+                "`notify.webhook`",
+                "not an http(s) URL",
+            ],
+        ),
+        case(
+            "telegram without chat id",
+            kv("notify: {telegram: {token: \"123:abc\"}}\n", ""),
+            &[
+                "projects/p.yaml:7",
+                "`notify.telegram.chat_id`",
+                "is required",
+            ],
+        ),
+        case(
+            "memory not a quantity",
+            (KV_PROJECT.into(), KV_SPEC.replace("4Gi", "4GB")),
+            &["specs/s.yaml:2:1", "`4GB` is not a Kubernetes quantity"],
+        ),
+        case(
+            "registry without docker scheme",
+            (KV_PROJECT.into(), KV_SPEC.replace("docker://", "")),
+            &[
+                "specs/s.yaml:5:12",
+                "`disk.source.registry`",
+                "must start with `docker://`",
+            ],
+        ),
+        case(
+            "oci without subnet",
+            ("provider: oci\n".into(), OCI_SPEC.into()),
+            &["projects/p.yaml", "`oci.subnet`", "is required"],
+        ),
+        case(
+            "invalid label value",
+            kv("labels: {team: \"a b\"}\n", ""),
+            &[
+                "projects/p.yaml:7:10",
+                "`labels.team`",
+                "not a valid label value",
+            ],
+        ),
+        case(
+            "image id and filter",
+            oci("", "").clone_with_spec(
+                OCI_SPEC.replace("image: {os:", "image: {id: ocid1.image.oc1..x, os:"),
+            ),
+            &["specs/s.yaml:4:1", "either `id` or a filter"],
+        ),
+        case(
+            "flex shape without ocpus",
+            (OCI_PROJECT.into(), OCI_SPEC.replace("ocpus: 1\n", "")),
+            &["specs/s.yaml", "`ocpus`", "required for the flex shape"],
+        ),
+        case(
+            "empty file",
+            (String::new(), KV_SPEC.into()),
+            &["projects/p.yaml", "file is empty"],
+        ),
+        case(
+            "bridge on oci",
+            oci("network: {bridge: br1}\n", ""),
+            &[
+                "projects/p.yaml:4:11",
+                "`network.bridge`",
+                "applies to provider `kubevirt`",
+            ],
+        ),
+        Case {
+            command: "p wbe plan",
+            ..case("unknown spec", kv("", ""), &["unknown spec `wbe`"])
+        },
+        Case {
+            command: "q s plan",
+            ..case("unknown project", kv("", ""), &["unknown project `q`"])
+        },
     ]
 }
 
@@ -110,10 +336,15 @@ impl CloneWithSpec for (String, String) {
 #[test]
 fn every_bad_config_exits_2_with_file_line_and_message() {
     let cases = cases();
-    assert!(cases.len() >= 25, "the table must cover at least 25 bad configs");
+    assert!(
+        cases.len() >= 25,
+        "the table must cover at least 25 bad configs"
+    );
     let mut failures = Vec::new();
     for c in &cases {
-        let mut t = Test::new().file("projects/p.yaml", &c.project).file("specs/s.yaml", &c.spec);
+        let mut t = Test::new()
+            .file("projects/p.yaml", &c.project)
+            .file("specs/s.yaml", &c.spec);
         if let Some(tmpl) = c.template {
             t = t.file("templates/t.yaml.j2", tmpl);
         }
@@ -134,18 +365,34 @@ fn every_bad_config_exits_2_with_file_line_and_message() {
             problems.push("printed on stdout".into());
         }
         if !problems.is_empty() {
-            failures.push(format!("{}: {}\n  stderr: {}", c.name, problems.join("; "), run.stderr.trim()));
+            failures.push(format!(
+                "{}: {}\n  stderr: {}",
+                c.name,
+                problems.join("; "),
+                run.stderr.trim()
+            ));
         }
         // validate must find the same problem (except for command-line names).
         if !c.command.contains("wbe") && !c.command.starts_with("q ") {
             let v = t.cmd("validate");
             let file = c.expect[0].split(':').next().unwrap_or_default();
             if v.code != 2 || !v.stderr.contains(file) {
-                failures.push(format!("{} (validate): exit {}\n  stderr: {}", c.name, v.code, v.stderr.trim()));
+                failures.push(format!(
+                    "{} (validate): exit {}\n  stderr: {}",
+                    c.name,
+                    v.code,
+                    v.stderr.trim()
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -161,24 +408,41 @@ fn unreadable_file_is_a_clear_error() {
 
 #[test]
 fn unknown_names_suggest_the_closest() {
-    Test::with_examples().args("lab wbe plan").run().code(2).stderr_has("did you mean `web`?");
-    Test::with_examples().args("lba web plan").run().code(2).stderr_has("did you mean `lab`?");
+    Test::with_examples()
+        .args("lab wbe plan")
+        .run()
+        .code(2)
+        .stderr_has("did you mean `web`?");
+    Test::with_examples()
+        .args("lba web plan")
+        .run()
+        .code(2)
+        .stderr_has("did you mean `lab`?");
 }
 
 #[test]
 fn validate_lists_every_problem_at_once() {
     let run = Test::new()
-        .file("projects/p.yaml", &format!("{KV_PROJECT}retry: {{interval: 5s}}\nlabels: {{team: \"a b\"}}\n"))
+        .file(
+            "projects/p.yaml",
+            &format!("{KV_PROJECT}retry: {{interval: 5s}}\nlabels: {{team: \"a b\"}}\n"),
+        )
         .file("specs/s.yaml", &format!("{KV_SPEC}replica: 2\n"))
         .args("validate")
         .run();
-    run.code(2).stderr_has("under 30s").stderr_has("not a valid label value").stderr_has("unknown field `replica`");
+    run.code(2)
+        .stderr_has("under 30s")
+        .stderr_has("not a valid label value")
+        .stderr_has("unknown field `replica`");
 }
 
 #[test]
 fn secrets_from_the_environment_never_show_in_errors() {
     let run = Test::new()
-        .file("projects/p.yaml", &format!("{KV_PROJECT}notify: {{slack: \"${{HOOK}}\"}}\n"))
+        .file(
+            "projects/p.yaml",
+            &format!("{KV_PROJECT}notify: {{slack: \"${{HOOK}}\"}}\n"),
+        )
         .file("specs/s.yaml", KV_SPEC)
         .env("HOOK", "not-a-url-but-SECRET-TOKEN")
         .args("p s plan")
@@ -190,7 +454,10 @@ fn secrets_from_the_environment_never_show_in_errors() {
 #[test]
 fn dotenv_beside_the_config_fills_variables() {
     Test::new()
-        .file("projects/p.yaml", &KV_PROJECT.replace("bridge: br1", "bridge: ${BRIDGE}"))
+        .file(
+            "projects/p.yaml",
+            &KV_PROJECT.replace("bridge: br1", "bridge: ${BRIDGE}"),
+        )
         .file("specs/s.yaml", KV_SPEC)
         .file(".env", "BRIDGE=br-lab\n")
         .args("p s plan -o yaml")

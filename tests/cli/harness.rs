@@ -134,13 +134,21 @@ impl Run {
 
     /// Asserts stderr contains `s`.
     pub fn stderr_has(&self, s: &str) -> &Run {
-        assert!(self.stderr.contains(s), "stderr lacks {s:?}:\n{}", self.stderr);
+        assert!(
+            self.stderr.contains(s),
+            "stderr lacks {s:?}:\n{}",
+            self.stderr
+        );
         self
     }
 
     /// Asserts stdout contains `s`.
     pub fn stdout_has(&self, s: &str) -> &Run {
-        assert!(self.stdout.contains(s), "stdout lacks {s:?}:\n{}", self.stdout);
+        assert!(
+            self.stdout.contains(s),
+            "stdout lacks {s:?}:\n{}",
+            self.stdout
+        );
         self
     }
 }

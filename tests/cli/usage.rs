@@ -5,12 +5,21 @@ use crate::harness::Test;
 #[test]
 fn version_prints_the_version_file() {
     let v = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/VERSION")).unwrap();
-    Test::new().args("--version").run().code(0).stdout_has(v.trim());
+    Test::new()
+        .args("--version")
+        .run()
+        .code(0)
+        .stdout_has(v.trim());
 }
 
 #[test]
 fn help_has_examples() {
-    Test::new().args("--help").run().code(0).stdout_has("vauto demo-oci a1 deploy").stdout_has("--replicas");
+    Test::new()
+        .args("--help")
+        .run()
+        .code(0)
+        .stdout_has("vauto demo-oci a1 deploy")
+        .stdout_has("--replicas");
 }
 
 #[test]
@@ -20,14 +29,30 @@ fn completions_for_each_shell() {
         r.code(0);
         assert!(r.stdout.contains("vauto"), "{sh}");
     }
-    Test::new().args("completions tcsh").run().code(2).stderr_has("unknown shell `tcsh`");
+    Test::new()
+        .args("completions tcsh")
+        .run()
+        .code(2)
+        .stderr_has("unknown shell `tcsh`");
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    Test::new().args("lab web").run().code(2).stderr_has("no action given");
-    Test::new().args("lab web deplyo").run().code(2).stderr_has("did you mean `deploy`?");
-    Test::new().args("lab deploy").run().code(2).stderr_has("needs a project and a spec");
+    Test::new()
+        .args("lab web")
+        .run()
+        .code(2)
+        .stderr_has("no action given");
+    Test::new()
+        .args("lab web deplyo")
+        .run()
+        .code(2)
+        .stderr_has("did you mean `deploy`?");
+    Test::new()
+        .args("lab deploy")
+        .run()
+        .code(2)
+        .stderr_has("needs a project and a spec");
     Test::new().args("lab web deploy --parallel").run().code(2);
 }
 

@@ -403,6 +403,7 @@ placement:
             spec,
             instances: vec![inst],
             notes: vec![],
+            target: None,
         }
     }
 

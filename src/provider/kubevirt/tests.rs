@@ -219,6 +219,7 @@ fn plan(ipam: bool) -> Plan {
         spec,
         instances: vec![inst],
         notes: vec![],
+        target: None,
     }
 }
 

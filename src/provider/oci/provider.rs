@@ -185,7 +185,10 @@ impl OciProvider {
             operating_system_version: None,
             ..query.clone()
         };
-        let mut images = self.client.list_images(self.compartment(), &api_query).await?;
+        let mut images = self
+            .client
+            .list_images(self.compartment(), &api_query)
+            .await?;
         if let Some(v) = &query.operating_system_version {
             images.retain(|i| {
                 i.operating_system_version == *v
@@ -303,7 +306,18 @@ impl OciProvider {
         let start = Instant::now();
         let mut last = String::new();
         loop {
-            let inst = self.client.get_instance(id).await?;
+            let inst = match self.client.get_instance(id).await {
+                Ok(i) => i,
+                // A blip while polling is no reason to give up waiting.
+                Err(e)
+                    if matches!(e.class, ErrorClass::Transient | ErrorClass::Throttled)
+                        && start.elapsed() < timeout =>
+                {
+                    tokio::time::sleep(e.retry_after.unwrap_or(self.poll)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if inst.lifecycle_state != last {
                 last = inst.lifecycle_state.clone();
                 observer.event(Event::Progress {
@@ -571,7 +585,17 @@ impl Provider for OciProvider {
             .await?;
         // The VNIC attaches shortly after RUNNING; give it the rest of the timeout.
         let (private, public) = loop {
-            let ips = self.addresses(&id).await?;
+            let ips = match self.addresses(&id).await {
+                Ok(ips) => ips,
+                Err(e)
+                    if matches!(e.class, ErrorClass::Transient | ErrorClass::Throttled)
+                        && start.elapsed() < timeout =>
+                {
+                    tokio::time::sleep(self.poll).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if ips.0.is_some() || start.elapsed() >= timeout {
                 break ips;
             }
@@ -880,11 +904,16 @@ mod stub_tests {
             ("GET", "/images") => {
                 assert_eq!(q["operatingSystem"], "Canonical Ubuntu");
                 assert_eq!(q["sortBy"], "TIMECREATED");
+                // The version is matched client-side: OCI's filter is exact and Minimal
+                // builds carry versions like `22.04 Minimal aarch64`.
+                assert!(!q.contains_key("operatingSystemVersion"));
                 ok(json!([
                     {"id": "ocid1.image.oc1..new", "displayName": "Canonical-Ubuntu-22.04-Minimal-aarch64-2025.01.01-0",
-                     "operatingSystem": "Canonical Ubuntu", "timeCreated": "2025-01-01T00:00:00Z"},
+                     "operatingSystem": "Canonical Ubuntu", "operatingSystemVersion": "22.04 Minimal aarch64", "timeCreated": "2025-01-01T00:00:00Z"},
                     {"id": "ocid1.image.oc1..x86", "displayName": "Canonical-Ubuntu-22.04-2025.02.01-0",
-                     "operatingSystem": "Canonical Ubuntu", "timeCreated": "2025-02-01T00:00:00Z"}
+                     "operatingSystem": "Canonical Ubuntu", "operatingSystemVersion": "22.04", "timeCreated": "2025-02-01T00:00:00Z"},
+                    {"id": "ocid1.image.oc1..old", "displayName": "Canonical-Ubuntu-20.04-aarch64-2025.03.01-0",
+                     "operatingSystem": "Canonical Ubuntu", "operatingSystemVersion": "20.04", "timeCreated": "2025-03-01T00:00:00Z"}
                 ]))
             }
             ("POST", "/instances") => {
@@ -1035,6 +1064,7 @@ mod stub_tests {
                 spec,
                 instances: vec![inst.clone()],
                 notes: vec![],
+                target: None,
             },
             inst,
         )

@@ -350,6 +350,7 @@ mod tests {
             spec,
             instances: vec![],
             notes: vec![],
+            target: None,
         }
     }
 
