@@ -3,5 +3,6 @@
 mod bad_config;
 mod examples;
 mod harness;
+mod kubevirt;
 mod oci;
 mod usage;

@@ -1,0 +1,343 @@
+//! End to end through the binary and a kubeconfig against the Kubernetes simulator on 127.0.0.1.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use vauto::sim::kube::{self, KubeSim, KubeSimOptions};
+
+use crate::harness::Test;
+
+const SPEC: &str = "replicas: 2
+cpu: 1
+memory: 1Gi
+disk: {size: 10Gi, source: {registry: \"docker://registry.local/rhel9:9.4\"}}
+ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}
+";
+
+const KINDS: [(&str, &str); 4] = [
+    ("/api/v1", "secrets"),
+    ("/apis/k8s.cni.cncf.io/v1", "network-attachment-definitions"),
+    ("/apis/cdi.kubevirt.io/v1beta1", "datavolumes"),
+    ("/apis/kubevirt.io/v1", "virtualmachines"),
+];
+
+struct Env {
+    t: Test,
+    sim: Option<KubeSim>,
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+}
+
+impl Env {
+    fn new(tune: impl FnOnce(&mut KubeSimOptions)) -> Env {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let t = Test::new();
+        let schemas =
+            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/schemas"));
+        let mut opts = KubeSimOptions {
+            state_dir: t.path().join("simstate"),
+            schema_dir: schemas.is_dir().then(|| schemas.to_path_buf()),
+            import_duration: Duration::from_millis(600),
+            boot_duration: Duration::from_millis(300),
+            seed: 11,
+            ..KubeSimOptions::default()
+        };
+        tune(&mut opts);
+        let sim = rt.block_on(kube::start(opts)).unwrap();
+        let project = format!(
+            "provider: kubevirt
+kubevirt: {{kubeconfig: {}, namespace: default}}
+network:
+  ipam: {{range: 10.10.0.0/24, gateway: 10.10.0.1, dns: [10.10.0.1]}}
+  bridge: br1
+",
+            sim.kubeconfig().display()
+        );
+        let t = t
+            .file("projects/p.yaml", &project)
+            .file("specs/s.yaml", SPEC);
+        Env {
+            t,
+            sim: Some(sim),
+            rt,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self, group: &str, plural: &str) -> String {
+        format!(
+            "{}{group}/namespaces/default/{plural}",
+            self.sim.as_ref().unwrap().base_url()
+        )
+    }
+
+    /// Names of every object of every kind vauto creates, straight from the API.
+    fn objects(&self) -> BTreeMap<String, Vec<String>> {
+        self.rt.block_on(async {
+            let mut out = BTreeMap::new();
+            for (group, plural) in KINDS {
+                let v: serde_json::Value = self
+                    .http
+                    .get(self.url(group, plural))
+                    .bearer_auth("vauto-sim-token")
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let mut names: Vec<String> = v["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+                    .collect();
+                names.sort();
+                out.insert(plural.to_string(), names);
+            }
+            out
+        })
+    }
+
+    /// How many vauto-kind objects the simulator has stored (read from its state file, no latency).
+    fn stored_count(&self) -> usize {
+        let path = self.t.path().join("simstate/sim/kube/state.json");
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return 0;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+            return 0;
+        };
+        v["objects"]
+            .as_object()
+            .map(|o| {
+                o.values()
+                    .filter(|x| KINDS.iter().any(|(_, p)| x["plural"] == *p))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    fn create(&self, group: &str, plural: &str, body: serde_json::Value) {
+        self.rt.block_on(async {
+            let r = self
+                .http
+                .post(self.url(group, plural))
+                .bearer_auth("vauto-sim-token")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        });
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(sim) = self.sim.take() {
+            self.rt.block_on(sim.shutdown());
+        }
+    }
+}
+
+fn full(n: usize) -> BTreeMap<String, Vec<String>> {
+    let names = |suffix: &str| {
+        (1..=n)
+            .map(|i| format!("s-{i:02}{suffix}"))
+            .collect::<Vec<_>>()
+    };
+    BTreeMap::from([
+        ("secrets".to_string(), names("-cloudinit")),
+        ("network-attachment-definitions".to_string(), names("-net")),
+        ("datavolumes".to_string(), names("-disk")),
+        ("virtualmachines".to_string(), names("")),
+    ])
+}
+
+#[test]
+fn deploy_status_redeploy_power_delete() {
+    let env = Env::new(|_| {});
+    let run = env.t.cmd("p s deploy --wait");
+    run.code(0)
+        .stdout_has("10 succeeded")
+        .stdout_has("ip=10.10.0.101")
+        .stdout_has("ip=10.10.0.102");
+    assert_eq!(env.objects(), full(2));
+
+    let st = env.t.cmd("p s status");
+    st.code(0)
+        .stdout_has("Running")
+        .stdout_has("10.10.0.102")
+        .stdout_has("Succeeded");
+    let rows: serde_json::Value =
+        serde_json::from_str(&env.t.cmd("p status -o json").stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    assert_eq!(rows[0]["ip"], "10.10.0.101");
+
+    let again = env.t.cmd("p s deploy");
+    again.code(0).stdout_has("8 skipped");
+    assert!(!again.stdout.contains("[SUCCESS]"));
+
+    env.t
+        .cmd("p s stop --wait")
+        .code(0)
+        .stdout_has("[SUCCESS] VirtualMachine s-01: stopped");
+    env.t
+        .cmd("p s stop")
+        .code(0)
+        .stdout_has("[SKIPPED] VirtualMachine s-01");
+    env.t.cmd("p s status").code(0).stdout_has("Stopped");
+    env.t
+        .cmd("p s start --wait --target s-02")
+        .code(0)
+        .stdout_has("[SUCCESS] VirtualMachine s-02");
+
+    let del = env.t.cmd("p s delete --yes");
+    del.code(0).stdout_has("8 deleted");
+    // Reverse dependency order within an instance: the VM goes before its disk, NAD and Secret.
+    let order: Vec<&str> = del
+        .stdout
+        .lines()
+        .filter(|l| l.contains("s-01"))
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "VirtualMachine",
+            "DataVolume",
+            "NetworkAttachmentDefinition",
+            "Secret"
+        ]
+    );
+    assert_eq!(env.objects(), full(0));
+    env.t
+        .cmd("p s status")
+        .code(0)
+        .stdout_has("no managed instances");
+}
+
+#[test]
+fn server_errors_do_not_stop_convergence_or_make_duplicates() {
+    let env = Env::new(|o| {
+        o.error_rate = 0.1;
+        o.throttle_rate = 0.05;
+        o.retry_after = Duration::from_secs(1);
+    });
+    let t = &env.t;
+    t.put(
+        "projects/p.yaml",
+        &std::fs::read_to_string(t.path().join("projects/p.yaml"))
+            .unwrap()
+            .replace(
+                "bridge: br1",
+                "bridge: br1\nretry: {throttle_base: 1s, throttle_max: 2s, jitter: 0s}",
+            ),
+    );
+    let run = t.cmd("p s deploy --replicas 3");
+    run.code(0);
+    assert_eq!(env.objects(), full(3), "{}\n{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn a_deploy_killed_midway_is_completed_by_the_next_run() {
+    let env = Env::new(|o| o.latency = Duration::from_millis(120));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vauto"))
+        .current_dir(env.t.path())
+        .env("HOME", env.t.path())
+        .args(["p", "s", "deploy", "--replicas", "3", "--parallel", "3"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it as soon as some, but not all, objects exist.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while env.stored_count() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let partial = env.objects();
+    assert_ne!(partial, full(3), "the first run was meant to be cut short");
+    let rerun = env.t.cmd("p s deploy --replicas 3");
+    rerun.code(0).stdout_has("[SKIPPED]");
+    assert_eq!(env.objects(), full(3));
+}
+
+#[test]
+fn an_unlabelled_look_alike_is_never_touched() {
+    let env = Env::new(|_| {});
+    // Someone else's Secret with the name vauto would use, and one with our labels but another project.
+    env.create(
+        "/api/v1",
+        "secrets",
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s-01-cloudinit", "labels": {"app": "theirs"}},
+            "stringData": {"userdata": "mine"}
+        }),
+    );
+    env.create("/api/v1", "secrets", serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "other-cloudinit", "labels": {"v-auto/managed": "true", "v-auto/project": "other", "v-auto/spec": "s", "v-auto/name": "s-09"}},
+        "stringData": {"userdata": "x"}
+    }));
+    let run = env.t.cmd("p s deploy");
+    run.code(1)
+        .stdout_has("[FAILED] Secret s-01-cloudinit: exists and is not managed by vauto");
+    // s-02 is unaffected.
+    run.stdout_has("[SUCCESS] VirtualMachine s-02");
+    env.t.cmd("p s delete --yes").code(0);
+    env.t.cmd("p delete --yes").code(0);
+    let left = env.objects();
+    assert_eq!(left["secrets"], ["other-cloudinit", "s-01-cloudinit"]);
+    assert!(left["virtualmachines"].is_empty());
+}
+
+#[test]
+fn rbac_and_login_errors_say_what_to_do() {
+    let env = Env::new(|o| o.read_only_tokens = vec!["viewer".into()]);
+    let cfg = env.t.path().join("simstate/sim/kube/kubeconfig");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    env.t
+        .put("ro-kubeconfig", &text.replace("vauto-sim-token", "viewer"));
+    env.t.put(
+        "bad-kubeconfig",
+        &text.replace("vauto-sim-token", "expired"),
+    );
+    let project = std::fs::read_to_string(env.t.path().join("projects/p.yaml")).unwrap();
+    env.t.put(
+        "projects/ro.yaml",
+        &project.replace(
+            &cfg.display().to_string(),
+            &env.t.path().join("ro-kubeconfig").display().to_string(),
+        ),
+    );
+    env.t.put(
+        "projects/bad.yaml",
+        &project.replace(
+            &cfg.display().to_string(),
+            &env.t.path().join("bad-kubeconfig").display().to_string(),
+        ),
+    );
+    let ro = env.t.cmd("ro s deploy");
+    ro.code(1);
+    assert!(
+        ro.stdout.contains("create") && ro.stdout.contains("secrets"),
+        "{}",
+        ro.stdout
+    );
+    let bad = env.t.cmd("bad s status");
+    bad.code(1).stderr_has("oc login");
+    assert!(
+        !bad.stderr.contains("expired"),
+        "the token must not be printed: {}",
+        bad.stderr
+    );
+}
