@@ -103,6 +103,12 @@ async fn act<P: Provider>(
 ) -> Result<u8, Error> {
     let started = Instant::now();
     let action = ctx.cmd.action;
+    if ctx.args.keep_boot_volume && !p.capability().keep_boot_volume {
+        return Err(Error::Usage(format!(
+            "--keep-boot-volume applies to OCI only; `{}` deletes the DataVolume with its VM",
+            p.kind()
+        )));
+    }
     let reports = match action {
         Action::Deploy => {
             let plan = plan.ok_or_else(|| Error::Usage("deploy needs a spec".into()))?;
