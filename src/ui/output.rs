@@ -219,14 +219,14 @@ impl Observer for Printer {
                     ),
                     _ => String::new(),
                 };
-                let text = format!(
-                    "{instance}: attempt {attempt} in {} failed ({class}): {message}{next}",
+                let what = format!(
+                    "attempt {attempt} in {} failed ({class}): {message}{next}",
                     placement.label()
                 );
                 if let Some(p) = &self.progress {
-                    p.set(&instance, &text);
+                    p.set(&instance, &what);
                 }
-                self.err_line(&text);
+                self.err_line(&format!("{instance}: {what}"));
             }
             Event::Progress {
                 instance,
