@@ -132,3 +132,76 @@ pub fn check_all_templates(dir: &ConfigDir) -> Vec<ConfigError> {
     }
     errs
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{ConfigDir, ProviderKind};
+    use crate::plan::{PlanOptions, build};
+
+    fn dir_with(template: &str) -> (tempfile::TempDir, ConfigDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write(
+            "projects/lab.yaml",
+            "provider: kubevirt\nnetwork: {ipam: {range: 10.1.2.0/24, gateway: 10.1.2.1, dns: [10.1.2.53]}, bridge: br0}\n",
+        );
+        write(
+            "specs/web.yaml",
+            "replicas: 2\nmemory: 1Gi\ndisk: {size: 5Gi, source: {http: \"https://img.local/x.qcow2\"}}\n\
+             cloud_init: {template: t.yaml.j2, vars: {greeting: hi, n: 3}}\n\
+             ssh: {authorized_keys: [\"ssh-ed25519 AAAA k1\"]}\n",
+        );
+        write("templates/t.yaml.j2", template);
+        let dir = ConfigDir::open(root).unwrap();
+        (tmp, dir)
+    }
+
+    fn render(template: &str) -> Result<Vec<String>, String> {
+        let (_tmp, dir) = dir_with(template);
+        let project = dir.project("lab").map_err(|e| e.to_string())?;
+        let spec = dir
+            .spec("web", ProviderKind::Kubevirt)
+            .map_err(|e| e.to_string())?;
+        build(&dir, &project, &spec, &PlanOptions::default())
+            .map(|p| p.instances.into_iter().map(|i| i.user_data).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn context_has_every_documented_variable() {
+        let out = render(
+            "{{ name }} {{ hostname }} {{ index }} {{ replica }} {{ static_ip }}/{{ prefix_len }} \
+             {{ netmask }} {{ gateway }} {{ dns | join(',') }} {{ project }} {{ spec }} \
+             {{ ssh_authorized_keys | length }} {{ vars.greeting }} {{ vars.n + 1 }}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            [
+                "web-01 web-01 0 1 10.1.2.101/24 255.255.255.0 10.1.2.1 10.1.2.53 lab web 1 hi 4\n",
+                "web-02 web-02 1 2 10.1.2.102/24 255.255.255.0 10.1.2.1 10.1.2.53 lab web 1 hi 4\n",
+            ]
+        );
+    }
+
+    #[test]
+    fn undefined_variables_are_errors_with_the_template_line() {
+        let err =
+            render("#cloud-config\nhostname: {{ name }}\nx: {{ vars.missing }}\n").unwrap_err();
+        assert!(err.contains("t.yaml.j2:3"), "{err}");
+        assert!(err.contains("undefined"), "{err}");
+        let err = render("{{ hostnmae }}").unwrap_err();
+        assert!(err.contains("hostnmae"), "{err}");
+    }
+
+    #[test]
+    fn values_are_not_escaped_and_tojson_quotes() {
+        let out = render("a: {{ vars.greeting }}&<>\nb: {{ name | tojson }}\n").unwrap();
+        assert_eq!(out[0], "a: hi&<>\nb: \"web-01\"\n");
+    }
+}
