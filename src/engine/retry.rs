@@ -186,14 +186,16 @@ impl RetryState {
         };
         if self.out_of_attempts() {
             return Decision::GiveUp(format!(
-                "gave up after {} attempts, last: {}",
-                self.attempts, err.message
+                "gave up after {}, last: {}",
+                attempts(self.attempts),
+                err.message
             ));
         }
         if self.past_deadline(elapsed, wait) {
             return Decision::GiveUp(format!(
-                "deadline reached after {} attempts, last: {}",
-                self.attempts, err.message
+                "deadline reached after {}, last: {}",
+                attempts(self.attempts),
+                err.message
             ));
         }
         decision
@@ -322,6 +324,14 @@ mod tests {
         assert!(
             matches!(s.on_error(&err(ErrorClass::Capacity), true, Duration::from_secs(50)), Decision::GiveUp(m) if m.contains("deadline"))
         );
+    }
+}
+
+fn attempts(n: u64) -> String {
+    if n == 1 {
+        "1 attempt".into()
+    } else {
+        format!("{n} attempts")
     }
 }
 

@@ -331,3 +331,39 @@ fn bad_credentials_fail_with_what_to_check() {
     );
     assert!(!run.stderr.contains("BEGIN"), "no key material in errors");
 }
+
+#[test]
+fn interrupt_exits_130_and_releases_the_lock() {
+    let env = Env::new(|o| {
+        o.capacity = CapacityModel {
+            default: busy(u64::MAX),
+            ..CapacityModel::default()
+        };
+    });
+    let hunt = std::process::Command::new(env!("CARGO_BIN_EXE_vauto"))
+        .current_dir(env.t.path())
+        .env("HOME", env.t.path())
+        .args(["p", "s", "deploy"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let pid = hunt.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = hunt.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    // The lock is free again: the next run gets past it (and fails on capacity, not on the lock).
+    let next = env.t.cmd("p s deploy --max-attempts 1");
+    next.code(1).stdout_has("gave up after 1 attempt,");
+}
