@@ -108,7 +108,11 @@ pub fn open_log_dir(dir: &Path, keep_days: u32) -> std::io::Result<()> {
 }
 
 /// Deletes `YYYY-MM-DD.log` files in `dir` dated more than `keep_days` before `today`.
-pub fn prune(dir: &Path, keep_days: u32, today: chrono::NaiveDate) -> std::io::Result<Vec<PathBuf>> {
+pub fn prune(
+    dir: &Path,
+    keep_days: u32,
+    today: chrono::NaiveDate,
+) -> std::io::Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     if keep_days == 0 {
         return Ok(removed);
