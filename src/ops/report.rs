@@ -465,10 +465,11 @@ fn table(header: &[&str]) -> comfy_table::Table {
 
 /// The report as tables: per project/spec, per AD, and hour of day × AD.
 pub fn render_table(r: &Report) -> String {
+    let minute = |ts: &str| format!("{} UTC", ts.get(..16).unwrap_or(ts).replace('T', " "));
     let mut out = format!(
-        "journal report since {} (until {})\n",
-        r.since.replace('T', " "),
-        r.until.replace('T', " ")
+        "journal report from {} to {}\n",
+        minute(&r.since),
+        minute(&r.until)
     );
     if r.malformed_lines > 0 {
         out.push_str(&format!(
@@ -500,7 +501,15 @@ pub fn render_table(r: &Report) -> String {
             s.counts.successes.to_string(),
             s.failed_results.to_string(),
             s.time_to_success
-                .map(|t| format!("{} ({} launches)", human_secs(t.median_secs), t.launches))
+                .map(|t| match t.launches {
+                    1 => human_secs(t.median_secs),
+                    n => format!(
+                        "{} ({n} launches, {}–{})",
+                        human_secs(t.median_secs),
+                        human_secs(t.min_secs),
+                        human_secs(t.max_secs)
+                    ),
+                })
                 .unwrap_or_else(|| "-".into()),
         ]);
     }
