@@ -203,7 +203,7 @@ pub fn files_oldest_first(state_dir: &Path) -> Vec<PathBuf> {
             Some((n, e.path()))
         })
         .collect();
-    rotated.sort_by(|a, b| b.0.cmp(&a.0));
+    rotated.sort_by_key(|r| std::cmp::Reverse(r.0));
     let mut out: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
     let live = state_dir.join(FILE_NAME);
     if live.is_file() {

@@ -718,7 +718,8 @@ mod tests {
     #[test]
     fn hour_by_ad_table_counts_capacity_and_launches() {
         let r = report(&journal(), since("2026-10-01"));
-        let hours: Vec<(u8, Vec<(&str, u64, u64)>)> = r
+        type Cells<'a> = Vec<(&'a str, u64, u64)>;
+        let hours: Vec<(u8, Cells)> = r
             .hours
             .iter()
             .map(|h| {
