@@ -614,6 +614,62 @@ mod tests {
     }
 
     #[test]
+    fn kubevirt_launch_counts_once_and_multi_spec_deletes_name_their_spec() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(
+            JournalFile::new(dir.path()),
+            RunInfo {
+                project: "lab".into(),
+                spec: String::new(),
+                provider: "kubevirt".into(),
+                action: "deploy".into(),
+            },
+        );
+        j.event(Event::AttemptStarted {
+            instance: "web-01".into(),
+            attempt: 1,
+            placement: Placement::default(),
+        });
+        for kind in ["Secret", "DataVolume", "VirtualMachine"] {
+            j.event(Event::Report(ResourceReport::new(
+                "web-01",
+                kind,
+                "web-01",
+                Outcome::Success,
+                "created",
+            )));
+        }
+        j.set_spec("db-01", "db");
+        j.event(Event::Report(
+            ResourceReport::new(
+                "db-01",
+                "VirtualMachine",
+                "db-01",
+                Outcome::Success,
+                "running",
+            )
+            .detail("node", "worker-2"),
+        ));
+        let got = lines(&dir.path().join(FILE_NAME));
+        let attempts: Vec<&Entry> = got
+            .iter()
+            .filter(|e| e.event == EntryKind::Attempt)
+            .collect();
+        // Only the VirtualMachine ends the attempt; the Secret and DataVolume are steps.
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].outcome, "success");
+        assert_eq!(
+            got.iter().filter(|e| e.event == EntryKind::Result).count(),
+            4
+        );
+        let db = got.last().unwrap();
+        assert_eq!(
+            (db.spec.as_str(), db.node.as_deref()),
+            ("db", Some("worker-2"))
+        );
+    }
+
+    #[test]
     fn write_failure_does_not_panic() {
         let dir = tempfile::tempdir().unwrap();
         // The state "directory" is a file: every append fails.
