@@ -7,9 +7,11 @@ use super::Ctx;
 use super::connect::{connect_options, with_provider};
 use crate::cli::{Action, Format};
 use crate::config::Project;
+use crate::engine::observer::Fanout;
 use crate::engine::retry::{RetryPolicy, retry_reads};
 use crate::engine::{DeployOptions, Summary};
 use crate::error::{Error, exit};
+use crate::ops::journal::{Journal, JournalFile, RunInfo};
 use crate::ops::lock::RunLock;
 use crate::plan::Plan;
 use crate::provider::{DeleteOptions, Existing, Power, Provider, Scope};
@@ -18,6 +20,7 @@ use crate::ui::output::{Printer, Verbosity};
 /// Loads what the action needs, connects, and runs it.
 pub async fn run(ctx: &Ctx) -> Result<u8, Error> {
     let project = ctx.project()?;
+    super::open_logs(ctx, Some(&project));
     // Only deploy needs the plan; the other actions select existing instances by label,
     // so `--target` may name an instance beyond the spec's current replicas.
     let plan = if ctx.cmd.action == Action::Deploy {
@@ -109,6 +112,24 @@ async fn act<P: Provider>(
             p.kind()
         )));
     }
+    let journal = Journal::new(
+        JournalFile::new(&ctx.state_dir),
+        RunInfo {
+            project: project.name.0.clone(),
+            spec: ctx.cmd.spec.clone().unwrap_or_default(),
+            provider: project.provider.as_str().to_string(),
+            action: action.as_str().to_string(),
+        },
+    );
+    tracing::info!(
+        "{} {}/{} started (vauto {})",
+        action.as_str(),
+        project.name.0,
+        ctx.cmd.spec.as_deref().unwrap_or("*"),
+        crate::VERSION_LINE
+    );
+    // The terminal and the journal see the same events; the engine knows neither.
+    let observer = Fanout(vec![printer, &journal]);
     let reports = match action {
         Action::Deploy => {
             let plan = plan.ok_or_else(|| Error::Usage("deploy needs a spec".into()))?;
@@ -125,7 +146,7 @@ async fn act<P: Provider>(
                 policy,
                 seed: fastrand::u64(..),
             };
-            crate::engine::deploy(p, plan, &opts, printer).await?
+            crate::engine::deploy(p, plan, &opts, &observer).await?
         }
         Action::Status => return status(ctx, p, project).await,
         Action::Delete => {
@@ -157,7 +178,10 @@ async fn act<P: Provider>(
             let options = DeleteOptions {
                 keep_boot_volume: ctx.args.keep_boot_volume,
             };
-            crate::engine::delete(p, &found, &options, ctx.args.parallel, printer).await
+            for e in &found {
+                journal.set_spec(&e.name, &e.spec);
+            }
+            crate::engine::delete(p, &found, &options, ctx.args.parallel, &observer).await
         }
         Action::Start | Action::Stop => {
             let spec = ctx.cmd.spec.as_deref().unwrap_or_default();
@@ -170,7 +194,15 @@ async fn act<P: Provider>(
             } else {
                 Power::Stop
             };
-            crate::engine::power(p, &found, power, ctx.args.wait, ctx.args.parallel, printer).await
+            crate::engine::power(
+                p,
+                &found,
+                power,
+                ctx.args.wait,
+                ctx.args.parallel,
+                &observer,
+            )
+            .await
         }
         _ => {
             return Err(Error::Usage(format!(

@@ -3,6 +3,7 @@
 mod actions;
 mod connect;
 mod plan;
+mod report;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -164,6 +165,9 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         dir,
         state_dir,
     };
+    if ctx.args.log_dir.is_some() {
+        open_logs(&ctx, None);
+    }
     match ctx.cmd.action {
         Action::Validate => validate::validate(&ctx),
         Action::Plan => plan::plan(&ctx),
@@ -171,11 +175,26 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         Action::Deploy | Action::Delete | Action::Status | Action::Start | Action::Stop => {
             actions::run(&ctx).await
         }
-        Action::Report | Action::Daemon => Err(Error::Usage(format!(
+        Action::Report => report::report(&ctx),
+        Action::Daemon => Err(Error::Usage(format!(
             "`{}` is not available in this build yet (see the README's roadmap)",
             ctx.cmd.action.as_str()
         ))),
         Action::Completions => Ok(exit::OK),
+    }
+}
+
+/// Starts the daily log files: `--log-dir`, else the project's `logs.dir` (relative to the
+/// config directory). A directory that cannot be created is a warning, not a failed run.
+pub fn open_logs(ctx: &Ctx, project: Option<&Project>) {
+    let logs = project.map(|p| p.logs.clone()).unwrap_or_default();
+    let dir = match &ctx.args.log_dir {
+        Some(d) => d.clone(),
+        None if project.is_some() => ctx.dir.root.join(logs.dir.as_str()),
+        None => return,
+    };
+    if let Err(e) = crate::ops::logging::open_log_dir(&dir, logs.keep_days) {
+        tracing::warn!("cannot write log files to `{}`: {e}", dir.display());
     }
 }
 

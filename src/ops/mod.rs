@@ -1,4 +1,6 @@
 //! Operations around actions: run lock, journal, notifications, schedules.
 
+pub mod journal;
 pub mod lock;
 pub mod logging;
+pub mod report;

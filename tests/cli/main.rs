@@ -5,4 +5,5 @@ mod examples;
 mod harness;
 mod kubevirt;
 mod oci;
+mod report;
 mod usage;

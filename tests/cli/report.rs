@@ -1,0 +1,210 @@
+//! The journal, `vauto report` and the log files, through the binary against the OCI simulator.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use vauto::sim::oci::{self, AdCapacity, CapacityModel, OciSim, OciSimOptions};
+
+use crate::harness::Test;
+
+const SPEC: &str = "replicas: 1
+shape: VM.Standard.A1.Flex
+ocpus: 2
+memory_gb: 12
+image: {os: Canonical Ubuntu, os_version: \"22.04\", name_contains: [aarch64]}
+placement: {availability_domains: all}
+ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}
+";
+
+const SECRET: &str = "T0PSECRET-hook-4f9a2c";
+
+/// An OCI simulator whose three ADs each answer "Out of host capacity" once, and a project on it.
+struct Env {
+    t: Test,
+    sim: Option<OciSim>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Env {
+    fn new(project_extra: &str) -> Env {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let t = Test::new();
+        let busy = AdCapacity {
+            free_after_attempts: 1,
+            ..AdCapacity::default()
+        };
+        let opts = OciSimOptions {
+            state_dir: t.path().join("simstate"),
+            provision_delay: Duration::from_millis(200),
+            transition_delay: Duration::from_millis(200),
+            seed: 7,
+            capacity: CapacityModel {
+                per_ad: BTreeMap::from([
+                    ("AD-1".into(), busy.clone()),
+                    ("AD-2".into(), busy.clone()),
+                    ("AD-3".into(), busy),
+                ]),
+                ..CapacityModel::default()
+            },
+            ..OciSimOptions::default()
+        };
+        let sim = rt.block_on(oci::start(opts)).unwrap();
+        let project = format!(
+            "provider: oci
+oci:
+  config_file: {}
+  endpoint: {}
+  subnet: \"public subnet-main-vcn\"
+retry: {{interval: 1s, allow_fast: true, jitter: 0s, throttle_base: 1s, throttle_max: 2s}}
+{project_extra}",
+            sim.config_file().display(),
+            sim.base_url()
+        );
+        let t = t
+            .file("projects/p.yaml", &project)
+            .file("specs/s.yaml", SPEC);
+        Env {
+            t,
+            sim: Some(sim),
+            rt,
+        }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(sim) = self.sim.take() {
+            self.rt.block_on(sim.shutdown());
+        }
+    }
+}
+
+#[test]
+fn report_json_after_a_capacity_hunt_shows_errors_per_ad_and_the_launch() {
+    let env = Env::new("");
+    env.t.cmd("p s deploy").code(0);
+    let run = env.t.cmd("report -o json");
+    run.code(0);
+    let r: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    // One full round of three "Out of host capacity" answers, then a launch in the first AD.
+    assert_eq!(r["total"]["attempts"], 4, "{r:#}");
+    assert_eq!(r["total"]["capacity"], 3, "{r:#}");
+    assert_eq!(r["total"]["successes"], 1, "{r:#}");
+    assert_eq!(r["malformed_lines"], 0);
+    let spec = &r["specs"][0];
+    assert_eq!(
+        (spec["project"].as_str(), spec["spec"].as_str()),
+        (Some("p"), Some("s"))
+    );
+    assert_eq!(spec["time_to_success"]["launches"], 1);
+    let ads = r["ads"].as_array().unwrap();
+    assert_eq!(ads.len(), 3, "{r:#}");
+    let launched: Vec<&str> = ads
+        .iter()
+        .filter(|a| a["successes"] == 1)
+        .map(|a| a["ad"].as_str().unwrap())
+        .collect();
+    assert_eq!(launched.len(), 1);
+    assert!(launched[0].ends_with("AD-1"), "{launched:?}");
+    assert!(ads.iter().all(|a| a["capacity"] == 1), "{r:#}");
+    // The hour-of-day table has the current hour with every AD in it.
+    let hours = r["hours"].as_array().unwrap();
+    assert_eq!(hours.len(), 1, "{r:#}");
+    assert_eq!(hours[0]["ads"].as_object().unwrap().len(), 3);
+
+    // Filters: the spec by name (positional after the word), and an unknown project.
+    let run = env.t.cmd("report p s");
+    run.code(0)
+        .stdout_has("p/s")
+        .stdout_has("capacity errors / launches by hour");
+    let run = env.t.cmd("report other -o json");
+    let r: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(r["total"]["attempts"], 0);
+    // A window that starts in the future holds nothing.
+    let run = env.t.cmd("report --since 2999-01-01 -o json");
+    let r: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(r["specs"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn report_rejects_a_bad_since_and_skips_malformed_lines() {
+    let t = Test::new().file(
+        ".vauto/journal.jsonl",
+        "garbage\n{\"ts\":\"2999-01-01T00:00:00.000Z\",\"event\":\"attempt\",\"project\":\"p\",\"spec\":\"s\",\"instance\":\"s-01\",\"ad\":\"AD-1\",\"outcome\":\"capacity\",\"duration_ms\":5}\n",
+    );
+    t.cmd("report --since yesterday")
+        .code(2)
+        .stderr_has("invalid --since `yesterday`");
+    let run = t.cmd("report --since 7d");
+    run.code(0)
+        .stdout_has("skipped 1 malformed line(s) of 2")
+        .stdout_has("p/s");
+}
+
+#[test]
+fn secrets_stay_out_of_logs_and_journal_and_old_logs_are_pruned() {
+    let env = Env::new(
+        "notify: {webhook: \"http://127.0.0.1:9/hooks/${VAUTO_TEST_HOOK}\"}\nlogs: {dir: mylogs, keep_days: 7}\n",
+    );
+    env.t.put("mylogs/2020-01-01.log", "old\n");
+    env.t.put("mylogs/keep-me.txt", "not a log\n");
+    // Run the deploy with the secret in the environment and debug logging for vauto.
+    let t = &env.t;
+    let vauto = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("vauto")
+            .unwrap()
+            .current_dir(t.path())
+            .args(args)
+            .env("HOME", t.path())
+            .env("VAUTO_TEST_HOOK", SECRET)
+            .env_remove("RUST_LOG")
+            .env_remove("VAUTO_STATE_DIR")
+            .env_remove("VAUTO_CONFIG_DIR")
+            .output()
+            .unwrap()
+    };
+    let out = vauto(&["p", "s", "deploy", "-v"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d.log").to_string();
+    let log = std::fs::read_to_string(t.path().join("mylogs").join(&today)).unwrap();
+    assert!(log.contains("attempt 1"), "{log}");
+    assert!(log.contains("capacity"), "{log}");
+    let journal = std::fs::read_to_string(t.path().join(".vauto/journal.jsonl")).unwrap();
+    assert!(journal.lines().count() >= 5, "{journal}");
+    for (what, text) in [
+        ("log file", log.as_str()),
+        ("journal", journal.as_str()),
+        ("stdout", &String::from_utf8_lossy(&out.stdout)),
+        ("stderr", &String::from_utf8_lossy(&out.stderr)),
+    ] {
+        assert!(
+            !text.contains(SECRET),
+            "the secret leaked into the {what}:\n{text}"
+        );
+        assert!(
+            !text.contains("/hooks/"),
+            "the webhook URL leaked into the {what}:\n{text}"
+        );
+    }
+    assert!(!t.path().join("mylogs/2020-01-01.log").exists());
+    assert!(t.path().join("mylogs/keep-me.txt").exists());
+
+    // --log-dir overrides logs.dir.
+    let other = t.path().join("elsewhere");
+    let other_arg = other.display().to_string();
+    let out = vauto(&["p", "s", "status", "--log-dir", &other_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(other.join(&today).is_file());
+}
