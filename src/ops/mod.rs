@@ -2,3 +2,5 @@
 
 pub mod lock;
 pub mod logging;
+pub mod notify;
+pub mod schedule;
