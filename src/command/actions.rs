@@ -7,16 +7,41 @@ use super::Ctx;
 use super::connect::{connect_options, with_provider};
 use crate::cli::{Action, Format};
 use crate::config::Project;
+use crate::engine::observer::{Fanout, Observer};
 use crate::engine::retry::{RetryPolicy, retry_reads};
 use crate::engine::{DeployOptions, Summary};
 use crate::error::{Error, exit};
 use crate::ops::lock::RunLock;
+use crate::ops::notify::{FLUSH_TIMEOUT, Notifier, describe_target};
 use crate::plan::Plan;
 use crate::provider::{DeleteOptions, Existing, Power, Provider, Scope};
 use crate::ui::output::{Printer, Verbosity};
 
+/// Who else hears about a run besides the printer: set by `vauto daemon`.
+#[derive(Default, Clone, Copy)]
+pub struct Hooks<'a> {
+    /// One more observer (the daemon's metrics).
+    pub observer: Option<&'a dyn Observer>,
+    /// A long-lived notifier to use instead of a per-run one (which is flushed at the end).
+    pub notifier: Option<&'a Notifier>,
+    /// Send the `run started` and `failed` notifications.
+    pub announce: bool,
+}
+
 /// Loads what the action needs, connects, and runs it.
 pub async fn run(ctx: &Ctx) -> Result<u8, Error> {
+    run_with(
+        ctx,
+        Hooks {
+            announce: true,
+            ..Hooks::default()
+        },
+    )
+    .await
+}
+
+/// [`run`] with extra observers and notifier: how the daemon runs an action.
+pub async fn run_with(ctx: &Ctx, hooks: Hooks<'_>) -> Result<u8, Error> {
     let project = ctx.project()?;
     // Only deploy needs the plan; the other actions select existing instances by label,
     // so `--target` may name an instance beyond the spec's current replicas.
@@ -32,14 +57,43 @@ pub async fn run(ctx: &Ctx) -> Result<u8, Error> {
     }
     let (opts, _sim) = connect_options(&project, &ctx.state_dir).await?;
     let printer = Printer::new(ctx.args.output, verbosity(ctx), opts.simulated);
-    with_provider!(project, opts, |p| act(
+    let own;
+    let base = match hooks.notifier {
+        Some(n) => n,
+        None => {
+            own = Notifier::new(&project, opts.simulated);
+            &own
+        }
+    };
+    let action = ctx.cmd.action;
+    let notifier = base.for_run(ctx.cmd.spec.as_deref(), action.as_str());
+    let announce = hooks.announce && action != Action::Status && notifier.active();
+    if announce {
+        let what = match ctx.spec(&project) {
+            Ok(Some(spec)) => describe_target(&project, &spec),
+            _ => "every spec of the project".to_string(),
+        };
+        notifier.run_started(&what);
+    }
+    let mut observers: Vec<&dyn Observer> = vec![&printer, &notifier];
+    observers.extend(hooks.observer);
+    let fanout = Fanout(observers);
+    let result = with_provider!(project, opts, |p| act(
         ctx,
         &p,
         &project,
         plan.as_ref(),
-        &printer
+        &printer,
+        &fanout
     )
-    .await)
+    .await);
+    if announce {
+        notifier.run_finished(result.as_ref().err().map(|e| e.to_string()).as_deref());
+    }
+    if hooks.notifier.is_none() {
+        notifier.flush(FLUSH_TIMEOUT).await;
+    }
+    result
 }
 
 fn verbosity(ctx: &Ctx) -> Verbosity {
@@ -100,6 +154,7 @@ async fn act<P: Provider>(
     project: &Project,
     plan: Option<&Plan>,
     printer: &Printer,
+    observer: &dyn Observer,
 ) -> Result<u8, Error> {
     let started = Instant::now();
     let action = ctx.cmd.action;
@@ -119,7 +174,7 @@ async fn act<P: Provider>(
                 policy,
                 seed: fastrand::u64(..),
             };
-            crate::engine::deploy(p, plan, &opts, printer).await?
+            crate::engine::deploy(p, plan, &opts, observer).await?
         }
         Action::Status => return status(ctx, p, project).await,
         Action::Delete => {
@@ -151,7 +206,7 @@ async fn act<P: Provider>(
             let options = DeleteOptions {
                 keep_boot_volume: ctx.args.keep_boot_volume,
             };
-            crate::engine::delete(p, &found, &options, ctx.args.parallel, printer).await
+            crate::engine::delete(p, &found, &options, ctx.args.parallel, observer).await
         }
         Action::Start | Action::Stop => {
             let spec = ctx.cmd.spec.as_deref().unwrap_or_default();
@@ -164,7 +219,7 @@ async fn act<P: Provider>(
             } else {
                 Power::Stop
             };
-            crate::engine::power(p, &found, power, ctx.args.wait, ctx.args.parallel, printer).await
+            crate::engine::power(p, &found, power, ctx.args.wait, ctx.args.parallel, observer).await
         }
         _ => {
             return Err(Error::Usage(format!(

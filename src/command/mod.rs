@@ -2,6 +2,7 @@
 
 mod actions;
 mod connect;
+pub mod daemon;
 mod plan;
 mod validate;
 
@@ -78,7 +79,14 @@ pub fn main_entry() -> ExitCode {
             return ExitCode::from(exit::FAILED);
         }
     };
+    // The daemon handles signals itself: it finishes the action in flight before exiting.
+    let daemon = args
+        .resolve()
+        .is_ok_and(|c| c.action == crate::cli::Action::Daemon);
     let result = rt.block_on(async {
+        if daemon {
+            return run(args).await;
+        }
         tokio::select! {
             r = run(args) => r,
             _ = shutdown_signal() => Err(Error::Interrupted),
@@ -97,7 +105,8 @@ pub fn main_entry() -> ExitCode {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -171,7 +180,8 @@ pub async fn run(args: Args) -> Result<u8, Error> {
         Action::Deploy | Action::Delete | Action::Status | Action::Start | Action::Stop => {
             actions::run(&ctx).await
         }
-        Action::Report | Action::Daemon => Err(Error::Usage(format!(
+        Action::Daemon => daemon::run(&ctx).await,
+        Action::Report => Err(Error::Usage(format!(
             "`{}` is not available in this build yet (see the README's roadmap)",
             ctx.cmd.action.as_str()
         ))),

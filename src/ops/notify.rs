@@ -174,6 +174,8 @@ pub struct Notifier {
     every_n: u64,
     /// Instances whose `launched` note went out, so `--wait` does not announce twice.
     announced: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// `[FAILED]` lines of this run, for the closing notice.
+    failed: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -205,6 +207,7 @@ impl Notifier {
             simulated,
             every_n: project.notify.every_n_attempts.max(1),
             announced: Arc::default(),
+            failed: Arc::default(),
         }
     }
 
@@ -218,6 +221,7 @@ impl Notifier {
             simulated: false,
             every_n: 10,
             announced: Arc::default(),
+            failed: Arc::default(),
         }
     }
 
@@ -227,6 +231,7 @@ impl Notifier {
             spec: spec.map(str::to_string),
             action: Some(action.to_string()),
             announced: Arc::default(),
+            failed: Arc::default(),
             ..self.clone()
         }
     }
@@ -269,6 +274,24 @@ impl Notifier {
             format!("{action} started: {what}"),
             BTreeMap::new(),
         );
+    }
+
+    /// Closes a run: a `failed` notice when it hit a fatal `error` or some resource failed.
+    pub fn run_finished(&self, error: Option<&str>) {
+        if let Some(e) = error {
+            self.run_failed(e);
+            return;
+        }
+        let lines = self.failed.lock().map(|v| v.clone()).unwrap_or_default();
+        if lines.is_empty() {
+            return;
+        }
+        let mut msg = format!("{} resource(s) failed: ", lines.len());
+        msg.push_str(&lines.iter().take(5).cloned().collect::<Vec<_>>().join("; "));
+        if lines.len() > 5 {
+            msg.push_str("; ...");
+        }
+        self.run_failed(&msg);
     }
 
     /// Reports a run that ended badly: `failed` resources or a fatal error.
@@ -357,6 +380,11 @@ impl Observer for Notifier {
                     ),
                     d,
                 );
+            }
+            Event::Report(r) if r.outcome == Outcome::Failed => {
+                if let Ok(mut v) = self.failed.lock() {
+                    v.push(format!("{} {}: {}", r.kind, r.name, r.reason));
+                }
             }
             Event::Report(r)
                 if r.outcome == Outcome::Success
