@@ -693,11 +693,18 @@ impl Observer for Metrics {
                     .or_default() += 1;
             }
             Event::Report(r) if r.outcome == Outcome::Success && !r.details.is_empty() => {
-                if let Some(ad) = c.pending.remove(&r.instance) {
-                    *c.attempts.entry(("success".into(), ad)).or_default() += 1;
+                let launched = c.pending.remove(&r.instance);
+                let running = ["public_ip", "private_ip", "ip"]
+                    .iter()
+                    .any(|k| r.details.contains_key(*k));
+                if let Some(ad) = &launched {
+                    *c.attempts.entry(("success".into(), ad.clone())).or_default() += 1;
                     c.launched += 1;
                 }
-                c.last_success = Some(Utc::now());
+                // Power actions report success too; only launches and running instances count.
+                if launched.is_some() || running {
+                    c.last_success = Some(Utc::now());
+                }
             }
             _ => {}
         }
