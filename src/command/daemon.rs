@@ -23,7 +23,7 @@ use crate::cli::{Action, Command, Format};
 use crate::config::{ConfigErrors, CronExpr, Dur, Project, ScheduleAction};
 use crate::engine::observer::{Event, Observer};
 use crate::error::{Error, exit};
-use crate::ops::lock::LockError;
+use crate::ops::lock::{LockError, RunLock};
 use crate::ops::notify::{FLUSH_TIMEOUT, Notifier, describe_target};
 use crate::ops::schedule::{Due, LastRuns, TenancyGate, due, next_fire};
 use crate::provider::Outcome;
@@ -278,6 +278,13 @@ type Job<'a> = Pin<Box<dyn Future<Output = bool> + 'a>>;
 /// Runs the daemon; `summary` supplies the daily report text (default: the daemon's counters).
 pub async fn run_with(ctx: &Ctx, summary: Option<&dyn DailySummary>) -> Result<u8, Error> {
     let setup = load(ctx)?;
+    // One daemon per state directory (and project filter): two would run each schedule twice.
+    let _daemon_lock = RunLock::acquire(
+        &ctx.state_dir,
+        "daemon",
+        ctx.cmd.project.as_deref().unwrap_or("all"),
+        false,
+    )?;
     let metrics = Arc::new(Metrics::new());
     let summary: &dyn DailySummary = match summary {
         Some(s) => s,
