@@ -356,7 +356,8 @@ pub async fn run_with(ctx: &Ctx, summary: Option<&dyn DailySummary>) -> Result<u
             say(&format!(
                 "{}: next at {} ({})",
                 j.what(&setup.projects),
-                t.with_timezone(&j.tz).to_rfc3339_opts(SecondsFormat::Secs, false),
+                t.with_timezone(&j.tz)
+                    .to_rfc3339_opts(SecondsFormat::Secs, false),
                 j.tz.name()
             ));
         }
@@ -365,9 +366,7 @@ pub async fn run_with(ctx: &Ctx, summary: Option<&dyn DailySummary>) -> Result<u
     let mut hunts: FuturesUnordered<Pin<Box<dyn Future<Output = ()> + '_>>> = setup
         .hunts
         .iter()
-        .map(|h| {
-            Box::pin(hunt(ctx, &setup, h, &metrics)) as Pin<Box<dyn Future<Output = ()> + '_>>
-        })
+        .map(|h| Box::pin(hunt(ctx, &setup, h, &metrics)) as Pin<Box<dyn Future<Output = ()> + '_>>)
         .collect();
     let stop = super::shutdown_signal();
     tokio::pin!(stop);
@@ -541,7 +540,10 @@ async fn hunt(ctx: &Ctx, setup: &Setup, h: &Hunt, metrics: &Metrics) {
             format!("capacity hunt started: {what}"),
             BTreeMap::new(),
         );
-        say(&format!("{pname}/{}: capacity hunt started: {what}", h.spec));
+        say(&format!(
+            "{pname}/{}: capacity hunt started: {what}",
+            h.spec
+        ));
     }
     let mut errors = 0u32;
     loop {
@@ -682,10 +684,8 @@ impl Observer for Metrics {
                 placement,
                 ..
             } => {
-                c.pending.insert(
-                    instance,
-                    short_ad(placement.availability_domain.as_ref()),
-                );
+                c.pending
+                    .insert(instance, short_ad(placement.availability_domain.as_ref()));
             }
             Event::AttemptFailed {
                 instance,
@@ -705,7 +705,9 @@ impl Observer for Metrics {
                     .iter()
                     .any(|k| r.details.contains_key(*k));
                 if let Some(ad) = &launched {
-                    *c.attempts.entry(("success".into(), ad.clone())).or_default() += 1;
+                    *c.attempts
+                        .entry(("success".into(), ad.clone()))
+                        .or_default() += 1;
                     c.launched += 1;
                 }
                 // Power actions report success too; only launches and running instances count.
@@ -762,8 +764,8 @@ async fn serve(addr: &str, metrics: Arc<Metrics>) -> Result<(), Error> {
                 Ok((sock, _)) => {
                     let m = metrics.clone();
                     tokio::spawn(async move {
-                        let _ = tokio::time::timeout(Duration::from_secs(5), answer(sock, &m))
-                            .await;
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(5), answer(sock, &m)).await;
                     });
                 }
                 // Out of file descriptors and the like: back off instead of spinning.

@@ -558,7 +558,14 @@ mod tests {
         assert!(!tg.to_string().contains("ABC"));
         let (_, hook) = Receiver::Webhook(Secret::new("http://x/w")).request(&n);
         for k in [
-            "event", "project", "spec", "instance", "message", "details", "time", "simulated",
+            "event",
+            "project",
+            "spec",
+            "instance",
+            "message",
+            "details",
+            "time",
+            "simulated",
         ] {
             assert!(hook.get(k).is_some(), "webhook payload lacks `{k}`");
         }

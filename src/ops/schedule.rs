@@ -44,9 +44,9 @@ fn to_instant(tz: Tz, naive: NaiveDateTime) -> Option<DateTime<Utc>> {
                 .map(|t| {
                     let t = t.with_timezone(&Utc);
                     // Back to the exact jump: the minute before did not exist.
-                    t - chrono::Duration::seconds(i64::from(
-                        chrono::Timelike::second(&t.with_timezone(&tz)),
-                    ))
+                    t - chrono::Duration::seconds(i64::from(chrono::Timelike::second(
+                        &t.with_timezone(&tz),
+                    )))
                 })
         }),
     }

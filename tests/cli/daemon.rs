@@ -81,7 +81,9 @@ impl Receiver {
                     g.lock().unwrap().push((path, body));
                     let resp: &[u8] = match mode {
                         Mode::Ok => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-                        Mode::Fail => b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+                        Mode::Fail => {
+                            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+                        }
                         Mode::Hang => {
                             std::thread::sleep(Duration::from_secs(120));
                             return;
@@ -232,7 +234,8 @@ fn a_capacity_hunt_notifies_start_every_n_attempts_and_success_in_each_services_
     assert!(
         texts
             .iter()
-            .any(|t| t.starts_with("vauto p/s: deploy started: 1 x VM.Standard.A1.Flex 2 OCPU/12 GB")),
+            .any(|t| t
+                .starts_with("vauto p/s: deploy started: 1 x VM.Standard.A1.Flex 2 OCPU/12 GB")),
         "{texts:?}"
     );
     assert!(
@@ -241,15 +244,24 @@ fn a_capacity_hunt_notifies_start_every_n_attempts_and_success_in_each_services_
             .any(|t| t.contains("still trying `s-01`: attempt 2 failed (capacity")),
         "{texts:?}"
     );
-    assert!(texts.iter().any(|t| t.contains("`s-01` launched")), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t.contains("`s-01` launched")),
+        "{texts:?}"
+    );
 
     let discord = rx.bodies("/discord/SECRETDISCORD");
     assert_eq!(discord.len(), slack.len());
-    assert!(discord.iter().all(|b| b["content"].is_string()), "{discord:?}");
+    assert!(
+        discord.iter().all(|b| b["content"].is_string()),
+        "{discord:?}"
+    );
 
     let tg = rx.bodies(&format!("/bot{TG_TOKEN}/sendMessage"));
     assert_eq!(tg.len(), slack.len(), "{:?}", rx.got());
-    assert!(tg.iter().all(|b| b["chat_id"] == "42" && b["text"].is_string()));
+    assert!(
+        tg.iter()
+            .all(|b| b["chat_id"] == "42" && b["text"].is_string())
+    );
 
     let hooks = rx.bodies("/hook/SECRETHOOK");
     let success = hooks
@@ -260,10 +272,18 @@ fn a_capacity_hunt_notifies_start_every_n_attempts_and_success_in_each_services_
     assert_eq!(success["spec"], "s");
     assert_eq!(success["instance"], "s-01");
     assert_eq!(success["simulated"], false);
-    assert!(success["details"]["id"].as_str().unwrap().starts_with("ocid1.instance"));
+    assert!(
+        success["details"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("ocid1.instance")
+    );
     assert!(success["time"].is_string());
     let events: Vec<&str> = hooks.iter().filter_map(|b| b["event"].as_str()).collect();
-    assert!(events.contains(&"run_started") && events.contains(&"attempts"), "{events:?}");
+    assert!(
+        events.contains(&"run_started") && events.contains(&"attempts"),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -271,7 +291,10 @@ fn a_failing_or_hanging_receiver_neither_fails_nor_holds_the_run() {
     let hang = Receiver::start(Mode::Hang);
     let fail = Receiver::start(Mode::Fail);
     // The telegram API base points at a closed port: connection refused.
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let notify = format!(
         "notify:
   slack: http://{}/slack/{MARK}
@@ -292,7 +315,11 @@ fn a_failing_or_hanging_receiver_neither_fails_nor_holds_the_run() {
     assert!(took < Duration::from_secs(60), "run took {took:?}");
     // A 500 is retried (bounded): the same note arrives more than once, fewer than ten times.
     let first = fail.got()[0].1["event"].clone();
-    let tries = fail.got().iter().filter(|(_, b)| b["event"] == first).count();
+    let tries = fail
+        .got()
+        .iter()
+        .filter(|(_, b)| b["event"] == first)
+        .count();
     assert!((2..10).contains(&tries), "{tries} tries");
 }
 
@@ -331,7 +358,11 @@ fn the_daemon_runs_a_scheduled_stop_notifies_and_stops_cleanly_on_sigterm() {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    assert!(fired, "no scheduled notification\n{}\n{}", run.stdout, run.stderr);
+    assert!(
+        fired,
+        "no scheduled notification\n{}\n{}",
+        run.stdout, run.stderr
+    );
     run.code(0)
         .stdout_has("p/s: scheduled stop (cron `*/4 * * * * *`, Asia/Seoul)")
         .stdout_has("p/s: scheduled stop done")
@@ -400,7 +431,11 @@ fn once_runs_what_is_due_since_the_last_run_and_skips_missed_runs_unless_catch_u
         .code(0)
         .stdout_has("missed the run at")
         .stdout_has("not replayed");
-    assert!(!missed.stdout.contains("scheduled start"), "{}", missed.stdout);
+    assert!(
+        !missed.stdout.contains("scheduled start"),
+        "{}",
+        missed.stdout
+    );
     env.run("p s status", &api).code(0).stdout_has("STOPPED");
 
     // With catch_up: true the missed start runs once.
@@ -418,10 +453,15 @@ fn once_runs_what_is_due_since_the_last_run_and_skips_missed_runs_unless_catch_u
 #[test]
 fn daemon_takes_a_project_filter_and_rejects_an_unknown_one() {
     let t = Test::new()
-        .file("projects/p.yaml", "provider: oci\nsim: true\noci: {subnet: s}\n")
+        .file(
+            "projects/p.yaml",
+            "provider: oci\nsim: true\noci: {subnet: s}\n",
+        )
         .file("specs/s.yaml", SPEC);
     t.cmd("daemon --project nope --once")
         .code(2)
         .stderr_has("unknown project `nope`");
-    t.cmd("daemon --project p --once").code(0).stdout_has("nothing due");
+    t.cmd("daemon --project p --once")
+        .code(0)
+        .stdout_has("nothing due");
 }
