@@ -349,6 +349,10 @@ fn the_daemon_runs_a_scheduled_stop_notifies_and_stops_cleanly_on_sigterm() {
         got.iter()
             .any(|(p, b)| p.starts_with("/hook/") && b["event"] == "scheduled")
     });
+    // A second daemon on the same state directory would run every schedule twice.
+    env.run("daemon --once", &api)
+        .code(3)
+        .stderr_has("daemon-all.lock");
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
