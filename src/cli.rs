@@ -40,7 +40,7 @@ pub enum Format {
 }
 
 /// vauto: deploy, delete and report virtual machines on KubeVirt/OpenShift and OCI from YAML.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "vauto",
     version = crate::VERSION_LINE,
@@ -242,7 +242,8 @@ impl Args {
             return Err("--spec needs a project".into());
         }
         match action {
-            Action::Validate | Action::Daemon | Action::Completions if project.is_some() => {
+            // `daemon` takes a project (and spec) only as a filter: `vauto daemon --project P`.
+            Action::Validate | Action::Completions if project.is_some() => {
                 return Err(format!("`{}` takes no PROJECT", action.as_str()));
             }
             Action::Deploy | Action::Start | Action::Stop | Action::Plan if spec.is_none() => {

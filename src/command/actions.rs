@@ -7,18 +7,42 @@ use super::Ctx;
 use super::connect::{connect_options, with_provider};
 use crate::cli::{Action, Format};
 use crate::config::Project;
-use crate::engine::observer::Fanout;
+use crate::engine::observer::{Fanout, Observer};
 use crate::engine::retry::{RetryPolicy, retry_reads};
 use crate::engine::{DeployOptions, Summary};
 use crate::error::{Error, exit};
 use crate::ops::journal::{Journal, JournalFile, RunInfo};
 use crate::ops::lock::RunLock;
+use crate::ops::notify::{FLUSH_TIMEOUT, Notifier, describe_target};
 use crate::plan::Plan;
 use crate::provider::{DeleteOptions, Existing, Power, Provider, Scope};
 use crate::ui::output::{Printer, Verbosity};
 
+/// Who else hears about a run besides the printer: set by `vauto daemon`.
+#[derive(Default, Clone, Copy)]
+pub struct Hooks<'a> {
+    /// One more observer (the daemon's metrics).
+    pub observer: Option<&'a dyn Observer>,
+    /// A long-lived notifier to use instead of a per-run one (which is flushed at the end).
+    pub notifier: Option<&'a Notifier>,
+    /// Send the `run started` and `failed` notifications.
+    pub announce: bool,
+}
+
 /// Loads what the action needs, connects, and runs it.
 pub async fn run(ctx: &Ctx) -> Result<u8, Error> {
+    run_with(
+        ctx,
+        Hooks {
+            announce: true,
+            ..Hooks::default()
+        },
+    )
+    .await
+}
+
+/// [`run`] with extra observers and notifier: how the daemon runs an action.
+pub async fn run_with(ctx: &Ctx, hooks: Hooks<'_>) -> Result<u8, Error> {
     let project = ctx.project()?;
     super::open_logs(ctx, Some(&project));
     // Only deploy needs the plan; the other actions select existing instances by label,
@@ -35,14 +59,43 @@ pub async fn run(ctx: &Ctx) -> Result<u8, Error> {
     }
     let (opts, _sim) = connect_options(&project, &ctx.state_dir).await?;
     let printer = Printer::new(ctx.args.output, verbosity(ctx), opts.simulated);
-    with_provider!(project, opts, |p| act(
+    let own;
+    let base = match hooks.notifier {
+        Some(n) => n,
+        None => {
+            own = Notifier::new(&project, opts.simulated);
+            &own
+        }
+    };
+    let action = ctx.cmd.action;
+    let notifier = base.for_run(ctx.cmd.spec.as_deref(), action.as_str());
+    let announce = hooks.announce && action != Action::Status && notifier.active();
+    if announce {
+        let what = match ctx.spec(&project) {
+            Ok(Some(spec)) => describe_target(&project, &spec),
+            _ => "every spec of the project".to_string(),
+        };
+        notifier.run_started(&what);
+    }
+    let mut observers: Vec<&dyn Observer> = vec![&printer, &notifier];
+    observers.extend(hooks.observer);
+    let fanout = Fanout(observers);
+    let result = with_provider!(project, opts, |p| act(
         ctx,
         &p,
         &project,
         plan.as_ref(),
-        &printer
+        &printer,
+        &fanout
     )
-    .await)
+    .await);
+    if announce {
+        notifier.run_finished(result.as_ref().err().map(|e| e.to_string()).as_deref());
+    }
+    if hooks.notifier.is_none() {
+        notifier.flush(FLUSH_TIMEOUT).await;
+    }
+    result
 }
 
 fn verbosity(ctx: &Ctx) -> Verbosity {
@@ -103,6 +156,7 @@ async fn act<P: Provider>(
     project: &Project,
     plan: Option<&Plan>,
     printer: &Printer,
+    observer: &dyn Observer,
 ) -> Result<u8, Error> {
     let started = Instant::now();
     let action = ctx.cmd.action;
@@ -128,8 +182,9 @@ async fn act<P: Provider>(
         ctx.cmd.spec.as_deref().unwrap_or("*"),
         crate::VERSION_LINE
     );
-    // The terminal and the journal see the same events; the engine knows neither.
-    let observer = Fanout(vec![printer, &journal]);
+    // The terminal (and notifier, metrics) and the journal see the same events; the
+    // engine knows none of them.
+    let observer = Fanout(vec![observer, &journal]);
     let reports = match action {
         Action::Deploy => {
             let plan = plan.ok_or_else(|| Error::Usage("deploy needs a spec".into()))?;

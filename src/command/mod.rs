@@ -2,6 +2,7 @@
 
 mod actions;
 mod connect;
+pub mod daemon;
 mod plan;
 mod report;
 mod validate;
@@ -79,7 +80,14 @@ pub fn main_entry() -> ExitCode {
             return ExitCode::from(exit::FAILED);
         }
     };
+    // The daemon handles signals itself: it finishes the action in flight before exiting.
+    let daemon = args
+        .resolve()
+        .is_ok_and(|c| c.action == crate::cli::Action::Daemon);
     let result = rt.block_on(async {
+        if daemon {
+            return run(args).await;
+        }
         tokio::select! {
             r = run(args) => r,
             _ = shutdown_signal() => Err(Error::Interrupted),
@@ -98,7 +106,8 @@ pub fn main_entry() -> ExitCode {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -176,10 +185,14 @@ pub async fn run(args: Args) -> Result<u8, Error> {
             actions::run(&ctx).await
         }
         Action::Report => report::report(&ctx),
-        Action::Daemon => Err(Error::Usage(format!(
-            "`{}` is not available in this build yet (see the README's roadmap)",
-            ctx.cmd.action.as_str()
-        ))),
+        Action::Daemon => {
+            // The daily report is the journal's summary of the period since the last one.
+            let summary = |dir: &Path, since: chrono::DateTime<chrono::Utc>| {
+                let period = (chrono::Utc::now() - since).to_std().unwrap_or_default();
+                crate::ops::report::daily_summary(dir, period).map_err(|e| e.to_string())
+            };
+            daemon::run_with(&ctx, Some(&summary)).await
+        }
         Action::Completions => Ok(exit::OK),
     }
 }

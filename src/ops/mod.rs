@@ -3,4 +3,6 @@
 pub mod journal;
 pub mod lock;
 pub mod logging;
+pub mod notify;
 pub mod report;
+pub mod schedule;

@@ -1,0 +1,471 @@
+//! Notifications received by a real local HTTP receiver, and `vauto daemon` end to end on the
+//! OCI simulator: a scheduled stop fires, stops the instance and notifies.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{Timelike, Utc};
+use serde_json::Value;
+use vauto::sim::oci::{self, AdCapacity, CapacityModel, OciSim, OciSimOptions};
+
+use crate::harness::{Run, Test};
+
+const SPEC: &str = "replicas: 1
+shape: VM.Standard.A1.Flex
+ocpus: 2
+memory_gb: 12
+image: {os: Canonical Ubuntu, os_version: \"22.04\", name_contains: [aarch64]}
+placement: {availability_domains: all}
+ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}
+";
+
+/// Every secret in the test configs contains this; no output line may.
+const MARK: &str = "SECRET";
+const TG_TOKEN: &str = "123456:SECRETTG";
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Ok,
+    Fail,
+    Hang,
+}
+
+/// A webhook receiver on 127.0.0.1 that records (path, JSON body) of every POST.
+struct Receiver {
+    addr: String,
+    got: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl Receiver {
+    fn start(mode: Mode) -> Receiver {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+        let g = got.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut s) = conn else { continue };
+                let g = g.clone();
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    let (head_end, len) = loop {
+                        let n = s.read(&mut chunk).unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+                            let len = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            break (i + 4, len);
+                        }
+                    };
+                    while buf.len() < head_end + len {
+                        let n = s.read(&mut chunk).unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let body = serde_json::from_slice(&buf[head_end..]).unwrap_or(Value::Null);
+                    g.lock().unwrap().push((path, body));
+                    let resp: &[u8] = match mode {
+                        Mode::Ok => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                        Mode::Fail => {
+                            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+                        }
+                        Mode::Hang => {
+                            std::thread::sleep(Duration::from_secs(120));
+                            return;
+                        }
+                    };
+                    let _ = s.write_all(resp);
+                });
+            }
+        });
+        Receiver { addr, got }
+    }
+
+    fn got(&self) -> Vec<(String, Value)> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Bodies posted to paths starting with `prefix`.
+    fn bodies(&self, prefix: &str) -> Vec<Value> {
+        self.got()
+            .into_iter()
+            .filter(|(p, _)| p.starts_with(prefix))
+            .map(|(_, b)| b)
+            .collect()
+    }
+
+    fn wait_for(&self, what: impl Fn(&[(String, Value)]) -> bool) -> bool {
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until {
+            if what(&self.got()) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+}
+
+/// The `notify:` section sending to all four services at `addr`.
+fn notify_yaml(addr: &str, extra: &str) -> String {
+    format!(
+        "notify:
+  slack: http://{addr}/slack/T0/{MARK}SLACK
+  discord: http://{addr}/discord/{MARK}DISCORD
+  webhook: http://{addr}/hook/{MARK}HOOK
+  telegram: {{token: \"{TG_TOKEN}\", chat_id: \"42\"}}
+{extra}"
+    )
+}
+
+/// An OCI simulator in its own runtime and a config folder whose project `p` points at it.
+struct Env {
+    t: Test,
+    sim: Option<OciSim>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Env {
+    fn new(capacity: CapacityModel, notify: &str) -> Env {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let t = Test::new();
+        let opts = OciSimOptions {
+            state_dir: t.path().join("simstate"),
+            provision_delay: Duration::from_millis(200),
+            transition_delay: Duration::from_millis(200),
+            seed: 3,
+            capacity,
+            ..OciSimOptions::default()
+        };
+        let sim = rt.block_on(oci::start(opts)).unwrap();
+        let project = format!(
+            "provider: oci
+oci:
+  config_file: {}
+  endpoint: {}
+  subnet: \"public subnet-main-vcn\"
+retry: {{interval: 1s, allow_fast: true, jitter: 0s, throttle_base: 1s, throttle_max: 2s}}
+{notify}",
+            sim.config_file().display(),
+            sim.base_url()
+        );
+        let t = t
+            .file("projects/p.yaml", &project)
+            .file("specs/s.yaml", SPEC);
+        Env {
+            t,
+            sim: Some(sim),
+            rt,
+        }
+    }
+
+    fn run(&self, line: &str, telegram_api: &str) -> Run {
+        let mut cmd = assert_cmd::Command::cargo_bin("vauto").unwrap();
+        cmd.current_dir(self.t.path())
+            .args(line.split_whitespace())
+            .env("HOME", self.t.path())
+            .env("VAUTO_TELEGRAM_API", telegram_api)
+            .env_remove("RUST_LOG")
+            .env_remove("VAUTO_STATE_DIR")
+            .env_remove("VAUTO_CONFIG_DIR");
+        let out = cmd.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(sim) = self.sim.take() {
+            self.rt.block_on(sim.shutdown());
+        }
+    }
+}
+
+fn no_secret(run: &Run) {
+    for line in run.stdout.lines().chain(run.stderr.lines()) {
+        assert!(!line.contains(MARK), "a secret leaked: {line}");
+    }
+}
+
+fn busy(n: u64) -> AdCapacity {
+    AdCapacity {
+        free_after_attempts: n,
+        ..AdCapacity::default()
+    }
+}
+
+#[test]
+fn a_capacity_hunt_notifies_start_every_n_attempts_and_success_in_each_services_shape() {
+    let rx = Receiver::start(Mode::Ok);
+    let capacity = CapacityModel {
+        default: busy(1),
+        ..CapacityModel::default()
+    };
+    let env = Env::new(capacity, &notify_yaml(&rx.addr, "  every_n_attempts: 2\n"));
+    let run = env.run("p s deploy -v", &format!("http://{}", rx.addr));
+    run.code(0).stdout_has("[SUCCESS] Instance s-01: launched");
+    no_secret(&run);
+
+    let slack = rx.bodies("/slack/T0/SECRETSLACK");
+    let texts: Vec<&str> = slack.iter().filter_map(|b| b["text"].as_str()).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t
+                .starts_with("vauto p/s: deploy started: 1 x VM.Standard.A1.Flex 2 OCPU/12 GB")),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("still trying `s-01`: attempt 2 failed (capacity")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("`s-01` launched")),
+        "{texts:?}"
+    );
+
+    let discord = rx.bodies("/discord/SECRETDISCORD");
+    assert_eq!(discord.len(), slack.len());
+    assert!(
+        discord.iter().all(|b| b["content"].is_string()),
+        "{discord:?}"
+    );
+
+    let tg = rx.bodies(&format!("/bot{TG_TOKEN}/sendMessage"));
+    assert_eq!(tg.len(), slack.len(), "{:?}", rx.got());
+    assert!(
+        tg.iter()
+            .all(|b| b["chat_id"] == "42" && b["text"].is_string())
+    );
+
+    let hooks = rx.bodies("/hook/SECRETHOOK");
+    let success = hooks
+        .iter()
+        .find(|b| b["event"] == "success")
+        .expect("a success event");
+    assert_eq!(success["project"], "p");
+    assert_eq!(success["spec"], "s");
+    assert_eq!(success["instance"], "s-01");
+    assert_eq!(success["simulated"], false);
+    assert!(
+        success["details"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("ocid1.instance")
+    );
+    assert!(success["time"].is_string());
+    let events: Vec<&str> = hooks.iter().filter_map(|b| b["event"].as_str()).collect();
+    assert!(
+        events.contains(&"run_started") && events.contains(&"attempts"),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_failing_or_hanging_receiver_neither_fails_nor_holds_the_run() {
+    let hang = Receiver::start(Mode::Hang);
+    let fail = Receiver::start(Mode::Fail);
+    // The telegram API base points at a closed port: connection refused.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let notify = format!(
+        "notify:
+  slack: http://{}/slack/{MARK}
+  webhook: http://{}/hook/{MARK}
+  telegram: {{token: \"{TG_TOKEN}\", chat_id: \"42\"}}
+",
+        hang.addr, fail.addr
+    );
+    let env = Env::new(CapacityModel::default(), &notify);
+    let started = Instant::now();
+    let run = env.run("p s deploy -v", &format!("http://{closed}"));
+    let took = started.elapsed();
+    run.code(0).stdout_has("[SUCCESS] Instance s-01: launched");
+    no_secret(&run);
+    // The receivers were asked (so the run did try), and the hang cost at most the flush
+    // timeout, not the receiver's two minutes.
+    assert!(!hang.got().is_empty() && !fail.got().is_empty());
+    assert!(took < Duration::from_secs(60), "run took {took:?}");
+    // A 500 is retried (bounded): the same note arrives more than once, fewer than ten times.
+    let first = fail.got()[0].1["event"].clone();
+    let tries = fail
+        .got()
+        .iter()
+        .filter(|(_, b)| b["event"] == first)
+        .count();
+    assert!((2..10).contains(&tries), "{tries} tries");
+}
+
+#[test]
+fn the_daemon_runs_a_scheduled_stop_notifies_and_stops_cleanly_on_sigterm() {
+    let rx = Receiver::start(Mode::Ok);
+    let env = Env::new(CapacityModel::default(), &notify_yaml(&rx.addr, ""));
+    let api = format!("http://{}", rx.addr);
+    env.run("p s deploy --wait", &api).code(0);
+    // Every fourth second, with seconds: the first fire comes right after the daemon starts.
+    env.t.put(
+        "specs/s.yaml",
+        &format!("{SPEC}schedules:\n  - {{cron: \"*/4 * * * * *\", action: stop, timezone: Asia/Seoul}}\n"),
+    );
+    let bin = assert_cmd::cargo::cargo_bin("vauto");
+    let child = std::process::Command::new(bin)
+        .args(["daemon", "--wait"])
+        .current_dir(env.t.path())
+        .env("HOME", env.t.path())
+        .env("VAUTO_TELEGRAM_API", &api)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let fired = rx.wait_for(|got| {
+        got.iter()
+            .any(|(p, b)| p.starts_with("/hook/") && b["event"] == "scheduled")
+    });
+    // A second daemon on the same state directory would run every schedule twice.
+    env.run("daemon --once", &api)
+        .code(3)
+        .stderr_has("daemon-all.lock");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        fired,
+        "no scheduled notification\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    run.code(0)
+        .stdout_has("p/s: scheduled stop (cron `*/4 * * * * *`, Asia/Seoul)")
+        .stdout_has("p/s: scheduled stop done")
+        .stdout_has("[SUCCESS] Instance s-01: stopped")
+        .stdout_has("daemon stopped");
+    no_secret(&run);
+    let hook = rx
+        .bodies("/hook/")
+        .into_iter()
+        .find(|b| b["event"] == "scheduled")
+        .unwrap();
+    assert_eq!(hook["details"]["result"], "ok");
+    assert_eq!(hook["details"]["action"], "stop");
+    assert!(rx.bodies("/slack/").iter().any(|b| {
+        b["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("scheduled stop done"))
+    }));
+    env.run("p s status", &api).code(0).stdout_has("STOPPED");
+}
+
+/// A six-field cron for the wall-clock second `t` (UTC).
+fn at(t: chrono::DateTime<Utc>) -> String {
+    format!("{} {} {} * * *", t.second(), t.minute(), t.hour())
+}
+
+#[test]
+fn once_runs_what_is_due_since_the_last_run_and_skips_missed_runs_unless_catch_up() {
+    let rx = Receiver::start(Mode::Ok);
+    let env = Env::new(CapacityModel::default(), "");
+    let api = format!("http://{}", rx.addr);
+    env.run("p s deploy --wait", &api).code(0);
+
+    // Due ten seconds ago: the first --once runs it, the second finds nothing new.
+    let cron = at(Utc::now() - chrono::Duration::seconds(10));
+    env.t.put(
+        "specs/s.yaml",
+        &format!("{SPEC}schedules:\n  - {{cron: \"{cron}\", action: stop}}\n"),
+    );
+    // --wait passes on to the action: the stop waits for STOPPED.
+    env.run("daemon --once --wait", &api)
+        .code(0)
+        .stdout_has("p/s: scheduled stop done");
+    let again = env.run("daemon --once", &api);
+    again.code(0).stdout_has("nothing due");
+    assert!(!again.stdout.contains("scheduled stop"), "{}", again.stdout);
+
+    // A start due an hour ago, last looked at two hours ago: vauto was down, so it is missed.
+    let hour_ago = Utc::now() - chrono::Duration::hours(1);
+    let cron = at(hour_ago);
+    let key = format!("p/s/0/start/{cron}");
+    let state = env.t.path().join(".vauto/daemon/last-runs.json");
+    let two_hours_ago = (Utc::now() - chrono::Duration::hours(2)).to_rfc3339();
+    let write_state = || {
+        let mut m = BTreeMap::new();
+        m.insert(key.clone(), two_hours_ago.clone());
+        std::fs::write(&state, serde_json::to_string(&m).unwrap()).unwrap();
+    };
+    write_state();
+    env.t.put(
+        "specs/s.yaml",
+        &format!("{SPEC}schedules:\n  - {{cron: \"{cron}\", action: start}}\n"),
+    );
+    let missed = env.run("daemon --once", &api);
+    missed
+        .code(0)
+        .stdout_has("missed the run at")
+        .stdout_has("not replayed");
+    assert!(
+        !missed.stdout.contains("scheduled start"),
+        "{}",
+        missed.stdout
+    );
+    env.run("p s status", &api).code(0).stdout_has("STOPPED");
+
+    // With catch_up: true the missed start runs once.
+    write_state();
+    env.t.put(
+        "specs/s.yaml",
+        &format!("{SPEC}schedules:\n  - {{cron: \"{cron}\", action: start, catch_up: true}}\n"),
+    );
+    env.run("daemon --once", &api)
+        .code(0)
+        .stdout_has("catching up the run missed at")
+        .stdout_has("p/s: scheduled start done");
+}
+
+#[test]
+fn daemon_takes_a_project_filter_and_rejects_an_unknown_one() {
+    let t = Test::new()
+        .file(
+            "projects/p.yaml",
+            "provider: oci\nsim: true\noci: {subnet: s}\n",
+        )
+        .file("specs/s.yaml", SPEC);
+    t.cmd("daemon --project nope --once")
+        .code(2)
+        .stderr_has("unknown project `nope`");
+    t.cmd("daemon --project p --once")
+        .code(0)
+        .stdout_has("nothing due");
+}
