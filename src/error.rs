@@ -68,10 +68,17 @@ impl Error {
     pub fn lines(&self) -> Vec<String> {
         match self {
             Error::Config(errs) => errs.0.iter().map(|e| format!("error: {e}")).collect(),
-            Error::Locked(LockError::Held { .. }) => vec![
-                format!("error: {self}"),
-                "hint: wait for it to finish, or pass --wait-lock to queue behind it".into(),
-            ],
+            Error::Locked(LockError::Held { path, .. }) => {
+                let daemon = path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("daemon-"));
+                let hint = if daemon {
+                    "hint: one `vauto daemon` per state directory runs every schedule; stop the other one first"
+                } else {
+                    "hint: wait for it to finish, or pass --wait-lock to queue behind it"
+                };
+                vec![format!("error: {self}"), hint.into()]
+            }
             Error::Provider(p) => vec![format!("error: {} ({})", p.message, p.class)],
             _ => {
                 let mut v = vec![format!("error: {self}")];
