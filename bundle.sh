@@ -156,6 +156,8 @@ CARGO_HOME_DIR=${CARGO_HOME:-$HOME/.cargo}
 REMAP="--remap-path-prefix=$ROOT=/vauto --remap-path-prefix=$CARGO_HOME_DIR=/cargo"
 CREMAP="-ffile-prefix-map=$ROOT=/vauto -ffile-prefix-map=$CARGO_HOME_DIR=/cargo"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+# Cargo.toml's `dist` profile: release (LTO, 1 codegen unit, stripped, panic=abort), size-optimised.
+PROFILE=dist
 
 # The files of projects/, specs/ and templates/ that are part of the source (never state,
 # keys or local edits that were never added).
@@ -172,14 +174,20 @@ build() {
   local t=$1 env_t c
   env_t=$(tr 'a-z-' 'A-Z_' <<<"$t")
   c=$(cc_for "$t")
-  echo "== cargo build --release --target $t (CC $c)"
+  local linker_env=()
+  # Rust links musl targets itself (its own crt objects and libc.a); it only needs a linker
+  # driver for the target's architecture. musl-gcc must not link: it makes a dynamic binary.
+  if [ "$c" != musl-gcc ] && [ "$c" != cc ]; then
+    linker_env=("CARGO_TARGET_${env_t}_LINKER=$c")
+  fi
+  echo "== cargo build --profile $PROFILE --target $t (CC $c)"
   local start=$SECONDS
   env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS "CC_${t//-/_}=$c" \
     "CFLAGS_${t//-/_}=-O2 $CREMAP" \
-    "CARGO_TARGET_${env_t}_LINKER=$c" \
+    "${linker_env[@]}" \
     "CARGO_TARGET_${env_t}_RUSTFLAGS=$REMAP -C target-feature=+crt-static" \
     CARGO_TARGET_DIR="$TARGET_DIR" \
-    cargo build --release --locked --target "$t" --bin vauto ||
+    cargo build --profile "$PROFILE" --locked --target "$t" --bin vauto ||
     die "the release build for \`$t\` failed"
   echo "   built in $((SECONDS - start)) s"
 }
@@ -188,7 +196,7 @@ for t in "${targets[@]}"; do build "$t"; done
 # --- completions and man page, from a binary this host can run
 gen_bin=""
 for t in "${targets[@]}"; do
-  b="$TARGET_DIR/$t/release/vauto"
+  b="$TARGET_DIR/$t/$PROFILE/vauto"
   if "$b" --version >/dev/null 2>&1; then gen_bin=$b; break; fi
 done
 [ -n "$gen_bin" ] || die "none of the built binaries runs on this host: cannot generate completions and the man page (build the host's target too)"
@@ -203,7 +211,7 @@ mkdir -p "$STAGE/out"
 for t in "${targets[@]}"; do
   name="vauto-$version-$t"
   dir="$STAGE/tree/$name"
-  bin="$TARGET_DIR/$t/release/vauto"
+  bin="$TARGET_DIR/$t/$PROFILE/vauto"
   mkdir -p "$dir"
   if "$bin" --version >/dev/null 2>&1; then
     got=$("$bin" --version)
