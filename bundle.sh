@@ -3,7 +3,7 @@
 #
 #   bash bundle.sh [--date] [--target TRIPLE]... [--out DIR] [VERSION]
 #
-# Builds fully static (musl), stripped, LTO release binaries and packs, per target,
+# Builds fully static (musl), stripped, LTO, size-optimised binaries (profile `dist`) and packs, per target,
 # dist/vauto-<version>-<target>.tar.gz (+ .sha256 beside it) holding vauto, projects/,
 # specs/, templates/, README.md, VERSION, completions/, man/vauto.1 and SHA256SUMS.
 # The archive is reproducible: the same commit gives the same bytes.
@@ -25,7 +25,7 @@ die() {
   exit 1
 }
 usage() {
-  sed -n '4,16p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '4,18p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 cd "$(dirname "$0")"
