@@ -3,6 +3,7 @@
 mod actions;
 mod connect;
 pub mod daemon;
+mod man;
 mod plan;
 mod report;
 mod validate;
@@ -56,6 +57,12 @@ impl Ctx {
 
 /// `main`: parse, run, print the error, map it to an exit code.
 pub fn main_entry() -> ExitCode {
+    // `vauto __man` (hidden): the man page for bundle.sh; checked before clap so it is
+    // neither an action nor listed in `--help`.
+    let mut argv = std::env::args_os().skip(1);
+    if argv.next().is_some_and(|w| w == man::MAN_WORD) && argv.next().is_none() {
+        return ExitCode::from(man::print());
+    }
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
