@@ -8,7 +8,12 @@ use http::Method;
 use http::header::{
     AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, DATE, HOST, HeaderMap, HeaderName, HeaderValue,
 };
+use std::sync::Arc;
+
+use ring::rand::SystemRandom;
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use rsa::Pkcs1v15Sign;
+use rsa::pkcs8::EncodePrivateKey as _;
 use sha2::{Digest, Sha256};
 
 use super::config::{ApiKey, OciConnection};
@@ -118,6 +123,11 @@ pub fn signing_string(
 pub struct Signer {
     key_id: String,
     key: ApiKey,
+    /// The same key in ring, whose RSA signing is several times faster than the `rsa` crate's
+    /// (a 1000-instance `status` signs 2000 requests); `None` for keys ring refuses (under
+    /// 2048 bits), which are then signed by `rsa`. PKCS#1 v1.5 is deterministic, so both give
+    /// the same bytes.
+    fast: Option<Arc<RsaKeyPair>>,
 }
 
 impl fmt::Debug for Signer {
@@ -132,9 +142,16 @@ impl fmt::Debug for Signer {
 impl Signer {
     /// A signer for `key_id` (`tenancy/user/fingerprint`) with `key`.
     pub fn new(key_id: impl Into<String>, key: ApiKey) -> Signer {
+        let fast = key
+            .private_key()
+            .to_pkcs8_der()
+            .ok()
+            .and_then(|der| RsaKeyPair::from_pkcs8(der.as_bytes()).ok())
+            .map(Arc::new);
         Signer {
             key_id: key_id.into(),
             key,
+            fast,
         }
     }
 
@@ -211,6 +228,17 @@ impl Signer {
 
     /// Base64 RSASSA-PKCS1-v1_5 SHA-256 signature of `signing_string`.
     pub fn signature(&self, signing_string: &str) -> Result<String, ProviderError> {
+        if let Some(pair) = &self.fast {
+            let mut sig = vec![0; pair.public().modulus_len()];
+            pair.sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                signing_string.as_bytes(),
+                &mut sig,
+            )
+            .map_err(|_| invalid("cannot sign the request with the API key"))?;
+            return Ok(B64.encode(sig));
+        }
         let digest = Sha256::digest(signing_string.as_bytes());
         let sig = self
             .key

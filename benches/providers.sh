@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Benchmarks against the built-in simulators, each run as its own process on 127.0.0.1:
+#   kube: KubeVirt deploy of 100 replicas (400 objects) with 20 ms per request, --parallel 1 vs
+#         the default and wider; target >= 8x faster, < 3 s, < 50 MB peak RSS (issue "KubeVirt
+#         provider", item 8).
+#   oci:  (a) one `vauto status` beside `oci compute instance list` (OCI CLI from PyPI), target
+#         >= 50x less wall time and >= 10x less memory; (b) status of 1000 instances with 20 ms
+#         per request, target < 2 s (issue "OCI Compute provider", item 10).
+# Usage: benches/providers.sh [kube|oci|all]     (default all)
+# Env:   SIMSERVER=, BIN= use these binaries instead of building release ones;
+#        OCI_CLI=path/to/oci (default: `oci` on PATH, else /tmp/ocicli/bin/oci; install with
+#        `python3 -m venv /tmp/ocicli && /tmp/ocicli/bin/pip install oci-cli`); RUNS=3 repeats.
+# Every server is stopped on exit and also stops by itself after 15 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+RUNS=${RUNS:-3}
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The simulator server is a bench target; building it unifies dev-dependency features into the
+# library, so build it first and the product binary afterwards, then keep a copy of the latter.
+# SIMSERVER=... and BIN=... skip the build (e.g. to try the script with debug binaries).
+if [ -z "${SIMSERVER:-}" ] || [ -z "${BIN:-}" ]; then
+  echo "building (release)..." >&2
+  SIMSERVER=$(cargo build --release --quiet --bench simserver --message-format=json |
+    jq -r 'select(.target.name == "simserver" and .executable != null) | .executable')
+  cargo build --release --quiet --bin vauto
+  cp target/release/vauto "$work/vauto"
+  BIN=$work/vauto
+fi
+
+# start_sim KIND STATE_DIR ARGS... -> sets SIM_URL, SIM_CONFIG, SIM_PID
+start_sim() {
+  local kind=$1 dir=$2; shift 2
+  local out="$dir.out"
+  mkdir -p "$(dirname "$dir")"
+  "$SIMSERVER" "$kind" --state-dir "$dir" "$@" > "$out" 2>&1 &
+  SIM_PID=$!
+  pids+=("$SIM_PID")
+  for _ in $(seq 1 100); do
+    grep -q '^config ' "$out" 2>/dev/null && break
+    sleep 0.05
+  done
+  SIM_URL=$(awk '$1 == "url" {print $2}' "$out")
+  SIM_CONFIG=$(awk '$1 == "config" {print $2}' "$out")
+  [ -n "$SIM_CONFIG" ] || { echo "simulator did not start:" >&2; cat "$out" >&2; exit 1; }
+}
+stop_sim() { kill -TERM "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true; }
+
+# timed OUT_FILE CMD... : runs CMD (bounded to 5 minutes) under /usr/bin/time; "wall user sys kB"
+timed() {
+  local t=$1; shift
+  /usr/bin/time -f "%e %U %S %M" -o "$t" timeout 300 "$@"
+}
+mb() { awk "BEGIN{printf \"%.1f\", $1/1024}"; }
+median() { sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+
+SSH='ssh: {authorized_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY bench"]}'
+
+bench_kube() {
+  local cfg=$work/kcfg
+  mkdir -p "$cfg/projects" "$cfg/specs" "$cfg/templates"
+  cat > "$cfg/specs/web.yaml" <<YAML
+replicas: 100
+cpu: 1
+memory: 1Gi
+disk: {size: 10Gi, source: {registry: "docker://registry.local/rhel9:9.4"}}
+$SSH
+YAML
+  echo
+  echo "## kubevirt deploy: 100 replicas (400 objects), 20 ms per request, median of $RUNS (--parallel 1: one run)"
+  printf '| %-14s | %8s | %8s | %8s | %12s | %7s |\n' run "wall s" "user s" "sys s" "peak RSS MB" speedup
+  printf '|%s|%s|%s|%s|%s|%s|\n' ---------------- ---------- ---------- ---------- -------------- ---------
+  local base=""
+  for par in 1 default 16 32; do
+    local n=$RUNS; [ "$par" = 1 ] && n=1
+    local walls=() rss=() users=() syss=()
+    for r in $(seq 1 "$n"); do
+      local d=$work/kube-$par-$r
+      start_sim kube "$d/sim" --latency 20ms
+      cat > "$cfg/projects/bench.yaml" <<YAML
+provider: kubevirt
+kubevirt: {kubeconfig: $SIM_CONFIG, namespace: default}
+network:
+  ipam: {range: 10.10.0.0/23, gateway: 10.10.0.1, dns: [10.10.0.1]}
+  bridge: br1
+YAML
+      local flags=(); [ "$par" != default ] && flags=(--parallel "$par")
+      if ! timed "$d/time" "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench web deploy -q \
+          "${flags[@]}" > "$d/stdout" 2> "$d/stderr"; then
+        echo "deploy failed (--parallel $par):" >&2; tail -5 "$d/stderr" >&2; exit 1
+      fi
+      cat "$d/stdout" "$d/stderr" | grep -Eq 'deploy: 400 succeeded(, 0 skipped)?, 0 failed' ||
+        { echo "unexpected summary:" >&2; tail -3 "$d/stdout"; tail -3 "$d/stderr" >&2; exit 1; }
+      stop_sim
+      read -r w u s k < "$d/time"
+      walls+=("$w"); users+=("$u"); syss+=("$s"); rss+=("$k")
+    done
+    local w u s k
+    w=$(printf '%s\n' "${walls[@]}" | median)
+    u=$(printf '%s\n' "${users[@]}" | median)
+    s=$(printf '%s\n' "${syss[@]}" | median)
+    k=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
+    [ -z "$base" ] && base=$w
+    local label="--parallel $par"; [ "$par" = default ] && label="default (8)"
+    printf '| %-14s | %8s | %8s | %8s | %12s | %6.1fx |\n' "$label" "$w" "$u" "$s" "$(mb "$k")" \
+      "$(awk "BEGIN{print $base/$w}")"
+  done
+  echo "(peak RSS: the largest of the runs)"
+}
+
+OCI_SPEC='replicas: 3
+shape: VM.Standard.A1.Flex
+ocpus: 2
+memory_gb: 12
+image: {os: Canonical Ubuntu, os_version: "22.04", name_contains: [aarch64]}
+placement: {availability_domains: all}'
+
+# oci_project CFG: writes projects/bench.yaml for the running OCI simulator
+oci_project() {
+  mkdir -p "$1/projects" "$1/specs" "$1/templates"
+  cat > "$1/projects/bench.yaml" <<YAML
+provider: oci
+oci:
+  config_file: $SIM_CONFIG
+  endpoint: $SIM_URL
+  subnet: "public subnet-main-vcn"
+YAML
+  printf '%s\n%s\n' "$OCI_SPEC" "$SSH" > "$1/specs/a1.yaml"
+}
+
+bench_oci() {
+  local oci_cli=${OCI_CLI:-$(command -v oci || echo /tmp/ocicli/bin/oci)}
+  [ -x "$oci_cli" ] || { echo "no OCI CLI at $oci_cli (pip install oci-cli, or set OCI_CLI)" >&2; exit 1; }
+  local tenancy=ocid1.tenancy.oc1..aaaaaaaasimtenancy0000000000000000000000000000000000
+  export SUPPRESS_LABEL_WARNING=True OCI_CLI_SUPPRESS_FILE_PERMISSIONS_WARNING=True
+
+  # (a) three instances, no added latency: process cost of one status vs one CLI list.
+  local d=$work/oci-a cfg=$work/ocfg-a
+  start_sim oci "$d/sim" --provision-delay 100ms
+  oci_project "$cfg"
+  "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench a1 deploy -q > /dev/null 2>&1
+  sleep 0.3
+  local vw=() vu=() vs=() vk=() cw=() cu=() cs=() ck=()
+  for r in $(seq 1 "$RUNS"); do
+    timed "$d/tv" "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench a1 status > "$d/vout"
+    grep -c RUNNING "$d/vout" | grep -qx 3 || { echo "vauto status did not show 3 running:" >&2; cat "$d/vout" >&2; exit 1; }
+    timed "$d/tc" "$oci_cli" compute instance list --all --endpoint "$SIM_URL" --config-file "$SIM_CONFIG" \
+      --profile DEFAULT --compartment-id "$tenancy" > "$d/cout" 2> "$d/cerr"
+    [ "$(jq '.data | length' "$d/cout")" = 3 ] || { echo "oci list did not show 3:" >&2; cat "$d/cout" "$d/cerr" >&2; exit 1; }
+    read -r w u s k < "$d/tv"; vw+=("$w"); vu+=("$u"); vs+=("$s"); vk+=("$k")
+    read -r w u s k < "$d/tc"; cw+=("$w"); cu+=("$u"); cs+=("$s"); ck+=("$k")
+  done
+  stop_sim
+  local a b
+  echo
+  echo "## oci status (a): 3 instances, no added latency, median of $RUNS"
+  printf '| %-44s | %8s | %8s | %8s | %12s |\n' command "wall s" "user s" "sys s" "peak RSS MB"
+  printf '|%s|%s|%s|%s|%s|\n' ---------------------------------------------- ---------- ---------- ---------- --------------
+  printf '| %-44s | %8s | %8s | %8s | %12s |\n' "vauto bench a1 status" \
+    "$(printf '%s\n' "${vw[@]}" | median)" "$(printf '%s\n' "${vu[@]}" | median)" \
+    "$(printf '%s\n' "${vs[@]}" | median)" "$(mb "$(printf '%s\n' "${vk[@]}" | median)")"
+  printf '| %-44s | %8s | %8s | %8s | %12s |\n' "oci compute instance list --all" \
+    "$(printf '%s\n' "${cw[@]}" | median)" "$(printf '%s\n' "${cu[@]}" | median)" \
+    "$(printf '%s\n' "${cs[@]}" | median)" "$(mb "$(printf '%s\n' "${ck[@]}" | median)")"
+  a=$(printf '%s\n' "${vw[@]}" | median); b=$(printf '%s\n' "${cw[@]}" | median)
+  echo "wall time ratio: $(awk "BEGIN{printf \"%.0f\", $b/($a>0?$a:0.005)}")x (%e has 10 ms resolution)"
+  a=$(printf '%s\n' "${vk[@]}" | median); b=$(printf '%s\n' "${ck[@]}" | median)
+  echo "peak RSS ratio:  $(awk "BEGIN{printf \"%.1f\", $b/$a}")x"
+
+  # (b) 1000 instances with 20 ms per request. The simulated subnet is a /24, so launch 200
+  # through the API at full speed, then copy them in the state file to 1000 with unique
+  # OCIDs, names and addresses before restarting the simulator with the latency.
+  d=$work/oci-b; cfg=$work/ocfg-b
+  start_sim oci "$d/sim" --provision-delay 100ms
+  oci_project "$cfg"
+  timed "$d/tseed" "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench a1 deploy -q \
+    --replicas 200 --parallel 32 > /dev/null 2> "$d/seed.err" ||
+    { echo "launching 200 instances failed:" >&2; tail -5 "$d/seed.err" >&2; exit 1; }
+  stop_sim
+  local state=$d/sim/sim/oci/state.json
+  jq '.instances as $a | .retry_tokens = {} | .next_seq = 100000 | .instances = [range(1000) as $j
+      | ($j | tostring | ("000" + .)[-4:]) as $n | $a[$j % ($a | length)]
+      | .id |= .[:-4] + $n | .vnic_id |= .[:-4] + $n | .vnic_attachment_id |= .[:-4] + $n
+      | .display_name = "a1-\($n)" | .hostname_label = "a1-\($n)" | .freeform_tags["v-auto/name"] = "a1-\($n)"
+      | .private_ip = "10.0.\($j / 250 | floor).\($j % 250 + 2)"
+      | .public_ip = "203.0.\(113 + ($j / 250 | floor)).\($j % 250 + 2)"]' "$state" > "$state.tmp"
+  mv "$state.tmp" "$state"
+  start_sim oci "$d/sim" --provision-delay 100ms --latency 20ms
+  oci_project "$cfg" # the new server listens on a new port
+  local bw=() bk=() bu=()
+  for r in $(seq 1 "$RUNS"); do
+    timed "$d/tb" "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench a1 status -o json > "$d/bout"
+    [ "$(jq '[.[] | select(.ip != null)] | length' "$d/bout")" = 1000 ] ||
+      { echo "status did not show 1000 instances with addresses" >&2; head -c 600 "$d/bout" >&2; exit 1; }
+    read -r w u s k < "$d/tb"; bw+=("$w"); bu+=("$u"); bk+=("$k")
+  done
+  stop_sim
+  echo
+  echo "## oci status (b): 1000 instances, 20 ms per request, median of $RUNS (200 launched in $(cut -d' ' -f1 "$d/tseed") s, copied to 1000)"
+  printf '| %-44s | %8s | %8s | %12s |\n' command "wall s" "user s" "peak RSS MB"
+  printf '|%s|%s|%s|%s|\n' ---------------------------------------------- ---------- ---------- --------------
+  printf '| %-44s | %8s | %8s | %12s |\n' "vauto bench a1 status -o json" \
+    "$(printf '%s\n' "${bw[@]}" | median)" "$(printf '%s\n' "${bu[@]}" | median)" \
+    "$(mb "$(printf '%s\n' "${bk[@]}" | median)")"
+}
+
+case $what in
+  kube) bench_kube ;;
+  oci) bench_oci ;;
+  all) bench_kube; bench_oci ;;
+  *) echo "usage: benches/providers.sh [kube|oci|all]" >&2; exit 2 ;;
+esac
