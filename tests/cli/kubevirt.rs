@@ -104,23 +104,19 @@ network:
         })
     }
 
-    /// How many vauto-kind objects the simulator has stored (read from its state file, no latency).
+    /// How many vauto-kind objects the simulator has stored (read from its state files, no latency).
     fn stored_count(&self) -> usize {
-        let path = self.t.path().join("simstate/sim/kube/state.json");
-        let Ok(text) = std::fs::read_to_string(path) else {
-            return 0;
-        };
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
-            return 0;
-        };
-        v["objects"]
-            .as_object()
-            .map(|o| {
-                o.values()
-                    .filter(|x| KINDS.iter().any(|(_, p)| x["plural"] == *p))
-                    .count()
-            })
-            .unwrap_or(0)
+        let kinds = [
+            "Secret",
+            "NetworkAttachmentDefinition",
+            "DataVolume",
+            "VirtualMachine",
+        ];
+        kube::stored_objects(&self.t.path().join("simstate"))
+            .unwrap_or_default()
+            .iter()
+            .filter(|o| kinds.iter().any(|k| o["kind"] == *k))
+            .count()
     }
 
     fn create(&self, group: &str, plural: &str, body: serde_json::Value) {

@@ -1,6 +1,5 @@
 //! HTTP layer of the Kubernetes simulator: routing, auth, faults, verbs and `Status` errors.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -13,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::KubeSimOptions;
 use super::controller::{self, Ctx, desired_running};
+use super::persist::Disk;
 use super::select;
 use super::store::{
     DVS, Entry, RESOURCES, ResourceDef, SimMeta, Store, VMIS, VMS, find_resource, key, new_uid,
@@ -31,7 +31,7 @@ const SUBRESOURCES_GROUP: &str = "subresources.kubevirt.io";
 pub(crate) struct Shared {
     pub opts: KubeSimOptions,
     pub store: Mutex<Store>,
-    pub state_path: PathBuf,
+    pub disk: Disk,
     pub schemas: Option<Schemas>,
     pub fault_rng: Mutex<fastrand::Rng>,
 }
@@ -422,8 +422,14 @@ async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
         .to_string();
 
     let now = now_ms();
+    // Everything from here to the end is synchronous: the locks are never held while
+    // sleeping for latency or waiting on the client.
     let mut store = sh.store();
-    if let Err(e) = store.refresh(&sh.state_path) {
+    let held = sh.disk.lock().map_err(|e| {
+        tracing::warn!("kubernetes simulator: {e}");
+        ApiError::internal("cannot lock simulator state")
+    })?;
+    if let Err(e) = sh.disk.refresh(&mut store, &held) {
         tracing::warn!("kubernetes simulator: {e}");
         return Err(ApiError::internal("cannot read simulator state"));
     }
@@ -461,7 +467,7 @@ async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
         _ => Err(ApiError::no_route()),
     };
     // A mutation may already have happened; persist it even when the answer is an error.
-    if let Err(e) = store.save_if_dirty(&sh.state_path) {
+    if let Err(e) = sh.disk.save(&mut store, &held) {
         tracing::warn!("kubernetes simulator: {e}");
         return Err(ApiError::internal("cannot save simulator state"));
     }

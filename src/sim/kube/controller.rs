@@ -109,7 +109,7 @@ fn write_back(store: &mut Store, k: &str, entry: Entry) {
     if changed {
         store.bump(k);
     } else if sim_changed {
-        store.dirty = true;
+        store.touch(k);
     }
 }
 

@@ -1,14 +1,15 @@
 //! A stateful fake Kubernetes API (KubeVirt, CDI, Multus) that the real kube-rs client talks to.
 //!
 //! The simulator serves exactly the resources vauto uses on `127.0.0.1`, keeps its
-//! objects in `<state_dir>/sim/kube/state.json` so that separate vauto processes see
-//! the same cluster, and writes a kubeconfig pointing at itself. The "controllers"
+//! objects in `<state_dir>/sim/kube/` (a `state.json` snapshot plus a `state.log`
+//! journal) so that separate vauto processes see the same cluster, and writes a kubeconfig pointing at itself. The "controllers"
 //! (CDI import, KubeVirt VM -> VMI, scheduling) are computed lazily from stored
 //! timestamps whenever a request arrives, so no background task has to outlive a
 //! short-lived command.
 
 mod api;
 mod controller;
+mod persist;
 mod select;
 mod store;
 mod validate;
@@ -199,13 +200,32 @@ pub fn sim_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("sim").join("kube")
 }
 
+/// Every object stored in a simulator state folder, as clients would read it (no latency,
+/// no controllers run); for tests that watch a simulator another process is driving.
+pub fn stored_objects(state_dir: &Path) -> Result<Vec<serde_json::Value>, String> {
+    let dir = sim_dir(state_dir);
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let disk = persist::Disk::open(&dir)?;
+    let held = disk.lock()?;
+    let store = disk.load(&held)?;
+    Ok(store.objects.into_values().map(|e| e.object).collect())
+}
+
 /// Starts the simulator: loads its state, binds the port and writes the kubeconfig.
 pub async fn start(opts: KubeSimOptions) -> Result<KubeSim, String> {
     let dir = sim_dir(&opts.state_dir);
     std::fs::create_dir_all(&dir)
         .map_err(|e| format!("cannot create simulator folder `{}`: {e}", dir.display()))?;
-    let state_path = dir.join("state.json");
-    let store = store::Store::load(&state_path)?;
+    let disk = persist::Disk::open(&dir)?;
+    let store = {
+        let held = disk.lock()?;
+        let mut store = disk.load(&held)?;
+        // Start each process from a fresh snapshot so the journal stays short.
+        disk.compact(&mut store, &held)?;
+        store
+    };
     let schemas = match &opts.schema_dir {
         Some(d) => Some(validate::Schemas::load(d)?),
         None => None,
@@ -223,7 +243,7 @@ pub async fn start(opts: KubeSimOptions) -> Result<KubeSim, String> {
         fault_rng: Mutex::new(fastrand::Rng::with_seed(opts.seed)),
         opts,
         store: Mutex::new(store),
-        state_path,
+        disk,
         schemas,
     });
     let app = api::router(shared);

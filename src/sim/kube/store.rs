@@ -1,4 +1,4 @@
-//! The simulator's object store: resource table, metadata stamping and atomic persistence.
+//! The simulator's object store: resource table, metadata stamping and change tracking.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -161,18 +161,12 @@ pub(crate) struct Store {
     pub resource_version: u64,
     /// Objects keyed by `plural/namespace/name` (sorted, which gives stable list order).
     pub objects: BTreeMap<String, Entry>,
-    /// Set when something changed since the last save.
+    /// Keys written or removed since the last save; each becomes one journal line.
     #[serde(skip)]
-    pub dirty: bool,
-    /// Modification time and length of the state file as last read or written by us.
+    pub changed: BTreeSet<String>,
+    /// What of the files on disk this store already reflects (see `persist`).
     #[serde(skip)]
-    seen: Option<(std::time::SystemTime, u64)>,
-}
-
-/// Modification time and length of a file, if it exists.
-fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
+    pub(crate) seen: super::persist::Seen,
 }
 
 /// The store key of an object.
@@ -181,45 +175,9 @@ pub(crate) fn key(plural: &str, namespace: &str, name: &str) -> String {
 }
 
 impl Store {
-    /// Loads the state file, or starts empty when there is none yet.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let seen = file_stamp(path);
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice::<Self>(&bytes)
-                .map(|mut s| {
-                    s.seen = seen;
-                    s
-                })
-                .map_err(|e| {
-                    format!(
-                        "simulator state `{}` is not valid (delete it to start over): {e}",
-                        path.display()
-                    )
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(format!("cannot read `{}`: {e}", path.display())),
-        }
-    }
-
-    /// Writes the state file atomically when something changed.
-    pub fn save_if_dirty(&mut self, path: &Path) -> Result<(), String> {
-        if !self.dirty {
-            return Ok(());
-        }
-        let bytes = serde_json::to_vec(self).map_err(|e| format!("cannot encode state: {e}"))?;
-        write_atomic(path, &bytes, false)?;
-        self.dirty = false;
-        self.seen = file_stamp(path);
-        Ok(())
-    }
-
-    /// Reloads the state file when another vauto process (with its own simulator) wrote it.
-    pub fn refresh(&mut self, path: &Path) -> Result<(), String> {
-        let now = file_stamp(path);
-        if now.is_some() && now != self.seen {
-            *self = Self::load(path)?;
-        }
-        Ok(())
+    /// Marks an object as changed without a new resourceVersion (simulator bookkeeping only).
+    pub fn touch(&mut self, key: &str) {
+        self.changed.insert(key.to_string());
     }
 
     /// Advances the global resourceVersion and stamps it on the object under `key`.
@@ -234,7 +192,7 @@ impl Store {
         {
             meta.insert("resourceVersion".into(), Value::String(rv));
         }
-        self.dirty = true;
+        self.changed.insert(key.to_string());
     }
 
     /// Inserts (or replaces) an entry and gives it a fresh resourceVersion.
@@ -248,7 +206,7 @@ impl Store {
     /// Removes an object and, like the garbage collector, everything it owns.
     pub fn remove_cascade(&mut self, key: &str) -> Option<Entry> {
         let entry = self.objects.remove(key)?;
-        self.dirty = true;
+        self.changed.insert(key.to_string());
         self.resource_version += 1;
         let uid = uid_of(&entry.object).to_string();
         let owned: Vec<String> = self
