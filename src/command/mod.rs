@@ -77,20 +77,25 @@ pub fn main_entry() -> ExitCode {
     crate::ops::logging::init(args.verbose, args.quiet);
     // One TLS crypto provider for reqwest and kube (ring: builds statically with musl).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // The daemon handles signals itself: it finishes the action in flight before exiting.
+    let daemon = args
+        .resolve()
+        .is_ok_and(|c| c.action == crate::cli::Action::Daemon);
+    // One-shot commands wait on the network, not the CPU: a single-threaded runtime keeps
+    // their memory small (no worker threads, no per-thread allocator arenas); the long-lived
+    // daemon keeps the worker pool.
+    let mut builder = if daemon {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(exit::FAILED);
         }
     };
-    // The daemon handles signals itself: it finishes the action in flight before exiting.
-    let daemon = args
-        .resolve()
-        .is_ok_and(|c| c.action == crate::cli::Action::Daemon);
     let result = rt.block_on(async {
         if daemon {
             return run(args).await;

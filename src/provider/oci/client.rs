@@ -317,16 +317,20 @@ impl OciClient {
         // reqwest is built without a default crypto provider; a second install is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(15)))
-            .build()
-            .map_err(|e| {
-                ProviderError::new(
-                    ErrorClass::Invalid,
-                    format!("cannot build the HTTP client: {e}"),
-                )
-            })?;
+            .connect_timeout(timeout.min(Duration::from_secs(15)));
+        if !is_https(&conn.iaas_endpoint) && !is_https(&conn.identity_endpoint) {
+            // Plain-HTTP endpoints (simulators, proxies): skip loading and parsing the
+            // system's root certificates, which costs more memory than the whole status.
+            builder = builder.tls_certs_only([]);
+        }
+        let http = builder.build().map_err(|e| {
+            ProviderError::new(
+                ErrorClass::Invalid,
+                format!("cannot build the HTTP client: {e}"),
+            )
+        })?;
         Ok(OciClient {
             http,
             signer: Signer::for_connection(conn),
@@ -560,18 +564,19 @@ impl OciClient {
         self.json(answer, "InstanceAction")
     }
 
-    /// ListVnicAttachments of one instance.
+    /// ListVnicAttachments of one instance, or of the whole compartment when `instance_id` is
+    /// `None` (every page; status uses that to need one GET per instance instead of two).
     pub async fn list_vnic_attachments(
         &self,
         compartment: &str,
-        instance_id: &str,
+        instance_id: Option<&str>,
     ) -> Result<Vec<VnicAttachment>, ProviderError> {
-        self.list_all(
-            Service::Iaas,
-            "/vnicAttachments",
-            &[("compartmentId", compartment), ("instanceId", instance_id)],
-        )
-        .await
+        let mut query = vec![("compartmentId", compartment)];
+        if let Some(id) = instance_id {
+            query.push(("instanceId", id));
+        }
+        self.list_all(Service::Iaas, "/vnicAttachments", &query)
+            .await
     }
 
     /// GetVnic.
@@ -624,6 +629,12 @@ impl OciClient {
     }
 }
 
+/// Whether `url` is an HTTPS URL (and so needs the system's root certificates).
+fn is_https(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+}
+
 fn header(h: &HeaderMap, name: &str) -> Option<String> {
     h.get(name)
         .and_then(|v| v.to_str().ok())
@@ -661,6 +672,14 @@ mod tests {
             "ocid1.instance.oc1..x"
         );
         assert_eq!(encode_path("a b/c"), "a%20b/c");
+    }
+
+    #[test]
+    fn only_https_endpoints_need_root_certificates() {
+        assert!(is_https("https://iaas.eu-frankfurt-1.oraclecloud.com"));
+        assert!(is_https("HTTPS://iaas.example"));
+        assert!(!is_https("http://127.0.0.1:8080"));
+        assert!(!is_https("http"));
     }
 
     #[test]
