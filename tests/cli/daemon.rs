@@ -9,18 +9,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{Timelike, Utc};
 use serde_json::Value;
-use vauto::sim::oci::{self, AdCapacity, CapacityModel, OciSim, OciSimOptions};
+use vauto::sim::oci::{AdCapacity, CapacityModel};
 
 use crate::harness::{Run, Test};
-
-const SPEC: &str = "replicas: 1
-shape: VM.Standard.A1.Flex
-ocpus: 2
-memory_gb: 12
-image: {os: Canonical Ubuntu, os_version: \"22.04\", name_contains: [aarch64]}
-placement: {availability_domains: all}
-ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}
-";
+use crate::oci::{Env, SPEC};
 
 /// Every secret in the test configs contains this; no output line may.
 const MARK: &str = "SECRET";
@@ -133,75 +125,22 @@ fn notify_yaml(addr: &str, extra: &str) -> String {
     )
 }
 
-/// An OCI simulator in its own runtime and a config folder whose project `p` points at it.
-struct Env {
-    t: Test,
-    sim: Option<OciSim>,
-    rt: tokio::runtime::Runtime,
+/// Runs `line` in `env` with the Telegram API pointed at the local receiver.
+fn run_tg(env: &Env, line: &str, telegram_api: &str) -> Run {
+    env.t.cmd_env(line, &[("VAUTO_TELEGRAM_API", telegram_api)])
 }
 
-impl Env {
-    fn new(capacity: CapacityModel, notify: &str) -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let t = Test::new();
-        let opts = OciSimOptions {
-            state_dir: t.path().join("simstate"),
-            provision_delay: Duration::from_millis(200),
-            transition_delay: Duration::from_millis(200),
-            seed: 3,
-            capacity,
-            ..OciSimOptions::default()
-        };
-        let sim = rt.block_on(oci::start(opts)).unwrap();
-        let project = format!(
-            "provider: oci
-oci:
-  config_file: {}
-  endpoint: {}
-  subnet: \"public subnet-main-vcn\"
-retry: {{interval: 1s, allow_fast: true, jitter: 0s, throttle_base: 1s, throttle_max: 2s}}
-{notify}",
-            sim.config_file().display(),
-            sim.base_url()
-        );
-        let t = t
-            .file("projects/p.yaml", &project)
-            .file("specs/s.yaml", SPEC);
-        Env {
-            t,
-            sim: Some(sim),
-            rt,
-        }
-    }
-
-    fn run(&self, line: &str, telegram_api: &str) -> Run {
-        let mut cmd = assert_cmd::Command::cargo_bin("vauto").unwrap();
-        cmd.current_dir(self.t.path())
-            .args(line.split_whitespace())
-            .env("HOME", self.t.path())
-            .env("VAUTO_TELEGRAM_API", telegram_api)
-            .env_remove("RUST_LOG")
-            .env_remove("VAUTO_STATE_DIR")
-            .env_remove("VAUTO_CONFIG_DIR");
-        let out = cmd.output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(sim) = self.sim.take() {
-            self.rt.block_on(sim.shutdown());
-        }
-    }
+/// The shared OCI test environment with `capacity` and `notify` in project `p`.
+fn env(capacity: CapacityModel, notify: &str) -> Env {
+    Env::with(
+        |o| {
+            o.provision_delay = Duration::from_millis(200);
+            o.transition_delay = Duration::from_millis(200);
+            o.seed = 3;
+            o.capacity = capacity;
+        },
+        notify,
+    )
 }
 
 fn no_secret(run: &Run) {
@@ -224,8 +163,8 @@ fn a_capacity_hunt_notifies_start_every_n_attempts_and_success_in_each_services_
         default: busy(1),
         ..CapacityModel::default()
     };
-    let env = Env::new(capacity, &notify_yaml(&rx.addr, "  every_n_attempts: 2\n"));
-    let run = env.run("p s deploy -v", &format!("http://{}", rx.addr));
+    let env = env(capacity, &notify_yaml(&rx.addr, "  every_n_attempts: 2\n"));
+    let run = run_tg(&env, "p s deploy -v", &format!("http://{}", rx.addr));
     run.code(0).stdout_has("[SUCCESS] Instance s-01: launched");
     no_secret(&run);
 
@@ -303,9 +242,9 @@ fn a_failing_or_hanging_receiver_neither_fails_nor_holds_the_run() {
 ",
         hang.addr, fail.addr
     );
-    let env = Env::new(CapacityModel::default(), &notify);
+    let env = env(CapacityModel::default(), &notify);
     let started = Instant::now();
-    let run = env.run("p s deploy -v", &format!("http://{closed}"));
+    let run = run_tg(&env, "p s deploy -v", &format!("http://{closed}"));
     let took = started.elapsed();
     run.code(0).stdout_has("[SUCCESS] Instance s-01: launched");
     no_secret(&run);
@@ -326,9 +265,9 @@ fn a_failing_or_hanging_receiver_neither_fails_nor_holds_the_run() {
 #[test]
 fn the_daemon_runs_a_scheduled_stop_notifies_and_stops_cleanly_on_sigterm() {
     let rx = Receiver::start(Mode::Ok);
-    let env = Env::new(CapacityModel::default(), &notify_yaml(&rx.addr, ""));
+    let env = env(CapacityModel::default(), &notify_yaml(&rx.addr, ""));
     let api = format!("http://{}", rx.addr);
-    env.run("p s deploy --wait", &api).code(0);
+    run_tg(&env, "p s deploy --wait", &api).code(0);
     // Every fourth second, with seconds: the first fire comes right after the daemon starts.
     env.t.put(
         "specs/s.yaml",
@@ -350,7 +289,7 @@ fn the_daemon_runs_a_scheduled_stop_notifies_and_stops_cleanly_on_sigterm() {
             .any(|(p, b)| p.starts_with("/hook/") && b["event"] == "scheduled")
     });
     // A second daemon on the same state directory would run every schedule twice.
-    env.run("daemon --once", &api)
+    run_tg(&env, "daemon --once", &api)
         .code(3)
         .stderr_has("daemon-all.lock");
     let _ = std::process::Command::new("kill")
@@ -385,7 +324,9 @@ fn the_daemon_runs_a_scheduled_stop_notifies_and_stops_cleanly_on_sigterm() {
             .as_str()
             .is_some_and(|t| t.contains("scheduled stop done"))
     }));
-    env.run("p s status", &api).code(0).stdout_has("STOPPED");
+    run_tg(&env, "p s status", &api)
+        .code(0)
+        .stdout_has("STOPPED");
 }
 
 /// A six-field cron for the wall-clock second `t` (UTC).
@@ -396,9 +337,9 @@ fn at(t: chrono::DateTime<Utc>) -> String {
 #[test]
 fn once_runs_what_is_due_since_the_last_run_and_skips_missed_runs_unless_catch_up() {
     let rx = Receiver::start(Mode::Ok);
-    let env = Env::new(CapacityModel::default(), "");
+    let env = env(CapacityModel::default(), "");
     let api = format!("http://{}", rx.addr);
-    env.run("p s deploy --wait", &api).code(0);
+    run_tg(&env, "p s deploy --wait", &api).code(0);
 
     // Due ten seconds ago: the first --once runs it, the second finds nothing new.
     let cron = at(Utc::now() - chrono::Duration::seconds(10));
@@ -407,10 +348,10 @@ fn once_runs_what_is_due_since_the_last_run_and_skips_missed_runs_unless_catch_u
         &format!("{SPEC}schedules:\n  - {{cron: \"{cron}\", action: stop}}\n"),
     );
     // --wait passes on to the action: the stop waits for STOPPED.
-    env.run("daemon --once --wait", &api)
+    run_tg(&env, "daemon --once --wait", &api)
         .code(0)
         .stdout_has("p/s: scheduled stop done");
-    let again = env.run("daemon --once", &api);
+    let again = run_tg(&env, "daemon --once", &api);
     again.code(0).stdout_has("nothing due");
     assert!(!again.stdout.contains("scheduled stop"), "{}", again.stdout);
 
@@ -430,7 +371,7 @@ fn once_runs_what_is_due_since_the_last_run_and_skips_missed_runs_unless_catch_u
         "specs/s.yaml",
         &format!("{SPEC}schedules:\n  - {{cron: \"{cron}\", action: start}}\n"),
     );
-    let missed = env.run("daemon --once", &api);
+    let missed = run_tg(&env, "daemon --once", &api);
     missed
         .code(0)
         .stdout_has("missed the run at")
@@ -440,7 +381,9 @@ fn once_runs_what_is_due_since_the_last_run_and_skips_missed_runs_unless_catch_u
         "{}",
         missed.stdout
     );
-    env.run("p s status", &api).code(0).stdout_has("STOPPED");
+    run_tg(&env, "p s status", &api)
+        .code(0)
+        .stdout_has("STOPPED");
 
     // With catch_up: true the missed start runs once.
     write_state();
@@ -448,7 +391,7 @@ fn once_runs_what_is_due_since_the_last_run_and_skips_missed_runs_unless_catch_u
         "specs/s.yaml",
         &format!("{SPEC}schedules:\n  - {{cron: \"{cron}\", action: start, catch_up: true}}\n"),
     );
-    env.run("daemon --once", &api)
+    run_tg(&env, "daemon --once", &api)
         .code(0)
         .stdout_has("catching up the run missed at")
         .stdout_has("p/s: scheduled start done");

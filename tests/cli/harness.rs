@@ -70,8 +70,13 @@ impl Test {
 
     /// Runs `line` (another command in the same config directory).
     pub fn cmd(&self, line: &str) -> Run {
+        self.cmd_env(line, &[])
+    }
+
+    /// Runs `line` with extra environment variables.
+    pub fn cmd_env(&self, line: &str, vars: &[(&str, &str)]) -> Run {
         let args: Vec<String> = line.split_whitespace().map(String::from).collect();
-        self.run_with(&args)
+        self.run_with(&args, vars)
     }
 
     /// Sets an environment variable for the run.
@@ -94,10 +99,10 @@ impl Test {
 
     /// Runs the binary in the config directory.
     pub fn run(&self) -> Run {
-        self.run_with(&self.args)
+        self.run_with(&self.args, &[])
     }
 
-    fn run_with(&self, args: &[String]) -> Run {
+    fn run_with(&self, args: &[String], vars: &[(&str, &str)]) -> Run {
         let mut cmd = assert_cmd::Command::cargo_bin("vauto").expect("binary");
         cmd.current_dir(self.dir.path())
             .args(args)
@@ -107,6 +112,9 @@ impl Test {
             .env_remove("VAUTO_STATE_DIR")
             .env_remove("VAUTO_CONFIG_DIR");
         for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        for (k, v) in vars {
             cmd.env(k, v);
         }
         if let Some(s) = &self.stdin {

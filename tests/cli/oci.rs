@@ -7,7 +7,8 @@ use vauto::sim::oci::{self, AdCapacity, CapacityModel, Faults, OciSim, OciSimOpt
 
 use crate::harness::Test;
 
-const SPEC: &str = "replicas: 1
+/// The spec every OCI end-to-end test deploys (also used by `daemon.rs` and `report.rs`).
+pub(crate) const SPEC: &str = "replicas: 1
 shape: VM.Standard.A1.Flex
 ocpus: 2
 memory_gb: 12
@@ -16,15 +17,20 @@ placement: {availability_domains: all}
 ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}
 ";
 
-/// A simulator in its own runtime, and a config folder whose project points at it.
-struct Env {
-    t: Test,
+/// A simulator in its own runtime, and a config folder whose project `p` (spec `s`) points at it.
+pub(crate) struct Env {
+    pub(crate) t: Test,
     sim: Option<OciSim>,
     rt: tokio::runtime::Runtime,
 }
 
 impl Env {
     fn new(tune: impl FnOnce(&mut OciSimOptions)) -> Env {
+        Env::with(tune, "")
+    }
+
+    /// Like [`Env::new`], with `project_extra` appended to the project file (e.g. `notify:`).
+    pub(crate) fn with(tune: impl FnOnce(&mut OciSimOptions), project_extra: &str) -> Env {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -47,7 +53,7 @@ oci:
   endpoint: {}
   subnet: \"public subnet-main-vcn\"
 retry: {{interval: 1s, allow_fast: true, jitter: 0s, throttle_base: 1s, throttle_max: 2s}}
-",
+{project_extra}",
             sim.config_file().display(),
             sim.base_url()
         );

@@ -3,89 +3,39 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use vauto::sim::oci::{self, AdCapacity, CapacityModel, OciSim, OciSimOptions};
+use vauto::sim::oci::{AdCapacity, CapacityModel};
 
 use crate::harness::Test;
-
-const SPEC: &str = "replicas: 1
-shape: VM.Standard.A1.Flex
-ocpus: 2
-memory_gb: 12
-image: {os: Canonical Ubuntu, os_version: \"22.04\", name_contains: [aarch64]}
-placement: {availability_domains: all}
-ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}
-";
+use crate::oci::Env;
 
 const SECRET: &str = "T0PSECRET-hook-4f9a2c";
 
-/// An OCI simulator whose three ADs each answer "Out of host capacity" once, and a project on it.
-struct Env {
-    t: Test,
-    sim: Option<OciSim>,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Env {
-    fn new(project_extra: &str) -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let t = Test::new();
-        let busy = AdCapacity {
-            free_after_attempts: 1,
-            ..AdCapacity::default()
-        };
-        let opts = OciSimOptions {
-            state_dir: t.path().join("simstate"),
-            provision_delay: Duration::from_millis(200),
-            transition_delay: Duration::from_millis(200),
-            seed: 7,
-            capacity: CapacityModel {
+/// The shared OCI test environment, with every AD answering "Out of host capacity" once.
+fn env(project_extra: &str) -> Env {
+    let busy = AdCapacity {
+        free_after_attempts: 1,
+        ..AdCapacity::default()
+    };
+    Env::with(
+        |o| {
+            o.provision_delay = Duration::from_millis(200);
+            o.transition_delay = Duration::from_millis(200);
+            o.capacity = CapacityModel {
                 per_ad: BTreeMap::from([
                     ("AD-1".into(), busy.clone()),
                     ("AD-2".into(), busy.clone()),
                     ("AD-3".into(), busy),
                 ]),
                 ..CapacityModel::default()
-            },
-            ..OciSimOptions::default()
-        };
-        let sim = rt.block_on(oci::start(opts)).unwrap();
-        let project = format!(
-            "provider: oci
-oci:
-  config_file: {}
-  endpoint: {}
-  subnet: \"public subnet-main-vcn\"
-retry: {{interval: 1s, allow_fast: true, jitter: 0s, throttle_base: 1s, throttle_max: 2s}}
-{project_extra}",
-            sim.config_file().display(),
-            sim.base_url()
-        );
-        let t = t
-            .file("projects/p.yaml", &project)
-            .file("specs/s.yaml", SPEC);
-        Env {
-            t,
-            sim: Some(sim),
-            rt,
-        }
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(sim) = self.sim.take() {
-            self.rt.block_on(sim.shutdown());
-        }
-    }
+            };
+        },
+        project_extra,
+    )
 }
 
 #[test]
 fn report_json_after_a_capacity_hunt_shows_errors_per_ad_and_the_launch() {
-    let env = Env::new("");
+    let env = env("");
     env.t.cmd("p s deploy").code(0);
     let run = env.t.cmd("report -o json");
     run.code(0);
@@ -147,7 +97,7 @@ fn report_rejects_a_bad_since_and_skips_malformed_lines() {
 
 #[test]
 fn secrets_stay_out_of_logs_and_journal_and_old_logs_are_pruned() {
-    let env = Env::new(
+    let env = env(
         "notify: {webhook: \"http://127.0.0.1:9/hooks/${VAUTO_TEST_HOOK}\"}\nlogs: {dir: mylogs, keep_days: 7}\n",
     );
     env.t.put("mylogs/2020-01-01.log", "old\n");
