@@ -85,31 +85,55 @@ pub(crate) fn desired_running(vm: &Value) -> bool {
     }
 }
 
-fn keys_of(store: &Store, plural: &str) -> Vec<String> {
+/// The stored objects of one resource type, in key order.
+fn entries_of<'a>(store: &'a Store, plural: &str) -> impl Iterator<Item = (&'a String, &'a Entry)> {
     let prefix = format!("{plural}/");
     store
         .objects
         .range(prefix.clone()..)
-        .take_while(|(k, _)| k.starts_with(&prefix))
-        .map(|(k, _)| k.clone())
-        .collect()
+        .take_while(move |(k, _)| k.starts_with(&prefix))
 }
 
-/// Writes back a recomputed entry, bumping resourceVersion only when the object changed.
-fn write_back(store: &mut Store, k: &str, entry: Entry) {
-    let changed = store
-        .objects
-        .get(k)
-        .is_none_or(|old| old.object != entry.object);
-    let sim_changed = store
-        .objects
-        .get(k)
-        .is_none_or(|old| old.sim.emitted != entry.sim.emitted);
-    store.objects.insert(k.to_string(), entry);
-    if changed {
-        store.bump(k);
-    } else if sim_changed {
-        store.touch(k);
+/// A recomputed status, found while reading the store and written back afterwards.
+struct Update {
+    key: String,
+    status: Value,
+    /// VMI: the `kubevirt.io/nodeName` label once scheduled.
+    node_label: Option<String>,
+    /// Transitions announced with this update.
+    emitted: Vec<&'static str>,
+}
+
+/// Writes back recomputed statuses, bumping resourceVersion only when an object changed
+/// (a changed announcement list alone is simulator bookkeeping: saved, not versioned).
+fn apply(store: &mut Store, updates: Vec<Update>) {
+    for u in updates {
+        let Some(entry) = store.objects.get_mut(&u.key) else {
+            continue;
+        };
+        let mut changed = entry.object.get("status") != Some(&u.status);
+        if changed {
+            set_status(&mut entry.object, u.status);
+        }
+        if let Some(node) = u.node_label
+            && let Some(labels) = entry
+                .object
+                .pointer_mut("/metadata/labels")
+                .and_then(Value::as_object_mut)
+            && labels.get("kubevirt.io/nodeName").and_then(Value::as_str) != Some(node.as_str())
+        {
+            labels.insert("kubevirt.io/nodeName".into(), Value::String(node));
+            changed = true;
+        }
+        let mut sim_changed = false;
+        for reason in u.emitted {
+            sim_changed |= entry.sim.emitted.insert(reason.to_string());
+        }
+        if changed {
+            store.bump(&u.key);
+        } else if sim_changed {
+            store.touch(&u.key);
+        }
     }
 }
 
@@ -120,31 +144,31 @@ fn set_status(obj: &mut Value, status: Value) {
 }
 
 /// Runs every controller once at `ctx.now`.
+///
+/// Runs on every request, so it reads the store first and writes back only what changed:
+/// settled objects cost a few comparisons, not a copy.
 pub(crate) fn reconcile(store: &mut Store, ctx: &Ctx<'_>, rng: &mut fastrand::Rng) {
     let mut events = Vec::new();
-    for k in keys_of(store, DVS.plural) {
-        if let Some(mut entry) = store.objects.get(&k).cloned() {
-            datavolume(&mut entry, ctx.now, &mut events);
-            write_back(store, &k, entry);
-        }
-    }
-    for k in keys_of(store, VMS.plural) {
+    let updates: Vec<Update> = entries_of(store, DVS.plural)
+        .filter_map(|(k, e)| datavolume(k, e, ctx.now, &mut events))
+        .collect();
+    apply(store, updates);
+    let actions: Vec<(String, Lifecycle)> = entries_of(store, VMS.plural)
+        .filter_map(|(k, vm)| lifecycle(store, vm, ctx).map(|a| (k.clone(), a)))
+        .collect();
+    for (k, action) in actions {
         if let Some(vm) = store.objects.get(&k).cloned() {
-            vm_lifecycle(store, &vm, ctx, rng, &mut events);
+            run_lifecycle(store, &vm, action, ctx, rng, &mut events);
         }
     }
-    for k in keys_of(store, VMIS.plural) {
-        if let Some(mut entry) = store.objects.get(&k).cloned() {
-            vmi_status(store, &mut entry, ctx, &mut events);
-            write_back(store, &k, entry);
-        }
-    }
-    for k in keys_of(store, VMS.plural) {
-        if let Some(mut entry) = store.objects.get(&k).cloned() {
-            vm_status(store, &mut entry, ctx.now);
-            write_back(store, &k, entry);
-        }
-    }
+    let updates: Vec<Update> = entries_of(store, VMIS.plural)
+        .filter_map(|(k, e)| vmi_status(store, k, e, ctx, &mut events))
+        .collect();
+    apply(store, updates);
+    let updates: Vec<Update> = entries_of(store, VMS.plural)
+        .filter_map(|(k, e)| vm_status(store, k, e, ctx.now))
+        .collect();
+    apply(store, updates);
     for ev in events {
         record_event(store, ev, ctx.now, rng);
     }
@@ -155,7 +179,12 @@ fn dv_done_at(sim: &SimMeta) -> i64 {
     sim.created_ms + sim.import_ms as i64
 }
 
-fn datavolume(entry: &mut Entry, now: i64, events: &mut Vec<PendingEvent>) {
+fn datavolume(
+    key: &str,
+    entry: &Entry,
+    now: i64,
+    events: &mut Vec<PendingEvent>,
+) -> Option<Update> {
     let start = entry.sim.created_ms;
     let total = entry.sim.import_ms as i64;
     let sched = total / 10;
@@ -173,26 +202,34 @@ fn datavolume(entry: &mut Entry, now: i64, events: &mut Vec<PendingEvent>) {
         let frac = (now - start - sched) as f64 / (total - sched).max(1) as f64;
         (running, format!("{:.2}%", (frac * 100.0).clamp(0.0, 100.0)))
     };
-    let name = entry.name.clone();
-    let milestones = [
-        (scheduled, start, format!("Import into {name} scheduled")),
-        (
-            running,
-            start + sched,
-            format!("Import into {name} in progress"),
-        ),
-        (
-            done,
-            start + total,
-            format!("Successfully imported into PVC {name}"),
-        ),
-    ];
-    for (reason, at, message) in milestones {
-        if now >= at && entry.sim.emitted.insert(reason.to_string()) {
-            let mut ev = PendingEvent::about(entry, DVS, reason, message, at);
-            ev.component = "datavolume-import-controller";
-            events.push(ev);
-        }
+    let due: Vec<(&'static str, i64)> = [
+        (scheduled, start),
+        (running, start + sched),
+        (done, start + total),
+    ]
+    .into_iter()
+    .filter(|(reason, at)| now >= *at && !entry.sim.emitted.contains(*reason))
+    .collect();
+    let shown = |f: &str| entry.object.pointer(f).and_then(Value::as_str);
+    if due.is_empty()
+        && shown("/status/phase") == Some(phase)
+        && shown("/status/progress") == Some(progress.as_str())
+    {
+        // The rest of the status follows from the phase.
+        return None;
+    }
+    let name = &entry.name;
+    for &(reason, at) in &due {
+        let message = if reason == scheduled {
+            format!("Import into {name} scheduled")
+        } else if reason == running {
+            format!("Import into {name} in progress")
+        } else {
+            format!("Successfully imported into PVC {name}")
+        };
+        let mut ev = PendingEvent::about(entry, DVS, reason, message, at);
+        ev.component = "datavolume-import-controller";
+        events.push(ev);
     }
     let ready = phase == "Succeeded";
     let cond = |t: &str, ok: bool, reason: &str| {
@@ -209,7 +246,12 @@ fn datavolume(entry: &mut Entry, now: i64, events: &mut Vec<PendingEvent>) {
             cond("Running", !ready, if ready { "Completed" } else { "Pod is running" }),
         ],
     });
-    set_status(&mut entry.object, status);
+    Some(Update {
+        key: key.to_string(),
+        status,
+        node_label: None,
+        emitted: due.into_iter().map(|(reason, _)| reason).collect(),
+    })
 }
 
 /// DataVolumes the VM's disks come from; `None` when one is missing, else when all are ready.
@@ -219,8 +261,7 @@ fn volumes_ready_at(store: &Store, vm: &Entry) -> Option<i64> {
         .object
         .pointer("/spec/template/spec/volumes")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[][..], Vec::as_slice);
     for vol in volumes {
         let dv = vol
             .pointer("/dataVolume/name")
@@ -244,41 +285,56 @@ fn volumes_ready_at(store: &Store, vm: &Entry) -> Option<i64> {
     Some(ready)
 }
 
-fn vm_lifecycle(
+/// What the VM controller has to do for one VM now.
+enum Lifecycle {
+    /// Create the VMI, as of this time.
+    Start(i64),
+    /// Remove the stopping VMI, as of this time.
+    Stop(i64),
+}
+
+fn lifecycle(store: &Store, vm: &Entry, ctx: &Ctx<'_>) -> Option<Lifecycle> {
+    let vmi_exists = store
+        .objects
+        .contains_key(&key(VMIS.plural, &vm.namespace, &vm.name));
+    if desired_running(&vm.object) {
+        if vmi_exists {
+            return None;
+        }
+        let ready_at = volumes_ready_at(store, vm)?;
+        let at = ready_at.max(vm.sim.run_since_ms.unwrap_or(vm.sim.created_ms));
+        (ctx.now >= at).then_some(Lifecycle::Start(at))
+    } else if vmi_exists {
+        let stop_at = vm.sim.stop_since_ms.unwrap_or(ctx.now) + ctx.stop_ms as i64;
+        (ctx.now >= stop_at).then_some(Lifecycle::Stop(stop_at))
+    } else {
+        None
+    }
+}
+
+fn run_lifecycle(
     store: &mut Store,
     vm: &Entry,
+    action: Lifecycle,
     ctx: &Ctx<'_>,
     rng: &mut fastrand::Rng,
     events: &mut Vec<PendingEvent>,
 ) {
-    let vmi_key = key(VMIS.plural, &vm.namespace, &vm.name);
-    let vmi_exists = store.objects.contains_key(&vmi_key);
-    if desired_running(&vm.object) {
-        if vmi_exists {
-            return;
-        }
-        let Some(ready_at) = volumes_ready_at(store, vm) else {
-            return;
-        };
-        let at = ready_at.max(vm.sim.run_since_ms.unwrap_or(vm.sim.created_ms));
-        if ctx.now >= at {
-            create_vmi(store, vm, at, ctx, rng, events);
-        }
-    } else if vmi_exists {
-        let stop_at = vm.sim.stop_since_ms.unwrap_or(ctx.now) + ctx.stop_ms as i64;
-        if ctx.now >= stop_at
-            && let Some(vmi) = store.remove_cascade(&vmi_key)
-        {
-            events.push(PendingEvent::about(
-                vm,
-                VMS,
-                "SuccessfulDelete",
-                format!(
-                    "Stopped the virtual machine by deleting the virtual machine instance {}",
-                    uid_of(&vmi.object)
-                ),
-                stop_at,
-            ));
+    match action {
+        Lifecycle::Start(at) => create_vmi(store, vm, at, ctx, rng, events),
+        Lifecycle::Stop(stop_at) => {
+            if let Some(vmi) = store.remove_cascade(&key(VMIS.plural, &vm.namespace, &vm.name)) {
+                events.push(PendingEvent::about(
+                    vm,
+                    VMS,
+                    "SuccessfulDelete",
+                    format!(
+                        "Stopped the virtual machine by deleting the virtual machine instance {}",
+                        uid_of(&vmi.object)
+                    ),
+                    stop_at,
+                ));
+            }
         }
     }
 }
@@ -431,34 +487,97 @@ fn interfaces(store: &Store, vmi: &Entry) -> Vec<Value> {
         .collect()
 }
 
-fn vmi_status(store: &Store, entry: &mut Entry, ctx: &Ctx<'_>, events: &mut Vec<PendingEvent>) {
+fn vmi_status(
+    store: &Store,
+    key: &str,
+    entry: &Entry,
+    ctx: &Ctx<'_>,
+    events: &mut Vec<PendingEvent>,
+) -> Option<Update> {
     let start = entry.sim.created_ms;
     let boot = entry.sim.boot_ms as i64;
     let sched_at = start + boot / 3;
     let run_at = start + boot;
     let now = ctx.now;
+    let node = entry.sim.node.as_deref();
+    let phase = match node {
+        Some(_) if now >= run_at => "Running",
+        Some(_) if now >= sched_at => "Scheduled",
+        _ => "Scheduling",
+    };
+    let node_shown = node.filter(|_| now >= sched_at);
+    let running = phase == "Running";
+    let n = ctx.nodes.len();
+    let mut due: Vec<(&'static str, String, i64)> = Vec::new();
+    let mut announce = |reason: &'static str, message: &dyn Fn() -> String, at: i64| {
+        if !entry.sim.emitted.contains(reason) {
+            due.push((reason, message(), at));
+        }
+    };
+    match node {
+        None => announce(
+            "FailedScheduling",
+            &|| {
+                format!(
+                    "0/{n} nodes are available: {n} node(s) didn't match Pod's node affinity/selector."
+                )
+            },
+            start,
+        ),
+        Some(node) => {
+            if now >= sched_at {
+                announce(
+                    "Scheduled",
+                    &|| {
+                        format!(
+                            "Successfully assigned {}/virt-launcher-{} to {node}",
+                            entry.namespace, entry.name
+                        )
+                    },
+                    sched_at,
+                );
+            }
+            if running {
+                announce(
+                    "Created",
+                    &|| "VirtualMachineInstance defined.".into(),
+                    run_at,
+                );
+                announce(
+                    "Started",
+                    &|| "VirtualMachineInstance started.".into(),
+                    run_at,
+                );
+            }
+        }
+    }
+    let shown = |f: &str| entry.object.pointer(f);
+    if due.is_empty()
+        && shown("/status/phase").and_then(Value::as_str) == Some(phase)
+        && shown("/status/nodeName").and_then(Value::as_str) == node_shown
+        && shown("/status/interfaces").is_some() == running
+    {
+        // Everything else in the status follows from these and the fixed creation data.
+        return None;
+    }
+    let mut emitted = Vec::with_capacity(due.len());
+    for (reason, message, at) in due {
+        let mut ev = PendingEvent::about(entry, VMIS, reason, message, at);
+        ev.component = match reason {
+            "Created" | "Started" => "virt-handler",
+            _ => "default-scheduler",
+        };
+        ev.warning = reason == "FailedScheduling";
+        events.push(ev);
+        emitted.push(reason);
+    }
     let mut stamps = vec![
         json!({"phase": "Pending", "phaseTransitionTimestamp": rfc3339(start)}),
         json!({"phase": "Scheduling", "phaseTransitionTimestamp": rfc3339(start)}),
     ];
     let mut status = Map::new();
     status.insert("qosClass".into(), json!("Burstable"));
-    let Some(node) = entry.sim.node.clone() else {
-        let n = ctx.nodes.len();
-        if entry.sim.emitted.insert("FailedScheduling".into()) {
-            let mut ev = PendingEvent::about(
-                entry,
-                VMIS,
-                "FailedScheduling",
-                format!(
-                    "0/{n} nodes are available: {n} node(s) didn't match Pod's node affinity/selector."
-                ),
-                start,
-            );
-            ev.warning = true;
-            ev.component = "default-scheduler";
-            events.push(ev);
-        }
+    if node.is_none() {
         status.insert("phase".into(), json!("Scheduling"));
         status.insert("phaseTransitionTimestamps".into(), json!(stamps));
         status.insert(
@@ -466,56 +585,21 @@ fn vmi_status(store: &Store, entry: &mut Entry, ctx: &Ctx<'_>, events: &mut Vec<
             json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
                     "message": format!("0/{n} nodes are available")}]),
         );
-        set_status(&mut entry.object, Value::Object(status));
-        return;
-    };
-    let phase = if now < sched_at {
-        "Scheduling"
-    } else if now < run_at {
-        "Scheduled"
-    } else {
-        "Running"
-    };
-    if now >= sched_at {
+        return Some(Update {
+            key: key.to_string(),
+            status: Value::Object(status),
+            node_label: None,
+            emitted,
+        });
+    }
+    if let Some(node) = node_shown {
         stamps.push(json!({"phase": "Scheduled", "phaseTransitionTimestamp": rfc3339(sched_at)}));
         status.insert("nodeName".into(), json!(node));
-        if let Some(labels) = entry
-            .object
-            .pointer_mut("/metadata/labels")
-            .and_then(Value::as_object_mut)
-        {
-            labels.insert("kubevirt.io/nodeName".into(), json!(node));
-        }
-        if entry.sim.emitted.insert("Scheduled".into()) {
-            let mut ev = PendingEvent::about(
-                entry,
-                VMIS,
-                "Scheduled",
-                format!(
-                    "Successfully assigned {}/virt-launcher-{} to {node}",
-                    entry.namespace, entry.name
-                ),
-                sched_at,
-            );
-            ev.component = "default-scheduler";
-            events.push(ev);
-        }
     }
-    if now >= run_at {
+    if running {
         stamps.push(json!({"phase": "Running", "phaseTransitionTimestamp": rfc3339(run_at)}));
         status.insert("interfaces".into(), json!(interfaces(store, entry)));
-        for (reason, message) in [
-            ("Created", "VirtualMachineInstance defined."),
-            ("Started", "VirtualMachineInstance started."),
-        ] {
-            if entry.sim.emitted.insert(reason.into()) {
-                let mut ev = PendingEvent::about(entry, VMIS, reason, message.to_string(), run_at);
-                ev.component = "virt-handler";
-                events.push(ev);
-            }
-        }
     }
-    let running = phase == "Running";
     status.insert("phase".into(), json!(phase));
     status.insert("phaseTransitionTimestamps".into(), json!(stamps));
     status.insert(
@@ -525,10 +609,15 @@ fn vmi_status(store: &Store, entry: &mut Entry, ctx: &Ctx<'_>, events: &mut Vec<
             {"type": "Ready", "status": if running { "True" } else { "False" }},
         ]),
     );
-    set_status(&mut entry.object, Value::Object(status));
+    Some(Update {
+        key: key.to_string(),
+        status: Value::Object(status),
+        node_label: node_shown.map(str::to_string),
+        emitted,
+    })
 }
 
-fn vm_status(store: &Store, entry: &mut Entry, now: i64) {
+fn vm_status(store: &Store, key_: &str, entry: &Entry, now: i64) -> Option<Update> {
     let desired = desired_running(&entry.object);
     let vmi = store
         .objects
@@ -566,7 +655,12 @@ fn vm_status(store: &Store, entry: &mut Entry, now: i64) {
     {
         map.insert("runStrategy".into(), rs);
     }
-    set_status(&mut entry.object, status);
+    (entry.object.get("status") != Some(&status)).then(|| Update {
+        key: key_.to_string(),
+        status,
+        node_label: None,
+        emitted: Vec::new(),
+    })
 }
 
 fn record_event(store: &mut Store, ev: PendingEvent, now: i64, rng: &mut fastrand::Rng) {

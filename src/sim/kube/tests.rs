@@ -493,6 +493,38 @@ async fn controller_imports_boots_with_nad_address_and_start_stop_work() {
         .await
         .unwrap();
     assert_eq!(for_dv.items.len(), 3);
+    assert!(
+        evs.items
+            .iter()
+            .all(|e| field(e, "/count") == Some(&json!(1))),
+        "each transition is announced once"
+    );
+    assert_eq!(
+        kube::ResourceExt::labels(&vmi)
+            .get("kubevirt.io/nodeName")
+            .map(String::as_str),
+        Some("worker-1")
+    );
+    // A settled cluster stays put: reads do not bump resourceVersions or add events.
+    let rv = |o: &DynamicObject| o.metadata.resource_version.clone().unwrap();
+    let again = (
+        vms(&c).get("vm1").await.unwrap(),
+        vmis(&c).get("vm1").await.unwrap(),
+        dvs(&c).get("vm1-disk").await.unwrap(),
+    );
+    assert_eq!(
+        (rv(&again.0), rv(&again.1), rv(&again.2)),
+        (rv(&running), rv(&vmi), rv(&dv))
+    );
+    assert_eq!(
+        events(&c)
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        evs.items.len()
+    );
 
     let (code, reason, msg) = api_err(put_action(&c, "vm1", "start").await.unwrap_err());
     assert_eq!(
