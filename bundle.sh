@@ -170,6 +170,11 @@ shipped_config_files() {
 }
 
 # --- build
+# Static and position-dependent (not static-pie): a PIE must relocate its whole 1.4 MB of
+# pointer tables (.data.rel.ro) at every start, which makes those pages private and resident
+# in each process; a fixed-address binary maps them from the file only when read. A one-shot
+# `vauto status` peaks at 7.5 MB instead of 9.6 MB (docs/benchmarks.md, "oci status"). The
+# cost is that the binary's own image is not randomised (stack, heap and mmaps still are).
 build() {
   local t=$1 env_t c
   env_t=$(tr 'a-z-' 'A-Z_' <<<"$t")
@@ -185,7 +190,7 @@ build() {
   env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS "CC_${t//-/_}=$c" \
     "CFLAGS_${t//-/_}=-O2 $CREMAP" \
     "${linker_env[@]}" \
-    "CARGO_TARGET_${env_t}_RUSTFLAGS=$REMAP -C target-feature=+crt-static" \
+    "CARGO_TARGET_${env_t}_RUSTFLAGS=$REMAP -C target-feature=+crt-static -C relocation-model=static" \
     CARGO_TARGET_DIR="$TARGET_DIR" \
     cargo build --profile "$PROFILE" --locked --target "$t" --bin vauto ||
     die "the release build for \`$t\` failed"

@@ -8,6 +8,8 @@
 #         per request, target < 2 s (issue "OCI Compute provider", item 10).
 # Usage: benches/providers.sh [kube|oci|all]     (default all)
 # Env:   SIMSERVER=, BIN= use these binaries instead of building release ones;
+#        SHIPPED_BIN= the offline bundle's static binary for (a) (default: built with
+#        `bundle.sh --target <this machine's musl target>` and unpacked);
 #        OCI_CLI=path/to/oci (default: `oci` on PATH, else /tmp/ocicli/bin/oci; install with
 #        `python3 -m venv /tmp/ocicli && /tmp/ocicli/bin/pip install oci-cli`); RUNS=3 repeats.
 # Every server is stopped on exit and also stops by itself after 15 minutes.
@@ -143,20 +145,34 @@ bench_oci() {
   local tenancy=ocid1.tenancy.oc1..aaaaaaaasimtenancy0000000000000000000000000000000000
   export SUPPRESS_LABEL_WARNING=True OCI_CLI_SUPPRESS_FILE_PERMISSIONS_WARNING=True
 
-  # (a) three instances, no added latency: process cost of one status vs one CLI list.
+  # (a) three instances, no added latency: process cost of one status vs one CLI list, for
+  # the binary the offline bundle ships (static musl, what operators install) and for the
+  # plain `cargo build --release` one (glibc, dynamically linked).
+  local shipped=${SHIPPED_BIN:-}
+  if [ -z "$shipped" ]; then
+    echo "building the offline bundle for $(uname -m)..." >&2
+    bash bundle.sh --target "$(uname -m)-unknown-linux-musl" --out "$work/dist" > "$work/bundle.log" 2>&1 ||
+      { echo "bundle.sh failed:" >&2; tail -5 "$work/bundle.log" >&2; exit 1; }
+    mkdir -p "$work/shipped"
+    tar -xzf "$work"/dist/vauto-*.tar.gz -C "$work/shipped"
+    shipped=$(echo "$work"/shipped/*/vauto)
+  fi
   local d=$work/oci-a cfg=$work/ocfg-a
   start_sim oci "$d/sim" --provision-delay 100ms
   oci_project "$cfg"
   "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench a1 deploy -q > /dev/null 2>&1
   sleep 0.3
-  local vw=() vu=() vs=() vk=() cw=() cu=() cs=() ck=()
+  local vw=() vu=() vs=() vk=() sw=() su=() ss=() sk=() cw=() cu=() cs=() ck=()
   for r in $(seq 1 "$RUNS"); do
     timed "$d/tv" "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench a1 status > "$d/vout"
     grep -c RUNNING "$d/vout" | grep -qx 3 || { echo "vauto status did not show 3 running:" >&2; cat "$d/vout" >&2; exit 1; }
+    timed "$d/ts" "$shipped" --config-dir "$cfg" --state-dir "$d/state" bench a1 status > "$d/sout"
+    grep -c RUNNING "$d/sout" | grep -qx 3 || { echo "shipped vauto status did not show 3 running:" >&2; cat "$d/sout" >&2; exit 1; }
     timed "$d/tc" "$oci_cli" compute instance list --all --endpoint "$SIM_URL" --config-file "$SIM_CONFIG" \
       --profile DEFAULT --compartment-id "$tenancy" > "$d/cout" 2> "$d/cerr"
     [ "$(jq '.data | length' "$d/cout")" = 3 ] || { echo "oci list did not show 3:" >&2; cat "$d/cout" "$d/cerr" >&2; exit 1; }
     read -r w u s k < "$d/tv"; vw+=("$w"); vu+=("$u"); vs+=("$s"); vk+=("$k")
+    read -r w u s k < "$d/ts"; sw+=("$w"); su+=("$u"); ss+=("$s"); sk+=("$k")
     read -r w u s k < "$d/tc"; cw+=("$w"); cu+=("$u"); cs+=("$s"); ck+=("$k")
   done
   stop_sim
@@ -165,16 +181,24 @@ bench_oci() {
   echo "## oci status (a): 3 instances, no added latency, median of $RUNS"
   printf '| %-44s | %8s | %8s | %8s | %12s |\n' command "wall s" "user s" "sys s" "peak RSS MB"
   printf '|%s|%s|%s|%s|%s|\n' ---------------------------------------------- ---------- ---------- ---------- --------------
-  printf '| %-44s | %8s | %8s | %8s | %12s |\n' "vauto bench a1 status" \
+  printf '| %-44s | %8s | %8s | %8s | %12s |\n' "vauto bench a1 status (bundle, static)" \
+    "$(printf '%s\n' "${sw[@]}" | median)" "$(printf '%s\n' "${su[@]}" | median)" \
+    "$(printf '%s\n' "${ss[@]}" | median)" "$(mb "$(printf '%s\n' "${sk[@]}" | median)")"
+  printf '| %-44s | %8s | %8s | %8s | %12s |\n' "vauto bench a1 status (cargo --release)" \
     "$(printf '%s\n' "${vw[@]}" | median)" "$(printf '%s\n' "${vu[@]}" | median)" \
     "$(printf '%s\n' "${vs[@]}" | median)" "$(mb "$(printf '%s\n' "${vk[@]}" | median)")"
   printf '| %-44s | %8s | %8s | %8s | %12s |\n' "oci compute instance list --all" \
     "$(printf '%s\n' "${cw[@]}" | median)" "$(printf '%s\n' "${cu[@]}" | median)" \
     "$(printf '%s\n' "${cs[@]}" | median)" "$(mb "$(printf '%s\n' "${ck[@]}" | median)")"
-  a=$(printf '%s\n' "${vw[@]}" | median); b=$(printf '%s\n' "${cw[@]}" | median)
-  echo "wall time ratio: $(awk "BEGIN{printf \"%.0f\", $b/($a>0?$a:0.005)}")x (%e has 10 ms resolution)"
-  a=$(printf '%s\n' "${vk[@]}" | median); b=$(printf '%s\n' "${ck[@]}" | median)
-  echo "peak RSS ratio:  $(awk "BEGIN{printf \"%.1f\", $b/$a}")x"
+  local which arr
+  for which in bundle release; do
+    [ "$which" = bundle ] && arr=("${sw[@]}") || arr=("${vw[@]}")
+    a=$(printf '%s\n' "${arr[@]}" | median); b=$(printf '%s\n' "${cw[@]}" | median)
+    echo "$which: wall time ratio $(awk "BEGIN{printf \"%.0f\", $b/($a>0?$a:0.005)}")x (%e has 10 ms resolution)"
+    [ "$which" = bundle ] && arr=("${sk[@]}") || arr=("${vk[@]}")
+    a=$(printf '%s\n' "${arr[@]}" | median); b=$(printf '%s\n' "${ck[@]}" | median)
+    echo "$which: peak RSS ratio  $(awk "BEGIN{printf \"%.1f\", $b/$a}")x"
+  done
 
   # (b) 1000 instances with 20 ms per request. The simulated subnet is a /24, so launch 200
   # through the API at full speed, then copy them in the state file to 1000 with unique
