@@ -82,6 +82,24 @@ retry: {{interval: 1s, allow_fast: true, jitter: 0s, throttle_base: 1s, throttle
         }
         out
     }
+
+    /// Each instance's display name and the VNIC hostname it was launched with.
+    fn hostnames(&self) -> BTreeMap<String, Option<String>> {
+        let path = self.t.path().join("simstate/sim/oci/state.json");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        v["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["display_name"].as_str().unwrap().to_string(),
+                    i["hostname_label"].as_str().map(str::to_string),
+                )
+            })
+            .collect()
+    }
 }
 
 impl Drop for Env {
@@ -226,6 +244,8 @@ fn deploy_status_power_delete_round_trip() {
         .map(|r| r["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["s-01", "s-02"]);
+    // The simulated subnet has DNS, so each VNIC gets the instance name as its hostname.
+    assert_eq!(env.hostnames().get("s-02"), Some(&Some("s-02".to_string())));
     assert!(
         rows[0]["public_ip"]
             .as_str()
@@ -372,4 +392,30 @@ fn interrupt_exits_130_and_releases_the_lock() {
     // The lock is free again: the next run gets past it (and fails on capacity, not on the lock).
     let next = env.t.cmd("p s deploy --max-attempts 1");
     next.code(1).stdout_has("gave up after 1 attempt,");
+}
+
+#[test]
+fn a_subnet_without_dns_gets_no_hostname_label() {
+    // OCI refuses a hostnameLabel in a subnet created without a DNS label (so does the
+    // simulator); vauto reads the subnet and leaves the hostname out there.
+    let env = Env::new(|o| o.subnet_dns = false);
+    env.t
+        .cmd("p s deploy")
+        .code(0)
+        .stdout_has("[SUCCESS] Instance s-01");
+    // The same through GetSubnet, with the subnet configured by OCID.
+    let project = env.t.path().join("projects/p.yaml");
+    let text = std::fs::read_to_string(&project)
+        .unwrap()
+        .replace("\"public subnet-main-vcn\"", oci::catalog::SUBNET_ID);
+    std::fs::write(&project, text).unwrap();
+    env.t
+        .cmd("p s deploy --replicas 2")
+        .code(0)
+        .stdout_has("[SUCCESS] Instance s-02");
+    let hostnames = env.hostnames();
+    assert_eq!(
+        hostnames,
+        BTreeMap::from([("s-01".to_string(), None), ("s-02".to_string(), None)])
+    );
 }

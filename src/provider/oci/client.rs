@@ -276,6 +276,10 @@ pub struct Subnet {
     /// `AVAILABLE` ...
     #[serde(default)]
     pub lifecycle_state: String,
+    /// The subnet's DNS label; `None` when the subnet was created without DNS, in which
+    /// case OCI refuses a `hostnameLabel` on its VNICs.
+    #[serde(default)]
+    pub dns_label: Option<String>,
 }
 
 /// An availability domain.
@@ -607,6 +611,15 @@ impl OciClient {
         q.push(("sortBy", "TIMECREATED"));
         q.push(("sortOrder", "DESC"));
         self.list_all(Service::Iaas, "/images", &q).await
+    }
+
+    /// GetSubnet (a subnet configured by OCID, possibly in another compartment).
+    pub async fn get_subnet(&self, id: &str) -> Result<Subnet, ProviderError> {
+        let path = format!("/subnets/{}", encode_path(id));
+        let answer = self
+            .call(Method::GET, Service::Iaas, &path, &[], None, &[])
+            .await?;
+        self.json(answer, "GetSubnet")
     }
 
     /// ListSubnets in `compartment`.

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::sync::{Mutex, OnceCell};
 
-use super::client::{ImageQuery, Instance, OciClient, VnicAttachment, is_invalidated_retry_token};
+use super::client::{
+    ImageQuery, Instance, OciClient, Subnet, VnicAttachment, is_invalidated_retry_token,
+};
 use super::config::{OciConnection, resolve};
 use super::resources::{
     Resolved, is_ocid, launch_details, pick_image, placements, retry_token, select_ads, sizes,
@@ -47,7 +49,7 @@ pub struct OciProvider {
     state_dir: PathBuf,
     poll: Duration,
     ads: OnceCell<Vec<String>>,
-    subnet: OnceCell<String>,
+    subnet: OnceCell<Subnet>,
     images: Mutex<HashMap<String, ResolvedImage>>,
     /// Instances launched in this run: name → (id, image OS), so `wait_running` needs no lookup.
     launched: Mutex<HashMap<String, (String, String)>>,
@@ -120,17 +122,19 @@ impl OciProvider {
             .await
     }
 
-    async fn subnet_id(&self) -> Result<&String, ProviderError> {
+    /// The configured subnet: GetSubnet for an OCID, else the one subnet of the compartment
+    /// with that display name.
+    async fn subnet(&self) -> Result<&Subnet, ProviderError> {
         self.subnet
             .get_or_try_init(|| async {
                 let want = &self.conn.subnet;
                 if is_ocid(want) {
-                    return Ok(want.clone());
+                    return self.client.get_subnet(want).await;
                 }
                 let subnets = self.client.list_subnets(self.compartment()).await?;
                 let matching: Vec<_> = subnets.iter().filter(|s| s.display_name == *want).collect();
                 match matching.as_slice() {
-                    [one] => Ok(one.id.clone()),
+                    [one] => Ok((*one).clone()),
                     [] => {
                         let names: Vec<&str> = subnets.iter().map(|s| s.display_name.as_str()).collect();
                         Err(ProviderError::new(
@@ -400,11 +404,12 @@ impl OciProvider {
             )
             .detail("id", existing.id.clone()));
         }
-        let subnet_id = self.subnet_id().await?.clone();
+        let subnet = self.subnet().await?;
         let image = self.image(plan, observer, name).await?;
         let ids = Resolved {
             compartment_id: self.compartment().to_string(),
-            subnet_id,
+            subnet_id: subnet.id.clone(),
+            subnet_dns: subnet.dns_label.as_deref().is_some_and(|l| !l.is_empty()),
             image_id: image.id.clone(),
         };
         let body = launch_details(plan, inst, placement, &ids);

@@ -22,6 +22,8 @@ pub struct Resolved {
     pub compartment_id: String,
     /// Subnet OCID.
     pub subnet_id: String,
+    /// Whether the subnet has a DNS label: only then may a VNIC carry a `hostnameLabel`.
+    pub subnet_dns: bool,
     /// Image OCID.
     pub image_id: String,
 }
@@ -169,7 +171,11 @@ pub fn launch_details(
     if let Some(ip) = &inst.static_ip {
         vnic.insert("privateIp".into(), json!(ip.address.to_string()));
     }
-    vnic.insert("hostnameLabel".into(), json!(inst.name));
+    // OCI rejects a hostname in a subnet created without DNS; there the instance simply
+    // has no DNS name (its display name is still the instance name).
+    if ids.subnet_dns {
+        vnic.insert("hostnameLabel".into(), json!(inst.name));
+    }
     body.insert("createVnicDetails".into(), Value::Object(vnic));
     let mut metadata = Map::new();
     if !inst.ssh_authorized_keys.is_empty() {
@@ -258,6 +264,8 @@ fn offline_ids(plan: &Plan) -> Resolved {
     Resolved {
         compartment_id,
         subnet_id,
+        // Unknown offline; the plan shows what is sent to a subnet with DNS (OCI's default).
+        subnet_dns: true,
         image_id,
     }
 }
@@ -391,6 +399,7 @@ mod tests {
         let ids = Resolved {
             compartment_id: "ocid1.compartment.oc1..c".into(),
             subnet_id: "ocid1.subnet.oc1..s".into(),
+            subnet_dns: true,
             image_id: "ocid1.image.oc1..i".into(),
         };
         let b = launch_details(&p, &inst(true), &placement, &ids);
@@ -418,6 +427,16 @@ mod tests {
         assert_eq!(b["freeformTags"]["team"], "ops");
         let no_ip = launch_details(&p, &inst(false), &placement, &ids);
         assert!(no_ip["createVnicDetails"].get("privateIp").is_none());
+        let no_dns = Resolved {
+            subnet_dns: false,
+            ..ids
+        };
+        let b = launch_details(&p, &inst(true), &placement, &no_dns);
+        assert_eq!(
+            b["createVnicDetails"],
+            json!({"subnetId": "ocid1.subnet.oc1..s", "assignPublicIp": true, "privateIp": "10.0.0.101"}),
+            "a subnet without DNS gets no hostnameLabel"
+        );
     }
 
     #[test]

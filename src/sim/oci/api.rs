@@ -40,6 +40,7 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
         .route("/20160918/vnics/{id}", get(get_vnic))
         .route("/20160918/images", get(list_images))
         .route("/20160918/subnets", get(list_subnets))
+        .route("/20160918/subnets/{id}", get(get_subnet))
         .route(
             "/20160918/availabilityDomains",
             get(list_availability_domains),
@@ -410,7 +411,7 @@ async fn list_subnets(State(sim): State<Arc<Sim>>, uri: Uri) -> Response {
     unwrap((|| {
         let q = query(&uri)?;
         let comp = compartment(&q)?;
-        let subnet = catalog::subnet_json(&comp);
+        let subnet = catalog::subnet_json(&comp, sim.opts.subnet_dns);
         let keep = filter_eq(&q, "displayName", catalog::SUBNET_NAME)
             && q.get("vcnId")
                 .is_none_or(|v| Some(v.as_str()) == subnet["vcnId"].as_str());
@@ -425,6 +426,13 @@ async fn list_subnets(State(sim): State<Arc<Sim>>, uri: Uri) -> Response {
         };
         page(&sim, &q, items, true)
     })())
+}
+
+async fn get_subnet(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> Response {
+    if id != SUBNET_ID {
+        return unwrap(Err(not_found()));
+    }
+    Json(catalog::subnet_json(TENANCY_OCID, sim.opts.subnet_dns)).into_response()
 }
 
 async fn list_availability_domains(uri: Uri) -> Response {
@@ -666,6 +674,11 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
         .unwrap_or("FAULT-DOMAIN-1")
         .to_string();
     let hostname_label = opt_str(&vnic, "createVnicDetails.", "hostnameLabel")?.map(str::to_string);
+    if hostname_label.is_some() && !sim.opts.subnet_dns {
+        return Err(invalid(
+            "createVnicDetails.hostnameLabel cannot be set: DNS is not enabled on the subnet (it has no dnsLabel).",
+        ));
+    }
     let assign_public = match vnic.get("assignPublicIp") {
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => *b,

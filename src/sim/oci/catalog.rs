@@ -347,8 +347,17 @@ pub(crate) fn image_json(img: &Image) -> Value {
     })
 }
 
-/// The Subnet JSON as ListSubnets returns it, in the compartment that was asked for.
-pub(crate) fn subnet_json(compartment: &str) -> Value {
+/// The Subnet JSON as ListSubnets and GetSubnet return it, in `compartment`; `dns`: whether
+/// it was created with a DNS label.
+pub(crate) fn subnet_json(compartment: &str, dns: bool) -> Value {
+    let (dns_label, domain) = if dns {
+        (
+            json!("subnetmain"),
+            json!("subnetmain.mainvcn.oraclevcn.com"),
+        )
+    } else {
+        (Value::Null, Value::Null)
+    };
     json!({
         "availabilityDomain": null,
         "cidrBlock": SUBNET_CIDR,
@@ -356,7 +365,7 @@ pub(crate) fn subnet_json(compartment: &str) -> Value {
         "definedTags": {},
         "dhcpOptionsId": "ocid1.dhcpoptions.oc1.sim-region-1.aaaaaaaasimdhcp",
         "displayName": SUBNET_NAME,
-        "dnsLabel": "subnetmain",
+        "dnsLabel": dns_label,
         "freeformTags": {},
         "id": SUBNET_ID,
         "ipv6CidrBlocks": [],
@@ -365,7 +374,7 @@ pub(crate) fn subnet_json(compartment: &str) -> Value {
         "prohibitPublicIpOnVnic": false,
         "routeTableId": "ocid1.routetable.oc1.sim-region-1.aaaaaaaasimroutes",
         "securityListIds": ["ocid1.securitylist.oc1.sim-region-1.aaaaaaaasimseclist"],
-        "subnetDomainName": "subnetmain.mainvcn.oraclevcn.com",
+        "subnetDomainName": domain,
         "timeCreated": "2025-01-10T09:00:00.000Z",
         "vcnId": "ocid1.vcn.oc1.sim-region-1.aaaaaaaasimmainvcn",
         "virtualRouterIp": "10.0.0.1",

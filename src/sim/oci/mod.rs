@@ -124,6 +124,9 @@ pub struct OciSimOptions {
     pub transition_delay: Duration,
     /// Requests whose `date` is further off than this are rejected (OCI allows 5 minutes).
     pub max_clock_skew: Duration,
+    /// Whether the simulated subnet was created with a DNS label; without one, a launch that
+    /// asks for a `hostnameLabel` is refused, as OCI refuses it.
+    pub subnet_dns: bool,
 }
 
 impl Default for OciSimOptions {
@@ -139,6 +142,7 @@ impl Default for OciSimOptions {
             provision_delay: Duration::from_secs(2),
             transition_delay: Duration::from_secs(2),
             max_clock_skew: Duration::from_secs(300),
+            subnet_dns: true,
         }
     }
 }
