@@ -351,12 +351,23 @@ pub fn last_event(events: &[KubeEvent], objects: &[(&str, &str)]) -> Option<Stri
                 .any(|(k, n)| io.kind.as_deref() == Some(*k) && io.name.as_deref() == Some(*n))
         })
         .max_by_key(|e| {
-            e.last_timestamp
+            let at = e
+                .last_timestamp
                 .as_ref()
                 .map(|t| t.0)
                 .or(e.event_time.as_ref().map(|t| t.0))
                 .or(e.first_timestamp.as_ref().map(|t| t.0))
-                .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0))
+                .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0));
+            // Event times have whole seconds, so transitions of one second tie (a VMI's
+            // Created and Started); the later write wins. resourceVersion is opaque in
+            // the API, but it is etcd's revision on every real server: used only to break
+            // ties, and an unparsable one sorts first.
+            let written = e
+                .metadata
+                .resource_version
+                .as_deref()
+                .and_then(|rv| rv.parse::<u64>().ok());
+            (at, written)
         })
         .map(|e| {
             let reason = e.reason.as_deref().unwrap_or("Event");
@@ -829,6 +840,26 @@ mod tests {
             Some("ImportInProgress: Import into web-01-disk in progress")
         );
         assert_eq!(last_event(&events[2..], &objs), None);
+    }
+
+    #[test]
+    fn same_second_events_are_ordered_by_resource_version() {
+        let at = "2026-01-01T10:00:08Z";
+        let mut started = event("VirtualMachineInstance", "web-01", "Started", "started", at);
+        started.metadata.resource_version = Some("42".into());
+        let mut created = event("VirtualMachineInstance", "web-01", "Created", "defined", at);
+        created.metadata.resource_version = Some("41".into());
+        let objs = [("VirtualMachineInstance", "web-01")];
+        // Whatever order the list returns them in (it is by name).
+        for events in [
+            vec![started.clone(), created.clone()],
+            vec![created, started],
+        ] {
+            assert_eq!(
+                last_event(&events, &objs).as_deref(),
+                Some("Started: started")
+            );
+        }
     }
 
     #[test]
