@@ -78,6 +78,16 @@ pub enum PowerVerb {
     Stop,
 }
 
+/// What a power request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PowerOutcome {
+    /// Accepted: the VM is being started or stopped.
+    Accepted,
+    /// KubeVirt's 409 "VM is already running" / "VM is not running": nothing to do (the
+    /// server's message).
+    AlreadyThere(String),
+}
+
 /// A namespaced client for vauto's objects.
 #[derive(Clone)]
 pub struct KubeClient {
@@ -128,12 +138,13 @@ impl KubeClient {
         self.api(kind).get_opt(name).await
     }
 
-    /// Every object of `kind` matching the label `selector`, following `continue` tokens.
+    /// Every object of `kind` matching the label `selector`, following `continue` tokens;
+    /// `None` when the cluster does not serve that resource (its CRD is not installed).
     pub async fn list(
         &self,
         kind: Kind,
         selector: &str,
-    ) -> Result<Vec<DynamicObject>, kube::Error> {
+    ) -> Result<Option<Vec<DynamicObject>>, kube::Error> {
         let api = self.api(kind);
         let mut out = Vec::new();
         let mut token: Option<String> = None;
@@ -142,11 +153,15 @@ impl KubeClient {
             if let Some(t) = &token {
                 lp = lp.continue_token(t);
             }
-            let page = api.list(&lp).await?;
+            let page = match api.list(&lp).await {
+                Ok(page) => page,
+                Err(kube::Error::Api(s)) if s.code == 404 && token.is_none() => return Ok(None),
+                Err(e) => return Err(e),
+            };
             out.extend(page.items);
             match page.metadata.continue_ {
                 Some(t) if !t.is_empty() => token = Some(t),
-                _ => return Ok(out),
+                _ => return Ok(Some(out)),
             }
         }
     }
@@ -182,7 +197,7 @@ impl KubeClient {
     }
 
     /// `PUT /apis/subresources.kubevirt.io/v1/namespaces/<ns>/virtualmachines/<name>/<verb>`.
-    pub async fn power(&self, name: &str, verb: PowerVerb) -> Result<(), kube::Error> {
+    pub async fn power(&self, name: &str, verb: PowerVerb) -> Result<PowerOutcome, kube::Error> {
         let verb = match verb {
             PowerVerb::Start => "start",
             PowerVerb::Stop => "stop",
@@ -192,7 +207,11 @@ impl KubeClient {
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(b"{}".to_vec())
             .map_err(kube::Error::HttpError)?;
-        self.client.request_text(req).await.map(|_| ())
+        match self.client.request_text(req).await {
+            Ok(_) => Ok(PowerOutcome::Accepted),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(PowerOutcome::AlreadyThere(s.message)),
+            Err(e) => Err(e),
+        }
     }
 }
 

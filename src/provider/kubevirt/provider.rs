@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::Event as KubeEvent;
 use kube::api::DynamicObject;
 use serde_json::Value;
 
-use super::client::{Kind, KubeClient, PowerVerb, classify};
+use super::client::{Kind, KubeClient, PowerOutcome, PowerVerb, classify};
 use super::config::{self, Origin};
 use super::resources::{self, disk_name, nad_name};
 use crate::config::Project;
@@ -93,16 +93,15 @@ impl KubevirtProvider {
         sel: &str,
         spec: Option<&str>,
     ) -> Result<Vec<DynamicObject>, ProviderError> {
-        let items = match self.kube.list(kind, sel).await {
-            Ok(items) => items,
-            Err(kube::Error::Api(s)) if s.code == 404 && kind != Kind::Vm => return Ok(Vec::new()),
-            Err(kube::Error::Api(s)) if s.code == 404 => {
+        let items = match self.kube.list(kind, sel).await.map_err(|e| classify(&e))? {
+            Some(items) => items,
+            None if kind != Kind::Vm => return Ok(Vec::new()),
+            None => {
                 return Err(ProviderError::new(
                     ErrorClass::NotFound,
                     "the `virtualmachines.kubevirt.io` api is not served: is KubeVirt installed in this cluster",
                 ));
             }
-            Err(e) => return Err(classify(&e)),
         };
         // The selector already filters; re-checking guards against a server that ignores it.
         Ok(items
@@ -712,10 +711,9 @@ impl Provider for KubevirtProvider {
             Err(e) => return report(Outcome::Failed, classify(&e).message),
         }
         match self.kube.power(name, verb).await {
-            Ok(()) => {}
-            // KubeVirt answers 409 "VM is already running" / "VM is not running".
-            Err(kube::Error::Api(s)) if s.code == 409 => {
-                let msg = s.message.trim().trim_end_matches('.').to_string();
+            Ok(PowerOutcome::Accepted) => {}
+            Ok(PowerOutcome::AlreadyThere(message)) => {
+                let msg = message.trim().trim_end_matches('.').to_string();
                 let reason = if msg.is_empty() {
                     format!("already {}", want.to_lowercase())
                 } else {

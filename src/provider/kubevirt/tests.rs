@@ -572,7 +572,11 @@ async fn list_pages_through_continue_tokens() {
         );
     }
     let kc = KubeClient::new(client, "lab-vms");
-    let all = kc.list(Kind::Secret, "v-auto/managed=true").await.unwrap();
+    let all = kc
+        .list(Kind::Secret, "v-auto/managed=true")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(all.len(), 260);
     let lists = state
         .lock()
@@ -582,4 +586,37 @@ async fn list_pages_through_continue_tokens() {
         .filter(|l| l.starts_with("GET"))
         .count();
     assert_eq!(lists, 2);
+}
+
+#[tokio::test]
+async fn a_cluster_without_kubevirt_or_multus_is_named_not_listed_as_empty() {
+    let (p, state) = provider();
+    let plan = plan(false);
+    p.create(&plan, &plan.instances[0], &Default::default(), &Silent)
+        .await;
+    let unserved = |plural: &str| {
+        (
+            ("GET".to_string(), plural.to_string()),
+            (
+                404,
+                "NotFound".to_string(),
+                "the server could not find the requested resource".to_string(),
+            ),
+        )
+    };
+    // No Multus: NADs are simply absent, everything else is listed.
+    let (k, v) = unserved("network-attachment-definitions");
+    state.lock().unwrap().fail.insert(k, v);
+    let found = p.list(&scope()).await.unwrap();
+    assert_eq!(found.len(), 1);
+    // No KubeVirt: say so instead of reporting "no managed instances".
+    let (k, v) = unserved("virtualmachines");
+    state.lock().unwrap().fail.insert(k, v);
+    let err = p.list(&scope()).await.unwrap_err();
+    assert_eq!(err.class, ErrorClass::NotFound);
+    assert!(
+        err.message.contains("is KubeVirt installed"),
+        "{}",
+        err.message
+    );
 }
