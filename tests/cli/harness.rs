@@ -3,6 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+/// A runtime for a simulator that tests run beside the `vauto` processes they start.
+pub fn sim_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A temporary config directory and a `vauto` command line to run in it.
 pub struct Test {
     pub dir: tempfile::TempDir,

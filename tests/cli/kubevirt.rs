@@ -31,11 +31,7 @@ struct Env {
 impl Env {
     fn new(tune: impl FnOnce(&mut KubeSimOptions)) -> Env {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = crate::harness::sim_runtime();
         let t = Test::new();
         let schemas =
             std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/schemas"));

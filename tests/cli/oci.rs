@@ -31,11 +31,7 @@ impl Env {
 
     /// Like [`Env::new`], with `project_extra` appended to the project file (e.g. `notify:`).
     pub(crate) fn with(tune: impl FnOnce(&mut OciSimOptions), project_extra: &str) -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = crate::harness::sim_runtime();
         let t = Test::new();
         let mut opts = OciSimOptions {
             state_dir: t.path().join("simstate"),
