@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
-use crate::config::{ACTIONS, Dur};
+use crate::config::Dur;
+pub use crate::model::Action;
 
 const EXAMPLES: &str = "\
 Actions:
@@ -117,65 +118,6 @@ pub struct Args {
     pub log_dir: Option<PathBuf>,
 }
 
-/// An action word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// `deploy`
-    Deploy,
-    /// `delete`
-    Delete,
-    /// `status`
-    Status,
-    /// `start`
-    Start,
-    /// `stop`
-    Stop,
-    /// `plan`
-    Plan,
-    /// `daemon`
-    Daemon,
-    /// `report`
-    Report,
-    /// `validate`
-    Validate,
-    /// `completions`
-    Completions,
-}
-
-impl Action {
-    fn parse(w: &str) -> Option<Action> {
-        Some(match w {
-            "deploy" => Action::Deploy,
-            "delete" => Action::Delete,
-            "status" => Action::Status,
-            "start" => Action::Start,
-            "stop" => Action::Stop,
-            "plan" => Action::Plan,
-            "daemon" => Action::Daemon,
-            "report" => Action::Report,
-            "validate" => Action::Validate,
-            "completions" => Action::Completions,
-            _ => return None,
-        })
-    }
-
-    /// The word as typed.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Deploy => "deploy",
-            Action::Delete => "delete",
-            Action::Status => "status",
-            Action::Start => "start",
-            Action::Stop => "stop",
-            Action::Plan => "plan",
-            Action::Daemon => "daemon",
-            Action::Report => "report",
-            Action::Validate => "validate",
-            Action::Completions => "completions",
-        }
-    }
-}
-
 /// The positional words resolved: project, spec, action and the action's extra words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
@@ -189,6 +131,11 @@ pub struct Command {
     pub rest: Vec<String>,
 }
 
+/// `deploy, delete, ...`: every action word, for messages.
+fn action_words() -> String {
+    Action::ALL.map(Action::as_str).join(", ")
+}
+
 impl Args {
     /// Resolves `[PROJECT] [SPEC] ACTION` (or the flag forms) into a [`Command`].
     pub fn resolve(&self) -> Result<Command, String> {
@@ -196,13 +143,14 @@ impl Args {
         let Some(pos) = pos else {
             return Err(match self.words.last() {
                 Some(w) => {
-                    let known: Vec<String> = ACTIONS.iter().map(|s| s.to_string()).collect();
+                    let known: Vec<String> =
+                        Action::ALL.iter().map(|a| a.as_str().to_string()).collect();
                     match crate::config::did_you_mean(w, &known) {
                         Some(best) => format!("unknown action `{w}` (did you mean `{best}`?)"),
-                        None => format!("no action given: expected one of {}", ACTIONS.join(", ")),
+                        None => format!("no action given: expected one of {}", action_words()),
                     }
                 }
-                None => format!("no action given: expected one of {}", ACTIONS.join(", ")),
+                None => format!("no action given: expected one of {}", action_words()),
             });
         };
         let action = Action::parse(&self.words[pos]).ok_or("no action")?;

@@ -1,8 +1,8 @@
 //! The top-level error of a run and its exit code.
 
 use crate::config::ConfigErrors;
+use crate::model::ProviderError;
 use crate::ops::lock::LockError;
-use crate::provider::ProviderError;
 
 /// Exit codes: 0 all good, 1 some resource failed, 2 bad usage or config, 3 locked, 130 interrupted.
 pub mod exit {

@@ -7,15 +7,15 @@ use super::Ctx;
 use super::connect::{connect_options, with_provider};
 use crate::cli::{Action, Format};
 use crate::config::Project;
-use crate::engine::observer::{Fanout, Observer};
+use crate::engine::DeployOptions;
 use crate::engine::retry::{RetryPolicy, retry_reads};
-use crate::engine::{DeployOptions, Summary};
 use crate::error::{Error, exit};
+use crate::model::{DeleteOptions, Existing, Fanout, Observer, Power, Scope, Summary};
 use crate::ops::journal::{Journal, JournalFile, RunInfo};
 use crate::ops::lock::RunLock;
 use crate::ops::notify::{FLUSH_TIMEOUT, Notifier, describe_target};
 use crate::plan::Plan;
-use crate::provider::{DeleteOptions, Existing, Power, Provider, Scope};
+use crate::provider::Provider;
 use crate::ui::output::{Printer, Verbosity};
 
 /// Who else hears about a run besides the printer: set by `vauto daemon`.
@@ -160,7 +160,7 @@ async fn act<P: Provider>(
 ) -> Result<u8, Error> {
     let started = Instant::now();
     let action = ctx.cmd.action;
-    if ctx.args.keep_boot_volume && !p.capability().keep_boot_volume {
+    if ctx.args.keep_boot_volume && !p.capability().keeps_boot_volume {
         return Err(Error::Usage(format!(
             "--keep-boot-volume applies to OCI only; `{}` deletes the DataVolume with its VM",
             p.kind()

@@ -21,12 +21,11 @@ use super::Ctx;
 use super::actions::{Hooks, run_with as run_action};
 use crate::cli::{Action, Command, Format};
 use crate::config::{ConfigErrors, CronExpr, Dur, Project, ScheduleAction};
-use crate::engine::observer::{Event, Observer};
 use crate::error::{Error, exit};
+use crate::model::{Event, Observer, Outcome};
 use crate::ops::lock::{LockError, RunLock};
 use crate::ops::notify::{FLUSH_TIMEOUT, Notifier, describe_target};
 use crate::ops::schedule::{Due, LastRuns, TenancyGate, due, next_fire};
-use crate::provider::Outcome;
 
 /// A fire time older than this when the daemon looks is "missed", not run.
 const GRACE: Duration = Duration::from_secs(300);
@@ -685,7 +684,7 @@ impl Observer for Metrics {
                 ..
             } => {
                 c.pending
-                    .insert(instance, short_ad(placement.availability_domain.as_ref()));
+                    .insert(instance, short_ad(placement.zone.as_ref()));
             }
             Event::AttemptFailed {
                 instance,
@@ -694,16 +693,14 @@ impl Observer for Metrics {
                 ..
             } => {
                 c.pending.remove(&instance);
-                let ad = short_ad(placement.availability_domain.as_ref());
+                let ad = short_ad(placement.zone.as_ref());
                 *c.attempts
                     .entry((class.as_str().to_string(), ad))
                     .or_default() += 1;
             }
             Event::Report(r) if r.outcome == Outcome::Success && !r.details.is_empty() => {
                 let launched = c.pending.remove(&r.instance);
-                let running = ["public_ip", "private_ip", "ip"]
-                    .iter()
-                    .any(|k| r.details.contains_key(*k));
+                let running = r.details.has_address();
                 if let Some(ad) = &launched {
                     *c.attempts
                         .entry(("success".into(), ad.clone()))
@@ -805,16 +802,14 @@ async fn answer(mut sock: tokio::net::TcpStream, m: &Metrics) -> std::io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::{ErrorClass, Placement, ResourceReport};
+    use crate::model::{ErrorClass, PlacementInfo, ResourceReport};
 
     #[test]
     fn metrics_count_attempts_by_class_and_ad_and_the_last_success() {
         let m = Metrics::new();
-        let at = |ad: &str| Placement {
-            availability_domain: Some(format!("Uocm:AP-SEOUL-1-{ad}")),
-            size_index: 0,
-            ocpus: None,
-            memory_gb: None,
+        let at = |ad: &str| PlacementInfo {
+            label: ad.to_string(),
+            zone: Some(format!("Uocm:AP-SEOUL-1-{ad}")),
         };
         m.event(Event::AttemptStarted {
             instance: "a1-01".into(),
@@ -834,10 +829,10 @@ mod tests {
             attempt: 2,
             placement: at("AD-2"),
         });
-        m.event(Event::Report(
+        m.event(Event::Report(Box::new(
             ResourceReport::new("a1-01", "Instance", "a1-01", Outcome::Success, "launched")
-                .detail("id", "ocid1.instance.x"),
-        ));
+                .with(|d| d.id = Some("ocid1.instance.x".into())),
+        )));
         m.schedule_run("p", "a1", "stop", "ok");
         let text = m.render();
         assert!(text.contains("vauto_attempts_total{class=\"capacity\",ad=\"AP-SEOUL-1-AD-1\"} 1"));

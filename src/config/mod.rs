@@ -26,20 +26,6 @@ pub use spec::{
 };
 pub use values::{CronExpr, Dur, Secret, Text, TimeZone, Value};
 
-/// Words that are actions on the command line, so they cannot be project or spec names.
-pub const ACTIONS: &[&str] = &[
-    "deploy",
-    "delete",
-    "status",
-    "start",
-    "stop",
-    "plan",
-    "daemon",
-    "report",
-    "validate",
-    "completions",
-];
-
 /// The configuration directory: `projects/`, `specs/`, `templates/`.
 #[derive(Debug, Clone)]
 pub struct ConfigDir {
@@ -233,7 +219,7 @@ fn check_name(src: &Source, field: &str, name: &str, errs: &mut Vec<ConfigError>
             field,
             format!("`{name}` is too long: with `-NN` appended it must fit in 63 characters"),
         ));
-    } else if ACTIONS.contains(&name) {
+    } else if crate::model::Action::parse(name).is_some() {
         errs.push(src.error(
             field,
             format!("`{name}` is an action word and cannot be a name"),

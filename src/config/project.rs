@@ -7,17 +7,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::values::{CronExpr, Dur, Secret, Text, TimeZone};
+pub use crate::model::ProviderKind;
 
-/// The backend a project deploys to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
-    /// KubeVirt / OpenShift Virtualization through the Kubernetes API.
-    Kubevirt,
-    /// Oracle Cloud Infrastructure Compute.
-    Oci,
-}
-
+// The backend's name is part of the shared vocabulary; reading it from YAML is config's job.
 impl<'de> Deserialize<'de> for ProviderKind {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let t = Text::deserialize(d)?;
@@ -27,16 +19,6 @@ impl<'de> Deserialize<'de> for ProviderKind {
             other => Err(serde::de::Error::custom(format!(
                 "unknown provider `{other}`: expected `kubevirt` or `oci`"
             ))),
-        }
-    }
-}
-
-impl ProviderKind {
-    /// `kubevirt` or `oci`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Kubevirt => "kubevirt",
-            ProviderKind::Oci => "oci",
         }
     }
 }

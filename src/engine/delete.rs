@@ -2,8 +2,8 @@
 
 use futures::StreamExt;
 
-use super::observer::{Event, Observer};
-use crate::provider::{DeleteOptions, Existing, Provider, ResourceReport};
+use crate::model::{DeleteOptions, Event, Existing, Observer, ResourceReport};
+use crate::provider::Provider;
 
 /// Deletes `instances` (already listed by ownership labels and confirmed by the caller).
 pub async fn delete<P: Provider>(
@@ -17,7 +17,7 @@ pub async fn delete<P: Provider>(
         .map(|e| async move {
             let reports = provider.delete(e, options).await;
             for r in &reports {
-                observer.event(Event::Report(r.clone()));
+                observer.event(Event::Report(Box::new(r.clone())));
             }
             reports
         })

@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use super::observer::{Event, Observer};
 use super::retry::{Decision, RetryPolicy, RetryState};
-use crate::plan::{DesiredInstance, Plan};
-use crate::provider::{
-    Existing, Outcome, Placement, Provider, ProviderError, ResourceReport, Scope,
+use crate::model::{
+    ErrorClass, Event, Existing, Observer, Outcome, PlacementInfo, ProviderError, ResourceReport,
+    Scope,
 };
+use crate::plan::{DesiredInstance, Plan};
+use crate::provider::{Placement, Provider};
 
 /// Options of one deploy run.
 #[derive(Debug, Clone)]
@@ -81,7 +82,7 @@ pub async fn deploy<P: Provider>(
 }
 
 fn emit(observer: &dyn Observer, out: &mut Vec<ResourceReport>, r: ResourceReport) {
-    observer.event(Event::Report(r.clone()));
+    observer.event(Event::Report(Box::new(r.clone())));
     out.push(r);
 }
 
@@ -125,6 +126,7 @@ async fn deploy_one<P: Provider>(
         ResourceReport::new(&inst.name, "Instance", &inst.name, Outcome::Failed, reason)
     };
 
+    let capability = provider.capability();
     let placements = loop {
         match provider.placements(plan, inst).await {
             Ok(p) if !p.is_empty() => break p,
@@ -143,26 +145,27 @@ async fn deploy_one<P: Provider>(
     };
 
     'rounds: loop {
-        let round: Vec<&Placement> = placements
+        let round: Vec<(&P::Placement, PlacementInfo)> = placements
             .iter()
-            .filter(|p| {
-                p.availability_domain
-                    .as_ref()
-                    .is_none_or(|ad| !dropped.contains(ad))
-            })
+            .map(|p| (p, p.info()))
+            .filter(|(_, info)| info.zone.as_ref().is_none_or(|z| !dropped.contains(z)))
             .collect();
         if round.is_empty() {
-            emit(observer, &mut out, fail("every availability domain was dropped: the shape is not offered in any of them".into()));
+            emit(
+                observer,
+                &mut out,
+                fail("not offered at any placement: every one was dropped for this run".into()),
+            );
             return out;
         }
         let mut idx = 0;
         while idx < round.len() {
-            let placement = round[idx];
+            let (placement, info) = &round[idx];
             let attempt_no = state.start_attempt();
             observer.event(Event::AttemptStarted {
                 instance: inst.name.clone(),
                 attempt: attempt_no,
-                placement: placement.clone(),
+                placement: info.clone(),
             });
             let attempt = provider.create(plan, inst, placement, observer).await;
             // A resource the provider already reported as failed (say, a look-alike that
@@ -194,7 +197,11 @@ async fn deploy_one<P: Provider>(
                 return out;
             };
             let last_in_round = idx + 1 == round.len();
-            let decision = state.on_error(&err, last_in_round, started.elapsed());
+            let decision = if err.class == ErrorClass::Capacity && !capability.capacity_retry {
+                Decision::GiveUp(err.message.clone())
+            } else {
+                state.on_error(&err, last_in_round, started.elapsed())
+            };
             let wait = match &decision {
                 Decision::RetrySame(w) | Decision::NextRound(w) => Some(*w),
                 _ => None,
@@ -202,7 +209,7 @@ async fn deploy_one<P: Provider>(
             observer.event(Event::AttemptFailed {
                 instance: inst.name.clone(),
                 attempt: attempt_no,
-                placement: placement.clone(),
+                placement: info.clone(),
                 class: err.class,
                 message: err.message.clone(),
                 next_try_in: wait,
@@ -214,13 +221,23 @@ async fn deploy_one<P: Provider>(
                     tokio::time::sleep(w).await;
                     continue 'rounds;
                 }
-                Decision::DropDomain => {
-                    if let Some(ad) = &placement.availability_domain {
-                        observer.event(Event::Note {
-                            instance: Some(inst.name.clone()),
-                            message: format!("dropping `{ad}` for this run: {}", err.message),
-                        });
-                        dropped.insert(ad.clone());
+                Decision::NotHere => {
+                    // Only a zone can be dropped: without one (or without placements to rotate)
+                    // nothing else is left to try, and trying again at once would hammer the API.
+                    match info.zone.as_ref().filter(|_| capability.rotates_placements) {
+                        Some(zone) => {
+                            observer.event(Event::Note {
+                                instance: Some(inst.name.clone()),
+                                message: format!("dropping `{zone}` for this run: {}", err.message),
+                            });
+                            dropped.insert(zone.clone());
+                        }
+                        None => {
+                            if !failure_reported {
+                                emit(observer, &mut out, fail(err.message));
+                            }
+                            return out;
+                        }
                     }
                     continue 'rounds;
                 }

@@ -6,10 +6,24 @@ use std::time::Duration;
 
 use super::*;
 use crate::config::{Project, Spec};
-use crate::engine::observer::Recorder;
-use crate::provider::{
-    Attempt, Capability, DeleteOptions, ErrorClass, InstanceStatus, Power, ProviderError,
+use crate::model::{
+    Action, DeleteOptions, ErrorClass, InstanceStatus, PlacementInfo, Power, ProviderError,
+    ProviderKind, Recorder,
 };
+use crate::provider::{Attempt, Capability};
+
+/// The double's placement: an availability-domain-like zone, or none.
+#[derive(Debug, Clone, Default)]
+struct Zone(Option<String>);
+
+impl Placement for Zone {
+    fn info(&self) -> PlacementInfo {
+        PlacementInfo {
+            label: self.0.clone().unwrap_or_else(|| "-".into()),
+            zone: self.0.clone(),
+        }
+    }
+}
 
 /// A provider whose create results are scripted per instance; it records every call.
 #[derive(Default)]
@@ -22,13 +36,16 @@ struct Fake {
 }
 
 impl Provider for Fake {
-    fn kind(&self) -> &'static str {
-        "fake"
+    type Placement = Zone;
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Oci
     }
     fn capability(&self) -> Capability {
         Capability {
+            actions: &[Action::Deploy],
+            rotates_placements: !self.ads.is_empty(),
             capacity_retry: true,
-            keep_boot_volume: false,
+            keeps_boot_volume: false,
         }
     }
     async fn list(&self, scope: &Scope) -> Result<Vec<Existing>, ProviderError> {
@@ -39,28 +56,21 @@ impl Provider for Fake {
             .cloned()
             .collect())
     }
-    async fn placements(
-        &self,
-        _: &Plan,
-        _: &DesiredInstance,
-    ) -> Result<Vec<Placement>, ProviderError> {
+    async fn placements(&self, _: &Plan, _: &DesiredInstance) -> Result<Vec<Zone>, ProviderError> {
         if self.ads.is_empty() {
-            return Ok(vec![Placement::default()]);
+            return Ok(vec![Zone(None)]);
         }
         Ok(self
             .ads
             .iter()
-            .map(|ad| Placement {
-                availability_domain: Some(ad.to_string()),
-                ..Placement::default()
-            })
+            .map(|ad| Zone(Some(ad.to_string())))
             .collect())
     }
     async fn create(
         &self,
         _: &Plan,
         inst: &DesiredInstance,
-        p: &Placement,
+        p: &Zone,
         _: &dyn Observer,
     ) -> Attempt {
         {
@@ -73,7 +83,7 @@ impl Provider for Fake {
         self.calls
             .lock()
             .unwrap()
-            .push((inst.name.clone(), p.availability_domain.clone()));
+            .push((inst.name.clone(), p.0.clone()));
         let next = self
             .script
             .lock()
@@ -359,4 +369,50 @@ async fn not_found_drops_the_domain_for_the_run() {
         .map(|c| c.1.clone().unwrap())
         .collect();
     assert_eq!(ads, ["AD-1", "AD-2", "AD-2"]);
+}
+
+/// A backend without zones (KubeVirt) that answers "not found" has nothing else to try:
+/// the instance fails after one request instead of retrying at once forever.
+#[tokio::test(start_paused = true)]
+async fn not_found_without_a_zone_fails_at_once() {
+    let fake = Fake::default();
+    let missing = || {
+        Err(ProviderError::new(
+            ErrorClass::NotFound,
+            "namespaces \"typo\" not found",
+        ))
+    };
+    fake.script
+        .lock()
+        .unwrap()
+        .insert("web-01".into(), VecDeque::from(vec![missing(); 50]));
+    let reports = deploy(&fake, &plan(1), &opts(), &Recorder::default())
+        .await
+        .unwrap();
+    assert_eq!(outcomes(&reports), vec![("web-01".into(), Outcome::Failed)]);
+    assert_eq!(reports[0].reason, "namespaces \"typo\" not found");
+    assert_eq!(fake.calls.lock().unwrap().len(), 1);
+}
+
+/// When every zone has been dropped, the instance fails with a reason, not a loop.
+#[tokio::test(start_paused = true)]
+async fn every_zone_dropped_fails_the_instance() {
+    let fake = Fake {
+        ads: vec!["AD-1", "AD-2"],
+        ..Fake::default()
+    };
+    let missing = || Err(ProviderError::new(ErrorClass::NotFound, "shape not found"));
+    fake.script
+        .lock()
+        .unwrap()
+        .insert("web-01".into(), VecDeque::from(vec![missing(); 10]));
+    let reports = deploy(&fake, &plan(1), &opts(), &Recorder::default())
+        .await
+        .unwrap();
+    assert_eq!(reports[0].outcome, Outcome::Failed);
+    assert_eq!(
+        reports[0].reason,
+        "not offered at any placement: every one was dropped for this run"
+    );
+    assert_eq!(fake.calls.lock().unwrap().len(), 2);
 }

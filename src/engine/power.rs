@@ -2,8 +2,8 @@
 
 use futures::StreamExt;
 
-use super::observer::{Event, Observer};
-use crate::provider::{Existing, Power, Provider, ResourceReport};
+use crate::model::{Event, Existing, Observer, Power, ResourceReport};
+use crate::provider::Provider;
 
 /// Starts or stops each of `instances`.
 pub async fn power<P: Provider>(
@@ -17,7 +17,7 @@ pub async fn power<P: Provider>(
     futures::stream::iter(instances)
         .map(|e| async move {
             let r = provider.power(e, action, wait).await;
-            observer.event(Event::Report(r.clone()));
+            observer.event(Event::Report(Box::new(r.clone())));
             r
         })
         .buffer_unordered(parallel.max(1))

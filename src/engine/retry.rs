@@ -5,7 +5,7 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 
 use crate::config::Retry;
-use crate::provider::{ErrorClass, ProviderError};
+use crate::model::{ErrorClass, ProviderError};
 
 /// The knobs of the retry engine (from `retry:` in the project plus command-line overrides).
 #[derive(Debug, Clone)]
@@ -58,8 +58,9 @@ pub enum Decision {
     RetrySame(Duration),
     /// The round is over: wait, then start the next round.
     NextRound(Duration),
-    /// Drop this placement's availability domain for the rest of the run, then go on.
-    DropDomain,
+    /// What was asked is not offered at this placement: drop its zone for the rest of the
+    /// run and go on with the others; with no zone or nothing left, the instance fails.
+    NotHere,
     /// Stop trying: the instance fails with this reason.
     GiveUp(String),
     /// A quota is exhausted: check whether an earlier launch landed, then fail.
@@ -174,7 +175,7 @@ impl RetryState {
                 let wait = wait + Duration::from_millis(self.rng.u64(0..=spread));
                 Decision::RetrySame(err.retry_after.map_or(wait, |a| a.max(wait)))
             }
-            ErrorClass::NotFound => Decision::DropDomain,
+            ErrorClass::NotFound => Decision::NotHere,
             ErrorClass::Quota => return Decision::CheckThenFail(err.message.clone()),
             ErrorClass::Auth | ErrorClass::Invalid | ErrorClass::AlreadyExists => {
                 return Decision::GiveUp(err.message.clone());
@@ -298,7 +299,7 @@ mod tests {
         ));
         assert_eq!(
             s.on_error(&err(ErrorClass::NotFound), false, Duration::ZERO),
-            Decision::DropDomain
+            Decision::NotHere
         );
     }
 

@@ -14,8 +14,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::observer::{Event, Observer};
-use crate::provider::{Outcome, Placement, ResourceReport};
+use crate::model::{Event, Observer, Outcome, PlacementInfo, ResourceReport};
 
 /// The journal's file name inside the state directory.
 pub const FILE_NAME: &str = "journal.jsonl";
@@ -228,7 +227,7 @@ pub struct RunInfo {
 #[derive(Default)]
 struct InstanceState {
     first_attempt: Option<Instant>,
-    open: Option<(u64, Placement, Instant)>,
+    open: Option<(u64, PlacementInfo, Instant)>,
     last_ad: Option<String>,
 }
 
@@ -326,7 +325,7 @@ impl Journal {
 
     fn on_report(&self, r: &ResourceReport) {
         let now = Instant::now();
-        let detail = |k: &str| r.details.get(k).filter(|v| !v.is_empty()).cloned();
+        let detail = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
         let (open, first, last_ad) = match self.instances.lock() {
             Ok(mut m) => {
                 let st = m.entry(r.instance.clone()).or_default();
@@ -340,12 +339,9 @@ impl Journal {
             }
             Err(_) => (None, None, None),
         };
-        let ad = detail("availability_domain").or_else(|| {
-            open.as_ref()
-                .and_then(|o| o.1.availability_domain.clone())
-                .or(last_ad)
-        });
-        let node = detail("node");
+        let ad = detail(&r.details.availability_domain)
+            .or_else(|| open.as_ref().and_then(|o| o.1.zone.clone()).or(last_ad));
+        let node = detail(&r.details.node);
         if r.outcome == Outcome::Success
             && MAIN_KINDS.contains(&r.kind.as_str())
             && let Some((n, _, started)) = &open
@@ -385,7 +381,7 @@ impl Observer for Journal {
                     let st = m.entry(instance).or_default();
                     let now = Instant::now();
                     st.first_attempt.get_or_insert(now);
-                    st.last_ad.clone_from(&placement.availability_domain);
+                    st.last_ad.clone_from(&placement.zone);
                     st.open = Some((attempt, placement, now));
                 }
             }
@@ -405,7 +401,7 @@ impl Observer for Journal {
                     .map(|o| o.2);
                 let mut e = self.entry(EntryKind::Attempt, &instance, class.as_str(), &message);
                 e.attempt = Some(attempt);
-                e.ad = placement.availability_domain;
+                e.ad = placement.zone;
                 e.duration_ms = started.map(|s| ms(s.elapsed())).unwrap_or(0);
                 self.write(&e);
             }
@@ -433,7 +429,7 @@ fn cut(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::ErrorClass;
+    use crate::model::ErrorClass;
 
     fn entry(i: usize) -> Entry {
         Entry {
@@ -555,13 +551,13 @@ mod tests {
                 action: "deploy".into(),
             },
         );
-        let p1 = Placement {
-            availability_domain: Some("Uocm:PHX-AD-1".into()),
-            ..Placement::default()
+        let p1 = PlacementInfo {
+            label: "PHX-AD-1".into(),
+            zone: Some("Uocm:PHX-AD-1".into()),
         };
-        let p2 = Placement {
-            availability_domain: Some("Uocm:PHX-AD-2".into()),
-            ..Placement::default()
+        let p2 = PlacementInfo {
+            label: "PHX-AD-2".into(),
+            zone: Some("Uocm:PHX-AD-2".into()),
         };
         j.event(Event::AttemptStarted {
             instance: "a1-01".into(),
@@ -581,11 +577,14 @@ mod tests {
             attempt: 2,
             placement: p2,
         });
-        j.event(Event::Report(
-            ResourceReport::new("a1-01", "Instance", "a1-01", Outcome::Success, "launched")
-                .detail("availability_domain", "Uocm:PHX-AD-2")
-                .detail("ssh", "ssh ubuntu@203.0.113.9"),
-        ));
+        j.event(Event::Report(Box::new(
+            ResourceReport::new("a1-01", "Instance", "a1-01", Outcome::Success, "launched").with(
+                |d| {
+                    d.availability_domain = Some("Uocm:PHX-AD-2".into());
+                    d.ssh = Some("ssh ubuntu@203.0.113.9".into());
+                },
+            ),
+        )));
         let got = lines(&dir.path().join(FILE_NAME));
         let summary: Vec<(EntryKind, Option<u64>, Option<&str>, &str)> = got
             .iter()
@@ -628,19 +627,19 @@ mod tests {
         j.event(Event::AttemptStarted {
             instance: "web-01".into(),
             attempt: 1,
-            placement: Placement::default(),
+            placement: PlacementInfo::default(),
         });
         for kind in ["Secret", "DataVolume", "VirtualMachine"] {
-            j.event(Event::Report(ResourceReport::new(
+            j.event(Event::Report(Box::new(ResourceReport::new(
                 "web-01",
                 kind,
                 "web-01",
                 Outcome::Success,
                 "created",
-            )));
+            ))));
         }
         j.set_spec("db-01", "db");
-        j.event(Event::Report(
+        j.event(Event::Report(Box::new(
             ResourceReport::new(
                 "db-01",
                 "VirtualMachine",
@@ -648,8 +647,8 @@ mod tests {
                 Outcome::Success,
                 "running",
             )
-            .detail("node", "worker-2"),
-        ));
+            .with(|d| d.node = Some("worker-2".into())),
+        )));
         let got = lines(&dir.path().join(FILE_NAME));
         let attempts: Vec<&Entry> = got
             .iter()
@@ -684,13 +683,13 @@ mod tests {
                 action: "deploy".into(),
             },
         );
-        j.event(Event::Report(ResourceReport::new(
+        j.event(Event::Report(Box::new(ResourceReport::new(
             "a1-01",
             "Instance",
             "a1-01",
             Outcome::Failed,
             "boom",
-        )));
+        ))));
         assert!(j.warned.load(Ordering::Relaxed));
     }
 

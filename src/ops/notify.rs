@@ -14,8 +14,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::{Notify, Project, Secret, Spec};
-use crate::engine::observer::{Event, Observer};
-use crate::provider::Outcome;
+use crate::model::{Event, Observer, Outcome};
 
 /// How long one request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -366,7 +365,7 @@ impl Observer for Notifier {
                 let mut d = BTreeMap::new();
                 d.insert("attempt".into(), attempt.to_string());
                 d.insert("class".into(), class.as_str().to_string());
-                d.insert("placement".into(), placement.label());
+                d.insert("placement".into(), placement.label.clone());
                 let next = next_try_in
                     .map(|w| format!("; next try in {}s", w.as_secs()))
                     .unwrap_or_default();
@@ -376,7 +375,7 @@ impl Observer for Notifier {
                     format!(
                         "still trying `{instance}`: attempt {attempt} failed ({}, {}: {message}){next}",
                         class.as_str(),
-                        placement.label()
+                        placement.label.clone()
                     ),
                     d,
                 );
@@ -391,9 +390,7 @@ impl Observer for Notifier {
                     && self.action.as_deref() == Some("deploy")
                     && !r.details.is_empty() =>
             {
-                let running = r.details.contains_key("public_ip")
-                    || r.details.contains_key("private_ip")
-                    || r.details.contains_key("ip");
+                let running = r.details.has_address();
                 let first = self
                     .announced
                     .lock()
@@ -405,7 +402,11 @@ impl Observer for Notifier {
                         "success",
                         Some(&r.instance),
                         format!("`{}` {what}", r.instance),
-                        r.details.clone(),
+                        r.details
+                            .pairs()
+                            .into_iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
                     );
                 }
             }

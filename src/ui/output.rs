@@ -6,9 +6,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::cli::Format;
-use crate::engine::Summary;
-use crate::engine::observer::{Event, Observer};
-use crate::provider::{Outcome, ResourceReport};
+use crate::model::{Event, Observer, Outcome, ResourceReport, Summary};
 
 /// How much to print on stderr besides results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,16 +68,17 @@ impl Printer {
             s.push_str(": ");
             s.push_str(&r.reason);
         }
-        for key in [
-            "id",
-            "private_ip",
-            "public_ip",
-            "ip",
-            "node",
-            "availability_domain",
-            "ssh",
+        let d = &r.details;
+        for (key, value) in [
+            ("id", &d.id),
+            ("private_ip", &d.private_ip),
+            ("public_ip", &d.public_ip),
+            ("ip", &d.ip),
+            ("node", &d.node),
+            ("availability_domain", &d.availability_domain),
+            ("ssh", &d.ssh),
         ] {
-            if let Some(v) = r.details.get(key) {
+            if let Some(v) = value {
                 s.push_str(&format!("  {key}={v}"));
             }
         }
@@ -191,14 +190,11 @@ impl Observer for Printer {
                 placement,
             } => {
                 if let Some(p) = &self.progress {
-                    p.set(
-                        &instance,
-                        &format!("attempt {attempt} {}", placement.label()),
-                    );
+                    p.set(&instance, &format!("attempt {attempt} {}", placement.label));
                 } else if self.verbosity == Verbosity::Verbose {
                     self.err_line(&format!(
                         "{instance}: attempt {attempt} in {}",
-                        placement.label()
+                        placement.label
                     ));
                 }
             }
@@ -221,7 +217,7 @@ impl Observer for Printer {
                 };
                 let what = format!(
                     "attempt {attempt} in {} failed ({class}): {message}{next}",
-                    placement.label()
+                    placement.label
                 );
                 if let Some(p) = &self.progress {
                     p.set(&instance, &what);
@@ -263,7 +259,7 @@ mod tests {
             lock: Mutex::new(()),
         };
         let r = ResourceReport::new("web-01", "Instance", "web-01", Outcome::Success, "launched")
-            .detail("public_ip", "203.0.113.7");
+            .with(|d| d.public_ip = Some("203.0.113.7".into()));
         assert_eq!(
             p.line(&r),
             "[SUCCESS] Instance web-01: launched  public_ip=203.0.113.7  [SIMULATED]"

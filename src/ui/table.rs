@@ -3,8 +3,8 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 
+use crate::model::{InstanceStatus, ProviderKind};
 use crate::plan::{Plan, PlannedObject};
-use crate::provider::InstanceStatus;
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -35,9 +35,9 @@ fn dash(v: &Option<String>) -> String {
 }
 
 /// The `status` table; columns depend on the provider.
-pub fn status_table(provider: &str, rows: &[InstanceStatus]) -> String {
+pub fn status_table(provider: ProviderKind, rows: &[InstanceStatus]) -> String {
     let now = chrono::Utc::now();
-    let mut t = if provider == "oci" {
+    let mut t = if provider == ProviderKind::Oci {
         table(&[
             "NAME",
             "STATE",
@@ -52,20 +52,15 @@ pub fn status_table(provider: &str, rows: &[InstanceStatus]) -> String {
         table(&["NAME", "STATUS", "NODE", "IP", "DISK", "AGE", "LAST EVENT"])
     };
     for r in rows {
-        if provider == "oci" {
+        if provider == ProviderKind::Oci {
             t.add_row(vec![
                 r.name.clone(),
                 r.state.clone(),
-                r.extra
-                    .get("shape")
-                    .cloned()
-                    .or_else(|| {
-                        r.size
-                            .as_ref()
-                            .and_then(|s| s.split_whitespace().next().map(String::from))
-                    })
+                r.size
+                    .as_ref()
+                    .and_then(|s| s.split_whitespace().next().map(String::from))
                     .unwrap_or_else(|| "-".into()),
-                match (r.extra.get("ocpus"), r.extra.get("memory_gb")) {
+                match (&r.extra.ocpus, &r.extra.memory_gb) {
                     (Some(o), Some(m)) => format!("{o}/{m} GB"),
                     _ => "-".into(),
                 },

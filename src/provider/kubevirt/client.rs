@@ -7,7 +7,7 @@ use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 
 use super::resources::{KIND_DATA_VOLUME, KIND_NAD, KIND_SECRET, KIND_VM};
-use crate::provider::{ErrorClass, ProviderError};
+use crate::model::{ErrorClass, ProviderError};
 
 /// Page size for list calls; large lists come in pages (`limit` + `continue`).
 const PAGE: u32 = 250;

@@ -6,7 +6,8 @@ use std::time::Duration;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use crate::config::{Project, expand_tilde};
-use crate::provider::{ConnectOptions, ErrorClass, ProviderError};
+use crate::model::{ErrorClass, ProviderError};
+use crate::provider::ConnectOptions;
 
 /// Per-request timeout when `ConnectOptions.timeout` is not set.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

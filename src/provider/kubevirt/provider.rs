@@ -11,12 +11,12 @@ use super::client::{Kind, KubeClient, PowerOutcome, PowerVerb, classify};
 use super::config::{self, Origin};
 use super::resources::{self, disk_name, nad_name};
 use crate::config::Project;
-use crate::engine::observer::{Event, Observer};
-use crate::plan::{DesiredInstance, LABEL_NAME, LABEL_SPEC, Plan, is_owned, selector};
-use crate::provider::{
-    Attempt, Capability, ConnectOptions, DeleteOptions, ErrorClass, Existing, InstanceStatus,
-    Outcome, Placement, Power, Provider, ProviderError, ResourceReport, Scope,
+use crate::model::{
+    Action, DeleteOptions, ErrorClass, Event, Existing, InstanceStatus, Observer, Outcome,
+    PlacementInfo, Power, ProviderError, ProviderKind, ResourceReport, Scope, StatusExtra,
 };
+use crate::plan::{DesiredInstance, LABEL_NAME, LABEL_SPEC, Plan, is_owned, selector};
+use crate::provider::{Attempt, Capability, ConnectOptions, Placement, Provider};
 
 /// How often `wait_running` and `power --wait` look again.
 const DEFAULT_POLL: Duration = Duration::from_secs(2);
@@ -377,15 +377,40 @@ pub fn last_event(events: &[KubeEvent], objects: &[(&str, &str)]) -> Option<Stri
         })
 }
 
+/// The one placement KubeVirt has: the cluster, whose scheduler picks the node.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cluster;
+
+impl Placement for Cluster {
+    fn info(&self) -> PlacementInfo {
+        PlacementInfo {
+            label: "-".to_string(),
+            zone: None,
+        }
+    }
+}
+
 impl Provider for KubevirtProvider {
-    fn kind(&self) -> &'static str {
-        "kubevirt"
+    type Placement = Cluster;
+
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Kubevirt
     }
 
     fn capability(&self) -> Capability {
         Capability {
+            actions: &[
+                Action::Deploy,
+                Action::Delete,
+                Action::Status,
+                Action::Start,
+                Action::Stop,
+            ],
+            // The scheduler places VMs; vauto has no zones or sizes to rotate through.
+            rotates_placements: false,
             capacity_retry: false,
-            keep_boot_volume: false,
+            // The DataVolume is deleted with its VM.
+            keeps_boot_volume: false,
         }
     }
 
@@ -437,16 +462,16 @@ impl Provider for KubevirtProvider {
         &self,
         _plan: &Plan,
         _instance: &DesiredInstance,
-    ) -> Result<Vec<Placement>, ProviderError> {
+    ) -> Result<Vec<Cluster>, ProviderError> {
         // The scheduler places VMs; the spec's node selector and affinity are in the manifest.
-        Ok(vec![Placement::default()])
+        Ok(vec![Cluster])
     }
 
     async fn create(
         &self,
         plan: &Plan,
         instance: &DesiredInstance,
-        _placement: &Placement,
+        _placement: &Cluster,
         observer: &dyn Observer,
     ) -> Attempt {
         let mut attempt = Attempt::default();
@@ -551,8 +576,10 @@ impl Provider for KubevirtProvider {
                             Outcome::Success,
                             "running",
                         )
-                        .detail("ip", ip)
-                        .detail("node", node));
+                        .with(|d| {
+                            d.ip = Some(ip.to_string());
+                            d.node = Some(node.to_string());
+                        }));
                     }
                 }
             }
@@ -658,8 +685,10 @@ impl Provider for KubevirtProvider {
                 None => "Incomplete".to_string(),
             };
             let disk = disk_name(name);
-            let mut extra = BTreeMap::new();
-            extra.insert("namespace".to_string(), self.kube.namespace().to_string());
+            let extra = StatusExtra {
+                namespace: Some(self.kube.namespace().to_string()),
+                ..StatusExtra::default()
+            };
             let created_from = vm.or_else(|| g.objects.first().map(|(_, o)| o));
             rows.push(InstanceStatus {
                 name: name.clone(),

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use super::KubevirtProvider;
 use super::client::{Kind, KubeClient};
 use crate::config::{Project, Spec};
-use crate::engine::observer::{Event, Recorder, Silent};
+use crate::model::{DeleteOptions, ErrorClass, Event, Outcome, Power, Recorder, Scope, Silent};
 use crate::plan::{DesiredInstance, Plan, ownership_labels, static_ip};
-use crate::provider::{DeleteOptions, ErrorClass, Outcome, Power, Provider, Scope};
+use crate::provider::Provider;
 
 /// Objects by (plural, name), plus knobs to make the mock misbehave.
 #[derive(Default)]
@@ -520,8 +520,8 @@ async fn wait_running_reports_disk_progress_then_ip_and_node() {
         .await
         .unwrap();
     later.await.unwrap();
-    assert_eq!(r.details["ip"], "192.168.10.101");
-    assert_eq!(r.details["node"], "worker-2");
+    assert_eq!(r.details.ip.as_deref(), Some("192.168.10.101"));
+    assert_eq!(r.details.node.as_deref(), Some("worker-2"));
     let progress: Vec<(String, Option<f32>)> = rec
         .events()
         .into_iter()

@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use super::config::OciConnection;
 use super::signer::Signer;
-use crate::provider::{ErrorClass, ProviderError};
+use crate::model::{ErrorClass, ErrorCode, ProviderError};
 
 /// API version prefix of every Compute and Identity path.
 pub const API_VERSION: &str = "/20160918";
-/// Message prefix of the error for 409 `InvalidatedRetryToken`; see [`is_invalidated_retry_token`].
+/// Message prefix of the error for 409 `InvalidatedRetryToken`.
 pub const INVALIDATED_RETRY_TOKEN: &str = "the retry token was invalidated";
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,12 +50,6 @@ pub fn encode_path(s: &str) -> String {
     utf8_percent_encode(s, PATH).to_string()
 }
 
-/// Whether `e` is the error for 409 `InvalidatedRetryToken`: the provider must bump the
-/// token generation before the next launch.
-pub fn is_invalidated_retry_token(e: &ProviderError) -> bool {
-    e.message.starts_with(INVALIDATED_RETRY_TOKEN)
-}
-
 /// Maps an OCI error response to the engine's error class (DESIGN 4.3), once, here.
 ///
 /// `code` and `message` come from the JSON error body; `retry_after` from the header.
@@ -71,6 +65,11 @@ pub fn classify(
         format!("{status}: {server}")
     } else {
         format!("{status} `{code}`: {server}")
+    };
+    let code_of = match (status, code) {
+        (409, "InvalidatedRetryToken") => ErrorCode::RetryTokenInvalidated,
+        (404, "NotAuthorizedOrNotFound") => ErrorCode::NotAuthorizedOrNotFound,
+        _ => ErrorCode::Unspecified,
     };
     let (class, text) = match (status, code) {
         (500, _) if lower.contains("out of host capacity") || lower.contains("out of capacity") => {
@@ -130,7 +129,9 @@ pub fn classify(
     } else {
         None
     };
-    ProviderError::new(class, text).with_retry_after(retry_after)
+    ProviderError::new(class, text)
+        .with_code(code_of)
+        .with_retry_after(retry_after)
 }
 
 /// A transport failure (no HTTP answer): timeouts, refused or reset connections are `Transient`.
@@ -791,17 +792,13 @@ mod tests {
         }
         assert_eq!(classify(429, "TooManyRequests", "x", ra).retry_after, ra);
         assert_eq!(classify(400, "InvalidParameter", "x", ra).retry_after, None);
-        assert!(is_invalidated_retry_token(&classify(
-            409,
-            "InvalidatedRetryToken",
-            "x",
-            None
-        )));
-        assert!(!is_invalidated_retry_token(&classify(
-            409,
-            "IncorrectState",
-            "x",
-            None
-        )));
+        assert_eq!(
+            classify(409, "InvalidatedRetryToken", "x", None).code,
+            ErrorCode::RetryTokenInvalidated
+        );
+        assert_eq!(
+            classify(409, "IncorrectState", "x", None).code,
+            ErrorCode::Unspecified
+        );
     }
 }

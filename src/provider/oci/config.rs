@@ -10,7 +10,8 @@ use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
 
 use crate::config::{OciProject, Project, expand_tilde};
-use crate::provider::{ConnectOptions, ErrorClass, ProviderError};
+use crate::model::{ErrorClass, ProviderError};
+use crate::provider::ConnectOptions;
 
 /// The profile used when the project names none.
 pub const DEFAULT_PROFILE: &str = "DEFAULT";

@@ -7,21 +7,19 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::sync::{Mutex, OnceCell};
 
-use super::client::{
-    ImageQuery, Instance, OciClient, Subnet, VnicAttachment, is_invalidated_retry_token,
-};
+use super::client::{ImageQuery, Instance, OciClient, Subnet, VnicAttachment};
 use super::config::{OciConnection, resolve};
 use super::resources::{
-    Resolved, is_ocid, launch_details, pick_image, placements, retry_token, select_ads, sizes,
-    ssh_user,
+    OciPlacement, Resolved, is_ocid, launch_details, pick_image, placements, retry_token,
+    select_ads, sizes, ssh_user,
 };
 use crate::config::Project;
-use crate::engine::observer::{Event, Observer};
-use crate::plan::{DesiredInstance, LABEL_MANAGED, LABEL_NAME, LABEL_PROJECT, LABEL_SPEC, Plan};
-use crate::provider::{
-    Attempt, Capability, ConnectOptions, DeleteOptions, ErrorClass, Existing, InstanceStatus,
-    Outcome, Placement, Power, Provider, ProviderError, ResourceReport, Scope,
+use crate::model::{
+    Action, DeleteOptions, ErrorClass, ErrorCode, Event, Existing, InstanceStatus, Observer,
+    Outcome, Power, ProviderError, ProviderKind, ResourceReport, Scope,
 };
+use crate::plan::{DesiredInstance, LABEL_MANAGED, LABEL_NAME, LABEL_PROJECT, LABEL_SPEC, Plan};
+use crate::provider::{Attempt, Capability, ConnectOptions, Provider};
 
 /// The resource kind in every OCI report line.
 pub const KIND_INSTANCE: &str = "Instance";
@@ -390,7 +388,7 @@ impl OciProvider {
         &self,
         plan: &Plan,
         inst: &DesiredInstance,
-        placement: &Placement,
+        placement: &OciPlacement,
         observer: &dyn Observer,
     ) -> Result<ResourceReport, ProviderError> {
         let name = &inst.name;
@@ -402,7 +400,7 @@ impl OciProvider {
                 Outcome::Skipped,
                 format!("exists ({})", existing.lifecycle_state.to_lowercase()),
             )
-            .detail("id", existing.id.clone()));
+            .with(|d| d.id = Some(existing.id.clone())));
         }
         let subnet = self.subnet().await?;
         let image = self.image(plan, observer, name).await?;
@@ -419,7 +417,7 @@ impl OciProvider {
         let (launched, raw) = match self.client.launch_instance(&body, &token).await {
             Ok(ok) => ok,
             Err(e) => {
-                if is_invalidated_retry_token(&e) {
+                if e.code == ErrorCode::RetryTokenInvalidated {
                     self.bump_generation(&key).await?;
                 }
                 return Err(e);
@@ -430,15 +428,18 @@ impl OciProvider {
             .await
             .insert(name.clone(), (launched.id.clone(), image.os.clone()));
         let mut report =
-            ResourceReport::new(name, KIND_INSTANCE, name, Outcome::Success, "launched")
-                .detail("id", launched.id.clone())
-                .detail("availability_domain", launched.availability_domain.clone())
-                .detail("shape", launched.shape.clone());
-        if let (Some(o), Some(m)) = (placement.ocpus, placement.memory_gb) {
-            report = report.detail("size", format!("{o} OCPU/{m} GB"));
-        }
+            ResourceReport::new(name, KIND_INSTANCE, name, Outcome::Success, "launched").with(
+                |d| {
+                    d.id = Some(launched.id.clone());
+                    d.availability_domain = Some(launched.availability_domain.clone());
+                    d.shape = Some(launched.shape.clone());
+                    if let (Some(o), Some(m)) = (placement.ocpus, placement.memory_gb) {
+                        d.size = Some(format!("{o} OCPU/{m} GB"));
+                    }
+                },
+            );
         match self.save_launch(name, &raw) {
-            Ok(path) => report = report.detail("launch_result", path.display().to_string()),
+            Ok(path) => report.details.launch_result = Some(path.display().to_string()),
             Err(e) => observer.event(Event::Note {
                 instance: Some(name.clone()),
                 message: format!("could not save the launch result: {}", e.message),
@@ -476,13 +477,11 @@ impl OciProvider {
             && let (Some(o), Some(m)) = (cfg.ocpus, cfg.memory_in_gbs)
         {
             size.push_str(&format!(" {o} OCPU/{m} GB"));
-            row.extra.insert("ocpus".into(), o.to_string());
-            row.extra.insert("memory_gb".into(), m.to_string());
+            row.extra.ocpus = Some(o.to_string());
+            row.extra.memory_gb = Some(m.to_string());
         }
         row.size = Some(size);
-        if let Some(fd) = &inst.fault_domain {
-            row.extra.insert("fault_domain".into(), fd.clone());
-        }
+        row.extra.fault_domain.clone_from(&inst.fault_domain);
         let addresses = match attachments {
             Ok(by_instance) => {
                 let mine: Vec<&VnicAttachment> = by_instance
@@ -546,14 +545,24 @@ fn owned_by(inst: &Instance, project: &str, spec: Option<&str>, name: Option<&st
 }
 
 impl Provider for OciProvider {
-    fn kind(&self) -> &'static str {
-        "oci"
+    type Placement = OciPlacement;
+
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Oci
     }
 
     fn capability(&self) -> Capability {
         Capability {
+            actions: &[
+                Action::Deploy,
+                Action::Delete,
+                Action::Status,
+                Action::Start,
+                Action::Stop,
+            ],
+            rotates_placements: true,
             capacity_retry: true,
-            keep_boot_volume: true,
+            keeps_boot_volume: true,
         }
     }
 
@@ -580,7 +589,7 @@ impl Provider for OciProvider {
         &self,
         plan: &Plan,
         _instance: &DesiredInstance,
-    ) -> Result<Vec<Placement>, ProviderError> {
+    ) -> Result<Vec<OciPlacement>, ProviderError> {
         let available = self.availability_domains().await?;
         let ads = select_ads(available, plan.spec.placement.availability_domains.as_ref())
             .map_err(|m| ProviderError::new(ErrorClass::Invalid, m))?;
@@ -591,7 +600,7 @@ impl Provider for OciProvider {
         &self,
         plan: &Plan,
         instance: &DesiredInstance,
-        placement: &Placement,
+        placement: &OciPlacement,
         observer: &dyn Observer,
     ) -> Attempt {
         match self.try_create(plan, instance, placement, observer).await {
@@ -635,32 +644,30 @@ impl Provider for OciProvider {
             }
             tokio::time::sleep(self.poll).await;
         };
-        let mut report = ResourceReport::new(
+        Ok(ResourceReport::new(
             instance,
             KIND_INSTANCE,
             instance,
             Outcome::Success,
             "running",
         )
-        .detail("id", id.clone())
-        .detail("availability_domain", inst.availability_domain.clone())
-        .detail("shape", inst.shape.clone());
-        if let Some(ip) = &private {
-            report = report.detail("private_ip", ip.clone());
-        }
-        if let Some(ip) = &public {
-            report = report
-                .detail("public_ip", ip.clone())
-                .detail("ssh", format!("ssh {}@{ip}", ssh_user(&os)));
-        }
-        Ok(report)
+        .with(|d| {
+            d.id = Some(id.clone());
+            d.availability_domain = Some(inst.availability_domain.clone());
+            d.shape = Some(inst.shape.clone());
+            d.private_ip = private;
+            if let Some(ip) = &public {
+                d.ssh = Some(format!("ssh {}@{ip}", ssh_user(&os)));
+            }
+            d.public_ip = public;
+        }))
     }
 
     async fn delete(&self, existing: &Existing, options: &DeleteOptions) -> Vec<ResourceReport> {
         let name = &existing.name;
         let deleted = |reason: &str| {
             ResourceReport::new(name, KIND_INSTANCE, name, Outcome::Deleted, reason)
-                .detail("id", existing.id.clone())
+                .with(|d| d.id = Some(existing.id.clone()))
         };
         let result = self
             .client
@@ -673,10 +680,7 @@ impl Provider for OciProvider {
                 "terminating"
             }),
             Err(e) if e.class == ErrorClass::NotFound => deleted("already gone"),
-            Err(e)
-                if e.class == ErrorClass::Auth
-                    && e.message.starts_with("not found or not authorized") =>
-            {
+            Err(e) if e.code == ErrorCode::NotAuthorizedOrNotFound => {
                 // OCI answers 404 for both "gone" and "not allowed": look before calling it done.
                 match self.client.get_instance(&existing.id).await {
                     Ok(i) if i.is_gone() => deleted("already terminated"),
@@ -694,7 +698,7 @@ impl Provider for OciProvider {
                 .bump_generation(&generation_key(&self.project, &existing.spec, name))
                 .await
             {
-                return vec![report.detail("warning", e.message)];
+                return vec![report.with(|d| d.warning = Some(e.message))];
             }
             self.launched.lock().await.remove(name);
         }
@@ -734,7 +738,7 @@ impl Provider for OciProvider {
         let name = &existing.name;
         let report = |outcome: Outcome, reason: String| {
             ResourceReport::new(name, KIND_INSTANCE, name, outcome, reason)
-                .detail("id", existing.id.clone())
+                .with(|d| d.id = Some(existing.id.clone()))
         };
         let (verb, target, done) = match action {
             Power::Start => ("START", "RUNNING", "started"),
@@ -760,7 +764,7 @@ impl Provider for OciProvider {
             return report(Outcome::Failed, e.message);
         }
         if wait {
-            let silent = crate::engine::observer::Silent;
+            let silent = crate::model::Silent;
             if let Err(e) = self
                 .wait_state(name, &existing.id, target, POWER_WAIT, &silent)
                 .await
@@ -842,8 +846,9 @@ mod tests {
 #[cfg(all(test, feature = "sim"))]
 mod stub_tests {
     use super::*;
-    use crate::engine::observer::Recorder;
+    use crate::model::Recorder;
     use crate::plan::ownership_labels;
+    use crate::provider::Placement;
     use crate::provider::oci::resources::retry_token;
     use crate::provider::oci::signer::signing_string;
     use axum::body::Bytes;
@@ -1166,7 +1171,7 @@ mod stub_tests {
         assert!(p.list(&scope).await.unwrap().is_empty());
 
         let placements = p.placements(&plan, &inst).await.unwrap();
-        let labels: Vec<String> = placements.iter().map(|p| p.label()).collect();
+        let labels: Vec<String> = placements.iter().map(|p| p.info().label).collect();
         assert_eq!(
             labels,
             [
@@ -1187,7 +1192,11 @@ mod stub_tests {
         assert!(a.error.is_none(), "{a:?}");
         assert_eq!(a.reports[0].outcome, Outcome::Success);
         assert_eq!(
-            a.reports[0].details["availability_domain"],
+            a.reports[0]
+                .details
+                .availability_domain
+                .as_deref()
+                .unwrap_or_default(),
             "Xy:AP-TEST-1-AD-2"
         );
         assert_eq!(
@@ -1208,8 +1217,14 @@ mod stub_tests {
             .wait_running("a1-01", Duration::from_secs(20), &rec)
             .await
             .unwrap();
-        assert_eq!(up.details["ssh"], "ssh ubuntu@203.0.113.7");
-        assert_eq!(up.details["private_ip"], "10.0.0.5");
+        assert_eq!(
+            up.details.ssh.as_deref().unwrap_or_default(),
+            "ssh ubuntu@203.0.113.7"
+        );
+        assert_eq!(
+            up.details.private_ip.as_deref().unwrap_or_default(),
+            "10.0.0.5"
+        );
         let phases: Vec<String> = rec
             .events()
             .into_iter()
@@ -1257,7 +1272,7 @@ mod stub_tests {
         let refused = p.create(&plan, &inst, &placements[1], &rec).await;
         let e = refused.error.expect("409 InvalidatedRetryToken");
         assert_eq!(e.class, ErrorClass::Transient);
-        assert!(is_invalidated_retry_token(&e), "{}", e.message);
+        assert_eq!(e.code, ErrorCode::RetryTokenInvalidated, "{}", e.message);
         let redeploy = p.create(&plan, &inst, &placements[1], &rec).await;
         assert!(redeploy.error.is_none(), "{redeploy:?}");
         assert_eq!(

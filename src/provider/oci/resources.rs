@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::client::Image;
 use crate::config::{AdChoice, Spec};
+use crate::model::{PlacementInfo, short_zone};
 use crate::plan::{DesiredInstance, Plan, PlannedObject};
 use crate::provider::Placement;
 
@@ -45,13 +46,47 @@ pub fn sizes(spec: &Spec) -> Vec<(Option<f64>, Option<f64>)> {
     out
 }
 
+/// Where one launch attempt goes: an availability domain and a size.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OciPlacement {
+    /// The availability domain (full name); `None` only in offline plans and tests.
+    pub availability_domain: Option<String>,
+    /// Index into the spec's sizes: 0 is the main size, 1.. the `fallback` entries.
+    pub size_index: usize,
+    /// OCPUs for this attempt (flex shapes).
+    pub ocpus: Option<f64>,
+    /// Memory in GB for this attempt (flex shapes).
+    pub memory_gb: Option<f64>,
+}
+
+impl Placement for OciPlacement {
+    /// `AD-1 2 OCPU/12 GB`; the availability domain is the zone the engine may drop.
+    fn info(&self) -> PlacementInfo {
+        let mut parts = Vec::new();
+        if let Some(ad) = &self.availability_domain {
+            parts.push(short_zone(ad).to_string());
+        }
+        if let (Some(o), Some(m)) = (self.ocpus, self.memory_gb) {
+            parts.push(format!("{o} OCPU/{m} GB"));
+        }
+        PlacementInfo {
+            label: if parts.is_empty() {
+                "-".to_string()
+            } else {
+                parts.join(" ")
+            },
+            zone: self.availability_domain.clone(),
+        }
+    }
+}
+
 /// Placements AD-major within each size: every AD at the main size, then every AD at
 /// fallback 1, and so on, because a smaller size anywhere is worse than the asked size elsewhere.
-pub fn placements(ads: &[String], sizes: &[(Option<f64>, Option<f64>)]) -> Vec<Placement> {
+pub fn placements(ads: &[String], sizes: &[(Option<f64>, Option<f64>)]) -> Vec<OciPlacement> {
     let mut out = Vec::with_capacity(ads.len() * sizes.len());
     for (size_index, (ocpus, memory_gb)) in sizes.iter().enumerate() {
         for ad in ads {
-            out.push(Placement {
+            out.push(OciPlacement {
                 availability_domain: Some(ad.clone()),
                 size_index,
                 ocpus: *ocpus,
@@ -131,7 +166,7 @@ pub fn ssh_user(operating_system: &str) -> &'static str {
 pub fn launch_details(
     plan: &Plan,
     inst: &DesiredInstance,
-    placement: &Placement,
+    placement: &OciPlacement,
     ids: &Resolved,
 ) -> Value {
     let spec = &plan.spec;
@@ -288,7 +323,7 @@ fn offline_ad(spec: &Spec) -> String {
 /// The bodies `deploy` would send for `inst`, for offline `plan` output (no network):
 /// one LaunchInstanceDetails at the main size, online-only values as placeholders.
 pub fn planned_objects(plan: &Plan, inst: &DesiredInstance) -> Vec<PlannedObject> {
-    let placement = Placement {
+    let placement = OciPlacement {
         availability_domain: Some(offline_ad(&plan.spec)),
         size_index: 0,
         ocpus: plan.spec.ocpus,
@@ -390,7 +425,7 @@ mod tests {
     #[test]
     fn launch_body_carries_everything_the_instance_needs() {
         let p = plan(PROJECT, SPEC);
-        let placement = Placement {
+        let placement = OciPlacement {
             availability_domain: Some("Uocm:AP-CHUNCHEON-1-AD-1".into()),
             size_index: 1,
             ocpus: Some(1.0),
@@ -448,7 +483,7 @@ mod tests {
         let b = launch_details(
             &p,
             &inst(false),
-            &Placement::default(),
+            &OciPlacement::default(),
             &Resolved::default(),
         );
         assert!(b.get("shapeConfig").is_none());

@@ -17,7 +17,7 @@ use rsa::pkcs8::EncodePrivateKey as _;
 use sha2::{Digest, Sha256};
 
 use super::config::{ApiKey, OciConnection};
-use crate::provider::{ErrorClass, ProviderError};
+use crate::model::{ErrorClass, ProviderError};
 
 /// The body hash header OCI signs on POST/PUT/PATCH.
 pub const X_CONTENT_SHA256: &str = "x-content-sha256";

@@ -1,14 +1,34 @@
-//! How the engine tells the UI (and the journal) what is happening, without printing itself.
+//! How the engine tells the UI, the journal and the notifier what is happening, without
+//! printing itself.
 
 use std::time::Duration;
 
-use crate::provider::{ErrorClass, Placement, ResourceReport};
+use serde::Serialize;
+
+use super::{ErrorClass, ResourceReport};
+
+/// Where one attempt went, as observers see it: a label for people and the zone, if the
+/// backend has zones (OCI availability domains; KubeVirt none).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PlacementInfo {
+    /// Short label for progress lines: `AD-1 2 OCPU/12 GB`, or `-`.
+    pub label: String,
+    /// The zone the attempt went to (full name), when the backend has zones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+}
+
+/// A zone's name as people say it: without the account prefix OCI puts before an
+/// availability domain (`Uocm:PHX-AD-1` → `PHX-AD-1`).
+pub fn short_zone(zone: &str) -> &str {
+    zone.rsplit(':').next().unwrap_or(zone)
+}
 
 /// Something that happened during a run.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A resource reached its final outcome for this run.
-    Report(ResourceReport),
+    /// A resource reached its final outcome for this run (boxed: the other events are small).
+    Report(Box<ResourceReport>),
     /// A create attempt is about to be made.
     AttemptStarted {
         /// Instance name.
@@ -16,7 +36,7 @@ pub enum Event {
         /// 1-based attempt number for this instance.
         attempt: u64,
         /// Where the attempt goes.
-        placement: Placement,
+        placement: PlacementInfo,
     },
     /// A create attempt failed and will (or will not) be retried.
     AttemptFailed {
@@ -25,7 +45,7 @@ pub enum Event {
         /// 1-based attempt number.
         attempt: u64,
         /// Where the attempt went.
-        placement: Placement,
+        placement: PlacementInfo,
         /// The failure class.
         class: ErrorClass,
         /// The backend's message.

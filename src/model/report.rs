@@ -1,0 +1,198 @@
+//! What happened to each resource: the `[SUCCESS]`/`[SKIPPED]`/`[FAILED]`/`[DELETED]` lines.
+
+use serde::Serialize;
+
+/// How one resource came out of an action; printed as `[SUCCESS]` and friends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Outcome {
+    /// Created, started or stopped as asked.
+    Success,
+    /// Nothing to do: already there, already in that state.
+    Skipped,
+    /// Could not be done; the reason says why.
+    Failed,
+    /// Deleted.
+    Deleted,
+}
+
+impl Outcome {
+    /// The bracketed tag printed at the start of the line.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Outcome::Success => "[SUCCESS]",
+            Outcome::Skipped => "[SKIPPED]",
+            Outcome::Failed => "[FAILED]",
+            Outcome::Deleted => "[DELETED]",
+        }
+    }
+}
+
+/// Machine-readable facts about a resource, as `-o json` prints them (keys sorted).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Details {
+    /// The OCI availability domain the instance landed in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub availability_domain: Option<String>,
+    /// The backend id (OCID).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The address of a KubeVirt VMI's first interface.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// Where the launch result JSON was saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch_result: Option<String>,
+    /// The Kubernetes node a VMI runs on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Private address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_ip: Option<String>,
+    /// Public address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<String>,
+    /// OCI shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<String>,
+    /// Size of a flex shape (`2 OCPU/12 GB`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    /// The command that logs in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<String>,
+    /// Something the operator should know although the action succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+impl Details {
+    /// No fact is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Details::default()
+    }
+
+    /// Every fact that is set, as (key, value) in `-o json`'s key order.
+    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("availability_domain", &self.availability_domain),
+            ("id", &self.id),
+            ("ip", &self.ip),
+            ("launch_result", &self.launch_result),
+            ("node", &self.node),
+            ("private_ip", &self.private_ip),
+            ("public_ip", &self.public_ip),
+            ("shape", &self.shape),
+            ("size", &self.size),
+            ("ssh", &self.ssh),
+            ("warning", &self.warning),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
+
+    /// An address is known: the instance was seen running.
+    pub fn has_address(&self) -> bool {
+        self.public_ip.is_some() || self.private_ip.is_some() || self.ip.is_some()
+    }
+}
+
+/// One line of output: a resource, what happened to it and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceReport {
+    /// The instance this resource belongs to.
+    pub instance: String,
+    /// Resource kind as the backend names it (`VirtualMachine`, `Instance`, ...).
+    pub kind: String,
+    /// Resource name (or OCID-less display name).
+    pub name: String,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Short reason, lowercase.
+    pub reason: String,
+    /// Extra machine-readable facts (instance id, IPs, ssh command).
+    #[serde(skip_serializing_if = "Details::is_empty")]
+    pub details: Details,
+}
+
+impl ResourceReport {
+    /// A report line with no details.
+    pub fn new(
+        instance: &str,
+        kind: &str,
+        name: &str,
+        outcome: Outcome,
+        reason: impl Into<String>,
+    ) -> Self {
+        ResourceReport {
+            instance: instance.to_string(),
+            kind: kind.to_string(),
+            name: name.to_string(),
+            outcome,
+            reason: reason.into(),
+            details: Details::default(),
+        }
+    }
+
+    /// Sets details (builder style).
+    pub fn with(mut self, set: impl FnOnce(&mut Details)) -> Self {
+        set(&mut self.details);
+        self
+    }
+}
+
+/// Counts of each outcome, printed at the end of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// `[SUCCESS]` lines.
+    pub success: usize,
+    /// `[SKIPPED]` lines.
+    pub skipped: usize,
+    /// `[FAILED]` lines.
+    pub failed: usize,
+    /// `[DELETED]` lines.
+    pub deleted: usize,
+}
+
+impl Summary {
+    /// Counts the outcomes of `reports`.
+    pub fn of(reports: &[ResourceReport]) -> Summary {
+        let mut s = Summary::default();
+        for r in reports {
+            match r.outcome {
+                Outcome::Success => s.success += 1,
+                Outcome::Skipped => s.skipped += 1,
+                Outcome::Failed => s.failed += 1,
+                Outcome::Deleted => s.deleted += 1,
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_serialise_as_the_sorted_map_they_replaced() {
+        let r = ResourceReport::new("a-01", "Instance", "a-01", Outcome::Success, "created").with(
+            |d| {
+                d.ssh = Some("ssh opc@203.0.113.7".into());
+                d.id = Some("ocid1.instance.x".into());
+                d.availability_domain = Some("Uocm:PHX-AD-1".into());
+            },
+        );
+        assert_eq!(
+            serde_json::to_string(&r.details).unwrap_or_default(),
+            r#"{"availability_domain":"Uocm:PHX-AD-1","id":"ocid1.instance.x","ssh":"ssh opc@203.0.113.7"}"#
+        );
+        let plain = ResourceReport::new("a-01", "Instance", "a-01", Outcome::Skipped, "");
+        assert!(
+            !serde_json::to_string(&plain)
+                .unwrap_or_default()
+                .contains("details")
+        );
+    }
+}
