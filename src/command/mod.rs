@@ -201,7 +201,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
             // The daily report is the journal's summary of the period since the last one.
             let summary = |dir: &Path, since: chrono::DateTime<chrono::Utc>| {
                 let period = (chrono::Utc::now() - since).to_std().unwrap_or_default();
-                crate::ops::report::daily_summary(dir, period).map_err(|e| e.to_string())
+                report::daily_summary(dir, period).map_err(|e| e.to_string())
             };
             daemon::run_with(&ctx, Some(&summary)).await
         }

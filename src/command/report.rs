@@ -1,9 +1,14 @@
-//! `vauto report [PROJECT [SPEC]]`: attempt statistics from the journal.
+//! `vauto report [PROJECT [SPEC]]` and the daemon's daily summary: attempt statistics from
+//! the journal.
+
+use std::path::Path;
+use std::time::Duration;
 
 use super::Ctx;
 use crate::cli::Format;
 use crate::error::{Error, exit};
 use crate::ops::report::{self, Filter, ReportError};
+use crate::ui::report::{render_table, summary_text};
 
 /// Aggregates the journal over `--since` (default 24h) and prints tables, JSON or YAML.
 pub fn report(ctx: &Ctx) -> Result<u8, Error> {
@@ -20,8 +25,14 @@ pub fn report(ctx: &Ctx) -> Result<u8, Error> {
         ReportError::Io { .. } => Error::Other(e.to_string()),
     })?;
     match ctx.args.output {
-        Format::Table => print!("{}", report::render_table(&r)),
+        Format::Table => print!("{}", render_table(&r)),
         f => crate::ui::output::print_doc(f, &r),
     }
     Ok(exit::OK)
+}
+
+/// A short plain-text summary of the last `window` (for the daemon's daily chat message).
+pub fn daily_summary(state_dir: &Path, window: Duration) -> Result<String, ReportError> {
+    let r = report::aggregate_last(state_dir, window)?;
+    Ok(summary_text(&r, window))
 }

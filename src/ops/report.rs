@@ -440,209 +440,41 @@ pub fn aggregate(state_dir: &Path, filter: Filter) -> Result<Report, ReportError
     Ok(agg.finish(Utc::now()))
 }
 
-fn short(ad: &str) -> &str {
-    ad.rsplit(':').next().unwrap_or(ad)
-}
-
-/// `1h 12m`, `45s`, `3d 4h`: two units at most.
-pub fn human_secs(s: u64) -> String {
-    let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{sec}s"),
-        (0, 0, _) => format!("{m}m {sec}s"),
-        (0, _, _) => format!("{h}h {m}m"),
-        _ => format!("{d}d {h}h"),
-    }
-}
-
-fn table(header: &[&str]) -> comfy_table::Table {
-    let mut t = comfy_table::Table::new();
-    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
-        .set_header(header.to_vec());
-    t
-}
-
-/// The report as tables: per project/spec, per AD, and hour of day × AD.
-pub fn render_table(r: &Report) -> String {
-    let minute = |ts: &str| format!("{} UTC", ts.get(..16).unwrap_or(ts).replace('T', " "));
-    let mut out = format!(
-        "journal report from {} to {}\n",
-        minute(&r.since),
-        minute(&r.until)
-    );
-    if r.malformed_lines > 0 {
-        out.push_str(&format!(
-            "skipped {} malformed line(s) of {}\n",
-            r.malformed_lines, r.lines_read
-        ));
-    }
-    if r.specs.is_empty() {
-        out.push_str("no attempts or results in this window\n");
-        return out;
-    }
-    let mut t = table(&[
-        "PROJECT/SPEC",
-        "ATTEMPTS",
-        "CAPACITY",
-        "THROTTLED",
-        "OTHER ERRORS",
-        "LAUNCHED",
-        "FAILED",
-        "TIME TO SUCCESS (MEDIAN)",
-    ]);
-    for s in &r.specs {
-        t.add_row(vec![
-            format!("{}/{}", s.project, s.spec),
-            s.counts.attempts.to_string(),
-            s.counts.capacity.to_string(),
-            s.counts.throttled.to_string(),
-            s.counts.other_errors.to_string(),
-            s.counts.successes.to_string(),
-            s.failed_results.to_string(),
-            s.time_to_success
-                .map(|t| match t.launches {
-                    1 => human_secs(t.median_secs),
-                    n => format!(
-                        "{} ({n} launches, {}–{})",
-                        human_secs(t.median_secs),
-                        human_secs(t.min_secs),
-                        human_secs(t.max_secs)
-                    ),
-                })
-                .unwrap_or_else(|| "-".into()),
-        ]);
-    }
-    out.push_str(&format!("{t}\n"));
-    if !r.ads.is_empty() {
-        let mut t = table(&[
-            "AD / NODE",
-            "ATTEMPTS",
-            "CAPACITY",
-            "THROTTLED",
-            "OTHER ERRORS",
-            "LAUNCHED",
-        ]);
-        for a in &r.ads {
-            t.add_row(vec![
-                short(&a.ad).to_string(),
-                a.counts.attempts.to_string(),
-                a.counts.capacity.to_string(),
-                a.counts.throttled.to_string(),
-                a.counts.other_errors.to_string(),
-                a.counts.successes.to_string(),
-            ]);
-        }
-        out.push_str(&format!("{t}\n"));
-    }
-    if !r.hours.is_empty() {
-        let names: Vec<&str> = r.ads.iter().map(|a| a.ad.as_str()).collect();
-        let mut header = vec!["HOUR (UTC)".to_string()];
-        header.extend(names.iter().map(|n| short(n).to_string()));
-        let mut t = table(&[]);
-        t.set_header(header);
-        for h in &r.hours {
-            let mut row = vec![format!("{:02}:00", h.hour)];
-            for n in &names {
-                row.push(match h.ads.get(*n) {
-                    Some(c) => format!("{} / {}", c.capacity, c.successes),
-                    None => "-".into(),
-                });
-            }
-            t.add_row(row);
-        }
-        out.push_str("capacity errors / launches by hour of day:\n");
-        out.push_str(&format!("{t}\n"));
-    }
-    out
-}
-
-/// A short plain-text summary of the last `since` (for the daemon's daily chat message).
-pub fn daily_summary(state_dir: &Path, since: Duration) -> Result<String, ReportError> {
+/// Aggregates every journal file of `state_dir` over the last `window`, all projects.
+pub fn aggregate_last(state_dir: &Path, window: Duration) -> Result<Report, ReportError> {
     let now = Utc::now();
-    let start = chrono::Duration::from_std(since)
+    let start = chrono::Duration::from_std(window)
         .ok()
         .and_then(|d| now.checked_sub_signed(d))
-        .ok_or_else(|| ReportError::Since(humantime::format_duration(since).to_string()))?;
-    let r = aggregate(
+        .ok_or_else(|| ReportError::Since(humantime::format_duration(window).to_string()))?;
+    aggregate(
         state_dir,
         Filter {
             project: None,
             spec: None,
             since: start,
         },
-    )?;
-    Ok(summary_text(&r, since))
+    )
 }
 
-/// The text of [`daily_summary`] for a report already made.
-pub fn summary_text(r: &Report, window: Duration) -> String {
-    let w = humantime::format_duration(window);
-    let t = &r.total;
-    let mut out = format!(
-        "vauto, last {w}: {} attempts, {} capacity errors, {} throttled, {} other errors, {} launched",
-        t.attempts, t.capacity, t.throttled, t.other_errors, t.successes
-    );
-    for s in &r.specs {
-        out.push_str(&format!(
-            "\n- {}/{}: {} attempts, {} launched",
-            s.project, s.spec, s.counts.attempts, s.counts.successes
-        ));
-        if let Some(tts) = s.time_to_success {
-            out.push_str(&format!(
-                " (median {} from first attempt)",
-                human_secs(tts.median_secs)
-            ));
-        }
-        if s.failed_results > 0 {
-            out.push_str(&format!(", {} failed", s.failed_results));
-        }
-    }
-    let mut best: Vec<(u8, &str, u64)> = r
-        .hours
-        .iter()
-        .flat_map(|h| {
-            h.ads
-                .iter()
-                .filter(|(_, c)| c.successes > 0)
-                .map(move |(ad, c)| (h.hour, ad.as_str(), c.successes))
-        })
-        .collect();
-    best.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-    if !best.is_empty() {
-        let list: Vec<String> = best
-            .iter()
-            .take(3)
-            .map(|(h, ad, n)| format!("{h:02}:00 UTC in {} ({n})", short(ad)))
-            .collect();
-        out.push_str(&format!("\nlaunches landed at {}", list.join(", ")));
-    }
-    if r.malformed_lines > 0 {
-        out.push_str(&format!(
-            "\n({} malformed journal lines skipped)",
-            r.malformed_lines
-        ));
-    }
-    out
-}
-
+/// Journal lines and reports for the tests of the aggregation and of its rendering.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixtures {
     use super::*;
 
-    fn line(ts: &str, spec: &str, inst: &str, ad: &str, outcome: &str, ms: u64) -> String {
+    pub fn line(ts: &str, spec: &str, inst: &str, ad: &str, outcome: &str, ms: u64) -> String {
         format!(
             r#"{{"ts":"{ts}","event":"attempt","project":"lab","spec":"{spec}","instance":"{inst}","provider":"oci","action":"deploy","attempt":1,"ad":"Uocm:PHX-{ad}","outcome":"{outcome}","message":"m","duration_ms":{ms}}}"#
         )
     }
 
-    fn result(ts: &str, outcome: &str) -> String {
+    pub fn result(ts: &str, outcome: &str) -> String {
         format!(
             r#"{{"ts":"{ts}","event":"result","project":"lab","spec":"a1","instance":"a1-01","provider":"oci","action":"deploy","outcome":"{outcome}","kind":"Instance","message":"m","duration_ms":0}}"#
         )
     }
 
-    fn since(s: &str) -> Filter {
+    pub fn since(s: &str) -> Filter {
         Filter {
             project: None,
             spec: None,
@@ -650,13 +482,13 @@ mod tests {
         }
     }
 
-    fn report(lines: &[String], f: Filter) -> Report {
+    pub fn report(lines: &[String], f: Filter) -> Report {
         let mut a = Aggregator::new(f);
         a.feed(lines.join("\n").as_bytes()).unwrap();
         a.finish(Utc::now())
     }
 
-    fn journal() -> Vec<String> {
+    pub fn journal() -> Vec<String> {
         vec![
             line("2026-11-01T03:00:00.000Z", "a1", "a1-01", "AD-1", "capacity", 1000),
             line("2026-11-01T03:00:02.000Z", "a1", "a1-01", "AD-2", "capacity", 1000),
@@ -670,6 +502,12 @@ mod tests {
             line("2026-11-02T05:00:00.000Z", "e2", "e2-01", "AD-3", "capacity", 100),
         ]
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
 
     #[test]
     fn counts_per_spec_and_ad_and_time_to_success() {
@@ -716,7 +554,7 @@ mod tests {
     }
 
     #[test]
-    fn hour_by_ad_table_counts_capacity_and_launches() {
+    fn hour_by_ad_cells_count_capacity_and_launches() {
         let r = report(&journal(), since("2026-10-01"));
         type Cells<'a> = Vec<(&'a str, u64, u64)>;
         let hours: Vec<(u8, Cells)> = r
@@ -727,7 +565,7 @@ mod tests {
                     h.hour,
                     h.ads
                         .iter()
-                        .map(|(k, c)| (short(k), c.capacity, c.successes))
+                        .map(|(k, c)| (k.trim_start_matches("Uocm:"), c.capacity, c.successes))
                         .collect(),
                 )
             })
@@ -740,10 +578,6 @@ mod tests {
                 (5, vec![("PHX-AD-3", 1, 0)]),
             ]
         );
-        let text = render_table(&r);
-        assert!(text.contains("03:00"), "{text}");
-        assert!(text.contains("0 / 1"), "{text}");
-        assert!(text.contains("skipped 2 malformed line(s) of 9"), "{text}");
     }
 
     #[test]
@@ -788,24 +622,6 @@ mod tests {
         let r = report(&lines, since("2026-10-01"));
         assert_eq!(r.specs[0].failed_results, 1);
         assert_eq!(r.total.attempts, 0);
-    }
-
-    #[test]
-    fn summary_names_specs_and_landing_hours() {
-        let r = report(&journal(), since("2026-10-01"));
-        let s = summary_text(&r, Duration::from_secs(86_400));
-        assert!(
-            s.starts_with("vauto, last 1day: 6 attempts, 3 capacity errors"),
-            "{s}"
-        );
-        assert!(
-            s.contains("- lab/a1: 5 attempts, 1 launched (median 1h 30m"),
-            "{s}"
-        );
-        assert!(
-            s.contains("launches landed at 04:00 UTC in PHX-AD-2 (1)"),
-            "{s}"
-        );
     }
 
     #[test]

@@ -2,4 +2,5 @@
 
 pub mod output;
 pub mod progress;
+pub mod report;
 pub mod table;

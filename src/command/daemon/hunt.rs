@@ -1,0 +1,79 @@
+//! Capacity hunts: keep deploying a spec until its replicas exist, taking turns per tenancy.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::super::Ctx;
+use super::invoke::{Deadline, Invocation};
+use super::metrics::Metrics;
+use super::say;
+use super::setup::{Hunt, Setup};
+use crate::cli::Action;
+use crate::error::{Error, exit};
+use crate::ops::notify::describe_target;
+
+/// After a hunt found every replica, how long until it checks again.
+const HUNT_RECHECK: Duration = Duration::from_secs(3600);
+
+/// Keeps deploying `h.spec` until its replicas exist, one pass per turn of the tenancy gate.
+pub(super) async fn hunt(ctx: &Ctx, setup: &Setup, h: &Hunt, metrics: &Metrics) {
+    let pr = &setup.projects[h.project];
+    let pname = pr.project.name.0.as_str();
+    let interval = pr.project.retry.interval.0.max(Duration::from_secs(1));
+    // A pass ends after ten rounds so other hunts of the tenancy get their turn.
+    let pass = (interval * 10).max(Duration::from_secs(60));
+    let notifier = pr.notifier.for_run(Some(&h.spec), "deploy");
+    if let Ok(spec) = ctx.dir.spec(&h.spec, pr.project.provider) {
+        let what = describe_target(&pr.project, &spec);
+        notifier.send(
+            "run_started",
+            None,
+            format!("capacity hunt started: {what}"),
+            BTreeMap::new(),
+        );
+        say(&format!(
+            "{pname}/{}: capacity hunt started: {what}",
+            h.spec
+        ));
+    }
+    let mut errors = 0u32;
+    loop {
+        let result = {
+            let _turn = h.gate.turn().await;
+            Invocation::new(
+                ctx,
+                (pname, &h.spec),
+                Action::Deploy,
+                Deadline::Exactly(pass),
+                (metrics, &pr.notifier),
+            )
+            .run()
+            .await
+        };
+        match result {
+            Ok(code) if code == exit::OK => {
+                errors = 0;
+                say(&format!(
+                    "{pname}/{}: every replica exists; checking again in {}m",
+                    h.spec,
+                    HUNT_RECHECK.as_secs() / 60
+                ));
+                tokio::time::sleep(HUNT_RECHECK).await;
+            }
+            // The pass ran out of time or attempts without capacity: next turn.
+            Ok(_) => errors = 0,
+            Err(Error::Locked(_)) => {
+                tracing::debug!("{pname}/{}: spec busy, hunt waits", h.spec);
+                tokio::time::sleep(interval).await;
+            }
+            Err(e) => {
+                errors += 1;
+                tracing::warn!("{pname}/{}: hunt pass failed: {e}", h.spec);
+                if errors == 1 {
+                    notifier.run_failed(&format!("capacity hunt: {e}"));
+                }
+                tokio::time::sleep(interval * errors.min(10)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Runs one timed job: a scheduled action (waiting for a held lock) or the daily report.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::super::Ctx;
+use super::invoke::{Deadline, Invocation};
+use super::metrics::Metrics;
+use super::setup::{Kind, ProjectRt, Timed, action_word};
+use super::{DailySummary, say};
+use crate::cli::Action;
+use crate::config::ScheduleAction;
+use crate::error::{Error, exit};
+use crate::ops::lock::LockError;
+
+/// How long a scheduled action waits for another run's lock before it is skipped.
+const LOCK_WAIT: Duration = Duration::from_secs(900);
+/// Without `--deadline`, how long one scheduled deploy keeps trying for capacity.
+const SCHEDULED_DEPLOY_DEADLINE: Duration = Duration::from_secs(3600);
+
+/// Runs one schedule or daily report; `false` when it failed.
+pub(super) async fn run(
+    ctx: &Ctx,
+    pr: &ProjectRt,
+    job: &Timed,
+    metrics: &Metrics,
+    summary: &dyn DailySummary,
+) -> bool {
+    match &job.kind {
+        Kind::Daily => daily(ctx, pr, summary),
+        Kind::Action { spec, action, .. } => scheduled(ctx, pr, job, spec, *action, metrics).await,
+    }
+}
+
+/// Builds the daily report and sends it.
+fn daily(ctx: &Ctx, pr: &ProjectRt, summary: &dyn DailySummary) -> bool {
+    let pname = pr.project.name.0.as_str();
+    let since = Utc::now() - chrono::Duration::hours(24);
+    match summary.summary(&ctx.state_dir, since) {
+        Ok(text) => {
+            pr.notifier
+                .send("daily_report", None, text.clone(), BTreeMap::new());
+            say(&format!("{pname}: daily report\n{text}"));
+            true
+        }
+        Err(e) => {
+            tracing::warn!("{pname}: cannot build the daily report: {e}");
+            false
+        }
+    }
+}
+
+/// Runs a scheduled action, logs, counts and notifies its result.
+async fn scheduled(
+    ctx: &Ctx,
+    pr: &ProjectRt,
+    job: &Timed,
+    spec: &str,
+    action: ScheduleAction,
+    metrics: &Metrics,
+) -> bool {
+    let pname = pr.project.name.0.as_str();
+    let word = action_word(action);
+    say(&format!(
+        "{pname}/{spec}: scheduled {word} (cron `{}`, {})",
+        job.cron.text,
+        job.tz.name()
+    ));
+    let deadline = match action {
+        ScheduleAction::Deploy => Deadline::Default(SCHEDULED_DEPLOY_DEADLINE),
+        _ => Deadline::Inherit,
+    };
+    let call = Invocation::new(
+        ctx,
+        (pname, spec),
+        cli_action(action),
+        deadline,
+        (metrics, &pr.notifier),
+    );
+    let result = run_waiting(&call, pname, spec).await;
+    let (label, outcome) = describe(&result);
+    metrics.schedule_run(pname, spec, word, label);
+    say(&format!("{pname}/{spec}: scheduled {word} {outcome}"));
+    let mut details = BTreeMap::new();
+    details.insert("action".to_string(), word.to_string());
+    details.insert("cron".to_string(), job.cron.text.clone());
+    details.insert("timezone".to_string(), job.tz.name().to_string());
+    details.insert("result".to_string(), label.to_string());
+    pr.notifier.for_run(Some(spec), word).send(
+        "scheduled",
+        None,
+        format!(
+            "scheduled {word} {outcome} (cron `{}`, {})",
+            job.cron.text,
+            job.tz.name()
+        ),
+        details,
+    );
+    label == "ok"
+}
+
+/// Runs `call`, retrying for up to [`LOCK_WAIT`] while another run holds the spec's lock.
+async fn run_waiting(call: &Invocation<'_>, pname: &str, spec: &str) -> Result<u8, Error> {
+    let started = tokio::time::Instant::now();
+    let mut told = false;
+    loop {
+        match call.run().await {
+            Err(Error::Locked(LockError::Held { pid, .. })) if started.elapsed() < LOCK_WAIT => {
+                if !told {
+                    say(&format!(
+                        "{pname}/{spec}: waiting for another run (pid {}) to release the lock",
+                        pid.map_or("unknown".into(), |p| p.to_string())
+                    ));
+                    told = true;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            r => return r,
+        }
+    }
+}
+
+/// The result label (`ok`, `failed`, `skipped`) and the words for the log and the notification.
+fn describe(result: &Result<u8, Error>) -> (&'static str, String) {
+    match result {
+        Ok(code) if *code == exit::OK => ("ok", "done".to_string()),
+        Ok(_) => ("failed", "finished with failures".to_string()),
+        Err(Error::Locked(LockError::Held { .. })) => (
+            "skipped",
+            format!(
+                "skipped: another run held the lock for {}m",
+                LOCK_WAIT.as_secs() / 60
+            ),
+        ),
+        Err(e) => ("failed", format!("failed: {e}")),
+    }
+}
+
+fn cli_action(a: ScheduleAction) -> Action {
+    match a {
+        ScheduleAction::Start => Action::Start,
+        ScheduleAction::Stop => Action::Stop,
+        ScheduleAction::Deploy => Action::Deploy,
+        ScheduleAction::Delete => Action::Delete,
+    }
+}

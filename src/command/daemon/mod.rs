@@ -1,0 +1,88 @@
+//! `vauto daemon`: runs every spec's schedules, capacity hunts and the daily report until stopped.
+//!
+//! A spec's `schedules:` and `hunt:` apply to every project whose provider the spec fits;
+//! `vauto daemon --project P [--spec S]` restricts the daemon to one project (and spec).
+//! Actions run through the same code as the command line (see [`invoke`]), so the run lock
+//! keeps a schedule, a hunt and a manual run off the same spec at once.
+//!
+//! The rooms: [`setup`] loads projects and specs into jobs, [`scheduler`] decides when
+//! they run, [`job`] runs one schedule or daily report, [`hunt`] keeps deploying until
+//! capacity turns up, [`invoke`] starts an action, [`metrics`] counts, [`server`] serves
+//! `/healthz` and `/metrics`.
+
+mod hunt;
+mod invoke;
+mod job;
+mod metrics;
+mod scheduler;
+mod server;
+mod setup;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::Ctx;
+use crate::error::Error;
+use crate::ops::lock::RunLock;
+
+pub use metrics::Metrics;
+
+/// The text of the daily report, given the state directory and the start of the period.
+/// The journal's summary plugs in here; [`Metrics`] is the built-in fallback.
+pub trait DailySummary: Send + Sync {
+    /// The report text.
+    fn summary(&self, state_dir: &Path, since: DateTime<Utc>) -> Result<String, String>;
+}
+
+impl<F> DailySummary for F
+where
+    F: Fn(&Path, DateTime<Utc>) -> Result<String, String> + Send + Sync,
+{
+    fn summary(&self, state_dir: &Path, since: DateTime<Utc>) -> Result<String, String> {
+        self(state_dir, since)
+    }
+}
+
+/// Runs the daemon with the built-in daily summary.
+pub async fn run(ctx: &Ctx) -> Result<u8, Error> {
+    run_with(ctx, None).await
+}
+
+/// Runs the daemon; `summary` supplies the daily report text (default: the daemon's counters).
+pub async fn run_with(ctx: &Ctx, summary: Option<&dyn DailySummary>) -> Result<u8, Error> {
+    let setup = setup::load(ctx)?;
+    // One daemon per state directory (and project filter): two would run each schedule twice.
+    let _daemon_lock = RunLock::acquire(
+        &ctx.state_dir,
+        "daemon",
+        ctx.cmd.project.as_deref().unwrap_or("all"),
+        false,
+    )?;
+    let metrics = Arc::new(Metrics::new());
+    let summary: &dyn DailySummary = match summary {
+        Some(s) => s,
+        None => &*metrics,
+    };
+    if let Some(addr) = &ctx.args.listen {
+        server::serve(addr, metrics.clone()).await?;
+        say(&format!("serving /healthz and /metrics on http://{addr}"));
+    }
+    let daemon = scheduler::Daemon {
+        ctx,
+        setup: &setup,
+        metrics: &metrics,
+        summary,
+    };
+    daemon.run().await
+}
+
+/// One line on stdout (the daemon's activity log) and in the log file.
+fn say(msg: &str) {
+    println!(
+        "{} {msg}",
+        Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
+    );
+    tracing::info!("{msg}");
+}

@@ -1,0 +1,463 @@
+//! Stage 2: the command line checked once and loaded into one value the actions run from.
+//!
+//! `Args` (clap) stops here. An [`Invocation`] holds the loaded project, spec and plan of its
+//! action and only the options that action reads, so no action re-parses a file or checks an
+//! option combination halfway through, and the daemon builds invocations without faking a
+//! command line.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::cli::{Args, Command, Format};
+use crate::config::{ConfigDir, Project, ProviderKind, Spec};
+use crate::error::Error;
+use crate::model::{Action, Power, Scope};
+use crate::plan::{Plan, PlanOptions};
+use crate::ui::output::Verbosity;
+
+/// What every action shares: where the files are and how to print.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The configuration directory.
+    pub dir: ConfigDir,
+    /// The state directory (`.vauto/`).
+    pub state_dir: PathBuf,
+    /// `-o`.
+    pub output: Format,
+    /// `-v`/`-q`.
+    pub verbosity: Verbosity,
+    /// `--log-dir`.
+    pub log_dir: Option<PathBuf>,
+}
+
+/// The instances an action looks at: a loaded project, maybe a spec, maybe one instance.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// The project, loaded and checked.
+    pub project: Project,
+    /// The spec, loaded and checked for the project's provider; `None`: every spec.
+    pub spec: Option<Spec>,
+    /// `--target`: one instance by name.
+    pub target: Option<String>,
+}
+
+impl Selection {
+    /// The spec's name, if one was given.
+    pub fn spec_name(&self) -> Option<&str> {
+        self.spec.as_ref().map(|s| s.name.as_str())
+    }
+
+    /// The provider's view of the selection.
+    pub fn scope(&self) -> Scope {
+        Scope {
+            project: self.project.name.0.clone(),
+            spec: self.spec_name().map(String::from),
+            target: self.target.clone(),
+        }
+    }
+
+    /// The ownership-label selector, as printed in messages.
+    pub fn selector(&self) -> String {
+        crate::plan::selector(
+            &self.project.name,
+            self.spec_name(),
+            self.target.as_deref(),
+        )
+    }
+}
+
+/// How an action that changes things runs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// `--parallel`: instances worked on at once.
+    pub parallel: usize,
+    /// `--wait`.
+    pub wait: bool,
+    /// `--wait-lock`: queue behind another run instead of exiting 3.
+    pub wait_lock: bool,
+    /// `--yes`: no confirmation.
+    pub yes: bool,
+    /// `--max-attempts` (overrides `retry.max_attempts`).
+    pub max_attempts: Option<u64>,
+    /// `--deadline`.
+    pub deadline: Option<Duration>,
+}
+
+/// One action, loaded and checked: the whole of what it runs from.
+#[derive(Debug)]
+pub enum Invocation {
+    /// `validate`.
+    Validate,
+    /// `plan`, and `deploy --dry-run`.
+    Plan(Box<Plan>),
+    /// `deploy`.
+    Deploy {
+        /// The desired instances.
+        plan: Box<Plan>,
+        /// How to run.
+        options: RunOptions,
+    },
+    /// `delete`.
+    Delete {
+        /// What to delete.
+        selection: Selection,
+        /// `--keep-boot-volume` (checked against the provider).
+        keep_boot_volume: bool,
+        /// How to run.
+        options: RunOptions,
+    },
+    /// `status`.
+    Status {
+        /// What to show.
+        selection: Selection,
+    },
+    /// `start` / `stop`.
+    Power {
+        /// Which.
+        power: Power,
+        /// What to power.
+        selection: Selection,
+        /// How to run.
+        options: RunOptions,
+    },
+    /// `delete`, `status`, `start` or `stop` with `--dry-run`: say what would be touched.
+    DryRun {
+        /// The action that was not run.
+        action: Action,
+        /// What it would have acted on.
+        selection: Selection,
+    },
+    /// `report`.
+    Report {
+        /// Only this project.
+        project: Option<String>,
+        /// Only this spec.
+        spec: Option<String>,
+        /// The period's start.
+        since: DateTime<Utc>,
+    },
+    /// `daemon`.
+    Daemon {
+        /// Only this project's schedules.
+        project: Option<String>,
+        /// Only this spec's schedules.
+        spec: Option<String>,
+        /// `--once`: run what is due, then exit.
+        once: bool,
+        /// `--listen`: serve /healthz and /metrics.
+        listen: Option<String>,
+        /// Options the scheduled actions run with.
+        options: RunOptions,
+    },
+    /// `completions SHELL`.
+    Completions(clap_complete::Shell),
+}
+
+impl Invocation {
+    /// The action word.
+    pub fn action(&self) -> Action {
+        match self {
+            Invocation::Validate => Action::Validate,
+            Invocation::Plan(_) => Action::Plan,
+            Invocation::Deploy { .. } => Action::Deploy,
+            Invocation::Delete { .. } => Action::Delete,
+            Invocation::Status { .. } => Action::Status,
+            Invocation::Power { power, .. } => power.action(),
+            Invocation::DryRun { action, .. } => *action,
+            Invocation::Report { .. } => Action::Report,
+            Invocation::Daemon { .. } => Action::Daemon,
+            Invocation::Completions(_) => Action::Completions,
+        }
+    }
+
+    /// The project this invocation acts on, if it is one action on one project.
+    pub fn project(&self) -> Option<&Project> {
+        match self {
+            Invocation::Plan(plan) | Invocation::Deploy { plan, .. } => Some(&plan.project),
+            Invocation::Delete { selection, .. }
+            | Invocation::Status { selection }
+            | Invocation::Power { selection, .. }
+            | Invocation::DryRun { selection, .. } => Some(&selection.project),
+            _ => None,
+        }
+    }
+
+    /// A scheduled action of `vauto daemon`: `action` on `spec` of `project`, as if typed
+    /// with `--yes` (the schedule is the confirmation) and without `--wait-lock` (the daemon
+    /// waits for locks itself).
+    pub fn scheduled(
+        dir: &ConfigDir,
+        project: &Project,
+        spec: &str,
+        action: Action,
+        options: &RunOptions,
+    ) -> Result<Invocation, Error> {
+        let options = RunOptions {
+            yes: true,
+            wait_lock: false,
+            ..options.clone()
+        };
+        let spec = dir.spec(spec, project.provider)?;
+        let selection = Selection {
+            project: project.clone(),
+            spec: Some(spec),
+            target: None,
+        };
+        act(dir, action, selection, &options, false, None)
+    }
+}
+
+/// The command line, checked: settings plus the one invocation (stage 2 of three).
+#[derive(Debug)]
+pub struct Config {
+    /// What every action shares.
+    pub settings: Settings,
+    /// The action, loaded.
+    pub invocation: Invocation,
+}
+
+impl Config {
+    /// Checks `args` and loads what the action needs; every usage and config error is
+    /// found here, before anything is contacted.
+    pub fn from_args(args: &Args) -> Result<Config, Error> {
+        let cmd = args.resolve().map_err(Error::Usage)?;
+        if cmd.action == Action::Completions {
+            let word = cmd.rest.first().map(String::as_str).unwrap_or_default();
+            let shell = word.parse().map_err(|_| {
+                Error::Usage(format!(
+                    "unknown shell `{word}`: expected bash, zsh or fish"
+                ))
+            })?;
+            let dir = ConfigDir {
+                root: PathBuf::from("."),
+                env: crate::config::Env::default(),
+            };
+            return Ok(Config {
+                settings: settings(args, dir, PathBuf::from(".vauto")),
+                invocation: Invocation::Completions(shell),
+            });
+        }
+        let root = super::config_dir(args.config_dir.as_deref());
+        if args.config_dir.is_some() && !root.is_dir() {
+            return Err(Error::Usage(format!(
+                "--config-dir `{}` is not a directory",
+                root.display()
+            )));
+        }
+        let dir = ConfigDir::open(&root)?;
+        let state_dir = args
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| root.join(".vauto"));
+        let invocation = invocation(args, &cmd, &dir)?;
+        Ok(Config {
+            settings: settings(args, dir, state_dir),
+            invocation,
+        })
+    }
+}
+
+fn settings(args: &Args, dir: ConfigDir, state_dir: PathBuf) -> Settings {
+    let verbosity = if args.quiet {
+        Verbosity::Quiet
+    } else if args.verbose > 0 {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    Settings {
+        dir,
+        state_dir,
+        output: args.output,
+        verbosity,
+        log_dir: args.log_dir.clone(),
+    }
+}
+
+fn run_options(args: &Args) -> RunOptions {
+    RunOptions {
+        parallel: args.parallel.max(1),
+        wait: args.wait,
+        wait_lock: args.wait_lock,
+        yes: args.yes,
+        max_attempts: args.max_attempts,
+        deadline: args.deadline.map(|d| d.0),
+    }
+}
+
+fn invocation(args: &Args, cmd: &Command, dir: &ConfigDir) -> Result<Invocation, Error> {
+    let options = run_options(args);
+    match cmd.action {
+        Action::Validate => Ok(Invocation::Validate),
+        Action::Report => {
+            let since = crate::ops::report::parse_since(
+                args.since.as_deref().unwrap_or("24h"),
+                Utc::now(),
+            )
+            .map_err(|e| Error::Usage(e.to_string()))?;
+            Ok(Invocation::Report {
+                project: cmd.project.clone(),
+                spec: cmd.spec.clone(),
+                since,
+            })
+        }
+        Action::Daemon => Ok(Invocation::Daemon {
+            project: cmd.project.clone(),
+            spec: cmd.spec.clone(),
+            once: args.once,
+            listen: args.listen.clone(),
+            options,
+        }),
+        Action::Completions => Err(Error::Usage(
+            "usage: vauto completions bash|zsh|fish".into(),
+        )),
+        action => {
+            let selection = selection(cmd, dir, args)?;
+            act(
+                dir,
+                action,
+                selection,
+                &options,
+                args.dry_run,
+                args.replicas,
+            )
+            .and_then(|inv| check_keep_boot_volume(inv, args.keep_boot_volume))
+        }
+    }
+}
+
+/// Loads the project and spec the words name (each once), with `--replicas` applied.
+fn selection(cmd: &Command, dir: &ConfigDir, args: &Args) -> Result<Selection, Error> {
+    let name = cmd
+        .project
+        .as_deref()
+        .ok_or_else(|| Error::Usage("no project given".into()))?;
+    let project = dir.project(name)?;
+    let spec = match cmd.spec.as_deref() {
+        Some(s) => {
+            let mut spec = dir.spec(s, project.provider)?;
+            if let Some(r) = args.replicas {
+                spec.replicas = r;
+            }
+            Some(spec)
+        }
+        None => None,
+    };
+    Ok(Selection {
+        project,
+        spec,
+        target: args.target.clone(),
+    })
+}
+
+/// The invocation of a provider action (or `plan`) on `selection`.
+fn act(
+    dir: &ConfigDir,
+    action: Action,
+    selection: Selection,
+    options: &RunOptions,
+    dry_run: bool,
+    replicas: Option<u32>,
+) -> Result<Invocation, Error> {
+    let options = options.clone();
+    Ok(match action {
+        Action::Plan => Invocation::Plan(Box::new(plan(dir, &selection, replicas)?)),
+        Action::Deploy if dry_run => Invocation::Plan(Box::new(plan(dir, &selection, replicas)?)),
+        Action::Deploy => {
+            prepare_keys(&selection)?;
+            Invocation::Deploy {
+                plan: Box::new(plan(dir, &selection, replicas)?),
+                options,
+            }
+        }
+        action if dry_run => Invocation::DryRun { action, selection },
+        Action::Status => Invocation::Status { selection },
+        Action::Delete => Invocation::Delete {
+            selection,
+            keep_boot_volume: false,
+            options,
+        },
+        Action::Start | Action::Stop => Invocation::Power {
+            power: Power::of(action).unwrap_or(Power::Start),
+            selection,
+            options,
+        },
+        other => {
+            return Err(Error::Usage(format!(
+                "`{other}` is not a provider action"
+            )));
+        }
+    })
+}
+
+/// `--keep-boot-volume` goes with `delete` on a provider that can keep a boot disk.
+fn check_keep_boot_volume(inv: Invocation, keep: bool) -> Result<Invocation, Error> {
+    if !keep {
+        return Ok(inv);
+    }
+    match inv {
+        Invocation::Delete {
+            selection,
+            options,
+            ..
+        } => {
+            let kind = selection.project.provider;
+            if !crate::provider::capability(kind).keeps_boot_volume {
+                return Err(Error::Usage(format!(
+                    "--keep-boot-volume applies to OCI only; `{kind}` deletes the DataVolume with its VM"
+                )));
+            }
+            Ok(Invocation::Delete {
+                selection,
+                keep_boot_volume: true,
+                options,
+            })
+        }
+        other => Err(Error::Usage(format!(
+            "--keep-boot-volume goes with `delete`, not `{}`",
+            other.action()
+        ))),
+    }
+}
+
+/// The plan of the selection's spec (`--replicas` is already applied to it).
+fn plan(dir: &ConfigDir, selection: &Selection, replicas: Option<u32>) -> Result<Plan, Error> {
+    let spec = selection
+        .spec
+        .as_ref()
+        .ok_or_else(|| Error::Usage("this action needs a spec".into()))?;
+    let opts = PlanOptions {
+        replicas,
+        target: selection.target.clone(),
+    };
+    let mut plan = crate::plan::build(dir, &selection.project, spec, &opts)?;
+    if plan.project.provider == ProviderKind::Oci {
+        plan.notes
+            .extend(crate::provider::oci::resources::plan_notes(&plan));
+    }
+    Ok(plan)
+}
+
+/// Creates the `ssh.generate` key pair before planning, so the plan carries its public key.
+fn prepare_keys(selection: &Selection) -> Result<(), Error> {
+    let Some(spec) = &selection.spec else {
+        return Ok(());
+    };
+    if let Some(path) = crate::plan::generated_key_path(spec) {
+        let comment = format!("vauto {}/{}", selection.project.name, spec.name);
+        crate::plan::ensure_generated(&path, &comment).map_err(Error::Other)?;
+    }
+    Ok(())
+}
+
+/// The directory `--log-dir` or the project's `logs.dir` names, if any.
+pub fn log_dir(settings: &Settings, project: Option<&Project>) -> Option<(PathBuf, u32)> {
+    let keep = project.map_or(30, |p| p.logs.keep_days);
+    match (&settings.log_dir, project) {
+        (Some(d), _) => Some((d.clone(), keep)),
+        (None, Some(p)) => Some((settings.dir.root.join(Path::new(p.logs.dir.as_str())), keep)),
+        (None, None) => None,
+    }
+}
