@@ -3,20 +3,19 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use super::Ctx;
 use super::connect::{connect_options, with_provider};
-use crate::cli::{Action, Format};
-use crate::config::Project;
+use super::{Invocation, RunOptions, Selection, Settings};
+use crate::cli::Format;
+use crate::config::{Project, Spec};
 use crate::engine::DeployOptions;
 use crate::engine::retry::{RetryPolicy, retry_reads};
 use crate::error::{Error, exit};
-use crate::model::{DeleteOptions, Existing, Fanout, Observer, Power, Scope, Summary};
+use crate::model::{Action, DeleteOptions, Existing, Fanout, Observer, Summary};
 use crate::ops::journal::{Journal, JournalFile, RunInfo};
 use crate::ops::lock::RunLock;
 use crate::ops::notify::{FLUSH_TIMEOUT, Notifier, describe_target};
-use crate::plan::Plan;
 use crate::provider::Provider;
-use crate::ui::output::{Printer, Verbosity};
+use crate::ui::output::Printer;
 
 /// Who else hears about a run besides the printer: set by `vauto daemon`.
 #[derive(Default, Clone, Copy)]
@@ -29,10 +28,11 @@ pub struct Hooks<'a> {
     pub announce: bool,
 }
 
-/// Loads what the action needs, connects, and runs it.
-pub async fn run(ctx: &Ctx) -> Result<u8, Error> {
+/// Connects to the invocation's backend and runs it.
+pub async fn run(settings: &Settings, invocation: &Invocation) -> Result<u8, Error> {
     run_with(
-        ctx,
+        settings,
+        invocation,
         Hooks {
             announce: true,
             ..Hooks::default()
@@ -42,38 +42,39 @@ pub async fn run(ctx: &Ctx) -> Result<u8, Error> {
 }
 
 /// [`run`] with extra observers and notifier: how the daemon runs an action.
-pub async fn run_with(ctx: &Ctx, hooks: Hooks<'_>) -> Result<u8, Error> {
-    let project = ctx.project()?;
-    super::open_logs(ctx, Some(&project));
-    // Only deploy needs the plan; the other actions select existing instances by label,
-    // so `--target` may name an instance beyond the spec's current replicas.
-    let plan = if ctx.cmd.action == Action::Deploy {
-        prepare_keys(ctx, &project)?;
-        Some(super::plan::load_plan(ctx)?)
-    } else {
-        ctx.spec(&project)?;
-        None
+pub async fn run_with(
+    settings: &Settings,
+    invocation: &Invocation,
+    hooks: Hooks<'_>,
+) -> Result<u8, Error> {
+    let Some(project) = invocation.project() else {
+        return Err(Error::Usage(format!(
+            "`{}` is not a provider action",
+            invocation.action()
+        )));
     };
-    if ctx.args.dry_run {
-        return dry_run(ctx, &project);
+    super::open_logs(settings, Some(project));
+    if let Invocation::DryRun { action, selection } = invocation {
+        return dry_run(*action, selection);
     }
-    let (opts, _sim) = connect_options(&project, &ctx.state_dir).await?;
-    let printer = Printer::new(ctx.args.output, verbosity(ctx), opts.simulated);
+    let (opts, _sim) = connect_options(project, &settings.state_dir).await?;
+    let printer = Printer::new(settings.output, settings.verbosity, opts.simulated);
     let own;
     let base = match hooks.notifier {
         Some(n) => n,
         None => {
-            own = Notifier::new(&project, opts.simulated);
+            own = Notifier::new(project, opts.simulated);
             &own
         }
     };
-    let action = ctx.cmd.action;
-    let notifier = base.for_run(ctx.cmd.spec.as_deref(), action.as_str());
+    let action = invocation.action();
+    let spec = spec_of(invocation);
+    let notifier = base.for_run(spec.map(|s| s.name.as_str()), action.as_str());
     let announce = hooks.announce && action != Action::Status && notifier.active();
     if announce {
-        let what = match ctx.spec(&project) {
-            Ok(Some(spec)) => describe_target(&project, &spec),
-            _ => "every spec of the project".to_string(),
+        let what = match spec {
+            Some(spec) => describe_target(project, spec),
+            None => "every spec of the project".to_string(),
         };
         notifier.run_started(&what);
     }
@@ -81,12 +82,7 @@ pub async fn run_with(ctx: &Ctx, hooks: Hooks<'_>) -> Result<u8, Error> {
     observers.extend(hooks.observer);
     let fanout = Fanout(observers);
     let result = with_provider!(project, opts, |p| act(
-        ctx,
-        &p,
-        &project,
-        plan.as_ref(),
-        &printer,
-        &fanout
+        settings, &p, invocation, &printer, &fanout
     )
     .await);
     if announce {
@@ -98,173 +94,144 @@ pub async fn run_with(ctx: &Ctx, hooks: Hooks<'_>) -> Result<u8, Error> {
     result
 }
 
-fn verbosity(ctx: &Ctx) -> Verbosity {
-    if ctx.args.quiet {
-        Verbosity::Quiet
-    } else if ctx.args.verbose > 0 {
-        Verbosity::Verbose
-    } else {
-        Verbosity::Normal
+/// The spec an invocation names, if any.
+fn spec_of(invocation: &Invocation) -> Option<&Spec> {
+    match invocation {
+        Invocation::Plan(plan) | Invocation::Deploy { plan, .. } => Some(&plan.spec),
+        Invocation::Delete { selection, .. }
+        | Invocation::Status { selection }
+        | Invocation::Power { selection, .. }
+        | Invocation::DryRun { selection, .. } => selection.spec.as_ref(),
+        _ => None,
     }
 }
 
-/// Creates the `ssh.generate` key pair before planning, so the plan carries its public key.
-fn prepare_keys(ctx: &Ctx, project: &Project) -> Result<(), Error> {
-    let Some(spec) = ctx.spec(project)? else {
-        return Ok(());
-    };
-    if let Some(path) = crate::plan::generated_key_path(&spec) {
-        let comment = format!("vauto {}/{}", project.name, spec.name);
-        crate::plan::ensure_generated(&path, &comment).map_err(Error::Other)?;
-    }
-    Ok(())
-}
-
-fn dry_run(ctx: &Ctx, project: &Project) -> Result<u8, Error> {
-    let selector = crate::plan::selector(
-        &project.name,
-        ctx.cmd.spec.as_deref(),
-        ctx.args.target.as_deref(),
-    );
+fn dry_run(action: Action, selection: &Selection) -> Result<u8, Error> {
     println!(
-        "dry run: `{}` would act on the resources labelled {selector} (nothing was contacted)",
-        ctx.cmd.action.as_str()
+        "dry run: `{action}` would act on the resources labelled {} (nothing was contacted)",
+        selection.selector()
     );
     Ok(exit::OK)
 }
 
-fn scope(ctx: &Ctx, project: &Project) -> Scope {
-    Scope {
-        project: project.name.0.clone(),
-        spec: ctx.cmd.spec.clone(),
-        target: ctx.args.target.clone(),
-    }
-}
-
-fn lock(ctx: &Ctx, project: &str, spec: &str) -> Result<RunLock, Error> {
+fn lock(
+    settings: &Settings,
+    options: &RunOptions,
+    project: &str,
+    spec: &str,
+) -> Result<RunLock, Error> {
     Ok(RunLock::acquire(
-        &ctx.state_dir,
+        &settings.state_dir,
         project,
         spec,
-        ctx.args.wait_lock,
+        options.wait_lock,
     )?)
 }
 
+fn journal(settings: &Settings, project: &Project, spec: Option<&str>, action: Action) -> Journal {
+    Journal::new(
+        JournalFile::new(&settings.state_dir),
+        RunInfo {
+            project: project.name.0.clone(),
+            spec: spec.unwrap_or_default().to_string(),
+            provider: project.provider.as_str().to_string(),
+            action: action.as_str().to_string(),
+        },
+    )
+}
+
 async fn act<P: Provider>(
-    ctx: &Ctx,
+    settings: &Settings,
     p: &P,
-    project: &Project,
-    plan: Option<&Plan>,
+    invocation: &Invocation,
     printer: &Printer,
     observer: &dyn Observer,
 ) -> Result<u8, Error> {
     let started = Instant::now();
-    let action = ctx.cmd.action;
-    if ctx.args.keep_boot_volume && !p.capability().keeps_boot_volume {
-        return Err(Error::Usage(format!(
-            "--keep-boot-volume applies to OCI only; `{}` deletes the DataVolume with its VM",
-            p.kind()
-        )));
-    }
-    let journal = Journal::new(
-        JournalFile::new(&ctx.state_dir),
-        RunInfo {
-            project: project.name.0.clone(),
-            spec: ctx.cmd.spec.clone().unwrap_or_default(),
-            provider: project.provider.as_str().to_string(),
-            action: action.as_str().to_string(),
-        },
-    );
+    let action = invocation.action();
+    let Some(project) = invocation.project() else {
+        return Err(Error::Usage(format!("`{action}` is not a provider action")));
+    };
+    let spec = spec_of(invocation).map(|s| s.name.as_str());
+    let journal = journal(settings, project, spec, action);
     tracing::info!(
         "{} {}/{} started (vauto {})",
         action.as_str(),
         project.name.0,
-        ctx.cmd.spec.as_deref().unwrap_or("*"),
+        spec.unwrap_or("*"),
         crate::VERSION_LINE
     );
     // The terminal (and notifier, metrics) and the journal see the same events; the
     // engine knows none of them.
     let observer = Fanout(vec![observer, &journal]);
-    let reports = match action {
-        Action::Deploy => {
-            let plan = plan.ok_or_else(|| Error::Usage("deploy needs a spec".into()))?;
-            let _lock = lock(ctx, &project.name, &plan.spec.name)?;
-            let mut policy = RetryPolicy::from_config(&project.retry);
-            if let Some(m) = ctx.args.max_attempts {
+    let policy = RetryPolicy::from_config(&project.retry);
+    let reports = match invocation {
+        Invocation::Deploy { plan, options } => {
+            let _lock = lock(settings, options, &project.name, &plan.spec.name)?;
+            let mut policy = policy;
+            if let Some(m) = options.max_attempts {
                 policy.max_attempts = m;
             }
-            policy.deadline = ctx.args.deadline.map(|d| d.0);
+            policy.deadline = options.deadline;
             let opts = DeployOptions {
-                parallel: ctx.args.parallel,
-                wait: ctx.args.wait,
+                parallel: options.parallel,
+                wait: options.wait,
                 wait_timeout: Duration::from_secs(1800),
                 policy,
                 seed: fastrand::u64(..),
             };
             crate::engine::deploy(p, plan, &opts, &observer).await?
         }
-        Action::Status => return status(ctx, p, project).await,
-        Action::Delete => {
-            let policy = RetryPolicy::from_config(&project.retry);
-            let sc = scope(ctx, project);
-            let found = retry_reads(&policy, || p.list(&sc)).await?;
+        Invocation::Status { selection } => return status(settings, p, selection).await,
+        Invocation::Delete {
+            selection,
+            keep_boot_volume,
+            options,
+        } => {
+            let scope = selection.scope();
+            let found = retry_reads(&policy, || p.list(&scope)).await?;
             if found.is_empty() {
-                if ctx.args.output == Format::Table {
+                if settings.output == Format::Table {
                     println!(
                         "nothing to delete: no managed instances match {}",
-                        crate::plan::selector(
-                            &project.name,
-                            ctx.cmd.spec.as_deref(),
-                            ctx.args.target.as_deref()
-                        )
+                        selection.selector()
                     );
                 }
                 printer.finish("delete", &[], started.elapsed());
                 return Ok(exit::OK);
             }
-            confirm(ctx, &found)?;
+            confirm(options, &found)?;
             let mut specs: Vec<&str> = found.iter().map(|e| e.spec.as_str()).collect();
             specs.sort();
             specs.dedup();
             let _locks = specs
                 .iter()
-                .map(|s| lock(ctx, &project.name, s))
+                .map(|s| lock(settings, options, &project.name, s))
                 .collect::<Result<Vec<_>, _>>()?;
-            let options = DeleteOptions {
-                keep_boot_volume: ctx.args.keep_boot_volume,
+            let delete = DeleteOptions {
+                keep_boot_volume: *keep_boot_volume,
             };
             for e in &found {
                 journal.set_spec(&e.name, &e.spec);
             }
-            crate::engine::delete(p, &found, &options, ctx.args.parallel, &observer).await
+            crate::engine::delete(p, &found, &delete, options.parallel, &observer).await
         }
-        Action::Start | Action::Stop => {
-            let spec = ctx.cmd.spec.as_deref().unwrap_or_default();
-            let _lock = lock(ctx, &project.name, spec)?;
-            let policy = RetryPolicy::from_config(&project.retry);
-            let sc = scope(ctx, project);
-            let found = retry_reads(&policy, || p.list(&sc)).await?;
-            let power = if action == Action::Start {
-                Power::Start
-            } else {
-                Power::Stop
-            };
-            crate::engine::power(
-                p,
-                &found,
-                power,
-                ctx.args.wait,
-                ctx.args.parallel,
-                &observer,
-            )
-            .await
+        Invocation::Power {
+            power,
+            selection,
+            options,
+        } => {
+            let _lock = lock(
+                settings,
+                options,
+                &project.name,
+                selection.spec_name().unwrap_or_default(),
+            )?;
+            let scope = selection.scope();
+            let found = retry_reads(&policy, || p.list(&scope)).await?;
+            crate::engine::power(p, &found, *power, options.wait, options.parallel, &observer).await
         }
-        _ => {
-            return Err(Error::Usage(format!(
-                "`{}` is not a provider action",
-                action.as_str()
-            )));
-        }
+        _ => return Err(Error::Usage(format!("`{action}` is not a provider action"))),
     };
     printer.finish(action.as_str(), &reports, started.elapsed());
     Ok(if Summary::of(&reports).failed > 0 {
@@ -274,25 +241,22 @@ async fn act<P: Provider>(
     })
 }
 
-async fn status<P: Provider>(ctx: &Ctx, p: &P, project: &Project) -> Result<u8, Error> {
-    let policy = RetryPolicy::from_config(&project.retry);
-    let sc = scope(ctx, project);
-    let rows = retry_reads(&policy, || p.status(&sc)).await?;
-    match ctx.args.output {
+async fn status<P: Provider>(
+    settings: &Settings,
+    p: &P,
+    selection: &Selection,
+) -> Result<u8, Error> {
+    let policy = RetryPolicy::from_config(&selection.project.retry);
+    let scope = selection.scope();
+    let rows = retry_reads(&policy, || p.status(&scope)).await?;
+    match settings.output {
         Format::Table => {
             if rows.is_empty() {
-                println!(
-                    "no managed instances match {}",
-                    crate::plan::selector(
-                        &project.name,
-                        ctx.cmd.spec.as_deref(),
-                        ctx.args.target.as_deref()
-                    )
-                );
+                println!("no managed instances match {}", selection.selector());
             } else {
                 println!("{}", crate::ui::table::status_table(p.kind(), &rows));
             }
-            if project.sim {
+            if selection.project.sim {
                 println!(
                     "[SIMULATED] {} instances on the built-in {} simulator",
                     rows.len(),
@@ -306,8 +270,8 @@ async fn status<P: Provider>(ctx: &Ctx, p: &P, project: &Project) -> Result<u8, 
 }
 
 /// Asks before deleting unless `--yes`; refuses when nobody can answer.
-fn confirm(ctx: &Ctx, found: &[Existing]) -> Result<(), Error> {
-    if ctx.args.yes {
+fn confirm(options: &RunOptions, found: &[Existing]) -> Result<(), Error> {
+    if options.yes {
         return Ok(());
     }
     let names: Vec<&str> = found.iter().map(|e| e.name.as_str()).collect();

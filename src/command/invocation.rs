@@ -60,11 +60,7 @@ impl Selection {
 
     /// The ownership-label selector, as printed in messages.
     pub fn selector(&self) -> String {
-        crate::plan::selector(
-            &self.project.name,
-            self.spec_name(),
-            self.target.as_deref(),
-        )
+        crate::plan::selector(&self.project.name, self.spec_name(), self.target.as_deref())
     }
 }
 
@@ -292,11 +288,9 @@ fn invocation(args: &Args, cmd: &Command, dir: &ConfigDir) -> Result<Invocation,
     match cmd.action {
         Action::Validate => Ok(Invocation::Validate),
         Action::Report => {
-            let since = crate::ops::report::parse_since(
-                args.since.as_deref().unwrap_or("24h"),
-                Utc::now(),
-            )
-            .map_err(|e| Error::Usage(e.to_string()))?;
+            let since =
+                crate::ops::report::parse_since(args.since.as_deref().unwrap_or("24h"), Utc::now())
+                    .map_err(|e| Error::Usage(e.to_string()))?;
             Ok(Invocation::Report {
                 project: cmd.project.clone(),
                 spec: cmd.spec.clone(),
@@ -385,9 +379,7 @@ fn act(
             options,
         },
         other => {
-            return Err(Error::Usage(format!(
-                "`{other}` is not a provider action"
-            )));
+            return Err(Error::Usage(format!("`{other}` is not a provider action")));
         }
     })
 }
@@ -399,9 +391,7 @@ fn check_keep_boot_volume(inv: Invocation, keep: bool) -> Result<Invocation, Err
     }
     match inv {
         Invocation::Delete {
-            selection,
-            options,
-            ..
+            selection, options, ..
         } => {
             let kind = selection.project.provider;
             if !crate::provider::capability(kind).keeps_boot_volume {
@@ -459,5 +449,108 @@ pub fn log_dir(settings: &Settings, project: Option<&Project>) -> Option<(PathBu
         (Some(d), _) => Some((d.clone(), keep)),
         (None, Some(p)) => Some((settings.dir.root.join(Path::new(p.logs.dir.as_str())), keep)),
         (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// Stage 2 over the repository's own examples (no network, no state written).
+    fn config(line: &str) -> Result<Config, Error> {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut words = vec!["vauto", "--config-dir", root];
+        words.extend(line.split_whitespace());
+        let args = Args::try_parse_from(words).map_err(|e| Error::Usage(e.to_string()))?;
+        Config::from_args(&args)
+    }
+
+    fn usage(line: &str) -> String {
+        match config(line) {
+            Err(Error::Usage(m)) => m,
+            other => panic!("{line}: expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plan_is_loaded_once_with_the_replicas_override() {
+        let c = config("lab web plan --replicas 3 -o yaml").unwrap();
+        assert_eq!(c.settings.output, Format::Yaml);
+        let Invocation::Plan(plan) = &c.invocation else {
+            panic!("{:?}", c.invocation)
+        };
+        let names: Vec<&str> = plan.instances.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["web-01", "web-02", "web-03"]);
+        assert_eq!(plan.spec.replicas, 3);
+        assert!(
+            plan.spec.source.is_some(),
+            "the source is kept for positions"
+        );
+    }
+
+    #[test]
+    fn options_are_checked_before_anything_runs() {
+        assert_eq!(
+            usage("lab web delete --keep-boot-volume"),
+            "--keep-boot-volume applies to OCI only; `kubevirt` deletes the DataVolume with its VM"
+        );
+        assert_eq!(
+            usage("demo-oci a1 status --keep-boot-volume"),
+            "--keep-boot-volume goes with `delete`, not `status`"
+        );
+        let c = config("demo-oci a1 delete --keep-boot-volume --yes --parallel 0").unwrap();
+        let Invocation::Delete {
+            keep_boot_volume,
+            options,
+            selection,
+        } = &c.invocation
+        else {
+            panic!("{:?}", c.invocation)
+        };
+        assert!(*keep_boot_volume && options.yes);
+        assert_eq!(
+            options.parallel, 1,
+            "--parallel 0 still works one at a time"
+        );
+        assert_eq!(selection.spec_name(), Some("a1"));
+    }
+
+    #[test]
+    fn dry_runs_and_power_actions_carry_their_selection() {
+        let c = config("lab status --dry-run --target web-02").unwrap();
+        let Invocation::DryRun { action, selection } = &c.invocation else {
+            panic!("{:?}", c.invocation)
+        };
+        assert_eq!(*action, Action::Status);
+        assert_eq!(
+            selection.selector(),
+            "v-auto/managed=true,v-auto/project=lab,v-auto/name=web-02"
+        );
+        let c = config("lab web stop --wait").unwrap();
+        assert!(matches!(
+            &c.invocation,
+            Invocation::Power { power: Power::Stop, options, .. } if options.wait
+        ));
+    }
+
+    #[test]
+    fn a_schedule_builds_its_invocation_without_a_command_line() {
+        let dir = ConfigDir::open(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let project = dir.project("lab").unwrap();
+        let options = RunOptions {
+            parallel: 4,
+            wait: false,
+            wait_lock: true,
+            yes: false,
+            max_attempts: None,
+            deadline: None,
+        };
+        let inv = Invocation::scheduled(&dir, &project, "web", Action::Stop, &options).unwrap();
+        let Invocation::Power { options, .. } = inv else {
+            panic!("{inv:?}")
+        };
+        assert!(options.yes && !options.wait_lock && options.parallel == 4);
     }
 }

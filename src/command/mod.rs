@@ -3,6 +3,7 @@
 mod actions;
 mod connect;
 pub mod daemon;
+pub mod invocation;
 mod man;
 mod plan;
 mod report;
@@ -13,47 +14,11 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use crate::cli::{Action, Args, Command};
-use crate::config::{ConfigDir, Project, Spec};
+pub use invocation::{Config, Invocation, RunOptions, Selection, Settings};
+
+use crate::cli::Args;
+use crate::config::Project;
 use crate::error::{Error, exit};
-
-/// Everything an action needs from the command line and the environment.
-pub struct Ctx {
-    /// Parsed arguments.
-    pub args: Args,
-    /// The resolved positional words.
-    pub cmd: Command,
-    /// The configuration directory.
-    pub dir: ConfigDir,
-    /// The state directory (`.vauto/`).
-    pub state_dir: PathBuf,
-}
-
-impl Ctx {
-    /// Loads the project named on the command line.
-    pub fn project(&self) -> Result<Project, Error> {
-        let name = self
-            .cmd
-            .project
-            .as_deref()
-            .ok_or_else(|| Error::Usage("no project given".into()))?;
-        Ok(self.dir.project(name)?)
-    }
-
-    /// Loads the spec named on the command line, checked for `project`'s provider.
-    pub fn spec(&self, project: &Project) -> Result<Option<Spec>, Error> {
-        match self.cmd.spec.as_deref() {
-            None => Ok(None),
-            Some(name) => {
-                let mut spec = self.dir.spec(name, project.provider)?;
-                if let Some(r) = self.args.replicas {
-                    spec.replicas = r;
-                }
-                Ok(Some(spec))
-            }
-        }
-    }
-}
 
 /// `main`: parse, run, print the error, map it to an exit code.
 pub fn main_entry() -> ExitCode {
@@ -80,7 +45,7 @@ pub fn main_entry() -> ExitCode {
     // The daemon handles signals itself: it finishes the action in flight before exiting.
     let daemon = args
         .resolve()
-        .is_ok_and(|c| c.action == crate::cli::Action::Daemon);
+        .is_ok_and(|c| c.action == crate::model::Action::Daemon);
     // One-shot commands wait on the network, not the CPU: a single-threaded runtime keeps
     // their memory small (no worker threads, no per-thread allocator arenas); the long-lived
     // daemon keeps the worker pool.
@@ -162,73 +127,55 @@ pub fn config_dir(explicit: Option<&Path>) -> PathBuf {
     cwd
 }
 
-/// Runs one command; returns the exit code for a run that completed.
+/// Runs one command: stage 2 (check and load) then stage 3 (act); returns the exit code
+/// of a run that completed.
 pub async fn run(args: Args) -> Result<u8, Error> {
-    let cmd = args.resolve().map_err(Error::Usage)?;
-    if cmd.action == Action::Completions {
-        return completions(&cmd.rest[0]);
-    }
-    let root = config_dir(args.config_dir.as_deref());
-    if args.config_dir.is_some() && !root.is_dir() {
-        return Err(Error::Usage(format!(
-            "--config-dir `{}` is not a directory",
-            root.display()
-        )));
-    }
-    let dir = ConfigDir::open(&root)?;
-    let state_dir = args
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| root.join(".vauto"));
-    let ctx = Ctx {
-        args,
-        cmd,
-        dir,
-        state_dir,
-    };
-    if ctx.args.log_dir.is_some() {
-        open_logs(&ctx, None);
-    }
-    match ctx.cmd.action {
-        Action::Validate => validate::validate(&ctx),
-        Action::Plan => plan::plan(&ctx),
-        Action::Deploy if ctx.args.dry_run => plan::plan(&ctx),
-        Action::Deploy | Action::Delete | Action::Status | Action::Start | Action::Stop => {
-            actions::run(&ctx).await
+    let config = Config::from_args(&args)?;
+    drop(args);
+    config.execute().await
+}
+
+impl Config {
+    /// Stage 3: runs the invocation.
+    pub async fn execute(&self) -> Result<u8, Error> {
+        let settings = &self.settings;
+        if settings.log_dir.is_some() {
+            open_logs(settings, None);
         }
-        Action::Report => report::report(&ctx),
-        Action::Daemon => {
-            // The daily report is the journal's summary of the period since the last one.
-            let summary = |dir: &Path, since: chrono::DateTime<chrono::Utc>| {
-                let period = (chrono::Utc::now() - since).to_std().unwrap_or_default();
-                report::daily_summary(dir, period).map_err(|e| e.to_string())
-            };
-            daemon::run_with(&ctx, Some(&summary)).await
+        match &self.invocation {
+            Invocation::Validate => validate::validate(settings),
+            Invocation::Plan(plan) => plan::plan(settings, plan),
+            Invocation::Report {
+                project,
+                spec,
+                since,
+            } => report::report(settings, project.as_deref(), spec.as_deref(), *since),
+            Invocation::Daemon { .. } => {
+                // The daily report is the journal's summary of the period since the last one.
+                let summary = |dir: &Path, since: chrono::DateTime<chrono::Utc>| {
+                    let period = (chrono::Utc::now() - since).to_std().unwrap_or_default();
+                    report::daily_summary(dir, period).map_err(|e| e.to_string())
+                };
+                daemon::run_with(settings, &self.invocation, Some(&summary)).await
+            }
+            Invocation::Completions(shell) => completions(*shell),
+            invocation => actions::run(settings, invocation).await,
         }
-        Action::Completions => Ok(exit::OK),
     }
 }
 
 /// Starts the daily log files: `--log-dir`, else the project's `logs.dir` (relative to the
 /// config directory). A directory that cannot be created is a warning, not a failed run.
-pub fn open_logs(ctx: &Ctx, project: Option<&Project>) {
-    let logs = project.map(|p| p.logs.clone()).unwrap_or_default();
-    let dir = match &ctx.args.log_dir {
-        Some(d) => d.clone(),
-        None if project.is_some() => ctx.dir.root.join(logs.dir.as_str()),
-        None => return,
+pub fn open_logs(settings: &Settings, project: Option<&Project>) {
+    let Some((dir, keep_days)) = invocation::log_dir(settings, project) else {
+        return;
     };
-    if let Err(e) = crate::ops::logging::open_log_dir(&dir, logs.keep_days) {
+    if let Err(e) = crate::ops::logging::open_log_dir(&dir, keep_days) {
         tracing::warn!("cannot write log files to `{}`: {e}", dir.display());
     }
 }
 
-fn completions(shell: &str) -> Result<u8, Error> {
-    let shell: clap_complete::Shell = shell.parse().map_err(|_| {
-        Error::Usage(format!(
-            "unknown shell `{shell}`: expected bash, zsh or fish"
-        ))
-    })?;
+fn completions(shell: clap_complete::Shell) -> Result<u8, Error> {
     let mut cmd = <Args as CommandFactory>::command();
     clap_complete::generate(shell, &mut cmd, "vauto", &mut std::io::stdout());
     Ok(exit::OK)

@@ -2,11 +2,11 @@
 
 use serde::Serialize;
 
-use super::Ctx;
+use super::Settings;
 use crate::cli::Format;
 use crate::config::ProviderKind;
 use crate::error::{Error, exit};
-use crate::plan::{Plan, PlanOptions, PlannedObject};
+use crate::plan::{Plan, PlannedObject};
 
 /// Every body deploy would send, in creation order, with the instance each belongs to.
 pub fn planned_objects(plan: &Plan) -> Vec<(String, PlannedObject)> {
@@ -23,30 +23,11 @@ pub fn planned_objects(plan: &Plan) -> Vec<(String, PlannedObject)> {
     out
 }
 
-/// Loads project + spec and builds the plan for the command line's options.
-pub fn load_plan(ctx: &Ctx) -> Result<Plan, Error> {
-    let project = ctx.project()?;
-    let spec = ctx
-        .spec(&project)?
-        .ok_or_else(|| Error::Usage("this action needs a spec".into()))?;
-    let opts = PlanOptions {
-        replicas: ctx.args.replicas,
-        target: ctx.args.target.clone(),
-    };
-    let mut plan = crate::plan::build(&ctx.dir, &project, &spec, &opts)?;
-    if plan.project.provider == ProviderKind::Oci {
-        plan.notes
-            .extend(crate::provider::oci::resources::plan_notes(&plan));
-    }
-    Ok(plan)
-}
-
 /// Prints the plan as a table, a YAML multi-document stream, or a JSON array.
-pub fn plan(ctx: &Ctx) -> Result<u8, Error> {
-    let plan = load_plan(ctx)?;
-    let objects = planned_objects(&plan);
-    match ctx.args.output {
-        Format::Table => print!("{}", crate::ui::table::plan_table(&plan, &objects)),
+pub fn plan(settings: &Settings, plan: &Plan) -> Result<u8, Error> {
+    let objects = planned_objects(plan);
+    match settings.output {
+        Format::Table => print!("{}", crate::ui::table::plan_table(plan, &objects)),
         Format::Yaml => {
             let mut s = String::new();
             for (_, o) in &objects {

@@ -4,27 +4,31 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::Ctx;
+use chrono::{DateTime, Utc};
+
+use super::Settings;
 use crate::cli::Format;
 use crate::error::{Error, exit};
 use crate::ops::report::{self, Filter, ReportError};
 use crate::ui::report::{render_table, summary_text};
 
 /// Aggregates the journal over `--since` (default 24h) and prints tables, JSON or YAML.
-pub fn report(ctx: &Ctx) -> Result<u8, Error> {
-    let now = chrono::Utc::now();
-    let since = report::parse_since(ctx.args.since.as_deref().unwrap_or("24h"), now)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+pub fn report(
+    settings: &Settings,
+    project: Option<&str>,
+    spec: Option<&str>,
+    since: DateTime<Utc>,
+) -> Result<u8, Error> {
     let filter = Filter {
-        project: ctx.cmd.project.clone(),
-        spec: ctx.cmd.spec.clone(),
+        project: project.map(String::from),
+        spec: spec.map(String::from),
         since,
     };
-    let r = report::aggregate(&ctx.state_dir, filter).map_err(|e| match e {
+    let r = report::aggregate(&settings.state_dir, filter).map_err(|e| match e {
         ReportError::Since(_) => Error::Usage(e.to_string()),
         ReportError::Io { .. } => Error::Other(e.to_string()),
     })?;
-    match ctx.args.output {
+    match settings.output {
         Format::Table => print!("{}", render_table(&r)),
         f => crate::ui::output::print_doc(f, &r),
     }

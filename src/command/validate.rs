@@ -2,14 +2,14 @@
 
 use std::collections::BTreeSet;
 
-use super::Ctx;
+use super::Settings;
 use crate::config::{ConfigError, ConfigErrors, Project, yaml_files};
 use crate::error::{Error, exit};
 use crate::plan::{PlanOptions, check_all_templates};
 
 /// Checks everything under the config directory and lists every problem.
-pub fn validate(ctx: &Ctx) -> Result<u8, Error> {
-    let dir = &ctx.dir;
+pub fn validate(settings: &Settings) -> Result<u8, Error> {
+    let dir = &settings.dir;
     let mut errs: Vec<ConfigError> = Vec::new();
     let mut projects: Vec<Project> = Vec::new();
     let project_files = yaml_files(&dir.root.join("projects"));
@@ -28,13 +28,10 @@ pub fn validate(ctx: &Ctx) -> Result<u8, Error> {
     }
     let mut plans = 0;
     for f in &spec_files {
-        let spec = match dir.load_spec(f, None) {
-            Ok(s) => s,
-            Err(e) => {
-                errs.extend(e.0);
-                continue;
-            }
-        };
+        if let Err(e) = dir.load_spec(f, None) {
+            errs.extend(e.0);
+            continue;
+        }
         // Plan the spec with every project whose provider it can run on.
         for p in &projects {
             let Ok(spec) = dir.load_spec(f, Some(p.provider)) else {
@@ -45,7 +42,6 @@ pub fn validate(ctx: &Ctx) -> Result<u8, Error> {
                 Err(e) => errs.extend(e.0),
             }
         }
-        let _ = spec;
     }
     errs.extend(check_all_templates(dir));
     let mut seen = BTreeSet::new();

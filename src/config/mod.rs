@@ -22,7 +22,7 @@ pub use project::{
 pub use source::Source;
 pub use spec::{
     AdChoice, CloudInit, Disk, DiskSource, FallbackSize, Image, PlacementSpec, PvcRef, Schedule,
-    ScheduleAction, Spec, Ssh,
+    Spec, Ssh,
 };
 pub use values::{CronExpr, Dur, Secret, Text, TimeZone, Value};
 
@@ -112,6 +112,7 @@ impl ConfigDir {
         check_name(&src, "name", &p.name, &mut errs);
         check_project(&src, &p, &mut errs);
         if errs.is_empty() {
+            p.source = Some(std::sync::Arc::new(src));
             Ok(p)
         } else {
             Err(ConfigErrors(errs))
@@ -153,6 +154,7 @@ impl ConfigDir {
         };
         check_spec(self, &src, &s, provider, &mut errs);
         if errs.is_empty() {
+            s.source = Some(std::sync::Arc::new(src));
             Ok(s)
         } else {
             Err(ConfigErrors(errs))
@@ -484,7 +486,7 @@ fn check_spec(
         }
     }
     for (i, sch) in s.schedules.iter().enumerate() {
-        if sch.action == ScheduleAction::Deploy && s.hunt {
+        if sch.action == crate::model::Action::Deploy && s.hunt {
             let _ = i; // deploy schedules and hunts may coexist; the lock serialises them
         }
     }

@@ -59,6 +59,9 @@ pub struct Project {
     /// The file this came from.
     #[serde(skip)]
     pub file: PathBuf,
+    /// Its text and field positions, kept so later checks can point at a line.
+    #[serde(skip)]
+    pub source: Option<std::sync::Arc<super::Source>>,
 }
 
 /// `kubevirt:` section.

@@ -8,6 +8,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::values::{CronExpr, Text, TimeZone, Value};
+use crate::model::Action;
 
 /// A loaded spec file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -57,6 +58,9 @@ pub struct Spec {
     /// The file this came from.
     #[serde(skip)]
     pub file: PathBuf,
+    /// Its text and field positions, kept so later checks can point at a line.
+    #[serde(skip)]
+    pub source: Option<std::sync::Arc<super::Source>>,
 }
 
 fn one() -> u32 {
@@ -208,18 +212,23 @@ pub struct Ssh {
     pub generate: Option<Text>,
 }
 
-/// What a schedule does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScheduleAction {
-    /// Power on.
-    Start,
-    /// Power off.
-    Stop,
-    /// Create missing instances.
-    Deploy,
-    /// Delete the spec's instances.
-    Delete,
+/// A schedule's `action:`: one of [`Action::SCHEDULED`], read as serde reads an enum.
+fn scheduled_action<'de, D: Deserializer<'de>>(d: D) -> Result<Action, D::Error> {
+    let word = Text::deserialize(d)?;
+    Action::SCHEDULED
+        .into_iter()
+        .find(|a| a.as_str() == word.as_str())
+        .ok_or_else(|| {
+            let expected: Vec<String> = Action::SCHEDULED
+                .iter()
+                .map(|a| format!("`{}`", a.as_str()))
+                .collect();
+            de::Error::custom(format!(
+                "unknown variant `{}`, expected one of {}",
+                word.as_str(),
+                expected.join(", ")
+            ))
+        })
 }
 
 /// One `schedules:` entry.
@@ -229,7 +238,8 @@ pub struct Schedule {
     /// When (crontab syntax).
     pub cron: CronExpr,
     /// What.
-    pub action: ScheduleAction,
+    #[serde(deserialize_with = "scheduled_action")]
+    pub action: Action,
     /// Time zone of `cron`; default the project's `notify.timezone`, else UTC.
     pub timezone: Option<TimeZone>,
     /// Run once after downtime if a run was missed.

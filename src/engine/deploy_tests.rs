@@ -40,12 +40,16 @@ impl Provider for Fake {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Oci
     }
+    const CAPABILITY: Capability = Capability {
+        actions: &[Action::Deploy],
+        rotates_placements: true,
+        capacity_retry: true,
+        keeps_boot_volume: false,
+    };
     fn capability(&self) -> Capability {
         Capability {
-            actions: &[Action::Deploy],
             rotates_placements: !self.ads.is_empty(),
-            capacity_retry: true,
-            keeps_boot_volume: false,
+            ..Self::CAPABILITY
         }
     }
     async fn list(&self, scope: &Scope) -> Result<Vec<Existing>, ProviderError> {

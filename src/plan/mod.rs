@@ -96,9 +96,8 @@ pub fn build(
 ) -> Result<Plan, ConfigErrors> {
     let replicas = opts.replicas.unwrap_or(spec.replicas);
     let prefix = prefix(spec).to_string();
-    let spec_src = crate::config::Source::read(&spec.file).ok();
     let at = |field: &str, msg: String| -> ConfigError {
-        match &spec_src {
+        match &spec.source {
             Some(s) => s.error(field, msg),
             None => ConfigError::file(&spec.file, msg),
         }
@@ -149,8 +148,7 @@ pub fn build(
             Some(ipam) => match static_ip(ipam, index) {
                 Ok(ip) => Some(ip),
                 Err(msg) => {
-                    let src = crate::config::Source::read(&project.file).ok();
-                    let e = match src {
+                    let e = match &project.source {
                         Some(s) => s.error("network.ipam.range", format!("replica {name}: {msg}")),
                         None => ConfigError::file(&project.file, msg),
                     };

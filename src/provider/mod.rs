@@ -46,6 +46,14 @@ pub struct Capability {
     pub keeps_boot_volume: bool,
 }
 
+/// What the backend of `kind` can do, known before connecting (to check options early).
+pub fn capability(kind: ProviderKind) -> Capability {
+    match kind {
+        ProviderKind::Kubevirt => kubevirt::KubevirtProvider::CAPABILITY,
+        ProviderKind::Oci => oci::OciProvider::CAPABILITY,
+    }
+}
+
 impl Capability {
     /// Whether `action` is one this backend performs.
     pub fn supports(&self, action: Action) -> bool {
@@ -79,7 +87,12 @@ pub trait Provider: Send + Sync {
     fn kind(&self) -> ProviderKind;
 
     /// What this backend supports.
-    fn capability(&self) -> Capability;
+    const CAPABILITY: Capability;
+
+    /// What this backend supports.
+    fn capability(&self) -> Capability {
+        Self::CAPABILITY
+    }
 
     /// Lists managed instances in `scope`.
     ///

@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::super::Ctx;
-use super::invoke::{Deadline, Invocation};
+use super::Ctx;
+use super::invoke::{Call, Deadline};
 use super::metrics::Metrics;
 use super::say;
 use super::setup::{Hunt, Setup};
-use crate::cli::Action;
 use crate::error::{Error, exit};
+use crate::model::Action;
 use crate::ops::notify::describe_target;
 
 /// After a hunt found every replica, how long until it checks again.
@@ -23,7 +23,7 @@ pub(super) async fn hunt(ctx: &Ctx, setup: &Setup, h: &Hunt, metrics: &Metrics) 
     // A pass ends after ten rounds so other hunts of the tenancy get their turn.
     let pass = (interval * 10).max(Duration::from_secs(60));
     let notifier = pr.notifier.for_run(Some(&h.spec), "deploy");
-    if let Ok(spec) = ctx.dir.spec(&h.spec, pr.project.provider) {
+    if let Ok(spec) = ctx.settings.dir.spec(&h.spec, pr.project.provider) {
         let what = describe_target(&pr.project, &spec);
         notifier.send(
             "run_started",
@@ -40,9 +40,9 @@ pub(super) async fn hunt(ctx: &Ctx, setup: &Setup, h: &Hunt, metrics: &Metrics) 
     loop {
         let result = {
             let _turn = h.gate.turn().await;
-            Invocation::new(
+            Call::new(
                 ctx,
-                (pname, &h.spec),
+                (&pr.project, &h.spec),
                 Action::Deploy,
                 Deadline::Exactly(pass),
                 (metrics, &pr.notifier),

@@ -1,16 +1,17 @@
-//! How the daemon starts an action: as if typed on the command line, through `actions::run_with`.
+//! How the daemon starts an action: an [`Invocation`] built from the loaded project, run
+//! through `actions::run_with` like the command line's.
 //!
-//! The one place that knows the mechanism, so that it can be swapped without touching the
-//! scheduler or the hunts.
+//! The one place that knows the mechanism, so the scheduler and the hunts do not.
 
 use std::time::Duration;
 
-use super::super::Ctx;
 use super::super::actions::{Hooks, run_with as run_action};
+use super::super::{Invocation, RunOptions};
+use super::Ctx;
 use super::metrics::Metrics;
-use crate::cli::{Action, Command, Format};
-use crate::config::Dur;
+use crate::config::Project;
 use crate::error::Error;
+use crate::model::Action;
 use crate::ops::notify::Notifier;
 
 /// How long the action may keep trying for capacity.
@@ -25,66 +26,52 @@ pub(super) enum Deadline {
 }
 
 /// One action of the daemon, ready to run (again, while a lock is held elsewhere).
-pub(super) struct Invocation<'a> {
-    sub: Ctx,
+pub(super) struct Call<'a> {
+    ctx: &'a Ctx,
+    /// The loaded action, or why it could not be loaded (a spec broken since the start).
+    invocation: Result<Invocation, String>,
     hooks: Hooks<'a>,
 }
 
-impl<'a> Invocation<'a> {
-    /// `action` on `project`/`spec`, reporting to `metrics` and `notifier`.
+impl<'a> Call<'a> {
+    /// `action` on `spec` of `project`, reporting to `metrics` and `notifier`; as if typed
+    /// with `--yes` (the schedule is the confirmation) and without `--wait-lock` (the daemon
+    /// waits for locks itself, without blocking a runtime thread).
     pub fn new(
-        ctx: &Ctx,
-        (project, spec): (&str, &str),
+        ctx: &'a Ctx,
+        (project, spec): (&Project, &str),
         action: Action,
         deadline: Deadline,
         (metrics, notifier): (&'a Metrics, &'a Notifier),
-    ) -> Invocation<'a> {
-        let mut sub = sub_ctx(ctx, project, spec, action);
-        match deadline {
-            Deadline::Inherit => {}
-            Deadline::Default(d) if sub.args.deadline.is_none() => {
-                sub.args.deadline = Some(Dur(d));
-            }
-            Deadline::Default(_) => {}
-            Deadline::Exactly(d) => sub.args.deadline = Some(Dur(d)),
-        }
+    ) -> Call<'a> {
+        let deadline = match deadline {
+            Deadline::Inherit => ctx.options.deadline,
+            Deadline::Default(d) => ctx.options.deadline.or(Some(d)),
+            Deadline::Exactly(d) => Some(d),
+        };
+        let options = RunOptions {
+            deadline,
+            ..ctx.options.clone()
+        };
+        let invocation = Invocation::scheduled(&ctx.settings.dir, project, spec, action, &options)
+            .map_err(|e| e.to_string());
         let hooks = Hooks {
             observer: Some(metrics),
             notifier: Some(notifier),
             announce: false,
         };
-        Invocation { sub, hooks }
+        Call {
+            ctx,
+            invocation,
+            hooks,
+        }
     }
 
     /// Runs the action once; the exit code as on the command line.
     pub async fn run(&self) -> Result<u8, Error> {
-        run_action(&self.sub, self.hooks).await
-    }
-}
-
-/// A context for one action of the daemon, as if typed on the command line.
-fn sub_ctx(ctx: &Ctx, project: &str, spec: &str, action: Action) -> Ctx {
-    let mut args = ctx.args.clone();
-    args.words.clear();
-    args.project = None;
-    args.spec = None;
-    args.target = None;
-    args.replicas = None;
-    args.dry_run = false;
-    // Nobody is there to answer a prompt; the schedule is the confirmation.
-    args.yes = true;
-    // The daemon waits for locks itself, without blocking a runtime thread.
-    args.wait_lock = false;
-    args.output = Format::Table;
-    Ctx {
-        args,
-        cmd: Command {
-            project: Some(project.to_string()),
-            spec: Some(spec.to_string()),
-            action,
-            rest: Vec::new(),
-        },
-        dir: ctx.dir.clone(),
-        state_dir: ctx.state_dir.clone(),
+        match &self.invocation {
+            Ok(invocation) => run_action(&self.ctx.settings, invocation, self.hooks).await,
+            Err(e) => Err(Error::Other(e.clone())),
+        }
     }
 }

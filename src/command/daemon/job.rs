@@ -5,14 +5,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::super::Ctx;
-use super::invoke::{Deadline, Invocation};
+use super::Ctx;
+use super::invoke::{Call, Deadline};
 use super::metrics::Metrics;
-use super::setup::{Kind, ProjectRt, Timed, action_word};
+use super::setup::{Kind, ProjectRt, Timed};
 use super::{DailySummary, say};
-use crate::cli::Action;
-use crate::config::ScheduleAction;
 use crate::error::{Error, exit};
+use crate::model::Action;
 use crate::ops::lock::LockError;
 
 /// How long a scheduled action waits for another run's lock before it is skipped.
@@ -38,7 +37,7 @@ pub(super) async fn run(
 fn daily(ctx: &Ctx, pr: &ProjectRt, summary: &dyn DailySummary) -> bool {
     let pname = pr.project.name.0.as_str();
     let since = Utc::now() - chrono::Duration::hours(24);
-    match summary.summary(&ctx.state_dir, since) {
+    match summary.summary(&ctx.settings.state_dir, since) {
         Ok(text) => {
             pr.notifier
                 .send("daily_report", None, text.clone(), BTreeMap::new());
@@ -58,24 +57,24 @@ async fn scheduled(
     pr: &ProjectRt,
     job: &Timed,
     spec: &str,
-    action: ScheduleAction,
+    action: Action,
     metrics: &Metrics,
 ) -> bool {
     let pname = pr.project.name.0.as_str();
-    let word = action_word(action);
+    let word = action.as_str();
     say(&format!(
         "{pname}/{spec}: scheduled {word} (cron `{}`, {})",
         job.cron.text,
         job.tz.name()
     ));
     let deadline = match action {
-        ScheduleAction::Deploy => Deadline::Default(SCHEDULED_DEPLOY_DEADLINE),
+        Action::Deploy => Deadline::Default(SCHEDULED_DEPLOY_DEADLINE),
         _ => Deadline::Inherit,
     };
-    let call = Invocation::new(
+    let call = Call::new(
         ctx,
-        (pname, spec),
-        cli_action(action),
+        (&pr.project, spec),
+        action,
         deadline,
         (metrics, &pr.notifier),
     );
@@ -102,7 +101,7 @@ async fn scheduled(
 }
 
 /// Runs `call`, retrying for up to [`LOCK_WAIT`] while another run holds the spec's lock.
-async fn run_waiting(call: &Invocation<'_>, pname: &str, spec: &str) -> Result<u8, Error> {
+async fn run_waiting(call: &Call<'_>, pname: &str, spec: &str) -> Result<u8, Error> {
     let started = tokio::time::Instant::now();
     let mut told = false;
     loop {
@@ -135,14 +134,5 @@ fn describe(result: &Result<u8, Error>) -> (&'static str, String) {
             ),
         ),
         Err(e) => ("failed", format!("failed: {e}")),
-    }
-}
-
-fn cli_action(a: ScheduleAction) -> Action {
-    match a {
-        ScheduleAction::Start => Action::Start,
-        ScheduleAction::Stop => Action::Stop,
-        ScheduleAction::Deploy => Action::Deploy,
-        ScheduleAction::Delete => Action::Delete,
     }
 }

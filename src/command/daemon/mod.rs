@@ -23,7 +23,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::Ctx;
+use super::{Invocation, RunOptions, Settings};
+use crate::cli::Format;
 use crate::error::Error;
 use crate::ops::lock::RunLock;
 
@@ -45,19 +46,59 @@ where
     }
 }
 
-/// Runs the daemon with the built-in daily summary.
-pub async fn run(ctx: &Ctx) -> Result<u8, Error> {
-    run_with(ctx, None).await
+/// What the daemon runs from: the settings of its scheduled actions and its own options.
+struct Ctx {
+    /// Settings for the scheduled actions (always table output).
+    settings: Settings,
+    /// `--project`: only this project.
+    project: Option<String>,
+    /// `--spec`: only this spec.
+    spec: Option<String>,
+    /// `--once`: run what is due, then exit.
+    once: bool,
+    /// `--listen`: serve /healthz and /metrics.
+    listen: Option<String>,
+    /// Options every scheduled action runs with.
+    options: RunOptions,
 }
 
-/// Runs the daemon; `summary` supplies the daily report text (default: the daemon's counters).
-pub async fn run_with(ctx: &Ctx, summary: Option<&dyn DailySummary>) -> Result<u8, Error> {
+/// Runs the daemon `invocation` describes; `summary` supplies the daily report text
+/// (default: the daemon's counters).
+pub async fn run_with(
+    settings: &Settings,
+    invocation: &Invocation,
+    summary: Option<&dyn DailySummary>,
+) -> Result<u8, Error> {
+    let Invocation::Daemon {
+        project,
+        spec,
+        once,
+        listen,
+        options,
+    } = invocation
+    else {
+        return Err(Error::Usage(format!(
+            "`{}` is not `daemon`",
+            invocation.action()
+        )));
+    };
+    let ctx = &Ctx {
+        settings: Settings {
+            output: Format::Table,
+            ..settings.clone()
+        },
+        project: project.clone(),
+        spec: spec.clone(),
+        once: *once,
+        listen: listen.clone(),
+        options: options.clone(),
+    };
     let setup = setup::load(ctx)?;
     // One daemon per state directory (and project filter): two would run each schedule twice.
     let _daemon_lock = RunLock::acquire(
-        &ctx.state_dir,
+        &ctx.settings.state_dir,
         "daemon",
-        ctx.cmd.project.as_deref().unwrap_or("all"),
+        ctx.project.as_deref().unwrap_or("all"),
         false,
     )?;
     let metrics = Arc::new(Metrics::new());
@@ -65,7 +106,7 @@ pub async fn run_with(ctx: &Ctx, summary: Option<&dyn DailySummary>) -> Result<u
         Some(s) => s,
         None => &*metrics,
     };
-    if let Some(addr) = &ctx.args.listen {
+    if let Some(addr) = &ctx.listen {
         server::serve(addr, metrics.clone()).await?;
         say(&format!("serving /healthz and /metrics on http://{addr}"));
     }

@@ -8,7 +8,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
-use super::super::{Ctx, shutdown_signal};
+use super::super::shutdown_signal;
+use super::Ctx;
 use super::metrics::Metrics;
 use super::setup::{Kind, Setup};
 use super::{DailySummary, hunt, job, say};
@@ -37,8 +38,8 @@ pub(super) struct Daemon<'a> {
 impl<'a> Daemon<'a> {
     /// Runs what is due, then (without `--once`) every schedule and hunt until a signal.
     pub async fn run(&self) -> Result<u8, Error> {
-        let mut last = LastRuns::load(&self.ctx.state_dir);
-        let once = self.ctx.args.once;
+        let mut last = LastRuns::load(&self.ctx.settings.state_dir);
+        let once = self.ctx.once;
         let (cursors, first) = self.first_due(&mut last, once);
         if once {
             return Ok(self.run_once(first).await);

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use chrono_tz::Tz;
 
-use super::super::Ctx;
+use super::Ctx;
 use super::say;
-use crate::config::{ConfigErrors, CronExpr, Project, ScheduleAction, Spec};
+use crate::config::{ConfigErrors, CronExpr, Project, Spec};
 use crate::error::Error;
+use crate::model::Action;
 use crate::ops::notify::Notifier;
 use crate::ops::schedule::TenancyGate;
 
@@ -23,7 +24,7 @@ pub(super) enum Kind {
     /// A spec's schedule.
     Action {
         spec: String,
-        action: ScheduleAction,
+        action: Action,
         catch_up: bool,
     },
     /// The project's daily report.
@@ -46,7 +47,7 @@ impl Timed {
     pub fn what(&self, projects: &[ProjectRt]) -> String {
         let p = &projects[self.project].project.name;
         match &self.kind {
-            Kind::Action { spec, action, .. } => format!("{p}/{spec} {}", action_word(*action)),
+            Kind::Action { spec, action, .. } => format!("{p}/{spec} {}", action.as_str()),
             Kind::Daily => format!("{p} daily report"),
         }
     }
@@ -68,16 +69,6 @@ pub(super) struct Setup {
     pub hunts: Vec<Hunt>,
 }
 
-/// The schedule action as written in specs and logs.
-pub(super) fn action_word(a: ScheduleAction) -> &'static str {
-    match a {
-        ScheduleAction::Start => "start",
-        ScheduleAction::Stop => "stop",
-        ScheduleAction::Deploy => "deploy",
-        ScheduleAction::Delete => "delete",
-    }
-}
-
 /// Which requests share one rate budget: the same OCI account and endpoint, or one cluster.
 fn tenancy_key(p: &Project) -> String {
     match &p.oci {
@@ -93,19 +84,19 @@ fn tenancy_key(p: &Project) -> String {
 
 /// Reads the projects and specs `ctx` selects; a broken project or spec stops the daemon.
 pub(super) fn load(ctx: &Ctx) -> Result<Setup, Error> {
-    let names = match &ctx.cmd.project {
+    let names = match &ctx.project {
         Some(p) => vec![p.clone()],
-        None => ctx.dir.names("projects"),
+        None => ctx.settings.dir.names("projects"),
     };
     let mut projects = Vec::new();
     for n in &names {
-        let project = ctx.dir.project(n)?;
+        let project = ctx.settings.dir.project(n)?;
         let notifier = Notifier::new(&project, project.sim);
         projects.push(ProjectRt { project, notifier });
     }
-    let spec_names = match &ctx.cmd.spec {
+    let spec_names = match &ctx.spec {
         Some(s) => vec![s.clone()],
-        None => ctx.dir.names("specs"),
+        None => ctx.settings.dir.names("specs"),
     };
     let mut setup = Setup {
         timed: daily_reports(&projects),
@@ -114,16 +105,24 @@ pub(super) fn load(ctx: &Ctx) -> Result<Setup, Error> {
     };
     let mut gates: BTreeMap<String, Arc<TenancyGate>> = BTreeMap::new();
     for s in &spec_names {
-        let path = ctx.dir.find("specs", s).map_err(ConfigErrors::from)?;
+        let path = ctx
+            .settings
+            .dir
+            .find("specs", s)
+            .map_err(ConfigErrors::from)?;
         // Loading without a provider checks the spec as such; a broken spec stops the daemon.
-        let neutral = ctx.dir.load_spec(&path, None)?;
+        let neutral = ctx.settings.dir.load_spec(&path, None)?;
         if neutral.schedules.is_empty() && !neutral.hunt {
             continue;
         }
         let mut fits = 0;
         for pi in 0..setup.projects.len() {
             // A spec with the other provider's fields does not fit this project: not an error.
-            let Ok(spec) = ctx.dir.spec(s, setup.projects[pi].project.provider) else {
+            let Ok(spec) = ctx
+                .settings
+                .dir
+                .spec(s, setup.projects[pi].project.provider)
+            else {
                 continue;
             };
             fits += 1;
@@ -181,7 +180,7 @@ impl Setup {
                     "{}/{}/{i}/{}/{}",
                     p.name,
                     spec.name,
-                    action_word(sch.action),
+                    sch.action.as_str(),
                     sch.cron.text
                 ),
             });

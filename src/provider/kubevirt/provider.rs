@@ -397,22 +397,20 @@ impl Provider for KubevirtProvider {
         ProviderKind::Kubevirt
     }
 
-    fn capability(&self) -> Capability {
-        Capability {
-            actions: &[
-                Action::Deploy,
-                Action::Delete,
-                Action::Status,
-                Action::Start,
-                Action::Stop,
-            ],
-            // The scheduler places VMs; vauto has no zones or sizes to rotate through.
-            rotates_placements: false,
-            capacity_retry: false,
-            // The DataVolume is deleted with its VM.
-            keeps_boot_volume: false,
-        }
-    }
+    const CAPABILITY: Capability = Capability {
+        actions: &[
+            Action::Deploy,
+            Action::Delete,
+            Action::Status,
+            Action::Start,
+            Action::Stop,
+        ],
+        // The scheduler places VMs; vauto has no zones or sizes to rotate through.
+        rotates_placements: false,
+        capacity_retry: false,
+        // The DataVolume is deleted with its VM.
+        keeps_boot_volume: false,
+    };
 
     async fn list(&self, scope: &Scope) -> Result<Vec<Existing>, ProviderError> {
         let groups = self.grouped(scope).await?;

@@ -551,20 +551,18 @@ impl Provider for OciProvider {
         ProviderKind::Oci
     }
 
-    fn capability(&self) -> Capability {
-        Capability {
-            actions: &[
-                Action::Deploy,
-                Action::Delete,
-                Action::Status,
-                Action::Start,
-                Action::Stop,
-            ],
-            rotates_placements: true,
-            capacity_retry: true,
-            keeps_boot_volume: true,
-        }
-    }
+    const CAPABILITY: Capability = Capability {
+        actions: &[
+            Action::Deploy,
+            Action::Delete,
+            Action::Status,
+            Action::Start,
+            Action::Stop,
+        ],
+        rotates_placements: true,
+        capacity_retry: true,
+        keeps_boot_volume: true,
+    };
 
     async fn list(&self, scope: &Scope) -> Result<Vec<Existing>, ProviderError> {
         let found = self
