@@ -487,6 +487,42 @@ fn interfaces(store: &Store, vmi: &Entry) -> Vec<Value> {
         .collect()
 }
 
+/// Where a VMI is in its boot, computed from its creation time and assigned node.
+struct VmiClock<'a> {
+    start: i64,
+    sched_at: i64,
+    run_at: i64,
+    node: Option<&'a str>,
+    /// The node once the VMI shows as scheduled.
+    node_shown: Option<&'a str>,
+    phase: &'static str,
+    running: bool,
+}
+
+impl<'a> VmiClock<'a> {
+    fn of(entry: &'a Entry, now: i64) -> Self {
+        let start = entry.sim.created_ms;
+        let boot = entry.sim.boot_ms as i64;
+        let sched_at = start + boot / 3;
+        let run_at = start + boot;
+        let node = entry.sim.node.as_deref();
+        let phase = match node {
+            Some(_) if now >= run_at => "Running",
+            Some(_) if now >= sched_at => "Scheduled",
+            _ => "Scheduling",
+        };
+        VmiClock {
+            start,
+            sched_at,
+            run_at,
+            node,
+            node_shown: node.filter(|_| now >= sched_at),
+            phase,
+            running: phase == "Running",
+        }
+    }
+}
+
 fn vmi_status(
     store: &Store,
     key: &str,
@@ -494,68 +530,14 @@ fn vmi_status(
     ctx: &Ctx<'_>,
     events: &mut Vec<PendingEvent>,
 ) -> Option<Update> {
-    let start = entry.sim.created_ms;
-    let boot = entry.sim.boot_ms as i64;
-    let sched_at = start + boot / 3;
-    let run_at = start + boot;
-    let now = ctx.now;
-    let node = entry.sim.node.as_deref();
-    let phase = match node {
-        Some(_) if now >= run_at => "Running",
-        Some(_) if now >= sched_at => "Scheduled",
-        _ => "Scheduling",
-    };
-    let node_shown = node.filter(|_| now >= sched_at);
-    let running = phase == "Running";
+    let clock = VmiClock::of(entry, ctx.now);
     let n = ctx.nodes.len();
-    let mut due: Vec<(&'static str, String, i64)> = Vec::new();
-    let mut announce = |reason: &'static str, message: &dyn Fn() -> String, at: i64| {
-        if !entry.sim.emitted.contains(reason) {
-            due.push((reason, message(), at));
-        }
-    };
-    match node {
-        None => announce(
-            "FailedScheduling",
-            &|| {
-                format!(
-                    "0/{n} nodes are available: {n} node(s) didn't match Pod's node affinity/selector."
-                )
-            },
-            start,
-        ),
-        Some(node) => {
-            if now >= sched_at {
-                announce(
-                    "Scheduled",
-                    &|| {
-                        format!(
-                            "Successfully assigned {}/virt-launcher-{} to {node}",
-                            entry.namespace, entry.name
-                        )
-                    },
-                    sched_at,
-                );
-            }
-            if running {
-                announce(
-                    "Created",
-                    &|| "VirtualMachineInstance defined.".into(),
-                    run_at,
-                );
-                announce(
-                    "Started",
-                    &|| "VirtualMachineInstance started.".into(),
-                    run_at,
-                );
-            }
-        }
-    }
+    let due = vmi_due_events(entry, &clock, ctx.now, n);
     let shown = |f: &str| entry.object.pointer(f);
     if due.is_empty()
-        && shown("/status/phase").and_then(Value::as_str) == Some(phase)
-        && shown("/status/nodeName").and_then(Value::as_str) == node_shown
-        && shown("/status/interfaces").is_some() == running
+        && shown("/status/phase").and_then(Value::as_str) == Some(clock.phase)
+        && shown("/status/nodeName").and_then(Value::as_str) == clock.node_shown
+        && shown("/status/interfaces").is_some() == clock.running
     {
         // Everything else in the status follows from these and the fixed creation data.
         return None;
@@ -571,13 +553,82 @@ fn vmi_status(
         events.push(ev);
         emitted.push(reason);
     }
+    Some(Update {
+        key: key.to_string(),
+        status: vmi_status_body(store, entry, &clock, ctx.now, n),
+        node_label: clock.node_shown.map(str::to_string),
+        emitted,
+    })
+}
+
+/// The scheduler and virt-handler events this VMI has reached but not yet announced.
+fn vmi_due_events(
+    entry: &Entry,
+    clock: &VmiClock<'_>,
+    now: i64,
+    n: usize,
+) -> Vec<(&'static str, String, i64)> {
+    let mut due: Vec<(&'static str, String, i64)> = Vec::new();
+    let mut announce = |reason: &'static str, message: &dyn Fn() -> String, at: i64| {
+        if !entry.sim.emitted.contains(reason) {
+            due.push((reason, message(), at));
+        }
+    };
+    match clock.node {
+        None => announce(
+            "FailedScheduling",
+            &|| {
+                format!(
+                    "0/{n} nodes are available: {n} node(s) didn't match Pod's node affinity/selector."
+                )
+            },
+            clock.start,
+        ),
+        Some(node) => {
+            if now >= clock.sched_at {
+                announce(
+                    "Scheduled",
+                    &|| {
+                        format!(
+                            "Successfully assigned {}/virt-launcher-{} to {node}",
+                            entry.namespace, entry.name
+                        )
+                    },
+                    clock.sched_at,
+                );
+            }
+            if clock.running {
+                announce(
+                    "Created",
+                    &|| "VirtualMachineInstance defined.".into(),
+                    clock.run_at,
+                );
+                announce(
+                    "Started",
+                    &|| "VirtualMachineInstance started.".into(),
+                    clock.run_at,
+                );
+            }
+        }
+    }
+    due
+}
+
+/// The VMI `status` at this point of its boot.
+fn vmi_status_body(
+    store: &Store,
+    entry: &Entry,
+    clock: &VmiClock<'_>,
+    now: i64,
+    n: usize,
+) -> Value {
     let mut stamps = vec![
-        json!({"phase": "Pending", "phaseTransitionTimestamp": rfc3339(start)}),
-        json!({"phase": "Scheduling", "phaseTransitionTimestamp": rfc3339(start)}),
+        json!({"phase": "Pending", "phaseTransitionTimestamp": rfc3339(clock.start)}),
+        json!({"phase": "Scheduling", "phaseTransitionTimestamp": rfc3339(clock.start)}),
     ];
     let mut status = Map::new();
     status.insert("qosClass".into(), json!("Burstable"));
-    if node.is_none() {
+    if clock.node.is_none() {
         status.insert("phase".into(), json!("Scheduling"));
         status.insert("phaseTransitionTimestamps".into(), json!(stamps));
         status.insert(
@@ -585,36 +636,28 @@ fn vmi_status(
             json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
                     "message": format!("0/{n} nodes are available")}]),
         );
-        return Some(Update {
-            key: key.to_string(),
-            status: Value::Object(status),
-            node_label: None,
-            emitted,
-        });
+        return Value::Object(status);
     }
-    if let Some(node) = node_shown {
-        stamps.push(json!({"phase": "Scheduled", "phaseTransitionTimestamp": rfc3339(sched_at)}));
+    if let Some(node) = clock.node_shown {
+        stamps.push(
+            json!({"phase": "Scheduled", "phaseTransitionTimestamp": rfc3339(clock.sched_at)}),
+        );
         status.insert("nodeName".into(), json!(node));
     }
-    if running {
-        stamps.push(json!({"phase": "Running", "phaseTransitionTimestamp": rfc3339(run_at)}));
+    if clock.running {
+        stamps.push(json!({"phase": "Running", "phaseTransitionTimestamp": rfc3339(clock.run_at)}));
         status.insert("interfaces".into(), json!(interfaces(store, entry)));
     }
-    status.insert("phase".into(), json!(phase));
+    status.insert("phase".into(), json!(clock.phase));
     status.insert("phaseTransitionTimestamps".into(), json!(stamps));
     status.insert(
         "conditions".into(),
         json!([
-            {"type": "PodScheduled", "status": if now >= sched_at { "True" } else { "False" }},
-            {"type": "Ready", "status": if running { "True" } else { "False" }},
+            {"type": "PodScheduled", "status": if now >= clock.sched_at { "True" } else { "False" }},
+            {"type": "Ready", "status": if clock.running { "True" } else { "False" }},
         ]),
     );
-    Some(Update {
-        key: key.to_string(),
-        status: Value::Object(status),
-        node_label: node_shown.map(str::to_string),
-        emitted,
-    })
+    Value::Object(status)
 }
 
 fn vm_status(store: &Store, key_: &str, entry: &Entry, now: i64) -> Option<Update> {

@@ -20,6 +20,8 @@
 mod api;
 mod auth;
 pub mod catalog;
+mod error;
+mod gate;
 mod state;
 mod tenancy;
 #[cfg(test)]
@@ -34,11 +36,8 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse as _, Response};
-use chrono::Utc;
-use http::{HeaderValue, StatusCode};
+use axum::extract::Request;
+use axum::response::Response;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -347,132 +346,20 @@ async fn serve(listener: TcpListener, app: Router, mut stopped: oneshot::Receive
 
 fn router(sim: Arc<Sim>) -> Router {
     api::routes()
-        .layer(axum::middleware::from_fn_with_state(sim.clone(), gate))
+        .layer(axum::middleware::from_fn_with_state(
+            sim.clone(),
+            gate::gate,
+        ))
         .with_state(sim)
-}
-
-/// Largest request body accepted (OCI rejects far smaller bodies; user_data is capped at 32 KB).
-const MAX_BODY: usize = 2 * 1024 * 1024;
-
-/// Runs before every handler: request id, latency, signature check, throttling, faults.
-async fn gate(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Response {
-    let request_id = {
-        let server: String = sim.rng(|r| {
-            (0..32)
-                .map(|_| {
-                    r.choice(b"0123456789ABCDEF".iter())
-                        .map_or('0', |c| *c as char)
-                })
-                .collect()
-        });
-        match req
-            .headers()
-            .get("opc-request-id")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(client) => format!("{client}/{server}"),
-            None => server,
-        }
-    };
-    let mut resp = gated(&sim, req, next).await;
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("opc-request-id", v);
-    }
-    resp
-}
-
-async fn gated(sim: &Arc<Sim>, req: Request, next: Next) -> Response {
-    let f = &sim.opts.faults;
-    let delay = f.latency
-        + if f.latency_jitter.is_zero() {
-            Duration::ZERO
-        } else {
-            let max = u64::try_from(f.latency_jitter.as_millis()).unwrap_or(u64::MAX);
-            Duration::from_millis(sim.rng(|r| r.u64(0..=max)))
-        };
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return api::error(
-            StatusCode::BAD_REQUEST,
-            "CannotParseRequest",
-            "The request body could not be read or is too large.",
-        )
-        .into_response();
-    };
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string());
-    let skew = chrono::Duration::from_std(sim.opts.max_clock_skew)
-        .unwrap_or_else(|_| chrono::Duration::minutes(5));
-    let ctx = auth::VerifyContext {
-        key_id: &sim.key_id,
-        public_key: &sim.public_key,
-        clock: Some((Utc::now(), skew)),
-    };
-    if let Err(why) =
-        auth::verify_request(parts.method.as_str(), &target, &parts.headers, &bytes, &ctx)
-    {
-        tracing::debug!(%why, "oci simulator rejected a signature");
-        return api::error(
-            StatusCode::UNAUTHORIZED,
-            "NotAuthenticated",
-            &format!(
-                "The required information to complete authentication was not provided or was incorrect: {why}"
-            ),
-        )
-        .into_response();
-    }
-    if let Some(secs) = sim.throttle() {
-        let mut r = api::error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TooManyRequests",
-            "Too many requests for the tenancy.",
-        )
-        .into_response();
-        r.headers_mut()
-            .insert("retry-after", HeaderValue::from(secs));
-        return r;
-    }
-    let (reset, fail, which) =
-        sim.rng(|r| (r.f64() < f.reset_rate, r.f64() < f.error_rate, r.bool()));
-    if reset {
-        return reset_response();
-    }
-    if fail {
-        return if which {
-            api::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                "Internal error occurred.",
-            )
-        } else {
-            api::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailable",
-                "The service is currently unavailable.",
-            )
-        }
-        .into_response();
-    }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
 }
 
 impl Sim {
     /// Locks the store after picking up changes made by another process.
-    fn store(&self) -> Result<std::sync::MutexGuard<'_, Store>, api::ApiError> {
+    fn store(&self) -> Result<std::sync::MutexGuard<'_, Store>, error::ApiError> {
         let mut s = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(e) = s.refresh() {
             tracing::warn!(error = %e, "oci simulator cannot reload its state");
-            return Err(api::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                "The simulator state could not be read.",
-            ));
+            return Err(error::internal("The simulator state could not be read."));
         }
         Ok(s)
     }

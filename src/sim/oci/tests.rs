@@ -852,3 +852,173 @@ async fn latency_fault_delays_every_answer() {
         t.elapsed()
     );
 }
+
+/// A change to a launch body.
+type Edit = fn(&mut Value);
+
+/// Removes the field at `path`.
+fn remove(b: &mut Value, path: &[&str]) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut v = b;
+    for p in parents {
+        v = &mut v[*p];
+    }
+    if let Some(m) = v.as_object_mut() {
+        m.remove(*last);
+    }
+}
+
+#[tokio::test]
+async fn launch_messages_name_the_field_at_fault() {
+    // Each edit of a good body, and the 400 InvalidParameter message it gets.
+    let cases: &[(Edit, &str)] = &[
+        (
+            |b| b["compartmentId"] = json!(5),
+            "compartmentId must be a string.",
+        ),
+        (
+            |b| b["compartmentId"] = json!(""),
+            "compartmentId must not be null.",
+        ),
+        (|b| b["shape"] = Value::Null, "shape must not be null."),
+        (
+            |b| b["sourceDetails"]["sourceType"] = json!(1),
+            "sourceDetails.sourceType must be a string.",
+        ),
+        (
+            |b| b["sourceDetails"]["sourceType"] = json!("bootVolume"),
+            "sourceDetails.sourceType bootVolume is not supported by the simulator.",
+        ),
+        (
+            |b| b["sourceDetails"]["imageId"] = json!(7),
+            "sourceDetails.imageId must be a string.",
+        ),
+        // A sourceDetails that is not an object has no imageId; the top-level one is missing too.
+        (
+            |b| b["sourceDetails"] = json!("image"),
+            "sourceDetails.imageId must not be null.",
+        ),
+        (
+            |b| {
+                remove(b, &["sourceDetails", "imageId"]);
+                b["imageId"] = json!(7);
+            },
+            "sourceDetails.imageId must not be null.",
+        ),
+        (
+            |b| remove(b, &["createVnicDetails", "subnetId"]),
+            "createVnicDetails.subnetId must not be null.",
+        ),
+        (
+            |b| b["createVnicDetails"]["subnetId"] = json!(3),
+            "createVnicDetails.subnetId must be a string.",
+        ),
+        (
+            |b| b["shapeConfig"] = json!("big"),
+            "shapeConfig.ocpus must not be null.",
+        ),
+        (
+            |b| b["shapeConfig"] = Value::Null,
+            "Shape VM.Standard.A1.Flex is a flexible shape and requires shapeConfig.",
+        ),
+        (
+            |b| b["shapeConfig"]["ocpus"] = json!("2"),
+            "shapeConfig.ocpus must be a number.",
+        ),
+        (
+            |b| b["shapeConfig"]["memoryInGBs"] = json!(true),
+            "shapeConfig.memoryInGBs must be a number.",
+        ),
+        (
+            |b| b["sourceDetails"]["bootVolumeSizeInGBs"] = json!(49),
+            "sourceDetails.bootVolumeSizeInGBs must be between 50 and 32768.",
+        ),
+        (
+            |b| b["sourceDetails"]["bootVolumeSizeInGBs"] = json!(60.5),
+            "sourceDetails.bootVolumeSizeInGBs must be between 50 and 32768.",
+        ),
+        (
+            |b| b["sourceDetails"]["bootVolumeSizeInGBs"] = json!("100"),
+            "sourceDetails.bootVolumeSizeInGBs must be between 50 and 32768.",
+        ),
+        (
+            |b| b["sourceDetails"]["bootVolumeSizeInGBs"] = json!(-1),
+            "sourceDetails.bootVolumeSizeInGBs must be between 50 and 32768.",
+        ),
+        (|b| b["metadata"] = json!([]), "metadata must be an object."),
+        (
+            |b| b["metadata"]["a"] = json!(1),
+            "metadata values must be strings.",
+        ),
+        (
+            |b| b["freeformTags"] = json!("t"),
+            "freeformTags must be an object.",
+        ),
+        (
+            |b| b["definedTags"] = json!("x"),
+            "definedTags must be an object.",
+        ),
+        (
+            |b| b["extendedMetadata"] = json!(1),
+            "extendedMetadata must be an object.",
+        ),
+        (
+            |b| b["displayName"] = json!(1),
+            "displayName must be a string.",
+        ),
+        (
+            |b| b["faultDomain"] = json!(false),
+            "faultDomain must be a string.",
+        ),
+        (
+            |b| b["createVnicDetails"]["hostnameLabel"] = json!(1),
+            "createVnicDetails.hostnameLabel must be a string.",
+        ),
+        (
+            |b| b["createVnicDetails"]["assignPublicIp"] = json!("yes"),
+            "createVnicDetails.assignPublicIp must be a boolean.",
+        ),
+        (
+            |b| b["createVnicDetails"]["privateIp"] = json!(10),
+            "createVnicDetails.privateIp must be a string.",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(options(dir.path())).await.unwrap();
+    let c = Client::new(&sim);
+    for (edit, message) in cases {
+        let mut b = launch_body("m", 1);
+        edit(&mut b);
+        let r = c.launch(&b, None).await.unwrap();
+        assert_eq!(
+            (r.status, r.code(), r.body["message"].as_str()),
+            (400, "InvalidParameter", Some(*message)),
+            "{}",
+            r.body
+        );
+    }
+    let r = c.launch(&json!([]), None).await.unwrap();
+    assert_eq!(
+        (r.status, r.code(), r.body["message"].as_str()),
+        (
+            400,
+            "CannotParseRequest",
+            Some("The request body must be a JSON object.")
+        )
+    );
+    let (items, _) = list_all(&c, &list_path("")).await;
+    assert!(items.is_empty(), "no failed launch leaves an instance");
+
+    // The deprecated top-level imageId and subnetId still launch; null boot size is no size.
+    let mut b = launch_body("top", 1);
+    let image = b["sourceDetails"]["imageId"].clone();
+    remove(&mut b, &["sourceDetails", "imageId"]);
+    remove(&mut b, &["createVnicDetails", "subnetId"]);
+    b["imageId"] = image;
+    b["subnetId"] = json!(SUBNET_ID);
+    b["sourceDetails"]["bootVolumeSizeInGBs"] = Value::Null;
+    let r = c.launch(&b, None).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+}

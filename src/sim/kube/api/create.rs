@@ -1,0 +1,189 @@
+//! Create: POST of an object, generated names, and the DataVolumes a VM's templates own.
+
+use axum::response::Response;
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use super::admission::{admit, check_type};
+use super::error::{ApiError, json_response};
+use super::millis;
+use super::request::{Req, parse_body};
+use crate::sim::kube::controller::desired_running;
+use crate::sim::kube::store::{
+    DVS, Entry, ResourceDef, SimMeta, Store, VMS, key, new_uid, stamp_new, uid_of,
+};
+use crate::sim::kube::validate::Cause;
+
+pub(super) fn create(
+    store: &mut Store,
+    req: &Req<'_>,
+    def: &ResourceDef,
+    ns: &str,
+    rng: &mut fastrand::Rng,
+) -> Result<Response, ApiError> {
+    let mut obj = parse_body(req)?;
+    create_object(store, req, def, ns, &mut obj, rng)
+}
+
+pub(super) fn create_object(
+    store: &mut Store,
+    req: &Req<'_>,
+    def: &ResourceDef,
+    ns: &str,
+    obj: &mut Value,
+    rng: &mut fastrand::Rng,
+) -> Result<Response, ApiError> {
+    check_type(def, obj)?;
+    if let Some(obj_ns) = obj.pointer("/metadata/namespace").and_then(Value::as_str)
+        && obj_ns != ns
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
+    ensure_name(def, obj, rng)?;
+    if def.status_subresource
+        && let Some(m) = obj.as_object_mut()
+    {
+        m.remove("status");
+    }
+    admit(req.sh, def, obj)?;
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let k = key(def.plural, ns, &name);
+    if store.objects.contains_key(&k) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", def.qualified_plural()),
+        )
+        .details(json!({"name": name, "group": def.group, "kind": def.plural})));
+    }
+    stamp_new(obj, def, ns, new_uid(rng), req.now);
+    let entry = new_entry(req, def, ns, name, obj);
+    if req.query.dry_run() {
+        return Ok(json_response(StatusCode::CREATED, &entry.object));
+    }
+    let k = store.put(entry);
+    if *def == VMS {
+        create_template_volumes(store, req, ns, &k, rng);
+    }
+    let created = store
+        .objects
+        .get(&k)
+        .map(|e| e.object.clone())
+        .unwrap_or_default();
+    Ok(json_response(StatusCode::CREATED, &created))
+}
+
+/// Names an object without `metadata.name` from its `generateName`, as the API server does.
+fn ensure_name(
+    def: &ResourceDef,
+    obj: &mut Value,
+    rng: &mut fastrand::Rng,
+) -> Result<(), ApiError> {
+    let has_name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    if !has_name {
+        let generate = obj
+            .pointer("/metadata/generateName")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        match (
+            generate,
+            obj.pointer_mut("/metadata").and_then(Value::as_object_mut),
+        ) {
+            (Some(g), Some(meta)) => {
+                let suffix: String = (0..5).map(|_| rng.lowercase()).collect();
+                meta.insert("name".into(), json!(format!("{g}{suffix}")));
+            }
+            _ => {
+                let causes = [Cause {
+                    field: "metadata.name".into(),
+                    message: "Required value: name or generateName is required".into(),
+                }];
+                return Err(ApiError::invalid(def, "", &causes));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The store entry of a new object, with the controller's clocks started.
+fn new_entry(req: &Req<'_>, def: &ResourceDef, ns: &str, name: String, obj: &Value) -> Entry {
+    let mut entry = Entry {
+        plural: def.plural.into(),
+        namespace: ns.into(),
+        name,
+        object: obj.clone(),
+        sim: SimMeta {
+            created_ms: req.now,
+            ..SimMeta::default()
+        },
+    };
+    if *def == DVS {
+        entry.sim.import_ms = millis(req.sh.opts.import_duration);
+    }
+    if *def == VMS && desired_running(obj) {
+        entry.sim.run_since_ms = Some(req.now);
+    }
+    entry
+}
+
+/// Creates the DataVolumes of a VM's `dataVolumeTemplates`, owned by the VM.
+fn create_template_volumes(
+    store: &mut Store,
+    req: &Req<'_>,
+    ns: &str,
+    vm_key: &str,
+    rng: &mut fastrand::Rng,
+) {
+    let Some(vm) = store.objects.get(vm_key).map(|e| e.object.clone()) else {
+        return;
+    };
+    let templates = vm
+        .pointer("/spec/dataVolumeTemplates")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for t in templates {
+        let Some(name) = t.pointer("/metadata/name").and_then(Value::as_str) else {
+            continue;
+        };
+        let k = key(DVS.plural, ns, name);
+        if store.objects.contains_key(&k) {
+            continue;
+        }
+        let mut obj = json!({
+            "apiVersion": DVS.api_version(),
+            "kind": DVS.kind,
+            "metadata": {
+                "name": name,
+                "labels": t.pointer("/metadata/labels").cloned().unwrap_or_else(|| json!({})),
+                "ownerReferences": [{
+                    "apiVersion": VMS.api_version(), "kind": VMS.kind,
+                    "name": vm.pointer("/metadata/name").cloned().unwrap_or_default(),
+                    "uid": uid_of(&vm), "controller": true, "blockOwnerDeletion": true,
+                }],
+            },
+            "spec": t.get("spec").cloned().unwrap_or_else(|| json!({})),
+        });
+        stamp_new(&mut obj, &DVS, ns, new_uid(rng), req.now);
+        store.put(Entry {
+            plural: DVS.plural.into(),
+            namespace: ns.into(),
+            name: name.into(),
+            object: obj,
+            sim: SimMeta {
+                created_ms: req.now,
+                import_ms: millis(req.sh.opts.import_duration),
+                ..SimMeta::default()
+            },
+        });
+    }
+}

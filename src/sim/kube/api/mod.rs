@@ -1,0 +1,183 @@
+//! HTTP layer of the Kubernetes simulator: the router and the pipeline every request goes through.
+
+mod admission;
+mod auth;
+mod create;
+mod delete;
+mod discovery;
+mod error;
+mod faults;
+mod read;
+mod request;
+mod route;
+mod subresources;
+mod update;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::request::Parts;
+use http::{StatusCode, header};
+
+use super::KubeSimOptions;
+use super::controller::{self, Ctx};
+use super::persist::Disk;
+use super::store::{Store, now_ms};
+use super::validate::Schemas;
+
+use error::{ApiError, json_response};
+use request::{Query, Req, parse_query};
+use route::Route;
+
+/// Largest request body accepted.
+const BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// The KubeVirt subresource API group.
+const SUBRESOURCES_GROUP: &str = "subresources.kubevirt.io";
+
+/// State shared by all requests.
+pub(crate) struct Shared {
+    pub opts: KubeSimOptions,
+    pub store: Mutex<Store>,
+    pub disk: Disk,
+    pub schemas: Option<Schemas>,
+    pub fault_rng: Mutex<fastrand::Rng>,
+}
+
+impl Shared {
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock leaves a consistent-enough map; keep serving.
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Builds the router: one fallback handler that parses Kubernetes paths itself.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(handle).with_state(shared)
+}
+
+async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Result<Response, ApiError> {
+    if !sh.opts.latency.is_zero() {
+        tokio::time::sleep(sh.opts.latency).await;
+    }
+    serve(&sh, req).await
+}
+
+/// Route, authenticate, authorise, inject faults, read the body; then run the verb.
+async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let route = route::route(parts.uri.path())?;
+    authorize(sh, &parts, &route)?;
+    faults::inject_fault(sh)?;
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            "the request body is too large",
+        )
+    })?;
+    let query = Query(parse_query(parts.uri.query()));
+    if query.get("watch").is_some_and(|w| w != "false") {
+        return Err(ApiError::bad_request(
+            "watch is not supported by the simulator",
+        ));
+    }
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let req = Req {
+        sh,
+        query: &query,
+        body: &bytes,
+        content_type,
+        now: now_ms(),
+    };
+    // Everything from here on is synchronous: the locks are never held while
+    // sleeping for latency or waiting on the client.
+    run_locked(&req, &route, parts.method.as_str())
+}
+
+/// Checks the token (public routes need none) and refuses writes to read-only tokens.
+fn authorize(sh: &Shared, parts: &Parts, route: &Route) -> Result<(), ApiError> {
+    let public = matches!(route, Route::Version | Route::Healthz);
+    let read_only = if public {
+        false
+    } else {
+        auth::authenticate(&sh.opts, &parts.headers)?
+    };
+    let verb = route::verb(&parts.method, route)?;
+    if read_only && !matches!(verb, "get" | "list") {
+        return Err(auth::forbidden(route, verb));
+    }
+    Ok(())
+}
+
+/// Under the store and disk locks: reload, reconcile, run the verb, persist.
+fn run_locked(req: &Req<'_>, route: &Route, method: &str) -> Result<Response, ApiError> {
+    let sh = req.sh;
+    let mut store = sh.store();
+    let held = sh.disk.lock().map_err(|e| {
+        tracing::warn!("kubernetes simulator: {e}");
+        ApiError::internal("cannot lock simulator state")
+    })?;
+    if let Err(e) = sh.disk.refresh(&mut store, &held) {
+        tracing::warn!("kubernetes simulator: {e}");
+        return Err(ApiError::internal("cannot read simulator state"));
+    }
+    let ctx = Ctx {
+        nodes: &sh.opts.nodes,
+        boot_ms: millis(sh.opts.boot_duration),
+        stop_ms: millis(sh.opts.boot_duration) / 4,
+        now: req.now,
+    };
+    let mut rng = fastrand::Rng::new();
+    controller::reconcile(&mut store, &ctx, &mut rng);
+    let result = dispatch(&mut store, req, route, method, &mut rng);
+    // A mutation may already have happened; persist it even when the answer is an error.
+    if let Err(e) = sh.disk.save(&mut store, &held) {
+        tracing::warn!("kubernetes simulator: {e}");
+        return Err(ApiError::internal("cannot save simulator state"));
+    }
+    result
+}
+
+/// The handler of each route and method.
+fn dispatch(
+    store: &mut Store,
+    req: &Req<'_>,
+    route: &Route,
+    method: &str,
+    rng: &mut fastrand::Rng,
+) -> Result<Response, ApiError> {
+    match (route, method) {
+        (Route::Version, _) => Ok(json_response(StatusCode::OK, &discovery::version())),
+        (Route::Healthz, _) => Ok(Response::new(Body::from("ok"))),
+        (Route::ApiVersions, _) => Ok(json_response(StatusCode::OK, &discovery::api_versions())),
+        (Route::ApiGroups, _) => Ok(json_response(StatusCode::OK, &discovery::api_groups())),
+        (Route::ResourceList(g, v), _) => Ok(json_response(
+            StatusCode::OK,
+            &discovery::resource_list(g, v),
+        )),
+        (Route::Collection(def, ns), "GET") => read::list(store, req, def, ns.as_deref()),
+        (Route::Collection(def, Some(ns)), "POST") => create::create(store, req, def, ns, rng),
+        (Route::Collection(def, Some(ns)), "DELETE") => {
+            delete::delete_collection(store, req, def, ns)
+        }
+        (Route::Object(def, ns, name), "GET") => read::get(store, def, ns, name),
+        (Route::Object(def, ns, name), "PUT") => update::replace(store, req, def, ns, name),
+        (Route::Object(def, ns, name), "PATCH") => update::patch(store, req, def, ns, name, rng),
+        (Route::Object(def, ns, name), "DELETE") => delete::delete(store, req, def, ns, name),
+        (Route::VmAction(ns, name, action), _) => {
+            subresources::vm_action(store, req, ns, name, action)
+        }
+        _ => Err(ApiError::no_route()),
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

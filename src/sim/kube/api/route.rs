@@ -1,0 +1,91 @@
+//! Path routing: what a Kubernetes URL names, and the RBAC verb of a method on it.
+
+use http::{Method, StatusCode};
+
+use super::SUBRESOURCES_GROUP;
+use super::error::ApiError;
+use crate::sim::kube::store::{RESOURCES, ResourceDef, find_resource};
+
+/// What a path names.
+pub(super) enum Route {
+    Version,
+    Healthz,
+    ApiVersions,
+    ApiGroups,
+    ResourceList(String, String),
+    Collection(ResourceDef, Option<String>),
+    Object(ResourceDef, String, String),
+    VmAction(String, String, String),
+}
+
+pub(super) fn route(path: &str) -> Result<Route, ApiError> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, rest) = match segs.as_slice() {
+        ["version"] => return Ok(Route::Version),
+        ["healthz" | "readyz" | "livez"] => return Ok(Route::Healthz),
+        ["api"] => return Ok(Route::ApiVersions),
+        ["apis"] => return Ok(Route::ApiGroups),
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return Err(ApiError::no_route()),
+    };
+    if group == SUBRESOURCES_GROUP && version == "v1" {
+        return match rest {
+            [] => Ok(Route::ResourceList(group.into(), version.into())),
+            [
+                "namespaces",
+                ns,
+                "virtualmachines",
+                name,
+                action @ ("start" | "stop" | "restart"),
+            ] => Ok(Route::VmAction(
+                ns.to_string(),
+                name.to_string(),
+                action.to_string(),
+            )),
+            _ => Err(ApiError::no_route()),
+        };
+    }
+    if !RESOURCES
+        .iter()
+        .any(|r| r.group == group && r.version == version)
+    {
+        return Err(ApiError::no_route());
+    }
+    let def = |plural: &str| find_resource(group, version, plural).ok_or_else(ApiError::no_route);
+    match rest {
+        [] => Ok(Route::ResourceList(group.into(), version.into())),
+        [plural] => Ok(Route::Collection(def(plural)?, None)),
+        ["namespaces", ns, plural] => Ok(Route::Collection(def(plural)?, Some(ns.to_string()))),
+        ["namespaces", ns, plural, name] => Ok(Route::Object(
+            def(plural)?,
+            ns.to_string(),
+            name.to_string(),
+        )),
+        _ => Err(ApiError::no_route()),
+    }
+}
+
+/// The RBAC verb of a request, for 403 messages and the read-only check.
+pub(super) fn verb(method: &Method, route: &Route) -> Result<&'static str, ApiError> {
+    let not_allowed = || {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
+    };
+    Ok(match (route, method.as_str()) {
+        (Route::Collection(..), "GET") => "list",
+        (Route::Collection(_, Some(_)), "POST") => "create",
+        (Route::Collection(_, Some(_)), "DELETE") => "deletecollection",
+        (Route::Object(..), "GET") => "get",
+        (Route::Object(..), "PUT") => "update",
+        (Route::Object(..), "PATCH") => "patch",
+        (Route::Object(..), "DELETE") => "delete",
+        (Route::VmAction(..), "PUT") => "update",
+        (Route::Version | Route::Healthz | Route::ApiVersions | Route::ApiGroups, "GET") => "get",
+        (Route::ResourceList(..), "GET") => "get",
+        _ => return Err(not_allowed()),
+    })
+}

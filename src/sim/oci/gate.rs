@@ -1,0 +1,131 @@
+//! The gate in front of every handler: request id, latency, signature check, throttling, faults.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use http::request::Parts;
+use http::{HeaderValue, StatusCode};
+
+use super::error::{ApiError, error, internal};
+use super::{Sim, auth};
+
+/// Largest request body accepted (OCI rejects far smaller bodies; user_data is capped at 32 KB).
+const MAX_BODY: usize = 2 * 1024 * 1024;
+
+/// Runs before every handler: request id, latency, signature check, throttling, faults.
+pub(super) async fn gate(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Response {
+    let request_id = {
+        let server: String = sim.rng(|r| {
+            (0..32)
+                .map(|_| {
+                    r.choice(b"0123456789ABCDEF".iter())
+                        .map_or('0', |c| *c as char)
+                })
+                .collect()
+        });
+        match req
+            .headers()
+            .get("opc-request-id")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(client) => format!("{client}/{server}"),
+            None => server,
+        }
+    };
+    let mut resp = gated(&sim, req, next)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("opc-request-id", v);
+    }
+    resp
+}
+
+async fn gated(sim: &Sim, req: Request, next: Next) -> Result<Response, ApiError> {
+    let f = &sim.opts.faults;
+    let delay = f.latency
+        + if f.latency_jitter.is_zero() {
+            Duration::ZERO
+        } else {
+            let max = u64::try_from(f.latency_jitter.as_millis()).unwrap_or(u64::MAX);
+            Duration::from_millis(sim.rng(|r| r.u64(0..=max)))
+        };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "CannotParseRequest",
+            "The request body could not be read or is too large.",
+        )
+    })?;
+    verify(sim, &parts, &bytes)?;
+    if let Some(secs) = sim.throttle() {
+        return Err(error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "Too many requests for the tenancy.",
+        )
+        .retry_after(secs));
+    }
+    inject_fault(sim)?;
+    Ok(next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await)
+}
+
+/// Checks the OCI HTTP signature and the clock skew of its `date`.
+fn verify(sim: &Sim, parts: &Parts, body: &[u8]) -> Result<(), ApiError> {
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string());
+    let skew = chrono::Duration::from_std(sim.opts.max_clock_skew)
+        .unwrap_or_else(|_| chrono::Duration::minutes(5));
+    let ctx = auth::VerifyContext {
+        key_id: &sim.key_id,
+        public_key: &sim.public_key,
+        clock: Some((Utc::now(), skew)),
+    };
+    auth::verify_request(parts.method.as_str(), &target, &parts.headers, body, &ctx).map_err(
+        |why| {
+            tracing::debug!(%why, "oci simulator rejected a signature");
+            error(
+                StatusCode::UNAUTHORIZED,
+                "NotAuthenticated",
+                &format!(
+                    "The required information to complete authentication was not provided or was incorrect: {why}"
+                ),
+            )
+        },
+    )
+}
+
+/// Decides, before the handler runs, whether this request fails on purpose.
+fn inject_fault(sim: &Sim) -> Result<(), ApiError> {
+    let f = &sim.opts.faults;
+    let (reset, fail, which) =
+        sim.rng(|r| (r.f64() < f.reset_rate, r.f64() < f.error_rate, r.bool()));
+    if reset {
+        return Err(ApiError::Reset);
+    }
+    if fail {
+        return Err(if which {
+            internal("Internal error occurred.")
+        } else {
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "The service is currently unavailable.",
+            )
+        });
+    }
+    Ok(())
+}
