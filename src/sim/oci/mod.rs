@@ -127,6 +127,9 @@ pub struct OciSimOptions {
     /// Whether the simulated subnet was created with a DNS label; without one, a launch that
     /// asks for a `hostnameLabel` is refused, as OCI refuses it.
     pub subnet_dns: bool,
+    /// When set, every request that passes the signature check is appended here as
+    /// `METHOD /path?query`, so a test can see what a client sent.
+    pub request_log: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Default for OciSimOptions {
@@ -143,6 +146,7 @@ impl Default for OciSimOptions {
             transition_delay: Duration::from_secs(2),
             max_clock_skew: Duration::from_secs(300),
             subnet_dns: true,
+            request_log: None,
         }
     }
 }
@@ -425,6 +429,11 @@ async fn gated(sim: &Arc<Sim>, req: Request, next: Next) -> Response {
             ),
         )
         .into_response();
+    }
+    if let Some(log) = &sim.opts.request_log {
+        log.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(format!("{} {target}", parts.method));
     }
     if let Some(secs) = sim.throttle() {
         let mut r = api::error(
