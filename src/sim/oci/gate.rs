@@ -67,6 +67,15 @@ async fn gated(sim: &Sim, req: Request, next: Next) -> Result<Response, ApiError
         )
     })?;
     verify(sim, &parts, &bytes)?;
+    if let Some(log) = &sim.opts.request_log {
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string());
+        log.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(format!("{} {target}", parts.method));
+    }
     if let Some(secs) = sim.throttle() {
         return Err(error(
             StatusCode::TOO_MANY_REQUESTS,

@@ -126,6 +126,9 @@ pub struct OciSimOptions {
     /// Whether the simulated subnet was created with a DNS label; without one, a launch that
     /// asks for a `hostnameLabel` is refused, as OCI refuses it.
     pub subnet_dns: bool,
+    /// When set, every request that passes the signature check is appended here as
+    /// `METHOD /path?query`, so a test can see what a client sent.
+    pub request_log: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Default for OciSimOptions {
@@ -142,6 +145,7 @@ impl Default for OciSimOptions {
             transition_delay: Duration::from_secs(2),
             max_clock_skew: Duration::from_secs(300),
             subnet_dns: true,
+            request_log: None,
         }
     }
 }

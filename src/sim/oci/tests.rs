@@ -1022,3 +1022,34 @@ async fn launch_messages_name_the_field_at_fault() {
     let r = c.launch(&b, None).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+#[tokio::test]
+async fn request_log_records_signed_requests_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sim = start(OciSimOptions {
+        request_log: Some(log.clone()),
+        ..options(dir.path())
+    })
+    .await
+    .unwrap();
+    let c = Client::new(&sim);
+    let target = list_path("&displayName=web-01");
+    assert_eq!(c.call("GET", &target, None).await.status, 200);
+    let unsigned = c.raw("GET", &target, vec![], None).await.unwrap();
+    assert_eq!(unsigned.status, 401);
+    assert_eq!(
+        c.launch(&launch_body("web-01", 1), Some("t"))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            format!("GET {target}"),
+            "POST /20160918/instances".to_string()
+        ]
+    );
+}
