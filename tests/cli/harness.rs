@@ -185,7 +185,6 @@ impl<'a> Cmd<'a> {
     }
 
     /// Feeds `text` on stdin (otherwise stdin is empty and not a terminal).
-    #[allow(dead_code)]
     pub fn stdin(mut self, text: &str) -> Cmd<'a> {
         self.stdin = Some(text.into());
         self
@@ -233,6 +232,13 @@ impl<'a> Cmd<'a> {
         let mut child = self.start();
         let out = collect(&mut child, self.stdin.as_deref());
         self.check(out)
+    }
+
+    /// Starts the command and returns at once, for a test that acts while it runs; the
+    /// expectations are checked by [`Running::finish`].
+    pub fn spawn(self) -> Running<'a> {
+        let child = self.start();
+        Running { cmd: self, child }
     }
 
     fn start(&self) -> std::process::Child {
@@ -302,6 +308,25 @@ impl<'a> Cmd<'a> {
             );
         }
         run
+    }
+}
+
+/// A command started with [`Cmd::spawn`].
+pub struct Running<'a> {
+    cmd: Cmd<'a>,
+    child: std::process::Child,
+}
+
+impl Running<'_> {
+    /// Whether it is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Waits for it to end and checks the expectations, like [`Cmd::run`].
+    pub fn finish(mut self) -> Run {
+        let out = collect(&mut self.child, self.cmd.stdin.as_deref());
+        self.cmd.check(out)
     }
 }
 

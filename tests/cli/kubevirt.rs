@@ -271,6 +271,44 @@ stop: 2 skipped, 0 failed in [T]
 }
 
 #[test]
+fn delete_without_yes_and_without_a_terminal_is_refused_and_touches_nothing() {
+    let env = Env::new(|_| {});
+    env.t
+        .cmd("p s deploy --replicas 3 --parallel 1")
+        .stdout_unchecked()
+        .run();
+    assert_eq!(env.objects(), full(3));
+    let refusal = "error: refusing to delete 3 instance(s) (s-01, s-02, s-03) without confirmation: stdin is not a terminal; pass --yes\n";
+    // stdin is empty and not a terminal (the harness gives it /dev/null).
+    env.t.cmd("p s delete").status(2).stderr(refusal).run();
+    // A "y" piped in is no confirmation either: only a terminal can answer.
+    env.t
+        .cmd("p s delete")
+        .stdin("y\n")
+        .status(2)
+        .stderr(refusal)
+        .run();
+    // The same for every spec of the project, and for one instance.
+    env.t.cmd("p delete").status(2).stderr(refusal).run();
+    env.t
+        .cmd("p s delete --target s-02")
+        .status(2)
+        .stderr("error: refusing to delete 1 instance(s) (s-02) without confirmation: stdin is not a terminal; pass --yes\n")
+        .run();
+    // Nothing was touched: every object is there and status lists every instance.
+    assert_eq!(env.objects(), full(3));
+    let st = env.t.cmd("p s status -o json").stdout_unchecked().run();
+    let rows: serde_json::Value = serde_json::from_str(&st.raw_stdout).unwrap();
+    let names: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["s-01", "s-02", "s-03"]);
+}
+
+#[test]
 fn server_errors_do_not_stop_convergence_or_make_duplicates() {
     let env = Env::new(|o| {
         o.error_rate = 0.1;

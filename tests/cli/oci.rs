@@ -1,6 +1,7 @@
 //! End to end through the binary against the OCI simulator on 127.0.0.1 (real HTTP, real signing).
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::time::Duration;
 
 use vauto::sim::oci::{self, AdCapacity, CapacityModel, Faults, OciSim, OciSimOptions, RateLimit};
@@ -388,6 +389,62 @@ fn a_second_run_on_the_same_spec_exits_3_naming_the_holder() {
         .run();
     let _ = hunt.kill();
     let _ = hunt.wait();
+}
+
+#[test]
+fn wait_lock_queues_behind_the_holder_and_runs_once_it_lets_go() {
+    let env = Env::new(|_| {});
+    // Hold the run lock the way a vauto run does (src/ops/lock.rs): an flock on
+    // `.vauto/lock/<project>-<spec>.lock`, with the holder's pid written inside.
+    let dir = env.t.path().join(".vauto/lock");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.join("p-s.lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    writeln!(lock, "{}", std::process::id()).unwrap();
+    lock.flush().unwrap();
+
+    // Without --wait-lock: exit 3 at once, naming the holder.
+    env.t
+        .cmd("p s deploy")
+        .status(3)
+        .stderr(format!(
+            "error: another vauto run holds `[DIR]/.vauto/lock/p-s.lock` (pid {})\n\
+             hint: wait for it to finish, or pass --wait-lock to queue behind it\n",
+            std::process::id()
+        ))
+        .run();
+
+    // With --wait-lock: it waits, launching nothing, for as long as the lock is held...
+    let mut queued = env
+        .t
+        .cmd("p s deploy --wait-lock")
+        .stdout(
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+deploy: 1 succeeded, 0 failed in [T]
+",
+        )
+        .stderr(IMAGE_NOTE)
+        .spawn();
+    std::thread::sleep(Duration::from_millis(2000));
+    assert!(
+        queued.is_running(),
+        "--wait-lock returned while the lock was held"
+    );
+    assert_eq!(
+        env.live(),
+        BTreeMap::new(),
+        "launched while the lock was held"
+    );
+    // ...then runs to the end once the holder lets go.
+    drop(lock);
+    queued.finish();
+    assert_eq!(env.live(), BTreeMap::from([("s-01".to_string(), 1)]));
 }
 
 #[test]
