@@ -36,6 +36,9 @@ struct Case {
     command: &'static str,
     /// Substrings stderr must contain (the first one is the location).
     expect: &'static [&'static str],
+    /// A known wrong message: kept out of the snapshot (which shows correct output only) and
+    /// pinned by an ignored test instead.
+    bug: Option<&'static str>,
 }
 
 fn kv(project_extra: &str, spec_extra: &str) -> (String, String) {
@@ -64,6 +67,7 @@ fn case(
         template: None,
         command: "p s plan",
         expect,
+        bug: None,
     }
 }
 
@@ -171,6 +175,7 @@ fn cases() -> Vec<Case> {
         ),
         Case {
             template: Some("#cloud-config\nhostname: {{ hostnmae }}\n"),
+            bug: Some("see undefined_template_variable_is_named_in_one_sentence"),
             ..case(
                 "undefined template variable",
                 kv("", "cloud_init: {template: t.yaml.j2}\n"),
@@ -333,6 +338,11 @@ impl CloneWithSpec for (String, String) {
     }
 }
 
+/// Runs `f`, turning a failed expectation (a panic, already printed) into `Err`.
+fn attempt<T>(f: impl FnOnce() -> T) -> Result<T, ()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| ())
+}
+
 #[test]
 fn every_bad_config_exits_2_with_file_line_and_message() {
     let cases = cases();
@@ -341,6 +351,8 @@ fn every_bad_config_exits_2_with_file_line_and_message() {
         "the table must cover at least 25 bad configs"
     );
     let mut failures = Vec::new();
+    // Every case's messages, in table order, for one snapshot that reviews as a list.
+    let mut all = String::new();
     for c in &cases {
         let mut t = Test::new()
             .file("projects/p.yaml", &c.project)
@@ -348,11 +360,22 @@ fn every_bad_config_exits_2_with_file_line_and_message() {
         if let Some(tmpl) = c.template {
             t = t.file("templates/t.yaml.j2", tmpl);
         }
-        let run = t.cmd(c.command);
+        // Exit 2, nothing on stdout; stderr goes to the snapshot.
+        let Ok(run) = attempt(|| t.cmd(c.command).status(2).stderr_unchecked().run()) else {
+            failures.push(format!("{}: `{}` (see the panic above)", c.name, c.command));
+            continue;
+        };
+        let shown = |stderr: &str| match c.bug {
+            Some(b) => format!("(not snapshotted, a known bug: {b})\n"),
+            None => stderr.to_string(),
+        };
+        all.push_str(&format!(
+            "### {}\n$ vauto {}\n{}",
+            c.name,
+            c.command,
+            shown(&run.stderr)
+        ));
         let mut problems = Vec::new();
-        if run.code != 2 {
-            problems.push(format!("exit {} (expected 2)", run.code));
-        }
         for e in c.expect {
             if !run.stderr.contains(e) {
                 problems.push(format!("stderr lacks {e:?}"));
@@ -360,9 +383,6 @@ fn every_bad_config_exits_2_with_file_line_and_message() {
         }
         if run.stderr.contains("panicked") {
             problems.push("panicked".into());
-        }
-        if !run.stdout.is_empty() {
-            problems.push("printed on stdout".into());
         }
         if !problems.is_empty() {
             failures.push(format!(
@@ -374,17 +394,21 @@ fn every_bad_config_exits_2_with_file_line_and_message() {
         }
         // validate must find the same problem (except for command-line names).
         if !c.command.contains("wbe") && !c.command.starts_with("q ") {
-            let v = t.cmd("validate");
+            let Ok(v) = attempt(|| t.cmd("validate").status(2).stderr_unchecked().run()) else {
+                failures.push(format!("{} (validate): see the panic above", c.name));
+                continue;
+            };
+            all.push_str(&format!("$ vauto validate\n{}", shown(&v.stderr)));
             let file = c.expect[0].split(':').next().unwrap_or_default();
-            if v.code != 2 || !v.stderr.contains(file) {
+            if !v.stderr.contains(file) {
                 failures.push(format!(
-                    "{} (validate): exit {}\n  stderr: {}",
+                    "{} (validate): stderr lacks {file:?}\n  stderr: {}",
                     c.name,
-                    v.code,
                     v.stderr.trim()
                 ));
             }
         }
+        all.push('\n');
     }
     assert!(
         failures.is_empty(),
@@ -393,6 +417,21 @@ fn every_bad_config_exits_2_with_file_line_and_message() {
         cases.len(),
         failures.join("\n")
     );
+    insta::assert_snapshot!("bad_config_errors", all);
+}
+
+#[test]
+#[ignore = "bug: the message runs two sentences together: `undefined variable: `hostnmae` is undefined`hostnmae` is not defined (variables: …)` (src/plan/render.rs appends its hint to minijinja's detail with no separator)"]
+fn undefined_template_variable_is_named_in_one_sentence() {
+    let (project, spec) = kv("", "cloud_init: {template: t.yaml.j2}\n");
+    Test::new()
+        .file("projects/p.yaml", &project)
+        .file("specs/s.yaml", &spec)
+        .file("templates/t.yaml.j2", "#cloud-config\nhostname: {{ hostnmae }}\n")
+        .args("p s plan")
+        .status(2)
+        .stderr("error: [DIR]/templates/t.yaml.j2:2: undefined variable: `hostnmae` is not defined (variables: name, index, replica, hostname, static_ip, prefix_len, netmask, gateway, dns, project, spec, ssh_authorized_keys, vars.NAME)\n")
+        .run();
 }
 
 #[test]
@@ -401,39 +440,44 @@ fn unreadable_file_is_a_clear_error() {
         .bytes("projects/p.yaml", b"provider: kubevirt\n\xff\xfe\n")
         .file("specs/s.yaml", KV_SPEC)
         .args("p s plan")
-        .run()
-        .code(2)
-        .stderr_has("projects/p.yaml: cannot read file");
+        .status(2)
+        .stderr(
+            "error: [DIR]/projects/p.yaml: cannot read file: stream did not contain valid UTF-8\n",
+        )
+        .run();
 }
 
 #[test]
 fn unknown_names_suggest_the_closest() {
     Test::with_examples()
         .args("lab wbe plan")
-        .run()
-        .code(2)
-        .stderr_has("did you mean `web`?");
+        .status(2)
+        .stderr("error: [DIR]/specs: unknown spec `wbe`: no specs/wbe.yaml (did you mean `web`?)\n")
+        .run();
     Test::with_examples()
         .args("lba web plan")
-        .run()
-        .code(2)
-        .stderr_has("did you mean `lab`?");
+        .status(2)
+        .stderr("error: [DIR]/projects: unknown project `lba`: no projects/lba.yaml (did you mean `lab`?)\n")
+        .run();
 }
 
 #[test]
 fn validate_lists_every_problem_at_once() {
-    let run = Test::new()
+    Test::new()
         .file(
             "projects/p.yaml",
             &format!("{KV_PROJECT}retry: {{interval: 5s}}\nlabels: {{team: \"a b\"}}\n"),
         )
         .file("specs/s.yaml", &format!("{KV_SPEC}replica: 2\n"))
         .args("validate")
+        .status(2)
+        .stderr(
+            "error: [DIR]/projects/p.yaml:8:10: `labels.team`: `a b` is not a valid label value: it may contain only letters, digits, `-`, `_` and `.`
+error: [DIR]/projects/p.yaml:7:9: `retry.interval`: 5s is under 30s: polling that often gets accounts throttled or banned (set `retry.allow_fast: true` to insist)
+error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `cpu`, `memory`, `disk`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
+",
+        )
         .run();
-    run.code(2)
-        .stderr_has("under 30s")
-        .stderr_has("not a valid label value")
-        .stderr_has("unknown field `replica`");
 }
 
 #[test]
@@ -446,9 +490,10 @@ fn secrets_from_the_environment_never_show_in_errors() {
         .file("specs/s.yaml", KV_SPEC)
         .env("HOOK", "not-a-url-but-SECRET-TOKEN")
         .args("p s plan")
+        .status(2)
+        .stderr("error: [DIR]/projects/p.yaml:7:10: `notify.slack`: is not an http(s) URL: expected `https://host/path`\n")
         .run();
-    run.code(2).stderr_has("`notify.slack`");
-    assert!(!run.stderr.contains("SECRET-TOKEN"), "{}", run.stderr);
+    assert!(!run.raw_stderr.contains("SECRET-TOKEN"), "{}", run.stderr);
 }
 
 #[test]
@@ -461,7 +506,7 @@ fn dotenv_beside_the_config_fills_variables() {
         .file("specs/s.yaml", KV_SPEC)
         .file(".env", "BRIDGE=br-lab\n")
         .args("p s plan -o yaml")
+        .stdout_unchecked()
         .run()
-        .code(0)
-        .stdout_has("br-lab");
+        .stdout_has("\"bridge\":\"br-lab\"");
 }

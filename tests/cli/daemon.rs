@@ -11,7 +11,7 @@ use chrono::{Timelike, Utc};
 use serde_json::Value;
 use vauto::sim::oci::{AdCapacity, CapacityModel};
 
-use crate::harness::{Run, Test};
+use crate::harness::{Cmd, Run, Test};
 use crate::oci::{Env, SPEC};
 
 /// Every secret in the test configs contains this; no output line may.
@@ -125,9 +125,14 @@ fn notify_yaml(addr: &str, extra: &str) -> String {
     )
 }
 
-/// Runs `line` in `env` with the Telegram API pointed at the local receiver.
-fn run_tg(env: &Env, line: &str, telegram_api: &str) -> Run {
-    env.t.cmd_env(line, &[("VAUTO_TELEGRAM_API", telegram_api)])
+/// `line` in `env` with the Telegram API pointed at the local receiver. Timing decides much
+/// of what the daemon prints, so these tests read the streams themselves.
+fn run_tg<'a>(env: &'a Env, line: &str, telegram_api: &str) -> Cmd<'a> {
+    env.t
+        .cmd(line)
+        .env("VAUTO_TELEGRAM_API", telegram_api)
+        .stdout_unchecked()
+        .stderr_unchecked()
 }
 
 /// The shared OCI test environment with `capacity` and `notify` in project `p`.
@@ -164,8 +169,8 @@ fn a_capacity_hunt_notifies_start_every_n_attempts_and_success_in_each_services_
         ..CapacityModel::default()
     };
     let env = env(capacity, &notify_yaml(&rx.addr, "  every_n_attempts: 2\n"));
-    let run = run_tg(&env, "p s deploy -v", &format!("http://{}", rx.addr));
-    run.code(0).stdout_has("[SUCCESS] Instance s-01: launched");
+    let run = run_tg(&env, "p s deploy -v", &format!("http://{}", rx.addr)).run();
+    run.stdout_has("[SUCCESS] Instance s-01: launched");
     no_secret(&run);
 
     let slack = rx.bodies("/slack/T0/SECRETSLACK");
@@ -244,9 +249,9 @@ fn a_failing_or_hanging_receiver_neither_fails_nor_holds_the_run() {
     );
     let env = env(CapacityModel::default(), &notify);
     let started = Instant::now();
-    let run = run_tg(&env, "p s deploy -v", &format!("http://{closed}"));
+    let run = run_tg(&env, "p s deploy -v", &format!("http://{closed}")).run();
     let took = started.elapsed();
-    run.code(0).stdout_has("[SUCCESS] Instance s-01: launched");
+    run.stdout_has("[SUCCESS] Instance s-01: launched");
     no_secret(&run);
     // The receivers were asked (so the run did try), and the hang cost at most the flush
     // timeout, not the receiver's two minutes.
@@ -267,7 +272,7 @@ fn the_daemon_runs_a_scheduled_stop_notifies_and_stops_cleanly_on_sigterm() {
     let rx = Receiver::start(Mode::Ok);
     let env = env(CapacityModel::default(), &notify_yaml(&rx.addr, ""));
     let api = format!("http://{}", rx.addr);
-    run_tg(&env, "p s deploy --wait", &api).code(0);
+    run_tg(&env, "p s deploy --wait", &api).run();
     // Every fourth second, with seconds: the first fire comes right after the daemon starts.
     env.t.put(
         "specs/s.yaml",
@@ -290,24 +295,29 @@ fn the_daemon_runs_a_scheduled_stop_notifies_and_stops_cleanly_on_sigterm() {
     });
     // A second daemon on the same state directory would run every schedule twice.
     run_tg(&env, "daemon --once", &api)
-        .code(3)
+        .status(3)
+        .run()
         .stderr_has("daemon-all.lock");
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let run = Run {
         code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        raw_stdout: stdout.clone(),
+        raw_stderr: stderr.clone(),
+        stdout,
+        stderr,
     };
     assert!(
         fired,
         "no scheduled notification\n{}\n{}",
         run.stdout, run.stderr
     );
-    run.code(0)
-        .stdout_has("p/s: scheduled stop (cron `*/4 * * * * *`, Asia/Seoul)")
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.stdout_has("p/s: scheduled stop (cron `*/4 * * * * *`, Asia/Seoul)")
         .stdout_has("p/s: scheduled stop done")
         .stdout_has("[SUCCESS] Instance s-01: stopped")
         .stdout_has("daemon stopped");
@@ -324,9 +334,7 @@ fn the_daemon_runs_a_scheduled_stop_notifies_and_stops_cleanly_on_sigterm() {
             .as_str()
             .is_some_and(|t| t.contains("scheduled stop done"))
     }));
-    run_tg(&env, "p s status", &api)
-        .code(0)
-        .stdout_has("STOPPED");
+    run_tg(&env, "p s status", &api).run().stdout_has("STOPPED");
 }
 
 /// A six-field cron for the wall-clock second `t` (UTC).
@@ -339,7 +347,7 @@ fn once_runs_what_is_due_since_the_last_run_and_skips_missed_runs_unless_catch_u
     let rx = Receiver::start(Mode::Ok);
     let env = env(CapacityModel::default(), "");
     let api = format!("http://{}", rx.addr);
-    run_tg(&env, "p s deploy --wait", &api).code(0);
+    run_tg(&env, "p s deploy --wait", &api).run();
 
     // Due ten seconds ago: the first --once runs it, the second finds nothing new.
     let cron = at(Utc::now() - chrono::Duration::seconds(10));
@@ -349,10 +357,10 @@ fn once_runs_what_is_due_since_the_last_run_and_skips_missed_runs_unless_catch_u
     );
     // --wait passes on to the action: the stop waits for STOPPED.
     run_tg(&env, "daemon --once --wait", &api)
-        .code(0)
+        .run()
         .stdout_has("p/s: scheduled stop done");
-    let again = run_tg(&env, "daemon --once", &api);
-    again.code(0).stdout_has("nothing due");
+    let again = run_tg(&env, "daemon --once", &api).run();
+    again.stdout_has("nothing due");
     assert!(!again.stdout.contains("scheduled stop"), "{}", again.stdout);
 
     // A start due an hour ago, last looked at two hours ago: vauto was down, so it is missed.
@@ -371,9 +379,8 @@ fn once_runs_what_is_due_since_the_last_run_and_skips_missed_runs_unless_catch_u
         "specs/s.yaml",
         &format!("{SPEC}schedules:\n  - {{cron: \"{cron}\", action: start}}\n"),
     );
-    let missed = run_tg(&env, "daemon --once", &api);
+    let missed = run_tg(&env, "daemon --once", &api).run();
     missed
-        .code(0)
         .stdout_has("missed the run at")
         .stdout_has("not replayed");
     assert!(
@@ -381,9 +388,7 @@ fn once_runs_what_is_due_since_the_last_run_and_skips_missed_runs_unless_catch_u
         "{}",
         missed.stdout
     );
-    run_tg(&env, "p s status", &api)
-        .code(0)
-        .stdout_has("STOPPED");
+    run_tg(&env, "p s status", &api).run().stdout_has("STOPPED");
 
     // With catch_up: true the missed start runs once.
     write_state();
@@ -392,7 +397,7 @@ fn once_runs_what_is_due_since_the_last_run_and_skips_missed_runs_unless_catch_u
         &format!("{SPEC}schedules:\n  - {{cron: \"{cron}\", action: start, catch_up: true}}\n"),
     );
     run_tg(&env, "daemon --once", &api)
-        .code(0)
+        .run()
         .stdout_has("catching up the run missed at")
         .stdout_has("p/s: scheduled start done");
 }
@@ -406,9 +411,11 @@ fn daemon_takes_a_project_filter_and_rejects_an_unknown_one() {
         )
         .file("specs/s.yaml", SPEC);
     t.cmd("daemon --project nope --once")
-        .code(2)
-        .stderr_has("unknown project `nope`");
+        .status(2)
+        .stderr("error: [DIR]/projects: unknown project `nope`: no projects/nope.yaml; known: p\n")
+        .run();
     t.cmd("daemon --project p --once")
-        .code(0)
-        .stdout_has("nothing due");
+        .normalize(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", "[NOW] ")
+        .stdout("[NOW] nothing due\n")
+        .run();
 }

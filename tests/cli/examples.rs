@@ -6,9 +6,8 @@ use crate::harness::Test;
 fn shipped_examples_validate() {
     Test::with_examples()
         .args("validate")
-        .run()
-        .code(0)
-        .stdout_has("ok: 4 projects, 2 specs");
+        .stdout("ok: 4 projects, 2 specs, 1 templates, 4 project/spec plans\n")
+        .run();
 }
 
 #[test]
@@ -20,15 +19,28 @@ fn every_project_spec_pair_plans_in_every_format() {
         ("a1-hunt", "a1"),
         ("demo-oci", "a1"),
     ] {
-        for fmt in ["table", "json", "yaml"] {
-            let r = t.cmd(&format!("{p} {s} plan -o {fmt}"));
-            r.code(0);
+        // Table and YAML carry their notes on stdout; stderr stays empty.
+        for fmt in ["table", "yaml"] {
+            let r = t
+                .cmd(&format!("{p} {s} plan -o {fmt}"))
+                .stdout_unchecked()
+                .run();
             assert!(!r.stdout.is_empty(), "{p} {s} {fmt}");
         }
-        let json = t.cmd(&format!("{p} {s} plan -o json"));
+        // With -o json stdout is JSON and nothing else; the notes go to stderr.
+        let json = t
+            .cmd(&format!("{p} {s} plan -o json"))
+            .stdout_unchecked()
+            .stderr_unchecked()
+            .run();
         let v: serde_json::Value =
-            serde_json::from_str(&json.stdout).expect("plan -o json is JSON");
+            serde_json::from_str(&json.raw_stdout).expect("plan -o json is JSON");
         assert!(v.as_array().is_some_and(|a| !a.is_empty()));
+        assert!(
+            json.stderr.lines().all(|l| l.starts_with("note: ")),
+            "{p} {s}: only notes on stderr:\n{}",
+            json.stderr
+        );
     }
 }
 
@@ -42,16 +54,13 @@ fn examples_with_keys() -> Test {
         .file(".vauto/keys/web.pub", KEY)
 }
 
-/// Replaces the temporary directory in output so snapshots are stable.
-fn stable(t: &Test, s: &str) -> String {
-    s.replace(&t.path().display().to_string(), "[CONFIG]")
-}
-
 #[test]
 fn kubevirt_plan_yaml_is_an_apply_able_stream() {
     let t = examples_with_keys();
-    let r = t.cmd("lab web plan -o yaml --replicas 1");
-    r.code(0);
+    let r = t
+        .cmd("lab web plan -o yaml --replicas 1")
+        .stdout_unchecked()
+        .run();
     let docs: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&r.stdout)
         .map(|d| serde::Deserialize::deserialize(d).expect("yaml doc"))
         .collect();
@@ -65,27 +74,37 @@ fn kubevirt_plan_yaml_is_an_apply_able_stream() {
             "VirtualMachine"
         ]
     );
-    insta::assert_snapshot!("lab_web_plan_yaml", stable(&t, &r.stdout));
+    insta::assert_snapshot!("lab_web_plan_yaml", r.stdout);
 }
 
 #[test]
 fn oci_plan_json_is_kind_name_body_with_placeholders() {
     let t = examples_with_keys();
-    let r = t.cmd("a1-hunt a1 plan -o json");
-    r.code(0);
-    insta::assert_snapshot!("a1_hunt_a1_plan_json", stable(&t, &r.stdout));
-    assert!(
-        r.stderr.contains("note: "),
-        "notes go to stderr with -o json"
-    );
+    // The notes go to stderr with -o json; stdout is the JSON alone.
+    let r = t
+        .cmd("a1-hunt a1 plan -o json")
+        .stdout_unchecked()
+        .stderr(
+            "note: compartmentId: no `oci.compartment`, the tenancy (root compartment) of the OCI profile is used
+note: createVnicDetails.subnetId: looked up by display name \"public subnet-main-vcn\" with ListSubnets
+note: sourceDetails.imageId: the newest image \"Canonical Ubuntu\" 22.04 matching [Minimal, aarch64] for VM.Standard.A1.Flex, found with ListImages
+note: availabilityDomain: `availability_domains: all`, every AD of the region from ListAvailabilityDomains, tried in order
+note: shapeConfig: out of capacity in every AD, the next sizes tried are 1 OCPU/6 GB
+",
+        )
+        .run();
+    insta::assert_snapshot!("a1_hunt_a1_plan_json", r.stdout);
 }
 
 #[test]
 fn target_and_replicas_narrow_the_plan() {
     let t = Test::with_examples();
-    let r = t.cmd("lab web plan -o json --replicas 3 --target web-03");
-    r.code(0);
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let r = t
+        .cmd("lab web plan -o json --replicas 3 --target web-03")
+        .stdout_unchecked()
+        .stderr("note: ssh key pair [DIR]/.vauto/keys/web does not exist yet: deploy creates it (ed25519, 0600/0644)\n")
+        .run();
+    let v: serde_json::Value = serde_json::from_str(&r.raw_stdout).unwrap();
     let names: Vec<&str> = v
         .as_array()
         .unwrap()
@@ -98,6 +117,7 @@ fn target_and_replicas_narrow_the_plan() {
     );
     assert!(r.stdout.contains("192.168.10.103/24"));
     t.cmd("lab web plan --target web-09")
-        .code(2)
-        .stderr_has("not an instance of spec `web`");
+        .status(2)
+        .stderr("error: [DIR]/specs/web.yaml: --target `web-09` is not an instance of spec `web` with 2 replicas (`web-01` … `web-02`)\n")
+        .run();
 }

@@ -56,7 +56,13 @@ network:
         );
         let t = t
             .file("projects/p.yaml", &project)
-            .file("specs/s.yaml", SPEC);
+            .file("specs/s.yaml", SPEC)
+            // Object UIDs (in event messages) come from the simulator's seeded generator, which
+            // the controller's ticks advance as timing allows; same width, so tables keep shape.
+            .normalize(
+                r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+                "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
+            );
         Env {
             t,
             sim: Some(sim),
@@ -152,46 +158,94 @@ fn full(n: usize) -> BTreeMap<String, Vec<String>> {
     ])
 }
 
+/// The status table's AGE cell ("0s", "12s"; `age` in src/ui/table.rs) varies with timing.
+/// The column is as wide as its header while ages stay under 100s, so `[A]` keeps the table's
+/// shape.
+const AGE: (&str, &str) = (r"┆ \d{1,2}s +┆", "┆ [A] ┆");
+
 #[test]
 fn deploy_status_redeploy_power_delete() {
     let env = Env::new(|_| {});
-    let run = env.t.cmd("p s deploy --wait");
-    run.code(0)
-        .stdout_has("10 succeeded")
-        .stdout_has("ip=10.10.0.101")
-        .stdout_has("ip=10.10.0.102");
+    // One instance at a time, so that the lines come in a fixed order.
+    let run = env
+        .t
+        .cmd("p s deploy --wait --parallel 1")
+        .stdout_unchecked()
+        .run();
+    insta::assert_snapshot!("kubevirt_deploy", run.stdout);
     assert_eq!(env.objects(), full(2));
 
-    let st = env.t.cmd("p s status");
-    st.code(0)
-        .stdout_has("Running")
-        .stdout_has("10.10.0.102")
-        .stdout_has("Succeeded");
-    let rows: serde_json::Value =
-        serde_json::from_str(&env.t.cmd("p status -o json").stdout).unwrap();
+    let st = env
+        .t
+        .cmd("p s status")
+        .normalize(AGE.0, AGE.1)
+        .stdout_unchecked()
+        .run();
+    insta::assert_snapshot!("kubevirt_status", st.stdout);
+    let rows = env.t.cmd("p status -o json").stdout_unchecked().run();
+    let rows: serde_json::Value = serde_json::from_str(&rows.raw_stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 2);
     assert_eq!(rows[0]["ip"], "10.10.0.101");
 
-    let again = env.t.cmd("p s deploy");
-    again.code(0).stdout_has("8 skipped");
-    assert!(!again.stdout.contains("[SUCCESS]"));
+    // A second deploy finds everything and creates nothing.
+    env.t
+        .cmd("p s deploy --parallel 1")
+        .stdout(
+            "[SKIPPED] Secret s-01-cloudinit: already exists
+[SKIPPED] NetworkAttachmentDefinition s-01-net: already exists
+[SKIPPED] DataVolume s-01-disk: already exists
+[SKIPPED] VirtualMachine s-01: already exists
+[SKIPPED] Secret s-02-cloudinit: already exists
+[SKIPPED] NetworkAttachmentDefinition s-02-net: already exists
+[SKIPPED] DataVolume s-02-disk: already exists
+[SKIPPED] VirtualMachine s-02: already exists
+deploy: 8 skipped, 0 failed in [T]
+",
+        )
+        .run();
 
     env.t
-        .cmd("p s stop --wait")
-        .code(0)
-        .stdout_has("[SUCCESS] VirtualMachine s-01: stopped");
+        .cmd("p s stop --wait --parallel 1")
+        .stdout(
+            "[SUCCESS] VirtualMachine s-01: stopped
+[SUCCESS] VirtualMachine s-02: stopped
+stop: 2 succeeded, 0 failed in [T]
+",
+        )
+        .run();
     env.t
-        .cmd("p s stop")
-        .code(0)
-        .stdout_has("[SKIPPED] VirtualMachine s-01");
-    env.t.cmd("p s status").code(0).stdout_has("Stopped");
+        .cmd("p s stop --parallel 1")
+        .stdout(
+            "[SKIPPED] VirtualMachine s-01: vm is not running
+[SKIPPED] VirtualMachine s-02: vm is not running
+stop: 2 skipped, 0 failed in [T]
+",
+        )
+        .run();
+    env.t
+        .cmd("p s status")
+        .normalize(AGE.0, AGE.1)
+        .stdout(
+            "\
+┌──────┬─────────┬──────┬────┬───────────┬─────┬─────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────┐
+│ NAME ┆ STATUS  ┆ NODE ┆ IP ┆ DISK      ┆ AGE ┆ LAST EVENT                                                                                                                  │
+╞══════╪═════════╪══════╪════╪═══════════╪═════╪═════════════════════════════════════════════════════════════════════════════════════════════════════════════════════════════╡
+│ s-01 ┆ Stopped ┆ -    ┆ -  ┆ Succeeded ┆ [A] ┆ SuccessfulDelete: Stopped the virtual machine by deleting the virtual machine instance xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx │
+│ s-02 ┆ Stopped ┆ -    ┆ -  ┆ Succeeded ┆ [A] ┆ SuccessfulDelete: Stopped the virtual machine by deleting the virtual machine instance xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx │
+└──────┴─────────┴──────┴────┴───────────┴─────┴─────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────┘
+",
+        )
+        .run();
     env.t
         .cmd("p s start --wait --target s-02")
-        .code(0)
-        .stdout_has("[SUCCESS] VirtualMachine s-02");
+        .stdout("[SUCCESS] VirtualMachine s-02: started\nstart: 1 succeeded, 0 failed in [T]\n")
+        .run();
 
-    let del = env.t.cmd("p s delete --yes");
-    del.code(0).stdout_has("8 deleted");
+    let del = env
+        .t
+        .cmd("p s delete --yes --parallel 1")
+        .stdout_unchecked()
+        .run();
     // Reverse dependency order within an instance: the VM goes before its disk, NAD and Secret.
     let order: Vec<&str> = del
         .stdout
@@ -208,11 +262,50 @@ fn deploy_status_redeploy_power_delete() {
             "Secret"
         ]
     );
+    insta::assert_snapshot!("kubevirt_delete", del.stdout);
     assert_eq!(env.objects(), full(0));
     env.t
         .cmd("p s status")
-        .code(0)
-        .stdout_has("no managed instances");
+        .stdout("no managed instances match v-auto/managed=true,v-auto/project=p,v-auto/spec=s\n")
+        .run();
+}
+
+#[test]
+fn delete_without_yes_and_without_a_terminal_is_refused_and_touches_nothing() {
+    let env = Env::new(|_| {});
+    env.t
+        .cmd("p s deploy --replicas 3 --parallel 1")
+        .stdout_unchecked()
+        .run();
+    assert_eq!(env.objects(), full(3));
+    let refusal = "error: refusing to delete 3 instance(s) (s-01, s-02, s-03) without confirmation: stdin is not a terminal; pass --yes\n";
+    // stdin is empty and not a terminal (the harness gives it /dev/null).
+    env.t.cmd("p s delete").status(2).stderr(refusal).run();
+    // A "y" piped in is no confirmation either: only a terminal can answer.
+    env.t
+        .cmd("p s delete")
+        .stdin("y\n")
+        .status(2)
+        .stderr(refusal)
+        .run();
+    // The same for every spec of the project, and for one instance.
+    env.t.cmd("p delete").status(2).stderr(refusal).run();
+    env.t
+        .cmd("p s delete --target s-02")
+        .status(2)
+        .stderr("error: refusing to delete 1 instance(s) (s-02) without confirmation: stdin is not a terminal; pass --yes\n")
+        .run();
+    // Nothing was touched: every object is there and status lists every instance.
+    assert_eq!(env.objects(), full(3));
+    let st = env.t.cmd("p s status -o json").stdout_unchecked().run();
+    let rows: serde_json::Value = serde_json::from_str(&st.raw_stdout).unwrap();
+    let names: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["s-01", "s-02", "s-03"]);
 }
 
 #[test]
@@ -232,8 +325,12 @@ fn server_errors_do_not_stop_convergence_or_make_duplicates() {
                 "bridge: br1\nretry: {throttle_base: 1s, throttle_max: 2s, jitter: 0s}",
             ),
     );
-    let run = t.cmd("p s deploy --replicas 3");
-    run.code(0);
+    // Injected errors make the retry lines vary; what must hold is exit 0 and the objects.
+    let run = t
+        .cmd("p s deploy --replicas 3")
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
     assert_eq!(env.objects(), full(3), "{}\n{}", run.stdout, run.stderr);
 }
 
@@ -257,8 +354,13 @@ fn a_deploy_killed_midway_is_completed_by_the_next_run() {
     let _ = child.wait();
     let partial = env.objects();
     assert_ne!(partial, full(3), "the first run was meant to be cut short");
-    let rerun = env.t.cmd("p s deploy --replicas 3");
-    rerun.code(0).stdout_has("[SKIPPED]");
+    // Where the first run stopped varies; the rerun skips what exists and creates the rest.
+    env.t
+        .cmd("p s deploy --replicas 3")
+        .stdout_unchecked()
+        .run()
+        .stdout_has("[SKIPPED]")
+        .stdout_has("[SUCCESS]");
     assert_eq!(env.objects(), full(3));
 }
 
@@ -280,13 +382,41 @@ fn an_unlabelled_look_alike_is_never_touched() {
         "metadata": {"name": "other-cloudinit", "labels": {"v-auto/managed": "true", "v-auto/project": "other", "v-auto/spec": "s", "v-auto/name": "s-09"}},
         "stringData": {"userdata": "x"}
     }));
-    let run = env.t.cmd("p s deploy");
-    run.code(1)
-        .stdout_has("[FAILED] Secret s-01-cloudinit: exists and is not managed by vauto");
-    // s-02 is unaffected.
-    run.stdout_has("[SUCCESS] VirtualMachine s-02");
-    env.t.cmd("p s delete --yes").code(0);
-    env.t.cmd("p delete --yes").code(0);
+    // s-01 fails on the look-alike; s-02 is unaffected.
+    env.t
+        .cmd("p s deploy --parallel 1")
+        .status(1)
+        .stdout(
+            "[FAILED] Secret s-01-cloudinit: exists and is not managed by vauto
+[SUCCESS] Secret s-02-cloudinit: created
+[SUCCESS] NetworkAttachmentDefinition s-02-net: created
+[SUCCESS] DataVolume s-02-disk: created
+[SUCCESS] VirtualMachine s-02: created
+deploy: 4 succeeded, 1 failed in [T]
+",
+        )
+        .stderr("s-01: attempt 1 in - failed (already_exists): `Secret` `s-01-cloudinit` exists and is not managed by vauto\n")
+        .run();
+    // Only s-02's objects are vauto's to delete; the look-alikes are not even listed.
+    env.t
+        .cmd("p s delete --yes --parallel 1")
+        .stdout(
+            "[DELETED] VirtualMachine s-02: deleted
+[DELETED] DataVolume s-02-disk: deleted
+[DELETED] NetworkAttachmentDefinition s-02-net: deleted
+[DELETED] Secret s-02-cloudinit: deleted
+delete: 4 deleted, 0 failed in [T]
+",
+        )
+        .run();
+    env.t
+        .cmd("p delete --yes")
+        .stdout(
+            "nothing to delete: no managed instances match v-auto/managed=true,v-auto/project=p
+delete: 0 failed in [T]
+",
+        )
+        .run();
     let left = env.objects();
     assert_eq!(left["secrets"], ["other-cloudinit", "s-01-cloudinit"]);
     assert!(left["virtualmachines"].is_empty());
@@ -318,17 +448,25 @@ fn rbac_and_login_errors_say_what_to_do() {
             &env.t.path().join("bad-kubeconfig").display().to_string(),
         ),
     );
-    let ro = env.t.cmd("ro s deploy");
-    ro.code(1);
+    let forbidden = "forbidden: RBAC does not allow `create` on `secrets`: secrets is forbidden: User \"vauto-sim-readonly\" cannot create resource \"secrets\" in API group \"\" in the namespace \"default\"";
+    env.t
+        .cmd("ro s deploy --parallel 1")
+        .status(1)
+        .stdout(format!(
+            "[FAILED] Instance s-01: {forbidden}\n[FAILED] Instance s-02: {forbidden}\ndeploy: 2 failed in [T]\n"
+        ))
+        .stderr(format!(
+            "s-01: attempt 1 in - failed (auth): {forbidden}\ns-02: attempt 1 in - failed (auth): {forbidden}\n"
+        ))
+        .run();
+    let bad = env
+        .t
+        .cmd("bad s status")
+        .status(1)
+        .stderr("error: unauthorized: the credentials were rejected; log in again (`oc login`) (auth)\n")
+        .run();
     assert!(
-        ro.stdout.contains("create") && ro.stdout.contains("secrets"),
-        "{}",
-        ro.stdout
-    );
-    let bad = env.t.cmd("bad s status");
-    bad.code(1).stderr_has("oc login");
-    assert!(
-        !bad.stderr.contains("expired"),
+        !bad.raw_stderr.contains("expired"),
         "the token must not be printed: {}",
         bad.stderr
     );

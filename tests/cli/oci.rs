@@ -1,6 +1,7 @@
 //! End to end through the binary against the OCI simulator on 127.0.0.1 (real HTTP, real signing).
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::time::Duration;
 
 use vauto::sim::oci::{self, AdCapacity, CapacityModel, Faults, OciSim, OciSimOptions, RateLimit};
@@ -16,6 +17,9 @@ image: {os: Canonical Ubuntu, os_version: \"22.04\", name_contains: [aarch64]}
 placement: {availability_domains: all}
 ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}
 ";
+
+/// What every deploy notes on stderr: the image the filter picked from the simulator's catalog.
+pub(crate) const IMAGE_NOTE: &str = "note: image `Canonical-Ubuntu-22.04-aarch64-2025.03.28-0` (ocid1.image.oc1.sim-region-1.aaaaaaaa04canonicalubuntu2204aarch64202503280)\n";
 
 /// A simulator in its own runtime, and a config folder whose project `p` (spec `s`) points at it.
 pub(crate) struct Env {
@@ -55,7 +59,14 @@ retry: {{interval: 1s, allow_fast: true, jitter: 0s, throttle_base: 1s, throttle
         );
         let t = t
             .file("projects/p.yaml", &project)
-            .file("specs/s.yaml", SPEC);
+            .file("specs/s.yaml", SPEC)
+            // The simulator draws an instance OCID's last 40 letters from its seeded generator,
+            // which every request (and so the number of polls, a matter of timing) advances.
+            // The launch counter before them (`an000001`) is kept.
+            .normalize(
+                r"(ocid1\.instance\.oc1\.[a-z0-9-]+\.an\d{6})[a-z]{40}",
+                "$1[RANDOM]",
+            );
         Env {
             t,
             sim: Some(sim),
@@ -66,6 +77,9 @@ retry: {{interval: 1s, allow_fast: true, jitter: 0s, throttle_base: 1s, throttle
     /// Live (not terminated) instances per display name, straight from the simulator's state.
     fn live(&self) -> BTreeMap<String, usize> {
         let path = self.t.path().join("simstate/sim/oci/state.json");
+        if !path.exists() {
+            return BTreeMap::new();
+        }
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let mut out = BTreeMap::new();
@@ -106,6 +120,11 @@ impl Drop for Env {
     }
 }
 
+/// The status table's AGE cell ("0s", "12s"; `age` in src/ui/table.rs) varies with timing.
+/// The column is as wide as its header while ages stay under 100s, so `[A]` keeps the table's
+/// shape.
+const AGE: (&str, &str) = (r"┆ \d{1,2}s +│", "┆ [A] │");
+
 fn busy(n: u64) -> AdCapacity {
     AdCapacity {
         free_after_attempts: n,
@@ -125,17 +144,30 @@ fn capacity_exhausted_in_three_domains_then_success() {
             ..CapacityModel::default()
         };
     });
-    let run = env.t.cmd("p s deploy");
-    run.code(0).stdout_has("[SUCCESS] Instance s-01: launched");
-    // Two full rounds over three ADs answer "Out of host capacity", the third round lands in AD-1.
-    assert_eq!(
-        run.stderr.matches("failed (capacity)").count(),
-        6,
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("next try in"), "{}", run.stderr);
-    assert!(run.stdout.contains("AD-1"), "{}", run.stdout);
+    // Two full rounds over three ADs answer "Out of host capacity", with a wait after each
+    // round; the third round lands in AD-1.
+    let capacity = |n: u32, ad: u32| {
+        format!(
+            "s-01: attempt {n} in SIM-REGION-1-AD-{ad} 2 OCPU/12 GB failed (capacity): out of capacity (500 `InternalError`: Out of host capacity)"
+        )
+    };
+    env.t
+        .cmd("p s deploy")
+        .stdout(
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+deploy: 1 succeeded, 0 failed in [T]
+",
+        )
+        .stderr(format!(
+            "{IMAGE_NOTE}{}\n{}\n{}; next try in 1s\n{}\n{}\n{}; next try in 1s\n",
+            capacity(1, 1),
+            capacity(2, 2),
+            capacity(3, 3),
+            capacity(4, 1),
+            capacity(5, 2),
+            capacity(6, 3),
+        ))
+        .run();
     assert_eq!(env.live(), BTreeMap::from([("s-01".to_string(), 1)]));
     // The launch result is saved.
     assert!(env.t.path().join(".vauto/launch/s-01.json").is_file());
@@ -151,19 +183,16 @@ fn fallback_size_is_tried_before_waiting() {
         };
     });
     env.t.put("specs/s.yaml", &format!("{SPEC}fallback: [{{ocpus: 1, memory_gb: 6}}]\nplacement: {{availability_domains: [AD-2]}}\n").replace("placement: {availability_domains: all}\n", ""));
-    let run = env.t.cmd("p s deploy");
-    run.code(0);
-    assert!(
-        run.stderr.contains("AD-2 2 OCPU/12 GB failed (capacity)"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stdout.contains("launched"), "{}", run.stdout);
-    assert!(
-        !run.stderr.contains("next try in"),
-        "the fallback size was tried before any wait: {}",
-        run.stderr
-    );
+    // The fallback size lands in the same AD right away: no "next try in" wait.
+    env.t
+        .cmd("p s deploy")
+        .stdout(
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-2
+deploy: 1 succeeded, 0 failed in [T]
+",
+        )
+        .stderr(format!("{IMAGE_NOTE}s-01: attempt 1 in SIM-REGION-1-AD-2 2 OCPU/12 GB failed (capacity): out of capacity (500 `InternalError`: Out of host capacity)\n"))
+        .run();
 }
 
 #[test]
@@ -181,8 +210,13 @@ fn transient_faults_and_throttling_still_give_exactly_the_replicas() {
             per_second: 8.0,
         });
     });
-    let run = env.t.cmd("p s deploy --replicas 4 --parallel 4");
-    run.code(0);
+    // Injected faults make the retry lines vary; what must hold is exit 0 and the instances.
+    let run = env
+        .t
+        .cmd("p s deploy --replicas 4 --parallel 4")
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
     let expected: BTreeMap<String, usize> = (1..=4).map(|i| (format!("s-{i:02}"), 1)).collect();
     assert_eq!(
         env.live(),
@@ -192,8 +226,17 @@ fn transient_faults_and_throttling_still_give_exactly_the_replicas() {
         run.stderr
     );
     // Re-running converges: everything is skipped, nothing new is launched.
-    let again = env.t.cmd("p s deploy --replicas 4");
-    again.code(0).stdout_has("4 skipped");
+    env.t
+        .cmd("p s deploy --replicas 4 --parallel 1")
+        .stdout(
+            "[SKIPPED] Instance s-01: already exists
+[SKIPPED] Instance s-02: already exists
+[SKIPPED] Instance s-03: already exists
+[SKIPPED] Instance s-04: already exists
+deploy: 4 skipped, 0 failed in [T]
+",
+        )
+        .run();
     assert_eq!(env.live(), expected);
 }
 
@@ -217,8 +260,13 @@ fn a_deploy_killed_midway_and_rerun_creates_no_duplicates() {
     std::thread::sleep(Duration::from_millis(700));
     let _ = child.kill();
     let _ = child.wait();
-    let rerun = env.t.cmd("p s deploy --replicas 4");
-    rerun.code(0);
+    // Where the first run stopped varies, and so does what the rerun prints.
+    let rerun = env
+        .t
+        .cmd("p s deploy --replicas 4")
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
     let expected: BTreeMap<String, usize> = (1..=4).map(|i| (format!("s-{i:02}"), 1)).collect();
     assert_eq!(env.live(), expected, "{}", rerun.stdout);
 }
@@ -226,13 +274,16 @@ fn a_deploy_killed_midway_and_rerun_creates_no_duplicates() {
 #[test]
 fn deploy_status_power_delete_round_trip() {
     let env = Env::new(|_| {});
-    env.t
-        .cmd("p s deploy --replicas 2 --wait")
-        .code(0)
-        .stdout_has("ssh ubuntu@");
-    let st = env.t.cmd("p s status -o json");
-    st.code(0);
-    let rows: serde_json::Value = serde_json::from_str(&st.stdout).unwrap();
+    // One instance at a time, so that the lines come in a fixed order.
+    let run = env
+        .t
+        .cmd("p s deploy --replicas 2 --wait --parallel 1")
+        .stdout_unchecked()
+        .stderr(IMAGE_NOTE)
+        .run();
+    insta::assert_snapshot!("oci_deploy", run.stdout);
+    let st = env.t.cmd("p s status -o json").stdout_unchecked().run();
+    let rows: serde_json::Value = serde_json::from_str(&st.raw_stdout).unwrap();
     let names: Vec<&str> = rows
         .as_array()
         .unwrap()
@@ -247,39 +298,67 @@ fn deploy_status_power_delete_round_trip() {
             .as_str()
             .is_some_and(|ip| !ip.is_empty())
     );
-    env.t
+    let st = env
+        .t
         .cmd("p s status")
-        .code(0)
-        .stdout_has("PUBLIC IP")
-        .stdout_has("RUNNING");
+        .normalize(AGE.0, AGE.1)
+        .stdout_unchecked()
+        .run();
+    insta::assert_snapshot!("oci_status", st.stdout);
     env.t
         .cmd("p s stop --target s-02 --wait")
-        .code(0)
-        .stdout_has("[SUCCESS] Instance s-02: stopped");
+        .stdout(
+            "[SUCCESS] Instance s-02: stopped  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]
+stop: 1 succeeded, 0 failed in [T]
+",
+        )
+        .run();
     env.t
         .cmd("p s stop --target s-02")
-        .code(0)
-        .stdout_has("[SKIPPED] Instance s-02");
+        .stdout(
+            "[SKIPPED] Instance s-02: already stopped  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]
+stop: 1 skipped, 0 failed in [T]
+",
+        )
+        .run();
     env.t
         .cmd("p s start --target s-02 --wait")
-        .code(0)
-        .stdout_has("[SUCCESS] Instance s-02");
-    // Without a terminal and without --yes, delete refuses and touches nothing.
-    env.t.cmd("p s delete").code(2).stderr_has("pass --yes");
-    assert_eq!(env.live().len(), 2);
+        .stdout(
+            "[SUCCESS] Instance s-02: started  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]
+start: 1 succeeded, 0 failed in [T]
+",
+        )
+        .run();
+    // Without a terminal and without --yes, delete refuses and touches nothing. The names come
+    // in ListInstances order (newest first).
     env.t
-        .cmd("p s delete --yes")
-        .code(0)
-        .stdout_has("2 deleted");
+        .cmd("p s delete")
+        .status(2)
+        .stderr("error: refusing to delete 2 instance(s) (s-02, s-01) without confirmation: stdin is not a terminal; pass --yes\n")
+        .run();
+    assert_eq!(env.live().len(), 2);
+    let del = env
+        .t
+        .cmd("p s delete --yes --parallel 1")
+        .stdout_unchecked()
+        .run();
+    insta::assert_snapshot!("oci_delete", del.stdout);
+    assert_eq!(env.live().len(), 0);
     env.t
         .cmd("p s status")
-        .code(0)
-        .stdout_has("no managed instances");
+        .stdout("no managed instances match v-auto/managed=true,v-auto/project=p,v-auto/spec=s\n")
+        .run();
     // After a delete, a new deploy launches a new instance (the retry token moved on).
     env.t
         .cmd("p s deploy")
-        .code(0)
-        .stdout_has("[SUCCESS] Instance s-01");
+        .stdout(
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000003[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+deploy: 1 succeeded, 0 failed in [T]
+",
+        )
+        .stderr(IMAGE_NOTE)
+        .run();
+    assert_eq!(env.live(), BTreeMap::from([("s-01".to_string(), 1)]));
 }
 
 #[test]
@@ -299,10 +378,73 @@ fn a_second_run_on_the_same_spec_exits_3_naming_the_holder() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(800));
-    let second = env.t.cmd("p s deploy");
+    env.t
+        .cmd("p s deploy")
+        .status(3)
+        .stderr(format!(
+            "error: another vauto run holds `[DIR]/.vauto/lock/p-s.lock` (pid {})\n\
+             hint: wait for it to finish, or pass --wait-lock to queue behind it\n",
+            hunt.id()
+        ))
+        .run();
     let _ = hunt.kill();
     let _ = hunt.wait();
-    second.code(3).stderr_has(&format!("pid {}", hunt.id()));
+}
+
+#[test]
+fn wait_lock_queues_behind_the_holder_and_runs_once_it_lets_go() {
+    let env = Env::new(|_| {});
+    // Hold the run lock the way a vauto run does (src/ops/lock.rs): an flock on
+    // `.vauto/lock/<project>-<spec>.lock`, with the holder's pid written inside.
+    let dir = env.t.path().join(".vauto/lock");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.join("p-s.lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    writeln!(lock, "{}", std::process::id()).unwrap();
+    lock.flush().unwrap();
+
+    // Without --wait-lock: exit 3 at once, naming the holder.
+    env.t
+        .cmd("p s deploy")
+        .status(3)
+        .stderr(format!(
+            "error: another vauto run holds `[DIR]/.vauto/lock/p-s.lock` (pid {})\n\
+             hint: wait for it to finish, or pass --wait-lock to queue behind it\n",
+            std::process::id()
+        ))
+        .run();
+
+    // With --wait-lock: it waits, launching nothing, for as long as the lock is held...
+    let mut queued = env
+        .t
+        .cmd("p s deploy --wait-lock")
+        .stdout(
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+deploy: 1 succeeded, 0 failed in [T]
+",
+        )
+        .stderr(IMAGE_NOTE)
+        .spawn();
+    std::thread::sleep(Duration::from_millis(2000));
+    assert!(
+        queued.is_running(),
+        "--wait-lock returned while the lock was held"
+    );
+    assert_eq!(
+        env.live(),
+        BTreeMap::new(),
+        "launched while the lock was held"
+    );
+    // ...then runs to the end once the holder lets go.
+    drop(lock);
+    queued.finish();
+    assert_eq!(env.live(), BTreeMap::from([("s-01".to_string(), 1)]));
 }
 
 #[test]
@@ -343,8 +485,13 @@ fn bad_credentials_fail_with_what_to_check() {
             &env.t.path().join("bad-config").display().to_string(),
         );
     env.t.put("projects/q.yaml", &project);
-    let run = env.t.cmd("q s deploy");
-    run.code(1);
+    let run = env
+        .t
+        .cmd("q s deploy")
+        .status(1)
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
     assert!(
         run.stderr.contains("key") || run.stdout.contains("key"),
         "{}\n{}",
@@ -386,8 +533,16 @@ fn interrupt_exits_130_and_releases_the_lock() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
     // The lock is free again: the next run gets past it (and fails on capacity, not on the lock).
-    let next = env.t.cmd("p s deploy --max-attempts 1");
-    next.code(1).stdout_has("gave up after 1 attempt,");
+    env.t
+        .cmd("p s deploy --max-attempts 1")
+        .status(1)
+        .stdout(
+            "[FAILED] Instance s-01: gave up after 1 attempt, last: out of capacity (500 `InternalError`: Out of host capacity)
+deploy: 1 failed in [T]
+",
+        )
+        .stderr(format!("{IMAGE_NOTE}s-01: attempt 1 in SIM-REGION-1-AD-1 2 OCPU/12 GB failed (capacity): out of capacity (500 `InternalError`: Out of host capacity)\n"))
+        .run();
 }
 
 #[test]
@@ -397,8 +552,13 @@ fn a_subnet_without_dns_gets_no_hostname_label() {
     let env = Env::new(|o| o.subnet_dns = false);
     env.t
         .cmd("p s deploy")
-        .code(0)
-        .stdout_has("[SUCCESS] Instance s-01");
+        .stdout(
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+deploy: 1 succeeded, 0 failed in [T]
+",
+        )
+        .stderr(IMAGE_NOTE)
+        .run();
     // The same through GetSubnet, with the subnet configured by OCID.
     let project = env.t.path().join("projects/p.yaml");
     let text = std::fs::read_to_string(&project)
@@ -406,9 +566,15 @@ fn a_subnet_without_dns_gets_no_hostname_label() {
         .replace("\"public subnet-main-vcn\"", oci::catalog::SUBNET_ID);
     std::fs::write(&project, text).unwrap();
     env.t
-        .cmd("p s deploy --replicas 2")
-        .code(0)
-        .stdout_has("[SUCCESS] Instance s-02");
+        .cmd("p s deploy --replicas 2 --parallel 1")
+        .stdout(
+            "[SKIPPED] Instance s-01: already exists
+[SUCCESS] Instance s-02: launched  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+deploy: 1 succeeded, 1 skipped, 0 failed in [T]
+",
+        )
+        .stderr(IMAGE_NOTE)
+        .run();
     let hostnames = env.hostnames();
     assert_eq!(
         hostnames,

@@ -36,10 +36,13 @@ fn env(project_extra: &str) -> Env {
 #[test]
 fn report_json_after_a_capacity_hunt_shows_errors_per_ad_and_the_launch() {
     let env = env("");
-    env.t.cmd("p s deploy").code(0);
-    let run = env.t.cmd("report -o json");
-    run.code(0);
-    let r: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    env.t
+        .cmd("p s deploy")
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
+    let run = env.t.cmd("report -o json").stdout_unchecked().run();
+    let r: serde_json::Value = serde_json::from_str(&run.raw_stdout).unwrap();
     // One full round of three "Out of host capacity" answers, then a launch in the first AD.
     assert_eq!(r["total"]["attempts"], 4, "{r:#}");
     assert_eq!(r["total"]["capacity"], 3, "{r:#}");
@@ -67,16 +70,30 @@ fn report_json_after_a_capacity_hunt_shows_errors_per_ad_and_the_launch() {
     assert_eq!(hours[0]["ads"].as_object().unwrap().len(), 3);
 
     // Filters: the spec by name (positional after the word), and an unknown project.
-    let run = env.t.cmd("report p s");
-    run.code(0)
-        .stdout_has("p/s")
+    let run = env
+        .t
+        .cmd("report p s")
+        // The window ends now, and the hour-of-day table has the current hour (same widths).
+        .normalize(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "YYYY-MM-DD hh:mm UTC")
+        .normalize(r"│ \d\d:00 ", "│ hh:00 ")
+        // The median time to success is the 1s retry interval plus the simulator's delays;
+        // its column is 24 wide (the header's width), which the padding keeps.
+        .normalize(r"┆ \d{1,2}s +│", "┆ [T]                      │")
+        .stdout_unchecked()
+        .run();
+    run.stdout_has("p/s")
         .stdout_has("capacity errors / launches by hour");
-    let run = env.t.cmd("report other -o json");
-    let r: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    insta::assert_snapshot!("report", run.stdout);
+    let run = env.t.cmd("report other -o json").stdout_unchecked().run();
+    let r: serde_json::Value = serde_json::from_str(&run.raw_stdout).unwrap();
     assert_eq!(r["total"]["attempts"], 0);
     // A window that starts in the future holds nothing.
-    let run = env.t.cmd("report --since 2999-01-01 -o json");
-    let r: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let run = env
+        .t
+        .cmd("report --since 2999-01-01 -o json")
+        .stdout_unchecked()
+        .run();
+    let r: serde_json::Value = serde_json::from_str(&run.raw_stdout).unwrap();
     assert_eq!(r["specs"].as_array().unwrap().len(), 0);
 }
 
@@ -87,12 +104,35 @@ fn report_rejects_a_bad_since_and_skips_malformed_lines() {
         "garbage\n{\"ts\":\"2999-01-01T00:00:00.000Z\",\"event\":\"attempt\",\"project\":\"p\",\"spec\":\"s\",\"instance\":\"s-01\",\"ad\":\"AD-1\",\"outcome\":\"capacity\",\"duration_ms\":5}\n",
     );
     t.cmd("report --since yesterday")
-        .code(2)
-        .stderr_has("invalid --since `yesterday`");
-    let run = t.cmd("report --since 7d");
-    run.code(0)
-        .stdout_has("skipped 1 malformed line(s) of 2")
-        .stdout_has("p/s");
+        .status(2)
+        .stderr("error: invalid --since `yesterday`: expected a duration like `24h` or `7d`, or a date like `2026-11-01`\n")
+        .run();
+    // The line dated 2999 is counted: the window has a start and no end.
+    t.cmd("report --since 7d")
+        .normalize(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "YYYY-MM-DD hh:mm UTC")
+        .stdout(
+            "\
+journal report from YYYY-MM-DD hh:mm UTC to YYYY-MM-DD hh:mm UTC
+skipped 1 malformed line(s) of 2
+┌──────────────┬──────────┬──────────┬───────────┬──────────────┬──────────┬────────┬──────────────────────────┐
+│ PROJECT/SPEC ┆ ATTEMPTS ┆ CAPACITY ┆ THROTTLED ┆ OTHER ERRORS ┆ LAUNCHED ┆ FAILED ┆ TIME TO SUCCESS (MEDIAN) │
+╞══════════════╪══════════╪══════════╪═══════════╪══════════════╪══════════╪════════╪══════════════════════════╡
+│ p/s          ┆ 1        ┆ 1        ┆ 0         ┆ 0            ┆ 0        ┆ 0      ┆ -                        │
+└──────────────┴──────────┴──────────┴───────────┴──────────────┴──────────┴────────┴──────────────────────────┘
+┌───────────┬──────────┬──────────┬───────────┬──────────────┬──────────┐
+│ AD / NODE ┆ ATTEMPTS ┆ CAPACITY ┆ THROTTLED ┆ OTHER ERRORS ┆ LAUNCHED │
+╞═══════════╪══════════╪══════════╪═══════════╪══════════════╪══════════╡
+│ AD-1      ┆ 1        ┆ 1        ┆ 0         ┆ 0            ┆ 0        │
+└───────────┴──────────┴──────────┴───────────┴──────────────┴──────────┘
+capacity errors / launches by hour of day:
+┌────────────┬───────┐
+│ HOUR (UTC) ┆ AD-1  │
+╞════════════╪═══════╡
+│ 00:00      ┆ 1 / 0 │
+└────────────┴───────┘
+",
+        )
+        .run();
 }
 
 #[test]

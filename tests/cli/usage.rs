@@ -7,61 +7,82 @@ fn version_prints_the_version_file() {
     let v = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/VERSION")).unwrap();
     Test::new()
         .args("--version")
-        .run()
-        .code(0)
-        .stdout_has(v.trim());
+        // The target triple and the git commit are baked in at build time.
+        .normalize(
+            r"\([a-z0-9_]+(-[a-z0-9_]+)+, commit ([0-9a-f]{12}|unknown)\)",
+            "([TARGET], commit [COMMIT])",
+        )
+        .stdout(format!("vauto {} ([TARGET], commit [COMMIT])\n", v.trim()))
+        .run();
 }
 
 #[test]
 fn help_has_examples() {
-    Test::new()
-        .args("--help")
-        .run()
-        .code(0)
-        .stdout_has("vauto demo-oci a1 deploy")
+    let run = Test::new().args("--help").stdout_unchecked().run();
+    // The examples a user copies from --help, then the whole text (wrapped at clap's default
+    // width: the harness clears COLUMNS and stdout is not a terminal).
+    run.stdout_has("vauto demo-oci a1 deploy")
         .stdout_has("--replicas");
+    insta::assert_snapshot!("help", run.stdout);
 }
 
 #[test]
 fn completions_for_each_shell() {
-    for sh in ["bash", "zsh", "fish"] {
-        let r = Test::new().args(&format!("completions {sh}")).run();
-        r.code(0);
-        assert!(r.stdout.contains("vauto"), "{sh}");
+    for (sh, marker) in [
+        ("bash", "complete -F _vauto"),
+        ("zsh", "#compdef vauto"),
+        ("fish", "complete -c vauto"),
+    ] {
+        let run = Test::new()
+            .args(&format!("completions {sh}"))
+            .stdout_unchecked()
+            .run();
+        assert!(run.stdout.contains(marker), "{sh}: {}", run.stdout);
+        assert!(
+            run.stdout.contains("replicas"),
+            "{sh} completes the options"
+        );
     }
     Test::new()
         .args("completions tcsh")
-        .run()
-        .code(2)
-        .stderr_has("unknown shell `tcsh`");
+        .status(2)
+        .stderr("error: unknown shell `tcsh`: expected bash, zsh or fish\n")
+        .run();
 }
 
 #[test]
 fn usage_errors_exit_2() {
     Test::new()
         .args("lab web")
-        .run()
-        .code(2)
-        .stderr_has("no action given");
+        .status(2)
+        .stderr("error: no action given: expected one of deploy, delete, status, start, stop, plan, daemon, report, validate, completions\n")
+        .run();
     Test::new()
         .args("lab web deplyo")
-        .run()
-        .code(2)
-        .stderr_has("did you mean `deploy`?");
+        .status(2)
+        .stderr("error: unknown action `deplyo` (did you mean `deploy`?)\n")
+        .run();
     Test::new()
         .args("lab deploy")
-        .run()
-        .code(2)
-        .stderr_has("needs a project and a spec");
-    Test::new().args("lab web deploy --parallel").run().code(2);
+        .status(2)
+        .stderr("error: `deploy` needs a project and a spec: vauto PROJECT SPEC deploy\n")
+        .run();
+    Test::new()
+        .args("lab web deploy --parallel")
+        .status(2)
+        .stderr(
+            "error: a value is required for '--parallel <PARALLEL>' but none was supplied\n\
+             \n\
+             For more information, try '--help'.\n",
+        )
+        .run();
 }
 
 #[test]
-fn delete_without_a_terminal_or_yes_is_refused_before_touching_anything() {
+fn delete_dry_run_names_the_selector_and_contacts_nothing() {
     // The dry-run path needs no credentials and says what it would select.
     Test::with_examples()
         .args("lab web delete --dry-run")
-        .run()
-        .code(0)
-        .stdout_has("v-auto/managed=true,v-auto/project=lab,v-auto/spec=web");
+        .stdout("dry run: `delete` would act on the resources labelled v-auto/managed=true,v-auto/project=lab,v-auto/spec=web (nothing was contacted)\n")
+        .run();
 }
