@@ -134,7 +134,7 @@ fn journal(settings: &Settings, project: &Project, spec: Option<&str>, action: A
         RunInfo {
             project: project.name.0.clone(),
             spec: spec.unwrap_or_default().to_string(),
-            provider: project.provider.as_str().to_string(),
+            provider: project.kind().as_str().to_string(),
             action: action.as_str().to_string(),
         },
     )

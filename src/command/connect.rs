@@ -33,7 +33,7 @@ pub async fn connect_options(
     #[cfg(feature = "sim")]
     {
         opts.simulated = true;
-        match project.provider {
+        match project.kind() {
             ProviderKind::Kubevirt => {
                 let sim = start_kube_sim(state_dir).await?;
                 opts.kubeconfig = Some(sim.kubeconfig());
@@ -119,7 +119,7 @@ async fn start_kube_sim(state_dir: &std::path::Path) -> Result<crate::sim::kube:
 /// Runs `$body` with `$p` bound to the project's connected provider.
 macro_rules! with_provider {
     ($project:expr, $opts:expr, |$p:ident| $body:expr) => {
-        match $project.provider {
+        match $project.kind() {
             $crate::config::ProviderKind::Kubevirt => {
                 let $p = $crate::provider::kubevirt::KubevirtProvider::connect(&$project, &$opts)
                     .await?;

@@ -195,7 +195,7 @@ impl Invocation {
             wait_lock: false,
             ..options.clone()
         };
-        let spec = dir.spec(spec, project.provider)?;
+        let spec = dir.spec(spec, project.kind())?;
         let selection = Selection {
             project: project.clone(),
             spec: Some(spec),
@@ -331,7 +331,7 @@ fn selection(cmd: &Command, dir: &ConfigDir, args: &Args) -> Result<Selection, E
     let project = dir.project(name)?;
     let spec = match cmd.spec.as_deref() {
         Some(s) => {
-            let mut spec = dir.spec(s, project.provider)?;
+            let mut spec = dir.spec(s, project.kind())?;
             if let Some(r) = args.replicas {
                 spec.replicas = r;
             }
@@ -393,7 +393,7 @@ fn check_keep_boot_volume(inv: Invocation, keep: bool) -> Result<Invocation, Err
         Invocation::Delete {
             selection, options, ..
         } => {
-            let kind = selection.project.provider;
+            let kind = selection.project.kind();
             if !crate::provider::capability(kind).keeps_boot_volume {
                 return Err(Error::Usage(format!(
                     "--keep-boot-volume applies to OCI only; `{kind}` deletes the DataVolume with its VM"
@@ -423,7 +423,7 @@ fn plan(dir: &ConfigDir, selection: &Selection, replicas: Option<u32>) -> Result
         target: selection.target.clone(),
     };
     let mut plan = crate::plan::build(dir, &selection.project, spec, &opts)?;
-    if plan.project.provider == ProviderKind::Oci {
+    if plan.project.kind() == ProviderKind::Oci {
         plan.notes
             .extend(crate::provider::oci::resources::plan_notes(&plan));
     }

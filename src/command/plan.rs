@@ -12,7 +12,7 @@ use crate::plan::{Plan, PlannedObject};
 pub fn planned_objects(plan: &Plan) -> Vec<(String, PlannedObject)> {
     let mut out = Vec::new();
     for inst in &plan.instances {
-        let objs = match plan.project.provider {
+        let objs = match plan.project.kind() {
             ProviderKind::Kubevirt => {
                 crate::provider::kubevirt::resources::planned_objects(plan, inst)
             }

@@ -34,7 +34,7 @@ pub fn validate(settings: &Settings) -> Result<u8, Error> {
         }
         // Plan the spec with every project whose provider it can run on.
         for p in &projects {
-            let Ok(spec) = dir.load_spec(f, Some(p.provider)) else {
+            let Ok(spec) = dir.load_spec(f, Some(p.kind())) else {
                 continue;
             };
             match crate::plan::build(dir, p, &spec, &PlanOptions::default()) {

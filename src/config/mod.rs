@@ -2,7 +2,9 @@
 
 mod env;
 mod error;
+mod kubevirt;
 mod names;
+mod oci;
 mod project;
 mod source;
 mod spec;
@@ -12,19 +14,21 @@ use std::path::{Path, PathBuf};
 
 pub use env::Env;
 pub use error::{ConfigError, ConfigErrors};
+pub use kubevirt::{KubevirtProject, KubevirtSpec};
 pub use names::{
     dns_label_problem, instance_name, is_quantity, label_key_problem, label_value_problem,
 };
-pub use project::{
-    Ipam, KubevirtProject, Logs, Network, Notify, OciProject, Project, ProviderKind, Retry,
-    Telegram,
-};
+pub use oci::{OciProject, OciSpec};
+pub use project::{Ipam, Logs, Notify, Project, ProviderConfig, ProviderKind, Retry, Telegram};
 pub use source::Source;
 pub use spec::{
-    AdChoice, CloudInit, Disk, DiskSource, FallbackSize, Image, PlacementSpec, PvcRef, Schedule,
-    Spec, Ssh,
+    AdChoice, CloudInit, Disk, DiskSource, FallbackSize, Image, PlacementSpec, ProviderSpec,
+    PvcRef, Schedule, Spec, Ssh,
 };
 pub use values::{CronExpr, Dur, Secret, Text, TimeZone, Value};
+
+use project::{IpamFile, ProjectFile};
+use spec::SpecFile;
 
 /// The configuration directory: `projects/`, `specs/`, `templates/`.
 #[derive(Debug, Clone)]
@@ -93,9 +97,14 @@ impl ConfigDir {
 
     /// Loads and checks the project file at `path`.
     pub fn load_project(&self, path: &Path) -> Result<Project, ConfigErrors> {
-        let src = Source::read(path)?;
-        let mut p: Project = src.parse(&self.env)?;
-        p.file = path.to_path_buf();
+        self.project_from(Source::read(path)?)
+    }
+
+    /// Checks a project held in memory as if read from its path.
+    pub fn project_from(&self, src: Source) -> Result<Project, ConfigErrors> {
+        let path = src.path.clone();
+        let path = path.as_path();
+        let mut p: ProjectFile = src.parse(&self.env)?;
         let stem = stem(path);
         let mut errs = Vec::new();
         if p.name.is_empty() {
@@ -110,13 +119,22 @@ impl ConfigDir {
             ));
         }
         check_name(&src, "name", &p.name, &mut errs);
-        check_project(&src, &p, &mut errs);
-        if errs.is_empty() {
-            p.source = Some(std::sync::Arc::new(src));
-            Ok(p)
-        } else {
-            Err(ConfigErrors(errs))
+        let (provider, ipam) = check_project(&src, &p, &mut errs);
+        if !errs.is_empty() {
+            return Err(ConfigErrors(errs));
         }
+        Ok(Project {
+            name: p.name,
+            provider,
+            sim: p.sim,
+            ipam,
+            labels: p.labels,
+            retry: p.retry,
+            notify: p.notify,
+            logs: p.logs,
+            file: path.to_path_buf(),
+            source: Some(std::sync::Arc::new(src)),
+        })
     }
 
     /// Loads spec `name` and checks it for `provider`.
@@ -131,9 +149,18 @@ impl ConfigDir {
         path: &Path,
         provider: Option<ProviderKind>,
     ) -> Result<Spec, ConfigErrors> {
-        let src = Source::read(path)?;
-        let mut s: Spec = src.parse(&self.env)?;
-        s.file = path.to_path_buf();
+        self.spec_from(Source::read(path)?, provider)
+    }
+
+    /// Checks a spec held in memory as if read from its path.
+    pub fn spec_from(
+        &self,
+        src: Source,
+        provider: Option<ProviderKind>,
+    ) -> Result<Spec, ConfigErrors> {
+        let path = src.path.clone();
+        let path = path.as_path();
+        let mut s: SpecFile = src.parse(&self.env)?;
         let stem = stem(path);
         let mut errs = Vec::new();
         if s.name.is_empty() {
@@ -153,11 +180,27 @@ impl ConfigDir {
             None => infer_provider(&src, &s, &mut errs),
         };
         check_spec(self, &src, &s, provider, &mut errs);
-        if errs.is_empty() {
-            s.source = Some(std::sync::Arc::new(src));
-            Ok(s)
-        } else {
-            Err(ConfigErrors(errs))
+        let typed = match provider {
+            Some(ProviderKind::Kubevirt) => {
+                kubevirt::spec(&src, &s, &mut errs).map(ProviderSpec::Kubevirt)
+            }
+            Some(ProviderKind::Oci) => oci::spec(&src, &s, &mut errs).map(ProviderSpec::Oci),
+            None => Some(ProviderSpec::Unbound),
+        };
+        match typed {
+            Some(provider) if errs.is_empty() => Ok(Spec {
+                name: s.name,
+                replicas: s.replicas,
+                name_prefix: s.name_prefix,
+                provider,
+                cloud_init: s.cloud_init,
+                ssh: s.ssh,
+                schedules: s.schedules,
+                hunt: s.hunt,
+                file: path.to_path_buf(),
+                source: Some(std::sync::Arc::new(src)),
+            }),
+            _ => Err(ConfigErrors(errs)),
         }
     }
 }
@@ -237,29 +280,35 @@ fn check_url(src: &Source, field: &str, url: &str, errs: &mut Vec<ConfigError>) 
     }
 }
 
-fn check_project(src: &Source, p: &Project, errs: &mut Vec<ConfigError>) {
+/// Checks a project file; returns its provider's settings and its addressing, typed.
+fn check_project(
+    src: &Source,
+    p: &ProjectFile,
+    errs: &mut Vec<ConfigError>,
+) -> (ProviderConfig, Option<Ipam>) {
     let this = p.provider.as_str();
-    match p.provider {
+    let foreign = |field: &str, other: &str| {
+        src.error(
+            field,
+            format!("applies to provider `{other}`, but this project uses `{this}`"),
+        )
+    };
+    let provider = match p.provider {
         ProviderKind::Kubevirt => {
             if p.oci.is_some() {
-                errs.push(src.error(
-                    "oci",
-                    format!("applies to provider `oci`, but this project uses `{this}`"),
-                ));
+                errs.push(foreign("oci", "oci"));
             }
+            ProviderConfig::Kubevirt(KubevirtProject {
+                bridge: p.network.bridge.clone(),
+                ..p.kubevirt.clone().unwrap_or_default()
+            })
         }
         ProviderKind::Oci => {
             if p.kubevirt.is_some() {
-                errs.push(src.error(
-                    "kubevirt",
-                    format!("applies to provider `kubevirt`, but this project uses `{this}`"),
-                ));
+                errs.push(foreign("kubevirt", "kubevirt"));
             }
             if p.network.bridge.is_some() {
-                errs.push(src.error(
-                    "network.bridge",
-                    format!("applies to provider `kubevirt`, but this project uses `{this}`"),
-                ));
+                errs.push(foreign("network.bridge", "kubevirt"));
             }
             match p.oci.as_ref().and_then(|o| o.subnet.as_ref()) {
                 Some(s) if !s.is_empty() => {}
@@ -271,10 +320,12 @@ fn check_project(src: &Source, p: &Project, errs: &mut Vec<ConfigError>) {
             if let Some(ep) = p.oci.as_ref().and_then(|o| o.endpoint.as_ref()) {
                 check_url(src, "oci.endpoint", ep, errs);
             }
+            ProviderConfig::Oci(p.oci.clone().unwrap_or_default())
         }
-    }
-    if let Some(ipam) = &p.network.ipam {
-        check_ipam(src, ipam, errs);
+    };
+    let mut ipam = None;
+    if let Some(file) = &p.network.ipam {
+        ipam = check_ipam(src, file, errs);
         if p.provider == ProviderKind::Kubevirt && p.network.bridge.is_none() {
             errs.push(src.error(
                 "network.bridge",
@@ -282,6 +333,12 @@ fn check_project(src: &Source, p: &Project, errs: &mut Vec<ConfigError>) {
             ));
         }
     }
+    check_common(src, p, errs);
+    (provider, ipam)
+}
+
+/// Labels, retry and notify: the same for every provider.
+fn check_common(src: &Source, p: &ProjectFile, errs: &mut Vec<ConfigError>) {
     for (k, v) in &p.labels {
         let field = format!("labels.{k}");
         if let Some(prob) = label_key_problem(k) {
@@ -341,7 +398,9 @@ fn check_project(src: &Source, p: &Project, errs: &mut Vec<ConfigError>) {
     }
 }
 
-fn check_ipam(src: &Source, ipam: &Ipam, errs: &mut Vec<ConfigError>) {
+/// Checks `network.ipam` and parses it once into addresses.
+fn check_ipam(src: &Source, ipam: &IpamFile, errs: &mut Vec<ConfigError>) -> Option<Ipam> {
+    let before = errs.len();
     let net: ipnet::Ipv4Net = match ipam.range.parse() {
         Ok(n) => n,
         Err(_) => {
@@ -352,7 +411,7 @@ fn check_ipam(src: &Source, ipam: &Ipam, errs: &mut Vec<ConfigError>) {
                     ipam.range
                 ),
             ));
-            return;
+            return None;
         }
     };
     if net.network() != net.addr() {
@@ -365,6 +424,7 @@ fn check_ipam(src: &Source, ipam: &Ipam, errs: &mut Vec<ConfigError>) {
             ),
         ));
     }
+    let mut gateway = None;
     if let Some(gw) = &ipam.gateway {
         match gw.parse::<std::net::Ipv4Addr>() {
             Err(_) => errs.push(src.error(
@@ -379,42 +439,30 @@ fn check_ipam(src: &Source, ipam: &Ipam, errs: &mut Vec<ConfigError>) {
                 "network.ipam.gateway",
                 format!("`{a}` is the network or broadcast address of {net}"),
             )),
-            Ok(_) => {}
+            Ok(a) => gateway = Some(a),
         }
     }
+    let mut dns = Vec::new();
     for (i, d) in ipam.dns.iter().enumerate() {
-        if d.parse::<std::net::IpAddr>().is_err() {
-            errs.push(src.error(
+        match d.parse::<std::net::IpAddr>() {
+            Ok(a) => dns.push(a),
+            Err(_) => errs.push(src.error(
                 &format!("network.ipam.dns[{i}]"),
                 format!("`{d}` is not an IP address"),
-            ));
+            )),
         }
     }
+    (errs.len() == before).then_some(Ipam {
+        range: net,
+        gateway,
+        dns,
+    })
 }
 
-const KUBEVIRT_ONLY: &[&str] = &[
-    "cpu",
-    "memory",
-    "disk",
-    "placement.node_selector",
-    "placement.affinity",
-    "placement.tolerations",
-];
-const OCI_ONLY: &[&str] = &[
-    "shape",
-    "ocpus",
-    "memory_gb",
-    "boot_volume_gb",
-    "image",
-    "fallback",
-    "placement.availability_domains",
-    "placement.fault_domain",
-];
-
 /// A spec loaded without a project: its fields say which provider it is for.
-fn infer_provider(src: &Source, _s: &Spec, errs: &mut Vec<ConfigError>) -> Option<ProviderKind> {
-    let kv = KUBEVIRT_ONLY.iter().find(|f| src.has(f));
-    let oci = OCI_ONLY.iter().find(|f| src.has(f));
+fn infer_provider(src: &Source, s: &SpecFile, errs: &mut Vec<ConfigError>) -> Option<ProviderKind> {
+    let kv = kubevirt::fields_set(s).first().copied();
+    let oci = oci::fields_set(s).first().copied();
     match (kv, oci) {
         (Some(k), Some(o)) => {
             errs.push(src.error(
@@ -432,7 +480,7 @@ fn infer_provider(src: &Source, _s: &Spec, errs: &mut Vec<ConfigError>) -> Optio
 fn check_spec(
     dir: &ConfigDir,
     src: &Source,
-    s: &Spec,
+    s: &SpecFile,
     provider: Option<ProviderKind>,
     errs: &mut Vec<ConfigError>,
 ) {
@@ -447,25 +495,18 @@ fn check_spec(
     }
     if let Some(p) = provider {
         let (foreign, other) = match p {
-            ProviderKind::Kubevirt => (OCI_ONLY, "oci"),
-            ProviderKind::Oci => (KUBEVIRT_ONLY, "kubevirt"),
+            ProviderKind::Kubevirt => (oci::fields_set(s), "oci"),
+            ProviderKind::Oci => (kubevirt::fields_set(s), "kubevirt"),
         };
         for f in foreign {
-            if src.has(f) {
-                errs.push(src.error(
-                    f,
-                    format!(
-                        "applies to provider `{other}`, but this spec is used with `{}`",
-                        p.as_str()
-                    ),
-                ));
-            }
+            errs.push(src.error(
+                f,
+                format!(
+                    "applies to provider `{other}`, but this spec is used with `{}`",
+                    p.as_str()
+                ),
+            ));
         }
-    }
-    match provider {
-        Some(ProviderKind::Kubevirt) => check_kubevirt_spec(src, s, errs),
-        Some(ProviderKind::Oci) => check_oci_spec(src, s, errs),
-        None => {}
     }
     if let Some(ci) = &s.cloud_init {
         let t = dir.templates().join(ci.template.as_str());
@@ -485,161 +526,7 @@ fn check_spec(
             ));
         }
     }
-    for (i, sch) in s.schedules.iter().enumerate() {
-        if sch.action == crate::model::Action::Deploy && s.hunt {
-            let _ = i; // deploy schedules and hunts may coexist; the lock serialises them
-        }
-    }
 }
 
-fn check_kubevirt_spec(src: &Source, s: &Spec, errs: &mut Vec<ConfigError>) {
-    match &s.memory {
-        None => errs.push(src.error("memory", "is required for kubevirt: a quantity like `4Gi`")),
-        Some(m) if !is_quantity(m) => errs.push(src.error(
-            "memory",
-            format!("`{m}` is not a Kubernetes quantity: expected something like `4Gi` or `512Mi`"),
-        )),
-        _ => {}
-    }
-    if s.cpu == Some(0) {
-        errs.push(src.error("cpu", "must be at least 1"));
-    }
-    match &s.disk {
-        None => errs.push(src.error(
-            "disk",
-            "is required for kubevirt: size and source of the root disk",
-        )),
-        Some(d) => {
-            if !is_quantity(&d.size) {
-                errs.push(src.error(
-                    "disk.size",
-                    format!(
-                        "`{}` is not a Kubernetes quantity: expected something like `30Gi`",
-                        d.size
-                    ),
-                ));
-            }
-            match &d.source {
-                DiskSource::Registry(u) if !(u.starts_with("docker://") || u.starts_with("oci-archive://")) => {
-                    errs.push(src.error(
-                        "disk.source.registry",
-                        format!("`{u}` must start with `docker://` (e.g. `docker://registry.local/rhel9:9.4`)"),
-                    ))
-                }
-                DiskSource::Http(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
-                    errs.push(src.error("disk.source.http", format!("`{u}` is not an http(s) URL")))
-                }
-                DiskSource::Pvc(p) => {
-                    for (f, v) in [("namespace", &p.namespace), ("name", &p.name)] {
-                        if let Some(prob) = dns_label_problem(v) {
-                            errs.push(src.error(&format!("disk.source.pvc.{f}"), format!("`{v}` {prob}")));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    for (k, v) in &s.placement.node_selector {
-        let field = format!("placement.node_selector.{k}");
-        if let Some(p) = label_key_problem(k) {
-            errs.push(src.error(&field, format!("`{k}` is not a valid label key: it {p}")));
-        }
-        if let Some(p) = label_value_problem(v) {
-            errs.push(src.error(&field, format!("`{v}` is not a valid label value: it {p}")));
-        }
-    }
-    if let Some(a) = &s.placement.affinity
-        && !a.0.is_object()
-    {
-        errs.push(src.error(
-            "placement.affinity",
-            "must be a mapping (Kubernetes Affinity)",
-        ));
-    }
-    for (i, t) in s.placement.tolerations.iter().enumerate() {
-        if !t.0.is_object() {
-            errs.push(src.error(
-                &format!("placement.tolerations[{i}]"),
-                "must be a mapping (Kubernetes Toleration)",
-            ));
-        }
-    }
-}
-
-fn check_oci_spec(src: &Source, s: &Spec, errs: &mut Vec<ConfigError>) {
-    let shape = match &s.shape {
-        None => {
-            errs.push(src.error("shape", "is required for oci: e.g. `VM.Standard.A1.Flex`"));
-            String::new()
-        }
-        Some(sh) => sh.0.clone(),
-    };
-    let flex = shape.ends_with(".Flex");
-    for (f, v) in [("ocpus", s.ocpus), ("memory_gb", s.memory_gb)] {
-        match v {
-            Some(x) if !(x > 0.0 && x.is_finite()) => {
-                errs.push(src.error(f, "must be a positive number"))
-            }
-            None if flex => {
-                errs.push(src.error(f, format!("is required for the flex shape `{shape}`")))
-            }
-            _ => {}
-        }
-    }
-    if !s.fallback.is_empty() && !flex && !shape.is_empty() {
-        errs.push(src.error(
-            "fallback",
-            format!("sizes only apply to flex shapes, not `{shape}`"),
-        ));
-    }
-    for (i, fb) in s.fallback.iter().enumerate() {
-        if !(fb.ocpus > 0.0 && fb.memory_gb > 0.0) {
-            errs.push(src.error(
-                &format!("fallback[{i}]"),
-                "ocpus and memory_gb must be positive",
-            ));
-        }
-    }
-    if let Some(b) = s.boot_volume_gb
-        && b < 50
-    {
-        errs.push(src.error(
-            "boot_volume_gb",
-            format!("{b} is below OCI's minimum boot volume of 50 GB"),
-        ));
-    }
-    match &s.image {
-        None => errs.push(src.error(
-            "image",
-            "is required for oci: `{id: ocid1.image...}` or `{os, os_version}`",
-        )),
-        Some(img) => match (&img.id, &img.os) {
-            (Some(id), None) if img.os_version.is_none() && img.name_contains.is_empty() => {
-                if !id.starts_with("ocid1.image.") {
-                    errs.push(src.error(
-                        "image.id",
-                        format!("`{id}` is not an image OCID (`ocid1.image.…`)"),
-                    ));
-                }
-            }
-            (Some(_), _) => errs.push(src.error(
-                "image",
-                "give either `id` or a filter (`os`, `os_version`, `name_contains`), not both",
-            )),
-            (None, None) => errs.push(src.error(
-                "image.os",
-                "is required for an image filter, e.g. `Canonical Ubuntu`",
-            )),
-            (None, Some(_)) => {}
-        },
-    }
-    if let Some(AdChoice::List(l)) = &s.placement.availability_domains
-        && l.is_empty()
-    {
-        errs.push(src.error(
-            "placement.availability_domains",
-            "is empty: list at least one AD, or write `all`",
-        ));
-    }
-}
+#[cfg(test)]
+pub mod testing;

@@ -1,11 +1,14 @@
 //! `projects/<name>.yaml`: where and how — provider, credentials, network, retry, notifications.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
+use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
+pub use super::kubevirt::KubevirtProject;
+pub use super::oci::OciProject;
 use super::values::{CronExpr, Dur, Secret, Text, TimeZone};
 pub use crate::model::ProviderKind;
 
@@ -23,110 +26,125 @@ impl<'de> Deserialize<'de> for ProviderKind {
     }
 }
 
-/// A loaded project file.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A project file as written, read by serde (both providers' sections; checked later).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Project {
-    /// Project name; defaults to the file stem.
+pub(super) struct ProjectFile {
     #[serde(default)]
     pub name: Text,
-    /// The backend.
     pub provider: ProviderKind,
-    /// Talk to the built-in simulator instead of a real backend.
     #[serde(default)]
     pub sim: bool,
-    /// KubeVirt connection settings.
     #[serde(default)]
     pub kubevirt: Option<KubevirtProject>,
-    /// OCI connection settings.
     #[serde(default)]
     pub oci: Option<OciProject>,
-    /// Addressing and bridging.
     #[serde(default)]
-    pub network: Network,
-    /// Extra labels (Kubernetes) / freeform tags (OCI) on every resource.
+    pub network: NetworkFile,
     #[serde(default)]
     pub labels: BTreeMap<String, Text>,
-    /// Capacity-retry policy.
     #[serde(default)]
     pub retry: Retry,
-    /// Notification receivers.
     #[serde(default)]
     pub notify: Notify,
-    /// Daily log files.
     #[serde(default)]
     pub logs: Logs,
-    /// The file this came from.
-    #[serde(skip)]
-    pub file: PathBuf,
-    /// Its text and field positions, kept so later checks can point at a line.
-    #[serde(skip)]
-    pub source: Option<std::sync::Arc<super::Source>>,
 }
 
-/// `kubevirt:` section.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// `network:` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KubevirtProject {
-    /// Path to the kubeconfig; default `$KUBECONFIG`, then `~/.kube/config`, then in-cluster.
-    pub kubeconfig: Option<Text>,
-    /// Context name; default the current context.
-    pub context: Option<Text>,
-    /// Namespace; default the context's namespace, else `default`.
-    pub namespace: Option<Text>,
-}
-
-/// `oci:` section.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct OciProject {
-    /// Path to the OCI config file; default `~/.oci/config`.
-    pub config_file: Option<Text>,
-    /// Profile in the config file; default `DEFAULT`.
-    pub profile: Option<Text>,
-    /// Region; default the profile's region.
-    pub region: Option<Text>,
-    /// Compartment OCID; default the tenancy.
-    pub compartment: Option<Text>,
-    /// Subnet display name or OCID (required).
-    pub subnet: Option<Text>,
-    /// One base URL for every OCI service (proxies, tests).
-    pub endpoint: Option<Text>,
-}
-
-/// `network:` section.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Network {
-    /// Static addressing; omit for DHCP.
-    pub ipam: Option<Ipam>,
-    /// KubeVirt: the node bridge the NetworkAttachmentDefinition attaches to.
+pub(super) struct NetworkFile {
+    pub ipam: Option<IpamFile>,
     pub bridge: Option<Text>,
 }
 
-/// `network.ipam`: static addresses from a range.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// `network.ipam` as written.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Ipam {
-    /// The IPv4 network, e.g. `192.168.10.0/24`.
+pub(super) struct IpamFile {
     pub range: Text,
-    /// Default gateway inside the range.
     pub gateway: Option<Text>,
-    /// DNS servers.
     #[serde(default)]
     pub dns: Vec<Text>,
 }
 
-impl Ipam {
-    /// The parsed range (validated at load time).
-    pub fn network(&self) -> Option<ipnet::Ipv4Net> {
-        self.range.parse().ok()
+/// A loaded, checked project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Project name; defaults to the file stem.
+    pub name: Text,
+    /// The backend and its connection settings.
+    pub provider: ProviderConfig,
+    /// Talk to the built-in simulator instead of a real backend.
+    pub sim: bool,
+    /// Static addressing; `None` for DHCP.
+    pub ipam: Option<Ipam>,
+    /// Extra labels (Kubernetes) / freeform tags (OCI) on every resource.
+    pub labels: BTreeMap<String, Text>,
+    /// Capacity-retry policy.
+    pub retry: Retry,
+    /// Notification receivers.
+    pub notify: Notify,
+    /// Daily log files.
+    pub logs: Logs,
+    /// The file this came from.
+    pub file: PathBuf,
+    /// Its text and field positions, kept so later checks can point at a line.
+    pub source: Option<std::sync::Arc<super::Source>>,
+}
+
+/// The backend a project deploys to, with its own settings.
+#[derive(Debug, Clone)]
+pub enum ProviderConfig {
+    /// KubeVirt / OpenShift Virtualization.
+    Kubevirt(KubevirtProject),
+    /// OCI Compute.
+    Oci(OciProject),
+}
+
+impl ProviderConfig {
+    /// Which backend.
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            ProviderConfig::Kubevirt(_) => ProviderKind::Kubevirt,
+            ProviderConfig::Oci(_) => ProviderKind::Oci,
+        }
+    }
+}
+
+impl Project {
+    /// Which backend.
+    pub fn kind(&self) -> ProviderKind {
+        self.provider.kind()
     }
 
-    /// The parsed gateway (validated at load time).
-    pub fn gateway_addr(&self) -> Option<Ipv4Addr> {
-        self.gateway.as_ref().and_then(|g| g.parse().ok())
+    /// The `kubevirt:` settings, when this is a KubeVirt project.
+    pub fn kubevirt(&self) -> Option<&KubevirtProject> {
+        match &self.provider {
+            ProviderConfig::Kubevirt(k) => Some(k),
+            ProviderConfig::Oci(_) => None,
+        }
     }
+
+    /// The `oci:` settings, when this is an OCI project.
+    pub fn oci(&self) -> Option<&OciProject> {
+        match &self.provider {
+            ProviderConfig::Oci(o) => Some(o),
+            ProviderConfig::Kubevirt(_) => None,
+        }
+    }
+}
+
+/// `network.ipam`: static addresses from a range, parsed once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ipam {
+    /// The IPv4 network, e.g. `192.168.10.0/24` (no host bits).
+    pub range: Ipv4Net,
+    /// Default gateway inside the range.
+    pub gateway: Option<Ipv4Addr>,
+    /// DNS servers.
+    pub dns: Vec<IpAddr>,
 }
 
 /// `retry:` section: the capacity-retry policy.

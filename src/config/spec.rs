@@ -7,60 +7,95 @@ use std::path::PathBuf;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+pub use super::kubevirt::KubevirtSpec;
+pub use super::oci::OciSpec;
 use super::values::{CronExpr, Text, TimeZone, Value};
 use crate::model::Action;
 
-/// A loaded spec file.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A spec file as written: both providers' fields side by side, read by serde and checked
+/// for the provider of the project it is used with.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// Spec name; defaults to the file stem.
+pub(super) struct SpecFile {
     #[serde(default)]
     pub name: Text,
-    /// How many instances.
     #[serde(default = "one")]
+    pub replicas: u32,
+    pub name_prefix: Option<Text>,
+    pub cpu: Option<u32>,
+    pub memory: Option<Text>,
+    pub disk: Option<Disk>,
+    pub shape: Option<Text>,
+    pub ocpus: Option<f64>,
+    pub memory_gb: Option<f64>,
+    pub boot_volume_gb: Option<u32>,
+    pub image: Option<Image>,
+    #[serde(default)]
+    pub fallback: Vec<FallbackSize>,
+    #[serde(default)]
+    pub placement: PlacementSpec,
+    pub cloud_init: Option<CloudInit>,
+    #[serde(default)]
+    pub ssh: Ssh,
+    #[serde(default)]
+    pub schedules: Vec<Schedule>,
+    #[serde(default)]
+    pub hunt: bool,
+}
+
+/// A loaded, checked spec: what every provider reads, and the provider's own part.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Spec name; defaults to the file stem.
+    pub name: Text,
+    /// How many instances.
     pub replicas: u32,
     /// Instance names are `<name_prefix>-NN`; default the spec name.
     pub name_prefix: Option<Text>,
-    /// KubeVirt: virtual CPU cores.
-    pub cpu: Option<u32>,
-    /// KubeVirt: memory as a Kubernetes quantity (`4Gi`).
-    pub memory: Option<Text>,
-    /// KubeVirt: the root disk.
-    pub disk: Option<Disk>,
-    /// OCI: shape name.
-    pub shape: Option<Text>,
-    /// OCI: OCPUs of a flex shape.
-    pub ocpus: Option<f64>,
-    /// OCI: memory in GB of a flex shape.
-    pub memory_gb: Option<f64>,
-    /// OCI: boot volume size in GB.
-    pub boot_volume_gb: Option<u32>,
-    /// OCI: the image, by id or by filter.
-    pub image: Option<Image>,
-    /// OCI: smaller sizes to try when out of capacity.
-    #[serde(default)]
-    pub fallback: Vec<FallbackSize>,
-    /// Where instances may run.
-    #[serde(default)]
-    pub placement: PlacementSpec,
+    /// The provider's part: size, image or disk, placement.
+    pub provider: ProviderSpec,
     /// Cloud-init template and its variables.
     pub cloud_init: Option<CloudInit>,
     /// SSH keys.
-    #[serde(default)]
     pub ssh: Ssh,
     /// Scheduled actions run by `vauto daemon`.
-    #[serde(default)]
     pub schedules: Vec<Schedule>,
     /// `vauto daemon` keeps deploying until the replicas exist.
-    #[serde(default)]
     pub hunt: bool,
     /// The file this came from.
-    #[serde(skip)]
     pub file: PathBuf,
     /// Its text and field positions, kept so later checks can point at a line.
-    #[serde(skip)]
     pub source: Option<std::sync::Arc<super::Source>>,
+}
+
+/// The provider's part of a spec.
+#[derive(Debug, Clone)]
+pub enum ProviderSpec {
+    /// A KubeVirt VM.
+    Kubevirt(KubevirtSpec),
+    /// An OCI instance.
+    Oci(OciSpec),
+    /// Loaded without a project (`validate`, the daemon's first look) and with no field of
+    /// either provider: it fits whichever project checks it.
+    Unbound,
+}
+
+impl Spec {
+    /// The KubeVirt part, when the spec was loaded for KubeVirt.
+    pub fn kubevirt(&self) -> Option<&KubevirtSpec> {
+        match &self.provider {
+            ProviderSpec::Kubevirt(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The OCI part, when the spec was loaded for OCI.
+    pub fn oci(&self) -> Option<&OciSpec> {
+        match &self.provider {
+            ProviderSpec::Oci(o) => Some(o),
+            _ => None,
+        }
+    }
 }
 
 fn one() -> u32 {

@@ -143,10 +143,11 @@ impl Provider for Fake {
 }
 
 fn plan(replicas: u32) -> Plan {
-    let mut project: Project = serde_yaml::from_str("provider: oci\noci: {subnet: s}\n").unwrap();
-    project.name = crate::config::Text("lab".into());
-    let mut spec: Spec = serde_yaml::from_str("shape: VM.Standard.E2.1.Micro\n").unwrap();
-    spec.name = crate::config::Text("web".into());
+    let project: Project = crate::config::testing::project("provider: oci\noci: {subnet: s}\n");
+    let mut spec: Spec = crate::config::testing::spec(
+        "shape: VM.Standard.E2.1.Micro\nimage: {id: ocid1.image.oc1..x}\n",
+        ProviderKind::Oci,
+    );
     spec.replicas = replicas;
     let instances = (0..replicas)
         .map(|i| DesiredInstance {

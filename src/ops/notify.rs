@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::{Notify, Project, Secret, Spec};
+use crate::config::{Notify, Project, ProviderSpec, Secret, Spec};
 use crate::model::{Event, Observer, Outcome};
 
 /// How long one request may take.
@@ -325,22 +325,22 @@ impl Notifier {
 /// What a run is about, for the start notice: count, shape and size, and where.
 pub fn describe_target(project: &Project, spec: &Spec) -> String {
     let mut s = format!("{} x ", spec.replicas);
-    if let Some(shape) = &spec.shape {
-        s.push_str(shape);
-        if let (Some(o), Some(m)) = (spec.ocpus, spec.memory_gb) {
-            s.push_str(&format!(" {o} OCPU/{m} GB"));
+    match &spec.provider {
+        ProviderSpec::Oci(o) => {
+            s.push_str(&o.shape);
+            if let (Some(c), Some(m)) = (o.ocpus, o.memory_gb) {
+                s.push_str(&format!(" {c} OCPU/{m} GB"));
+            }
         }
-    } else {
-        s.push_str(&format!(
-            "{} vCPU/{}",
-            spec.cpu.unwrap_or(1),
-            spec.memory.as_deref().unwrap_or("?")
-        ));
+        ProviderSpec::Kubevirt(k) => {
+            s.push_str(&format!("{} vCPU/{}", k.cpu.unwrap_or(1), k.memory));
+        }
+        ProviderSpec::Unbound => s.push_str("instances"),
     }
-    if let Some(oci) = &project.oci {
+    if let Some(oci) = project.oci() {
         let region = oci.region.as_deref().unwrap_or("the profile's region");
         s.push_str(&format!(" in {region}"));
-    } else if let Some(k) = &project.kubevirt {
+    } else if let Some(k) = project.kubevirt() {
         let ctx = k.context.as_deref().unwrap_or("the current context");
         let ns = k.namespace.as_deref().unwrap_or("its namespace");
         s.push_str(&format!(" on {ctx} ({ns})"));

@@ -33,9 +33,7 @@ impl StaticIp {
 
 /// The address of replica `index` (0-based), or why it cannot have one.
 pub fn static_ip(ipam: &Ipam, index: u32) -> Result<StaticIp, String> {
-    let net = ipam
-        .network()
-        .ok_or_else(|| format!("`{}` is not an IPv4 network", ipam.range))?;
+    let net = ipam.range;
     let base = u32::from(net.network());
     let addr = base
         .checked_add(FIRST_OFFSET)
@@ -51,7 +49,7 @@ pub fn static_ip(ipam: &Ipam, index: u32) -> Result<StaticIp, String> {
     if addr == net.broadcast() {
         return Err(format!("address {addr} is the broadcast address of {net}"));
     }
-    let gateway = ipam.gateway_addr();
+    let gateway = ipam.gateway;
     if gateway == Some(addr) {
         return Err(format!("address {addr} is the gateway"));
     }
@@ -60,7 +58,7 @@ pub fn static_ip(ipam: &Ipam, index: u32) -> Result<StaticIp, String> {
         prefix_len: net.prefix_len(),
         netmask: net.netmask(),
         gateway,
-        dns: ipam.dns.iter().map(|d| d.0.clone()).collect(),
+        dns: ipam.dns.iter().map(|d| d.to_string()).collect(),
     })
 }
 
@@ -86,13 +84,12 @@ pub fn network_config(ip: &StaticIp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Text;
 
     fn ipam(range: &str, gw: Option<&str>) -> Ipam {
         Ipam {
-            range: Text(range.into()),
-            gateway: gw.map(|g| Text(g.into())),
-            dns: vec![Text("192.168.10.1".into())],
+            range: range.parse().unwrap(),
+            gateway: gw.map(|g| g.parse().unwrap()),
+            dns: vec!["192.168.10.1".parse().unwrap()],
         }
     }
 

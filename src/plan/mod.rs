@@ -144,7 +144,7 @@ pub fn build(
         if opts.target.as_ref().is_some_and(|t| *t != name) {
             continue;
         }
-        let ip = match &project.network.ipam {
+        let ip = match &project.ipam {
             Some(ipam) => match static_ip(ipam, index) {
                 Ok(ip) => Some(ip),
                 Err(msg) => {

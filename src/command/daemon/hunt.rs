@@ -23,7 +23,7 @@ pub(super) async fn hunt(ctx: &Ctx, setup: &Setup, h: &Hunt, metrics: &Metrics) 
     // A pass ends after ten rounds so other hunts of the tenancy get their turn.
     let pass = (interval * 10).max(Duration::from_secs(60));
     let notifier = pr.notifier.for_run(Some(&h.spec), "deploy");
-    if let Ok(spec) = ctx.settings.dir.spec(&h.spec, pr.project.provider) {
+    if let Ok(spec) = ctx.settings.dir.spec(&h.spec, pr.project.kind()) {
         let what = describe_target(&pr.project, &spec);
         notifier.send(
             "run_started",

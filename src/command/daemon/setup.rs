@@ -71,7 +71,7 @@ pub(super) struct Setup {
 
 /// Which requests share one rate budget: the same OCI account and endpoint, or one cluster.
 fn tenancy_key(p: &Project) -> String {
-    match &p.oci {
+    match p.oci() {
         Some(o) => format!(
             "oci|{}|{}|{}",
             o.config_file.as_deref().unwrap_or("~/.oci/config"),
@@ -118,11 +118,7 @@ pub(super) fn load(ctx: &Ctx) -> Result<Setup, Error> {
         let mut fits = 0;
         for pi in 0..setup.projects.len() {
             // A spec with the other provider's fields does not fit this project: not an error.
-            let Ok(spec) = ctx
-                .settings
-                .dir
-                .spec(s, setup.projects[pi].project.provider)
-            else {
+            let Ok(spec) = ctx.settings.dir.spec(s, setup.projects[pi].project.kind()) else {
                 continue;
             };
             fits += 1;

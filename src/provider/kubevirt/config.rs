@@ -163,7 +163,7 @@ pub async fn connect(
 ) -> Result<Connection, ProviderError> {
     // reqwest and kube share rustls; an already-installed provider is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let section = project.kubevirt.as_ref();
+    let section = project.kubevirt();
     let project_ns = section
         .and_then(|k| k.namespace.as_ref())
         .map(|n| n.as_str());
@@ -326,7 +326,7 @@ contexts:
 "#;
 
     fn project(extra: &str) -> Project {
-        serde_yaml::from_str(&format!("name: lab\nprovider: kubevirt\n{extra}")).unwrap()
+        crate::config::testing::project(&format!("name: lab\nprovider: kubevirt\n{extra}"))
     }
 
     fn opts(path: &Path) -> ConnectOptions {

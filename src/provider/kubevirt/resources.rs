@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::config::DiskSource;
+use crate::config::{DiskSource, KubevirtSpec};
 use crate::plan::{DesiredInstance, Plan, PlannedObject, StaticIp};
 
 /// `v1 Secret`.
@@ -66,8 +66,7 @@ pub fn object_names(name: &str, with_nad: bool) -> Vec<(&'static str, String)> {
 pub fn planned_objects(plan: &Plan, inst: &DesiredInstance) -> Vec<PlannedObject> {
     let ns = plan
         .project
-        .kubevirt
-        .as_ref()
+        .kubevirt()
         .and_then(|k| k.namespace.as_ref())
         .map(|n| n.as_str());
     manifests(plan, inst, ns)
@@ -79,14 +78,16 @@ pub fn manifests(
     inst: &DesiredInstance,
     namespace: Option<&str>,
 ) -> Vec<PlannedObject> {
+    // A spec is loaded for its project's provider, so a KubeVirt plan has a KubeVirt part.
+    let Some(spec) = plan.spec.kubevirt() else {
+        return Vec::new();
+    };
     let mut out = vec![secret(inst, namespace)];
     if let Some(ip) = &inst.static_ip {
         out.push(nad(plan, inst, ip, namespace));
     }
-    if let Some(dv) = data_volume(plan, inst, namespace) {
-        out.push(dv);
-    }
-    out.push(virtual_machine(plan, inst, namespace));
+    out.push(data_volume(spec, inst, namespace));
+    out.push(virtual_machine(spec, inst, namespace));
     out
 }
 
@@ -177,9 +178,8 @@ fn nad(
     // `network.bridge` is required with `network.ipam` on kubevirt (checked at load time).
     let bridge = plan
         .project
-        .network
-        .bridge
-        .as_ref()
+        .kubevirt()
+        .and_then(|k| k.bridge.as_ref())
         .map(|b| b.as_str())
         .unwrap_or_default();
     let body = json!({
@@ -199,12 +199,11 @@ fn nad(
 /// its import progress is visible before the VM exists; and it matches the design's
 /// one-report-line-per-resource model (Secret, NAD, DataVolume, VirtualMachine).
 fn data_volume(
-    plan: &Plan,
+    spec: &KubevirtSpec,
     inst: &DesiredInstance,
     namespace: Option<&str>,
-) -> Option<PlannedObject> {
-    // `disk` is required for kubevirt specs (checked at load time).
-    let disk = plan.spec.disk.as_ref()?;
+) -> PlannedObject {
+    let disk = &spec.disk;
     let name = disk_name(&inst.name);
     let source = match &disk.source {
         DiskSource::Registry(url) => json!({"registry": {"url": url.as_str()}}),
@@ -227,22 +226,16 @@ fn data_volume(
         "metadata": metadata(&name, namespace, &inst.labels),
         "spec": {"source": source, "storage": storage},
     });
-    Some(object(KIND_DATA_VOLUME, name, body))
-}
-
-/// `<cpu> cpu/<memory>`, the size column of `status`.
-pub fn size_label(plan: &Plan) -> String {
-    format!(
-        "{} cpu/{}",
-        plan.spec.cpu.unwrap_or(1),
-        plan.spec.memory.as_ref().map(|m| m.as_str()).unwrap_or("-")
-    )
+    object(KIND_DATA_VOLUME, name, body)
 }
 
 /// (4) The VirtualMachine.
-fn virtual_machine(plan: &Plan, inst: &DesiredInstance, namespace: Option<&str>) -> PlannedObject {
+fn virtual_machine(
+    spec: &KubevirtSpec,
+    inst: &DesiredInstance,
+    namespace: Option<&str>,
+) -> PlannedObject {
     let name = inst.name.clone();
-    let spec = &plan.spec;
     let mut template_labels = inst.labels.clone();
     template_labels.insert(DOMAIN_LABEL.to_string(), name.clone());
 
@@ -270,10 +263,8 @@ fn virtual_machine(plan: &Plan, inst: &DesiredInstance, namespace: Option<&str>)
 
     let mut domain = Map::new();
     domain.insert("cpu".into(), json!({"cores": spec.cpu.unwrap_or(1)}));
-    if let Some(mem) = &spec.memory {
-        // `memory.guest` alone: KubeVirt derives the pod's memory request from it.
-        domain.insert("memory".into(), json!({"guest": mem.as_str()}));
-    }
+    // `memory.guest` alone: KubeVirt derives the pod's memory request from it.
+    domain.insert("memory".into(), json!({"guest": spec.memory.as_str()}));
     domain.insert(
         "devices".into(),
         json!({
@@ -296,28 +287,22 @@ fn virtual_machine(plan: &Plan, inst: &DesiredInstance, namespace: Option<&str>)
             {"name": "cloudinitdisk", "cloudInitNoCloud": cloud_init},
         ]),
     );
-    if !spec.placement.node_selector.is_empty() {
+    if !spec.node_selector.is_empty() {
         let sel: Map<String, Value> = spec
-            .placement
             .node_selector
             .iter()
             .map(|(k, v)| (k.clone(), Value::String(v.0.clone())))
             .collect();
         tspec.insert("nodeSelector".into(), Value::Object(sel));
     }
-    if let Some(aff) = &spec.placement.affinity {
+    if let Some(aff) = &spec.affinity {
         // An empty `affinity: {}` in the spec means "none"; leave it out of the manifest.
         if !(aff.0.is_null() || aff.0.as_object().is_some_and(Map::is_empty)) {
             tspec.insert("affinity".into(), aff.0.clone());
         }
     }
-    if !spec.placement.tolerations.is_empty() {
-        let t: Vec<Value> = spec
-            .placement
-            .tolerations
-            .iter()
-            .map(|t| t.0.clone())
-            .collect();
+    if !spec.tolerations.is_empty() {
+        let t: Vec<Value> = spec.tolerations.iter().map(|t| t.0.clone()).collect();
         tspec.insert("tolerations".into(), Value::Array(t));
     }
 
@@ -339,7 +324,7 @@ fn virtual_machine(plan: &Plan, inst: &DesiredInstance, namespace: Option<&str>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Project, Spec};
+    use crate::config::{Project, ProviderKind, Spec};
     use crate::plan::{ownership_labels, static_ip};
 
     const PROJECT_IPAM: &str = r#"
@@ -373,18 +358,14 @@ placement:
 "#;
 
     fn plan(project: &str, spec: &str) -> Plan {
-        let project: Project = serde_yaml::from_str(project).unwrap();
-        let spec: Spec = serde_yaml::from_str(spec).unwrap();
+        let project: Project = crate::config::testing::project(project);
+        let spec: Spec = crate::config::testing::spec(spec, ProviderKind::Kubevirt);
         let name = "web-01".to_string();
         let mut labels = ownership_labels(&project.name, &spec.name, &name);
         for (k, v) in &project.labels {
             labels.insert(k.clone(), v.0.clone());
         }
-        let ip = project
-            .network
-            .ipam
-            .as_ref()
-            .map(|i| static_ip(i, 0).unwrap());
+        let ip = project.ipam.as_ref().map(|i| static_ip(i, 0).unwrap());
         let inst = DesiredInstance {
             name,
             index: 0,

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::KubevirtProvider;
 use super::client::{Kind, KubeClient};
-use crate::config::{Project, Spec};
+use crate::config::{Project, ProviderKind, Spec};
 use crate::model::{DeleteOptions, ErrorClass, Event, Outcome, Power, Recorder, Scope, Silent};
 use crate::plan::{DesiredInstance, Plan, ownership_labels, static_ip};
 use crate::provider::Provider;
@@ -193,16 +193,12 @@ fn plan(ipam: bool) -> Plan {
             "network: {ipam: {range: 192.168.10.0/24, gateway: 192.168.10.1}, bridge: br1}\n",
         );
     }
-    let project: Project = serde_yaml::from_str(&project).unwrap();
-    let spec: Spec = serde_yaml::from_str(
+    let project: Project = crate::config::testing::project(&project);
+    let spec: Spec = crate::config::testing::spec(
         "name: web\ncpu: 2\nmemory: 4Gi\ndisk: {size: 30Gi, source: {registry: \"docker://r/rhel9\"}}\n",
-    )
-    .unwrap();
-    let ip = project
-        .network
-        .ipam
-        .as_ref()
-        .map(|i| static_ip(i, 0).unwrap());
+        ProviderKind::Kubevirt,
+    );
+    let ip = project.ipam.as_ref().map(|i| static_ip(i, 0).unwrap());
     let inst = DesiredInstance {
         name: "web-01".into(),
         index: 0,

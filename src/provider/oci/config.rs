@@ -419,7 +419,7 @@ pub fn identity_endpoint(region: &str) -> String {
 /// `oci:` section, which wins over the config file profile.
 pub fn resolve(project: &Project, opts: &ConnectOptions) -> Result<OciConnection, ProviderError> {
     let default = OciProject::default();
-    let oci = project.oci.as_ref().unwrap_or(&default);
+    let oci = project.oci().unwrap_or(&default);
     let config_file = match (&opts.oci_config_file, &oci.config_file) {
         (Some(p), _) => p.clone(),
         (None, Some(p)) => expand_tilde(p),
@@ -640,7 +640,7 @@ mod tests {
     }
 
     fn project(yaml: &str) -> Project {
-        serde_yaml::from_str(yaml).unwrap()
+        crate::config::testing::project(yaml)
     }
 
     #[test]

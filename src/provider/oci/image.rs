@@ -7,7 +7,7 @@ use tokio::sync::Mutex;
 
 use super::client::{Image, ImageQuery, OciClient};
 use super::resources::pick_image;
-use crate::config::Spec;
+use crate::config::OciSpec;
 use crate::model::{ErrorClass, Event, Observer, ProviderError};
 
 /// An image resolved for a spec: its OCID and operating system (for the ssh user).
@@ -30,16 +30,11 @@ impl Images {
         &self,
         client: &OciClient,
         compartment: &str,
-        spec: &Spec,
+        spec: &OciSpec,
         observer: &dyn Observer,
         instance: &str,
     ) -> Result<ResolvedImage, ProviderError> {
-        let Some(image) = &spec.image else {
-            return Err(ProviderError::new(
-                ErrorClass::Invalid,
-                format!("spec `{}` has no `image`", spec.name),
-            ));
-        };
+        let image = &spec.image;
         let os = image.os.as_ref().map(|o| o.0.clone()).unwrap_or_default();
         if let Some(id) = image.id.as_ref().filter(|i| !i.is_empty()) {
             return Ok(ResolvedImage {
@@ -50,7 +45,7 @@ impl Images {
         let query = ImageQuery {
             operating_system: image.os.as_ref().map(|o| o.0.clone()),
             operating_system_version: image.os_version.as_ref().map(|o| o.0.clone()),
-            shape: spec.shape.as_ref().map(|s| s.0.clone()),
+            shape: Some(spec.shape.0.clone()),
         };
         let names: Vec<String> = image.name_contains.iter().map(|n| n.0.clone()).collect();
         let key = format!("{query:?}{names:?}");

@@ -19,7 +19,7 @@ use super::resources::{
 };
 use super::status::status_row;
 use super::wait::{Polling, wait_addresses, wait_state};
-use crate::config::Project;
+use crate::config::{OciSpec, Project};
 use crate::model::{
     Action, DeleteOptions, ErrorClass, ErrorCode, Event, Existing, InstanceStatus, Observer,
     Outcome, Power, ProviderError, ProviderKind, ResourceReport, Scope,
@@ -198,7 +198,13 @@ impl OciProvider {
         let subnet = self.subnet().await?;
         let image = self
             .images
-            .resolve(&self.client, self.compartment(), &plan.spec, observer, name)
+            .resolve(
+                &self.client,
+                self.compartment(),
+                oci_spec(plan)?,
+                observer,
+                name,
+            )
             .await?;
         let ids = Resolved {
             compartment_id: self.compartment().to_string(),
@@ -206,7 +212,7 @@ impl OciProvider {
             subnet_dns: subnet.dns_label.as_deref().is_some_and(|l| !l.is_empty()),
             image_id: image.id.clone(),
         };
-        let body = launch_details(plan, inst, placement, &ids);
+        let body = launch_details(oci_spec(plan)?, inst, placement, &ids);
         let key = generation_key(&inst.project, &inst.spec, name);
         let token = retry_token(
             &inst.project,
@@ -240,6 +246,16 @@ impl OciProvider {
 }
 
 /// The report of a successful launch of `name` at `placement`.
+/// The OCI part of the plan's spec (a spec is loaded for its project's provider).
+fn oci_spec(plan: &Plan) -> Result<&OciSpec, ProviderError> {
+    plan.spec.oci().ok_or_else(|| {
+        ProviderError::new(
+            ErrorClass::Invalid,
+            format!("spec `{}` was not loaded for oci", plan.spec.name),
+        )
+    })
+}
+
 fn launched_report(name: &str, launched: &Instance, placement: &OciPlacement) -> ResourceReport {
     ResourceReport::new(name, KIND_INSTANCE, name, Outcome::Success, "launched").with(|d| {
         d.id = Some(launched.id.clone());
@@ -305,9 +321,10 @@ impl Provider for OciProvider {
         _instance: &DesiredInstance,
     ) -> Result<Vec<OciPlacement>, ProviderError> {
         let available = self.availability_domains().await?;
-        let ads = select_ads(available, plan.spec.placement.availability_domains.as_ref())
+        let spec = oci_spec(plan)?;
+        let ads = select_ads(available, spec.availability_domains.as_ref())
             .map_err(|m| ProviderError::new(ErrorClass::Invalid, m))?;
-        Ok(placements(&ads, &sizes(&plan.spec)))
+        Ok(placements(&ads, &sizes(spec)))
     }
 
     async fn create(

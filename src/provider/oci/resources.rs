@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::client::Image;
-use crate::config::{AdChoice, Spec};
+use crate::config::{AdChoice, OciSpec};
 use crate::model::{PlacementInfo, short_zone};
 use crate::plan::{DesiredInstance, Plan, PlannedObject};
 use crate::provider::Placement;
@@ -36,7 +36,7 @@ pub fn is_flex(shape: &str) -> bool {
 
 /// The sizes one round tries, in order: the main size, then each `fallback` entry.
 /// `(None, None)` for fixed shapes.
-pub fn sizes(spec: &Spec) -> Vec<(Option<f64>, Option<f64>)> {
+pub fn sizes(spec: &OciSpec) -> Vec<(Option<f64>, Option<f64>)> {
     let mut out = vec![(spec.ocpus, spec.memory_gb)];
     out.extend(
         spec.fallback
@@ -162,22 +162,21 @@ pub fn ssh_user(operating_system: &str) -> &'static str {
     }
 }
 
-/// The LaunchInstanceDetails body for `inst` at `placement`.
+/// The LaunchInstanceDetails body for `inst` of `spec` at `placement`.
 pub fn launch_details(
-    plan: &Plan,
+    spec: &OciSpec,
     inst: &DesiredInstance,
     placement: &OciPlacement,
     ids: &Resolved,
 ) -> Value {
-    let spec = &plan.spec;
-    let shape = spec.shape.as_deref().unwrap_or_default();
+    let shape = spec.shape.as_str();
     let mut body = Map::new();
     if let Some(ad) = &placement.availability_domain {
         body.insert("availabilityDomain".into(), json!(ad));
     }
     body.insert("compartmentId".into(), json!(ids.compartment_id));
     body.insert("displayName".into(), json!(inst.name));
-    if let Some(fd) = &spec.placement.fault_domain {
+    if let Some(fd) = &spec.fault_domain {
         body.insert("faultDomain".into(), json!(fd.as_str()));
     }
     body.insert("shape".into(), json!(shape));
@@ -239,8 +238,8 @@ fn quoted_list(items: &[String]) -> String {
 }
 
 /// A readable description of the configured image filter, or `None` when the image is an OCID.
-fn image_filter(spec: &Spec) -> Option<String> {
-    let image = spec.image.as_ref()?;
+fn image_filter(spec: &OciSpec) -> Option<String> {
+    let image = &spec.image;
     if image.id.as_ref().is_some_and(|i| !i.is_empty()) {
         return None;
     }
@@ -255,8 +254,8 @@ fn image_filter(spec: &Spec) -> Option<String> {
         let names: Vec<String> = image.name_contains.iter().map(|n| n.0.clone()).collect();
         s.push_str(&format!(" matching {}", quoted_list(&names)));
     }
-    if let Some(shape) = &spec.shape {
-        s.push_str(&format!(" for {shape}"));
+    if !spec.shape.is_empty() {
+        s.push_str(&format!(" for {}", spec.shape));
     }
     Some(s)
 }
@@ -268,8 +267,8 @@ pub fn is_ocid(s: &str) -> bool {
 
 /// The ids as the offline plan shows them: configured OCIDs verbatim, everything else a
 /// readable placeholder.
-fn offline_ids(plan: &Plan) -> Resolved {
-    let oci = plan.project.oci.clone().unwrap_or_default();
+fn offline_ids(plan: &Plan, spec: &OciSpec) -> Resolved {
+    let oci = plan.project.oci().cloned().unwrap_or_default();
     let compartment_id = match oci.compartment.as_ref().filter(|c| !c.is_empty()) {
         Some(c) => c.0.clone(),
         None => placeholder(&format!(
@@ -284,17 +283,9 @@ fn offline_ids(plan: &Plan) -> Resolved {
     } else {
         placeholder(&format!("subnet with display name \"{subnet}\""))
     };
-    let image_id = match plan
-        .spec
-        .image
-        .as_ref()
-        .and_then(|i| i.id.as_ref())
-        .filter(|i| !i.is_empty())
-    {
+    let image_id = match spec.image.id.as_ref().filter(|i| !i.is_empty()) {
         Some(id) => id.0.clone(),
-        None => {
-            placeholder(&image_filter(&plan.spec).unwrap_or_else(|| "no image configured".into()))
-        }
+        None => placeholder(&image_filter(spec).unwrap_or_else(|| "no image configured".into())),
     };
     Resolved {
         compartment_id,
@@ -305,8 +296,8 @@ fn offline_ids(plan: &Plan) -> Resolved {
     }
 }
 
-fn offline_ad(spec: &Spec) -> String {
-    match &spec.placement.availability_domains {
+fn offline_ad(spec: &OciSpec) -> String {
+    match &spec.availability_domains {
         None | Some(AdChoice::All) => {
             placeholder("availability_domains: all, every AD of the region in order")
         }
@@ -323,13 +314,17 @@ fn offline_ad(spec: &Spec) -> String {
 /// The bodies `deploy` would send for `inst`, for offline `plan` output (no network):
 /// one LaunchInstanceDetails at the main size, online-only values as placeholders.
 pub fn planned_objects(plan: &Plan, inst: &DesiredInstance) -> Vec<PlannedObject> {
-    let placement = OciPlacement {
-        availability_domain: Some(offline_ad(&plan.spec)),
-        size_index: 0,
-        ocpus: plan.spec.ocpus,
-        memory_gb: plan.spec.memory_gb,
+    // A spec is loaded for its project's provider, so an OCI plan has an OCI part.
+    let Some(spec) = plan.spec.oci() else {
+        return Vec::new();
     };
-    let body = launch_details(plan, inst, &placement, &offline_ids(plan));
+    let placement = OciPlacement {
+        availability_domain: Some(offline_ad(spec)),
+        size_index: 0,
+        ocpus: spec.ocpus,
+        memory_gb: spec.memory_gb,
+    };
+    let body = launch_details(spec, inst, &placement, &offline_ids(plan, spec));
     vec![PlannedObject {
         kind: KIND_LAUNCH.to_string(),
         name: inst.name.clone(),
@@ -340,7 +335,10 @@ pub fn planned_objects(plan: &Plan, inst: &DesiredInstance) -> Vec<PlannedObject
 /// What the offline plan could not resolve, said plainly (one note per value).
 pub fn plan_notes(plan: &Plan) -> Vec<String> {
     let mut notes = Vec::new();
-    let oci = plan.project.oci.clone().unwrap_or_default();
+    let Some(spec) = plan.spec.oci() else {
+        return notes;
+    };
+    let oci = plan.project.oci().cloned().unwrap_or_default();
     if oci.compartment.as_ref().is_none_or(|c| c.is_empty()) {
         notes.push("compartmentId: no `oci.compartment`, the tenancy (root compartment) of the OCI profile is used".to_string());
     }
@@ -349,12 +347,12 @@ pub fn plan_notes(plan: &Plan) -> Vec<String> {
             "createVnicDetails.subnetId: looked up by display name \"{s}\" with ListSubnets"
         ));
     }
-    if let Some(f) = image_filter(&plan.spec) {
+    if let Some(f) = image_filter(spec) {
         notes.push(format!(
             "sourceDetails.imageId: the {f}, found with ListImages"
         ));
     }
-    match &plan.spec.placement.availability_domains {
+    match &spec.availability_domains {
         None | Some(AdChoice::All) => notes.push(
             "availabilityDomain: `availability_domains: all`, every AD of the region from ListAvailabilityDomains, tried in order".to_string(),
         ),
@@ -364,9 +362,8 @@ pub fn plan_notes(plan: &Plan) -> Vec<String> {
         )),
         Some(AdChoice::List(_)) => {}
     }
-    if !plan.spec.fallback.is_empty() {
-        let sizes: Vec<String> = plan
-            .spec
+    if !spec.fallback.is_empty() {
+        let sizes: Vec<String> = spec
             .fallback
             .iter()
             .map(|f| format!("{} OCPU/{} GB", f.ocpus, f.memory_gb))
@@ -382,12 +379,12 @@ pub fn plan_notes(plan: &Plan) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Project, Spec};
+    use crate::config::{Project, ProviderKind, Spec};
     use crate::plan::ownership_labels;
 
     fn plan(project_yaml: &str, spec_yaml: &str) -> Plan {
-        let project: Project = serde_yaml::from_str(project_yaml).unwrap();
-        let spec: Spec = serde_yaml::from_str(spec_yaml).unwrap();
+        let project: Project = crate::config::testing::project(project_yaml);
+        let spec: Spec = crate::config::testing::spec(spec_yaml, ProviderKind::Oci);
         Plan {
             project,
             spec,
@@ -437,7 +434,7 @@ mod tests {
             subnet_dns: true,
             image_id: "ocid1.image.oc1..i".into(),
         };
-        let b = launch_details(&p, &inst(true), &placement, &ids);
+        let b = launch_details(p.spec.oci().unwrap(), &inst(true), &placement, &ids);
         assert_eq!(b["availabilityDomain"], "Uocm:AP-CHUNCHEON-1-AD-1");
         assert_eq!(b["compartmentId"], "ocid1.compartment.oc1..c");
         assert_eq!(b["displayName"], "a1-01");
@@ -460,13 +457,13 @@ mod tests {
         assert_eq!(b["freeformTags"]["v-auto/managed"], "true");
         assert_eq!(b["freeformTags"]["v-auto/name"], "a1-01");
         assert_eq!(b["freeformTags"]["team"], "ops");
-        let no_ip = launch_details(&p, &inst(false), &placement, &ids);
+        let no_ip = launch_details(p.spec.oci().unwrap(), &inst(false), &placement, &ids);
         assert!(no_ip["createVnicDetails"].get("privateIp").is_none());
         let no_dns = Resolved {
             subnet_dns: false,
             ..ids
         };
-        let b = launch_details(&p, &inst(true), &placement, &no_dns);
+        let b = launch_details(p.spec.oci().unwrap(), &inst(true), &placement, &no_dns);
         assert_eq!(
             b["createVnicDetails"],
             json!({"subnetId": "ocid1.subnet.oc1..s", "assignPublicIp": true, "privateIp": "10.0.0.101"}),
@@ -481,7 +478,7 @@ mod tests {
             "shape: VM.Standard2.1\nimage: {id: ocid1.image.oc1..i}\n",
         );
         let b = launch_details(
-            &p,
+            p.spec.oci().unwrap(),
             &inst(false),
             &OciPlacement::default(),
             &Resolved::default(),
@@ -495,10 +492,11 @@ mod tests {
     fn placements_are_ad_major_within_each_size() {
         let p = plan(PROJECT, SPEC);
         let ads = vec!["X:AD-1".to_string(), "X:AD-2".to_string()];
-        let got: Vec<(String, usize, Option<f64>)> = placements(&ads, &sizes(&p.spec))
-            .into_iter()
-            .map(|p| (p.availability_domain.unwrap(), p.size_index, p.ocpus))
-            .collect();
+        let got: Vec<(String, usize, Option<f64>)> =
+            placements(&ads, &sizes(p.spec.oci().unwrap()))
+                .into_iter()
+                .map(|p| (p.availability_domain.unwrap(), p.size_index, p.ocpus))
+                .collect();
         assert_eq!(
             got,
             vec![

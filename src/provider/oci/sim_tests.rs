@@ -51,15 +51,14 @@ async fn simulator(dir: &Path, log: Arc<Mutex<Vec<String>>>) -> OciSim {
 }
 
 fn plan_and_instance(config_file: &Path) -> (Plan, DesiredInstance) {
-    let project: Project = serde_yaml::from_str(&format!(
+    let project: Project = crate::config::testing::project(&format!(
         "name: lab\nprovider: oci\noci:\n  config_file: {}\n  subnet: public subnet-main-vcn\n",
         config_file.display()
-    ))
-    .unwrap();
-    let spec: crate::config::Spec = serde_yaml::from_str(
+    ));
+    let spec = crate::config::testing::spec(
         "name: a1\nshape: VM.Standard.A1.Flex\nocpus: 2\nmemory_gb: 12\nimage: {os: \"Canonical Ubuntu\", os_version: \"22.04\", name_contains: [aarch64]}\nfallback: [{ocpus: 1, memory_gb: 6}]\n",
-    )
-    .unwrap();
+        crate::config::ProviderKind::Oci,
+    );
     let inst = DesiredInstance {
         name: "a1-01".into(),
         index: 0,
@@ -180,7 +179,12 @@ impl World {
             subnet_dns: true,
             image_id: images[0].id.clone(),
         };
-        launch_details(&self.plan, &self.inst, &self.placements[1], &ids)
+        launch_details(
+            self.plan.spec.oci().unwrap(),
+            &self.inst,
+            &self.placements[1],
+            &ids,
+        )
     }
 
     /// Someone else's instance with the same name, and a terminated one of ours; answers the
