@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
 use crate::config::Dur;
 pub use crate::model::Action;
+pub use crate::ui::output::Format;
 
 const EXAMPLES: &str = "\
 Actions:
@@ -27,18 +28,6 @@ Examples:
   vauto lab status                         every spec of project lab
   vauto lab web delete --yes
   vauto validate";
-
-/// How results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Format {
-    /// Human-readable lines and tables.
-    #[default]
-    Table,
-    /// Machine-readable JSON on stdout, nothing else.
-    Json,
-    /// YAML on stdout (for `plan`, a multi-document stream of manifests).
-    Yaml,
-}
 
 /// vauto: deploy, delete and report virtual machines on KubeVirt/OpenShift and OCI from YAML.
 #[derive(Debug, Clone, Parser)]

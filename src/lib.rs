@@ -5,6 +5,7 @@ pub mod command;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod model;
 pub mod ops;
 pub mod plan;

@@ -5,16 +5,19 @@ use std::time::{Duration, Instant};
 
 use super::connect::{connect_options, with_provider};
 use super::{Invocation, RunOptions, Selection, Settings};
-use crate::cli::Format;
 use crate::config::{Project, Spec};
 use crate::engine::DeployOptions;
 use crate::engine::retry::{RetryPolicy, retry_reads};
 use crate::error::{Error, exit};
-use crate::model::{Action, DeleteOptions, Existing, Fanout, Observer, Summary};
+use crate::model::{
+    Action, DeleteOptions, Existing, Fanout, Observer, Power, ResourceReport, Summary,
+};
 use crate::ops::journal::{Journal, JournalFile, RunInfo};
 use crate::ops::lock::RunLock;
 use crate::ops::notify::{FLUSH_TIMEOUT, Notifier, describe_target};
+use crate::plan::Plan;
 use crate::provider::Provider;
+use crate::ui::output::Format;
 use crate::ui::output::Printer;
 
 /// Who else hears about a run besides the printer: set by `vauto daemon`.
@@ -114,18 +117,19 @@ fn dry_run(action: Action, selection: &Selection) -> Result<u8, Error> {
     Ok(exit::OK)
 }
 
-fn lock(
+/// The run lock of `project`/`spec`: now, or (with `--wait-lock`) once the holder lets go.
+async fn lock(
     settings: &Settings,
     options: &RunOptions,
     project: &str,
     spec: &str,
 ) -> Result<RunLock, Error> {
-    Ok(RunLock::acquire(
-        &settings.state_dir,
-        project,
-        spec,
-        options.wait_lock,
-    )?)
+    let dir = &settings.state_dir;
+    Ok(if options.wait_lock {
+        RunLock::acquire_waiting(dir, project, spec).await?
+    } else {
+        RunLock::acquire(dir, project, spec)?
+    })
 }
 
 fn journal(settings: &Settings, project: &Project, spec: Option<&str>, action: Action) -> Journal {
@@ -163,74 +167,31 @@ async fn act<P: Provider>(
     );
     // The terminal (and notifier, metrics) and the journal see the same events; the
     // engine knows none of them.
-    let observer = Fanout(vec![observer, &journal]);
-    let policy = RetryPolicy::from_config(&project.retry);
+    let run = Run {
+        settings,
+        project,
+        journal: &journal,
+        observer: &Fanout(vec![observer, &journal]),
+    };
     let reports = match invocation {
-        Invocation::Deploy { plan, options } => {
-            let _lock = lock(settings, options, &project.name, &plan.spec.name)?;
-            let mut policy = policy;
-            if let Some(m) = options.max_attempts {
-                policy.max_attempts = m;
-            }
-            policy.deadline = options.deadline;
-            let opts = DeployOptions {
-                parallel: options.parallel,
-                wait: options.wait,
-                wait_timeout: Duration::from_secs(1800),
-                policy,
-                seed: fastrand::u64(..),
-            };
-            crate::engine::deploy(p, plan, &opts, &observer).await?
-        }
+        Invocation::Deploy { plan, options } => run.deploy(p, plan, options).await?,
         Invocation::Status { selection } => return status(settings, p, selection).await,
         Invocation::Delete {
             selection,
             keep_boot_volume,
             options,
-        } => {
-            let scope = selection.scope();
-            let found = retry_reads(&policy, || p.list(&scope)).await?;
-            if found.is_empty() {
-                if settings.output == Format::Table {
-                    println!(
-                        "nothing to delete: no managed instances match {}",
-                        selection.selector()
-                    );
-                }
+        } => match run.delete(p, selection, *keep_boot_volume, options).await? {
+            Some(reports) => reports,
+            None => {
                 printer.finish("delete", &[], started.elapsed());
                 return Ok(exit::OK);
             }
-            confirm(options, &found)?;
-            let mut specs: Vec<&str> = found.iter().map(|e| e.spec.as_str()).collect();
-            specs.sort();
-            specs.dedup();
-            let _locks = specs
-                .iter()
-                .map(|s| lock(settings, options, &project.name, s))
-                .collect::<Result<Vec<_>, _>>()?;
-            let delete = DeleteOptions {
-                keep_boot_volume: *keep_boot_volume,
-            };
-            for e in &found {
-                journal.set_spec(&e.name, &e.spec);
-            }
-            crate::engine::delete(p, &found, &delete, options.parallel, &observer).await
-        }
+        },
         Invocation::Power {
             power,
             selection,
             options,
-        } => {
-            let _lock = lock(
-                settings,
-                options,
-                &project.name,
-                selection.spec_name().unwrap_or_default(),
-            )?;
-            let scope = selection.scope();
-            let found = retry_reads(&policy, || p.list(&scope)).await?;
-            crate::engine::power(p, &found, *power, options.wait, options.parallel, &observer).await
-        }
+        } => run.power(p, *power, selection, options).await?,
         _ => return Err(Error::Usage(format!("`{action}` is not a provider action"))),
     };
     printer.finish(action.as_str(), &reports, started.elapsed());
@@ -239,6 +200,103 @@ async fn act<P: Provider>(
     } else {
         exit::OK
     })
+}
+
+/// One action run: where it writes, and who hears of it.
+struct Run<'a> {
+    settings: &'a Settings,
+    project: &'a Project,
+    journal: &'a Journal,
+    observer: &'a dyn Observer,
+}
+
+impl Run<'_> {
+    async fn lock(&self, options: &RunOptions, spec: &str) -> Result<RunLock, Error> {
+        lock(self.settings, options, &self.project.name, spec).await
+    }
+
+    async fn deploy<P: Provider>(
+        &self,
+        p: &P,
+        plan: &Plan,
+        options: &RunOptions,
+    ) -> Result<Vec<ResourceReport>, Error> {
+        let _lock = self.lock(options, &plan.spec.name).await?;
+        let mut policy = RetryPolicy::from_config(&self.project.retry);
+        if let Some(m) = options.max_attempts {
+            policy.max_attempts = m;
+        }
+        policy.deadline = options.deadline;
+        let opts = DeployOptions {
+            parallel: options.parallel,
+            wait: options.wait,
+            wait_timeout: Duration::from_secs(1800),
+            policy,
+            seed: fastrand::u64(..),
+        };
+        Ok(crate::engine::deploy(p, plan, &opts, self.observer).await?)
+    }
+
+    /// Deletes what `selection` finds, after confirmation; `None` when nothing matched.
+    async fn delete<P: Provider>(
+        &self,
+        p: &P,
+        selection: &Selection,
+        keep_boot_volume: bool,
+        options: &RunOptions,
+    ) -> Result<Option<Vec<ResourceReport>>, Error> {
+        let policy = RetryPolicy::from_config(&self.project.retry);
+        let scope = selection.scope();
+        let found = retry_reads(&policy, || p.list(&scope)).await?;
+        if found.is_empty() {
+            if self.settings.output == Format::Table {
+                println!(
+                    "nothing to delete: no managed instances match {}",
+                    selection.selector()
+                );
+            }
+            return Ok(None);
+        }
+        confirm(options, &found)?;
+        let mut specs: Vec<&str> = found.iter().map(|e| e.spec.as_str()).collect();
+        specs.sort();
+        specs.dedup();
+        let mut _locks = Vec::with_capacity(specs.len());
+        for s in specs {
+            _locks.push(self.lock(options, s).await?);
+        }
+        for e in &found {
+            self.journal.set_spec(&e.name, &e.spec);
+        }
+        let delete = DeleteOptions { keep_boot_volume };
+        Ok(Some(
+            crate::engine::delete(p, &found, &delete, options.parallel, self.observer).await,
+        ))
+    }
+
+    async fn power<P: Provider>(
+        &self,
+        p: &P,
+        power: Power,
+        selection: &Selection,
+        options: &RunOptions,
+    ) -> Result<Vec<ResourceReport>, Error> {
+        let _lock = self
+            .lock(options, selection.spec_name().unwrap_or_default())
+            .await?;
+        let policy = RetryPolicy::from_config(&self.project.retry);
+        let scope = selection.scope();
+        let found = retry_reads(&policy, || p.list(&scope)).await?;
+        Ok(crate::engine::power(
+            p,
+            &found,
+            power,
+            options.wait,
+            options.parallel,
+            self.observer,
+        )
+        .await)
+    }
 }
 
 async fn status<P: Provider>(

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::{Args, Command, Format};
+use crate::cli::{Args, Command};
 use crate::config::{ConfigDir, Project, ProviderKind, Spec};
 use crate::error::Error;
 use crate::model::{Action, Power, Scope};
 use crate::plan::{Plan, PlanOptions};
+use crate::ui::output::Format;
 use crate::ui::output::Verbosity;
 
 /// What every action shares: where the files are and how to print.
@@ -284,6 +285,14 @@ fn run_options(args: &Args) -> RunOptions {
 }
 
 fn invocation(args: &Args, cmd: &Command, dir: &ConfigDir) -> Result<Invocation, Error> {
+    if let Some(r) = args.replicas
+        && r > crate::config::MAX_REPLICAS
+    {
+        return Err(Error::Usage(format!(
+            "--replicas {r} is too many: at most {}",
+            crate::config::MAX_REPLICAS
+        )));
+    }
     let options = run_options(args);
     match cmd.action {
         Action::Validate => Ok(Invocation::Validate),
@@ -356,6 +365,12 @@ fn act(
     replicas: Option<u32>,
 ) -> Result<Invocation, Error> {
     let options = options.clone();
+    let kind = selection.project.kind();
+    if action != Action::Plan && !crate::provider::capability(kind).supports(action) {
+        return Err(Error::Usage(format!(
+            "`{action}` is not something `{kind}` does"
+        )));
+    }
     Ok(match action {
         Action::Plan => Invocation::Plan(Box::new(plan(dir, &selection, replicas)?)),
         Action::Deploy if dry_run => Invocation::Plan(Box::new(plan(dir, &selection, replicas)?)),
@@ -515,6 +530,15 @@ mod tests {
             "--parallel 0 still works one at a time"
         );
         assert_eq!(selection.spec_name(), Some("a1"));
+    }
+
+    #[test]
+    fn replicas_on_the_command_line_have_the_spec_limit() {
+        assert_eq!(
+            usage("lab web plan --replicas 10000000"),
+            "--replicas 10000000 is too many: at most 999"
+        );
+        assert!(config("demo-oci a1 plan --replicas 999").is_ok());
     }
 
     #[test]

@@ -3,10 +3,10 @@
 use serde::Serialize;
 
 use super::Settings;
-use crate::cli::Format;
 use crate::config::ProviderKind;
 use crate::error::{Error, exit};
 use crate::plan::{Plan, PlannedObject};
+use crate::ui::output::Format;
 
 /// Every body deploy would send, in creation order, with the instance each belongs to.
 pub fn planned_objects(plan: &Plan) -> Vec<(String, PlannedObject)> {

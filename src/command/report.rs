@@ -7,9 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::Settings;
-use crate::cli::Format;
 use crate::error::{Error, exit};
 use crate::ops::report::{self, Filter, ReportError};
+use crate::ui::output::Format;
 use crate::ui::report::{render_table, summary_text};
 
 /// Aggregates the journal over `--since` (default 24h) and prints tables, JSON or YAML.

@@ -30,6 +30,9 @@ pub use values::{CronExpr, Dur, Secret, Text, TimeZone, Value};
 use project::{IpamFile, ProjectFile};
 use spec::SpecFile;
 
+/// The most instances one spec may ask for (in the file or with `--replicas`).
+pub const MAX_REPLICAS: u32 = 999;
+
 /// The configuration directory: `projects/`, `specs/`, `templates/`.
 #[derive(Debug, Clone)]
 pub struct ConfigDir {
@@ -484,10 +487,10 @@ fn check_spec(
     provider: Option<ProviderKind>,
     errs: &mut Vec<ConfigError>,
 ) {
-    if s.replicas > 999 {
+    if s.replicas > MAX_REPLICAS {
         errs.push(src.error(
             "replicas",
-            format!("{} is too many: at most 999", s.replicas),
+            format!("{} is too many: at most {MAX_REPLICAS}", s.replicas),
         ));
     }
     if let Some(prefix) = &s.name_prefix {

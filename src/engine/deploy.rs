@@ -95,193 +95,334 @@ async fn deploy_one<P: Provider>(
     seed: u64,
     observer: &dyn Observer,
 ) -> Vec<ResourceReport> {
-    let mut out = Vec::new();
+    let mut run = InstanceRun {
+        provider,
+        plan,
+        inst,
+        opts,
+        observer,
+        state: RetryState::new(opts.policy.clone(), seed),
+        started: tokio::time::Instant::now(),
+        out: Vec::new(),
+    };
     if let Some(e) = found.filter(|e| e.complete) {
-        for (kind, name) in &e.resources {
-            emit(
-                observer,
-                &mut out,
-                ResourceReport::new(&inst.name, kind, name, Outcome::Skipped, "already exists"),
-            );
+        run.skip_existing(e);
+        return run.out;
+    }
+    if let Some(placements) = run.placements().await {
+        run.attempt_rounds(&placements).await;
+    }
+    run.out
+}
+
+/// What one pass over a round's placements ended with.
+enum RoundEnd {
+    /// The instance is done (created, or failed for good).
+    Done,
+    /// Start the next round (after a wait, or with a zone dropped).
+    Again,
+}
+
+/// One instance's way through the attempts: its retry state and the reports so far.
+struct InstanceRun<'a, P: Provider> {
+    provider: &'a P,
+    plan: &'a Plan,
+    inst: &'a DesiredInstance,
+    opts: &'a DeployOptions,
+    observer: &'a dyn Observer,
+    state: RetryState,
+    started: tokio::time::Instant,
+    out: Vec<ResourceReport>,
+}
+
+impl<P: Provider> InstanceRun<'_, P> {
+    fn emit(&mut self, r: ResourceReport) {
+        emit(self.observer, &mut self.out, r);
+    }
+
+    fn fail(&mut self, reason: String) {
+        let name = &self.inst.name;
+        let r = ResourceReport::new(name, "Instance", name, Outcome::Failed, reason);
+        self.emit(r);
+    }
+
+    /// Every resource of a complete instance is `[SKIPPED]`.
+    fn skip_existing(&mut self, e: &Existing) {
+        let name = self.inst.name.clone();
+        for (kind, rname) in &e.resources {
+            self.emit(ResourceReport::new(
+                &name,
+                kind,
+                rname,
+                Outcome::Skipped,
+                "already exists",
+            ));
         }
         if e.resources.is_empty() {
-            emit(
-                observer,
-                &mut out,
-                ResourceReport::new(
-                    &inst.name,
-                    "Instance",
-                    &inst.name,
-                    Outcome::Skipped,
-                    "already exists",
-                ),
-            );
+            self.emit(ResourceReport::new(
+                &name,
+                "Instance",
+                &name,
+                Outcome::Skipped,
+                "already exists",
+            ));
         }
-        return out;
     }
-    let started = tokio::time::Instant::now();
-    let mut state = RetryState::new(opts.policy.clone(), seed);
-    let mut dropped: BTreeSet<String> = BTreeSet::new();
-    let fail = |reason: String| {
-        ResourceReport::new(&inst.name, "Instance", &inst.name, Outcome::Failed, reason)
-    };
 
-    let capability = provider.capability();
-    let placements = loop {
-        match provider.placements(plan, inst).await {
-            Ok(p) if !p.is_empty() => break p,
-            Ok(_) => {
-                emit(observer, &mut out, fail("no placement to try".into()));
-                return out;
-            }
-            Err(e) => match state.on_error(&e, false, started.elapsed()) {
-                Decision::RetrySame(w) => tokio::time::sleep(w).await,
-                _ => {
-                    emit(observer, &mut out, fail(e.message));
-                    return out;
+    /// The placements to go through, or `None` when the instance failed getting them.
+    async fn placements(&mut self) -> Option<Vec<P::Placement>> {
+        loop {
+            match self.provider.placements(self.plan, self.inst).await {
+                Ok(p) if !p.is_empty() => return Some(p),
+                Ok(_) => {
+                    self.fail("no placement to try".into());
+                    return None;
                 }
-            },
+                Err(e) => match self.state.on_error(&e, false, self.started.elapsed()) {
+                    Decision::RetrySame(w) => tokio::time::sleep(w).await,
+                    _ => {
+                        self.fail(e.message);
+                        return None;
+                    }
+                },
+            }
         }
-    };
+    }
 
-    'rounds: loop {
-        let round: Vec<(&P::Placement, PlacementInfo)> = placements
+    /// Rounds over the placements whose zone was not dropped, until done.
+    async fn attempt_rounds(&mut self, placements: &[P::Placement]) {
+        let mut dropped: BTreeSet<String> = BTreeSet::new();
+        loop {
+            let round: Vec<(&P::Placement, PlacementInfo)> = placements
+                .iter()
+                .map(|p| (p, p.info()))
+                .filter(|(_, info)| info.zone.as_ref().is_none_or(|z| !dropped.contains(z)))
+                .collect();
+            if round.is_empty() {
+                self.fail(
+                    "not offered at any placement: every one was dropped for this run".into(),
+                );
+                return;
+            }
+            match self.round(&round, &mut dropped).await {
+                RoundEnd::Done => return,
+                RoundEnd::Again => {}
+            }
+        }
+    }
+
+    /// One round: each placement in turn until one succeeds or a decision ends the round.
+    async fn round(
+        &mut self,
+        round: &[(&P::Placement, PlacementInfo)],
+        dropped: &mut BTreeSet<String>,
+    ) -> RoundEnd {
+        let mut last_error = None;
+        for (idx, (placement, info)) in round.iter().enumerate() {
+            if info.zone.as_ref().is_some_and(|z| dropped.contains(z)) {
+                continue;
+            }
+            loop {
+                let Some((err, failure_reported)) = self.attempt(placement, info).await else {
+                    return RoundEnd::Done;
+                };
+                let last_in_round = idx + 1 == round.len();
+                match self.decide(&err, info, last_in_round) {
+                    Decision::NextPlacement => {}
+                    Decision::RetrySame(w) => {
+                        tokio::time::sleep(w).await;
+                        continue;
+                    }
+                    Decision::NextRound(w) => {
+                        tokio::time::sleep(w).await;
+                        return RoundEnd::Again;
+                    }
+                    Decision::NotHere => {
+                        if !self.not_here(&err, info, failure_reported, dropped) {
+                            return RoundEnd::Done;
+                        }
+                    }
+                    Decision::GiveUp(reason) => {
+                        if !failure_reported {
+                            self.fail(reason);
+                        }
+                        return RoundEnd::Done;
+                    }
+                    Decision::CheckThenFail(reason) => {
+                        self.check_then_fail(reason).await;
+                        return RoundEnd::Done;
+                    }
+                }
+                last_error = Some(err);
+                break;
+            }
+        }
+        self.between_rounds(round, dropped, last_error).await
+    }
+
+    /// A round whose last placements were dropped ends without a wait of its own; the next
+    /// one (if any placement is left) still waits, so no placement is asked again at once.
+    async fn between_rounds(
+        &mut self,
+        round: &[(&P::Placement, PlacementInfo)],
+        dropped: &BTreeSet<String>,
+        last_error: Option<ProviderError>,
+    ) -> RoundEnd {
+        let left = round
             .iter()
-            .map(|p| (p, p.info()))
-            .filter(|(_, info)| info.zone.as_ref().is_none_or(|z| !dropped.contains(z)))
-            .collect();
-        if round.is_empty() {
-            emit(
-                observer,
-                &mut out,
-                fail("not offered at any placement: every one was dropped for this run".into()),
-            );
-            return out;
-        }
-        let mut idx = 0;
-        while idx < round.len() {
-            let (placement, info) = &round[idx];
-            let attempt_no = state.start_attempt();
-            observer.event(Event::AttemptStarted {
-                instance: inst.name.clone(),
-                attempt: attempt_no,
-                placement: info.clone(),
-            });
-            let attempt = provider.create(plan, inst, placement, observer).await;
-            // A resource the provider already reported as failed (say, a look-alike that
-            // is not ours) needs no second line for the instance.
-            let failure_reported = attempt.reports.iter().any(|r| r.outcome == Outcome::Failed);
-            for r in attempt.reports {
-                emit(observer, &mut out, r);
+            .any(|(_, i)| i.zone.as_ref().is_none_or(|z| !dropped.contains(z)));
+        let Some(err) = last_error.filter(|_| left) else {
+            return RoundEnd::Again;
+        };
+        match self.state.round_over(&err, self.started.elapsed()) {
+            Decision::NextRound(w) => {
+                tokio::time::sleep(w).await;
+                RoundEnd::Again
             }
-            let Some(err) = attempt.error else {
-                if opts.wait && !out.iter().any(|r| r.outcome == Outcome::Failed) {
-                    match provider
-                        .wait_running(&inst.name, opts.wait_timeout, observer)
-                        .await
-                    {
-                        Ok(r) => emit(observer, &mut out, r),
-                        Err(e) => emit(
-                            observer,
-                            &mut out,
-                            ResourceReport::new(
-                                &inst.name,
-                                "Instance",
-                                &inst.name,
-                                Outcome::Failed,
-                                format!("not running: {}", e.message),
-                            ),
-                        ),
-                    }
+            Decision::GiveUp(reason) => {
+                self.fail(reason);
+                RoundEnd::Done
+            }
+            _ => RoundEnd::Again,
+        }
+    }
+
+    /// One create attempt; `None` when it succeeded (and was waited for, if asked), else the
+    /// error and whether a resource line already reported the failure.
+    async fn attempt(
+        &mut self,
+        placement: &P::Placement,
+        info: &PlacementInfo,
+    ) -> Option<(ProviderError, bool)> {
+        let attempt_no = self.state.start_attempt();
+        self.observer.event(Event::AttemptStarted {
+            instance: self.inst.name.clone(),
+            attempt: attempt_no,
+            placement: info.clone(),
+        });
+        let attempt = self
+            .provider
+            .create(self.plan, self.inst, placement, self.observer)
+            .await;
+        // A resource the provider already reported as failed (say, a look-alike that is not
+        // ours) needs no second line for the instance.
+        let failure_reported = attempt.reports.iter().any(|r| r.outcome == Outcome::Failed);
+        for r in attempt.reports {
+            self.emit(r);
+        }
+        match attempt.error {
+            None => {
+                self.wait_running().await;
+                None
+            }
+            Some(err) => Some((err, failure_reported)),
+        }
+    }
+
+    /// With `--wait`, waits for the created instance to run.
+    async fn wait_running(&mut self) {
+        if !self.opts.wait || self.out.iter().any(|r| r.outcome == Outcome::Failed) {
+            return;
+        }
+        let name = &self.inst.name;
+        let waited = self
+            .provider
+            .wait_running(name, self.opts.wait_timeout, self.observer)
+            .await;
+        let r = match waited {
+            Ok(r) => r,
+            Err(e) => ResourceReport::new(
+                name,
+                "Instance",
+                name,
+                Outcome::Failed,
+                format!("not running: {}", e.message),
+            ),
+        };
+        self.emit(r);
+    }
+
+    /// What follows a failed attempt; the observers hear of the failure and the wait.
+    fn decide(&mut self, err: &ProviderError, info: &PlacementInfo, last: bool) -> Decision {
+        let capability = self.provider.capability();
+        let decision = if err.class == ErrorClass::Capacity && !capability.capacity_retry {
+            Decision::GiveUp(err.message.clone())
+        } else {
+            self.state.on_error(err, last, self.started.elapsed())
+        };
+        let wait = match &decision {
+            Decision::RetrySame(w) | Decision::NextRound(w) => Some(*w),
+            _ => None,
+        };
+        self.observer.event(Event::AttemptFailed {
+            instance: self.inst.name.clone(),
+            attempt: self.state.attempts(),
+            placement: info.clone(),
+            class: err.class,
+            message: err.message.clone(),
+            next_try_in: wait,
+        });
+        decision
+    }
+
+    /// "Not offered here": drop the zone and go on (`true`), or fail the instance when
+    /// there is no zone to drop (`false`).
+    fn not_here(
+        &mut self,
+        err: &ProviderError,
+        info: &PlacementInfo,
+        failure_reported: bool,
+        dropped: &mut BTreeSet<String>,
+    ) -> bool {
+        // Only a zone can be dropped: without one (or without placements to rotate) nothing
+        // else is left to try, and trying again at once would hammer the API.
+        let rotates = self.provider.capability().rotates_placements;
+        match info.zone.as_ref().filter(|_| rotates) {
+            Some(zone) => {
+                self.observer.event(Event::Note {
+                    instance: Some(self.inst.name.clone()),
+                    message: format!("dropping `{zone}` for this run: {}", err.message),
+                });
+                dropped.insert(zone.clone());
+                true
+            }
+            None => {
+                if !failure_reported {
+                    self.fail(err.message.clone());
                 }
-                return out;
-            };
-            let last_in_round = idx + 1 == round.len();
-            let decision = if err.class == ErrorClass::Capacity && !capability.capacity_retry {
-                Decision::GiveUp(err.message.clone())
-            } else {
-                state.on_error(&err, last_in_round, started.elapsed())
-            };
-            let wait = match &decision {
-                Decision::RetrySame(w) | Decision::NextRound(w) => Some(*w),
-                _ => None,
-            };
-            observer.event(Event::AttemptFailed {
-                instance: inst.name.clone(),
-                attempt: attempt_no,
-                placement: info.clone(),
-                class: err.class,
-                message: err.message.clone(),
-                next_try_in: wait,
-            });
-            match decision {
-                Decision::NextPlacement => idx += 1,
-                Decision::RetrySame(w) => tokio::time::sleep(w).await,
-                Decision::NextRound(w) => {
-                    tokio::time::sleep(w).await;
-                    continue 'rounds;
-                }
-                Decision::NotHere => {
-                    // Only a zone can be dropped: without one (or without placements to rotate)
-                    // nothing else is left to try, and trying again at once would hammer the API.
-                    match info.zone.as_ref().filter(|_| capability.rotates_placements) {
-                        Some(zone) => {
-                            observer.event(Event::Note {
-                                instance: Some(inst.name.clone()),
-                                message: format!("dropping `{zone}` for this run: {}", err.message),
-                            });
-                            dropped.insert(zone.clone());
-                        }
-                        None => {
-                            if !failure_reported {
-                                emit(observer, &mut out, fail(err.message));
-                            }
-                            return out;
-                        }
-                    }
-                    continue 'rounds;
-                }
-                Decision::GiveUp(reason) => {
-                    if !failure_reported {
-                        emit(observer, &mut out, fail(reason));
-                    }
-                    return out;
-                }
-                Decision::CheckThenFail(reason) => {
-                    // A launch that timed out earlier may have landed before the limit hit.
-                    let scope = Scope {
-                        project: inst.project.clone(),
-                        spec: Some(inst.spec.clone()),
-                        target: Some(inst.name.clone()),
-                    };
-                    if let Ok(found) =
-                        super::retry::retry_reads(&opts.policy, || provider.list(&scope)).await
-                        && let Some(e) = found.iter().find(|e| e.name == inst.name)
-                    {
-                        let kind = e
-                            .resources
-                            .first()
-                            .map(|r| r.0.as_str())
-                            .unwrap_or("Instance");
-                        emit(
-                            observer,
-                            &mut out,
-                            ResourceReport::new(
-                                &inst.name,
-                                kind,
-                                &inst.name,
-                                Outcome::Success,
-                                "created (an earlier attempt landed)",
-                            ),
-                        );
-                        return out;
-                    }
-                    emit(observer, &mut out, fail(format!("limit reached: {reason}")));
-                    return out;
-                }
+                false
             }
         }
-        // Every placement answered NextPlacement but the loop ended: start the next round.
+    }
+
+    /// A quota is exhausted: a launch that timed out earlier may have landed before the
+    /// limit hit, so look before failing.
+    async fn check_then_fail(&mut self, reason: String) {
+        let inst = self.inst;
+        let scope = Scope {
+            project: inst.project.clone(),
+            spec: Some(inst.spec.clone()),
+            target: Some(inst.name.clone()),
+        };
+        if let Ok(found) =
+            super::retry::retry_reads(&self.opts.policy, || self.provider.list(&scope)).await
+            && let Some(e) = found.iter().find(|e| e.name == inst.name)
+        {
+            let kind = e
+                .resources
+                .first()
+                .map(|r| r.0.as_str())
+                .unwrap_or("Instance");
+            self.emit(ResourceReport::new(
+                &inst.name,
+                kind,
+                &inst.name,
+                Outcome::Success,
+                "created (an earlier attempt landed)",
+            ));
+            return;
+        }
+        self.fail(format!("limit reached: {reason}"));
     }
 }
 

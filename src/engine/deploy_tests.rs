@@ -31,6 +31,8 @@ struct Fake {
     existing: Vec<Existing>,
     script: Mutex<BTreeMap<String, VecDeque<Result<(), ProviderError>>>>,
     calls: Mutex<Vec<(String, Option<String>)>>,
+    /// When each create was sent (the test clock).
+    sent_at: Mutex<Vec<(Option<String>, tokio::time::Instant)>>,
     ads: Vec<&'static str>,
     in_flight: Mutex<(usize, usize)>,
 }
@@ -88,6 +90,10 @@ impl Provider for Fake {
             .lock()
             .unwrap()
             .push((inst.name.clone(), p.0.clone()));
+        self.sent_at
+            .lock()
+            .unwrap()
+            .push((p.0.clone(), tokio::time::Instant::now()));
         let next = self
             .script
             .lock()
@@ -420,4 +426,93 @@ async fn every_zone_dropped_fails_the_instance() {
         "not offered at any placement: every one was dropped for this run"
     );
     assert_eq!(fake.calls.lock().unwrap().len(), 2);
+}
+
+/// A zone dropped at the end of a round does not let the next round start at once: the
+/// placement that was out of capacity is asked again only after the round wait.
+#[tokio::test(start_paused = true)]
+async fn a_dropped_last_zone_still_waits_before_the_next_round() {
+    let fake = Fake {
+        ads: vec!["AD-1", "AD-2"],
+        ..Fake::default()
+    };
+    fake.script.lock().unwrap().insert(
+        "web-01".into(),
+        VecDeque::from([
+            Err(ProviderError::new(
+                ErrorClass::Capacity,
+                "Out of host capacity.",
+            )),
+            Err(ProviderError::new(ErrorClass::NotFound, "shape not found")),
+            Ok(()),
+        ]),
+    );
+    let start = tokio::time::Instant::now();
+    let reports = deploy(&fake, &plan(1), &opts(), &Recorder::default())
+        .await
+        .unwrap();
+    assert_eq!(reports[0].outcome, Outcome::Success);
+    let zones: Vec<_> = fake
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c.1.clone().unwrap())
+        .collect();
+    assert_eq!(zones, ["AD-1", "AD-2", "AD-1"]);
+    assert!(
+        start.elapsed() >= Duration::from_secs(60),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+/// Whatever a backend answers, the engine never asks the same placement again at once, and
+/// an instance sends a bounded number of requests per minute (design §4.3).
+#[tokio::test(start_paused = true)]
+async fn no_error_class_makes_the_engine_hammer_the_api() {
+    let classes = [
+        ErrorClass::Capacity,
+        ErrorClass::Throttled,
+        ErrorClass::Transient,
+        ErrorClass::AlreadyExists,
+        ErrorClass::NotFound,
+        ErrorClass::Auth,
+        ErrorClass::Invalid,
+        ErrorClass::Quota,
+    ];
+    for class in classes {
+        for ads in [vec![], vec!["AD-1", "AD-2", "AD-3"]] {
+            let fake = Fake {
+                ads,
+                ..Fake::default()
+            };
+            let errors: VecDeque<_> = (0..200)
+                .map(|_| Err(ProviderError::new(class, "boom")))
+                .collect();
+            fake.script.lock().unwrap().insert("web-01".into(), errors);
+            let mut o = opts();
+            o.policy.deadline = Some(Duration::from_secs(3600));
+            deploy(&fake, &plan(1), &o, &Recorder::default())
+                .await
+                .unwrap();
+            let sent = fake.sent_at.lock().unwrap().clone();
+            for (i, (zone, at)) in sent.iter().enumerate() {
+                if let Some((_, before)) = sent[..i].iter().rev().find(|(z, _)| z == zone) {
+                    assert!(
+                        *at - *before >= Duration::from_secs(1),
+                        "{class:?}: the same placement was asked again after {:?}",
+                        *at - *before
+                    );
+                }
+                let minute = sent
+                    .iter()
+                    .filter(|(_, t)| *t >= *at && *t - *at < Duration::from_secs(60));
+                assert!(
+                    minute.count() <= 12,
+                    "{class:?}: more than 12 requests in a minute"
+                );
+            }
+        }
+    }
 }

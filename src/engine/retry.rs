@@ -130,6 +130,41 @@ impl RetryState {
         self.policy.deadline.is_some_and(|d| elapsed + wait > d)
     }
 
+    /// The wait before the next round: the interval, spread a little so hunts started
+    /// together do not poll in step, but never by more than half the interval chosen.
+    fn round_wait(&mut self) -> Duration {
+        let jitter = self.jitter().min(self.policy.interval / 2);
+        self.policy.interval + jitter
+    }
+
+    /// A round ended without a success and without a wait of its own (its last placements
+    /// were dropped): the next round starts after the round wait, unless attempts or the
+    /// deadline are used up. `last` is the error that ended the round.
+    pub fn round_over(&mut self, last: &ProviderError, elapsed: Duration) -> Decision {
+        let wait = self.round_wait();
+        self.limits(last, elapsed, wait)
+            .unwrap_or(Decision::NextRound(wait))
+    }
+
+    /// `GiveUp` when attempts or the deadline are used up before a `wait`.
+    fn limits(&self, err: &ProviderError, elapsed: Duration, wait: Duration) -> Option<Decision> {
+        if self.out_of_attempts() {
+            return Some(Decision::GiveUp(format!(
+                "gave up after {}, last: {}",
+                attempts(self.attempts),
+                err.message
+            )));
+        }
+        if self.past_deadline(elapsed, wait) {
+            return Some(Decision::GiveUp(format!(
+                "deadline reached after {}, last: {}",
+                attempts(self.attempts),
+                err.message
+            )));
+        }
+        None
+    }
+
     /// Decides what follows a failed attempt.
     ///
     /// `last_in_round` says whether this was the round's last placement; `elapsed` is the
@@ -148,10 +183,7 @@ impl RetryState {
                 if !last_in_round {
                     Decision::NextPlacement
                 } else {
-                    // Spread rounds a little so hunts started together do not poll in step,
-                    // but never by more than half the interval the operator chose.
-                    let jitter = self.jitter().min(self.policy.interval / 2);
-                    Decision::NextRound(self.policy.interval + jitter)
+                    Decision::NextRound(self.round_wait())
                 }
             }
             ErrorClass::Throttled => {
@@ -185,21 +217,7 @@ impl RetryState {
             Decision::RetrySame(w) | Decision::NextRound(w) => *w,
             _ => Duration::ZERO,
         };
-        if self.out_of_attempts() {
-            return Decision::GiveUp(format!(
-                "gave up after {}, last: {}",
-                attempts(self.attempts),
-                err.message
-            ));
-        }
-        if self.past_deadline(elapsed, wait) {
-            return Decision::GiveUp(format!(
-                "deadline reached after {}, last: {}",
-                attempts(self.attempts),
-                err.message
-            ));
-        }
-        decision
+        self.limits(err, elapsed, wait).unwrap_or(decision)
     }
 }
 

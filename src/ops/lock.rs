@@ -5,6 +5,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use backon::{ConstantBuilder, Retryable};
+
 /// A held lock; released when dropped (and by the OS if the process dies).
 #[derive(Debug)]
 pub struct RunLock {
@@ -34,13 +36,8 @@ pub enum LockError {
 }
 
 impl RunLock {
-    /// Takes `<state>/lock/<project>-<spec>.lock`; with `wait`, blocks until it is free.
-    pub fn acquire(
-        state_dir: &Path,
-        project: &str,
-        spec: &str,
-        wait: bool,
-    ) -> Result<RunLock, LockError> {
+    /// Takes `<state>/lock/<project>-<spec>.lock` now, or says who holds it.
+    pub fn acquire(state_dir: &Path, project: &str, spec: &str) -> Result<RunLock, LockError> {
         let dir = state_dir.join("lock");
         let path = dir.join(format!("{project}-{spec}.lock"));
         let io = |source| LockError::Io {
@@ -55,22 +52,17 @@ impl RunLock {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
-        loop {
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    if !wait {
-                        let mut s = String::new();
-                        let _ = file.read_to_string(&mut s);
-                        return Err(LockError::Held {
-                            path,
-                            pid: s.trim().parse().ok(),
-                        });
-                    }
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut s = String::new();
+                let _ = file.read_to_string(&mut s);
+                return Err(LockError::Held {
+                    path,
+                    pid: s.trim().parse().ok(),
+                });
             }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
         // Record the holder so a second run can name it.
         file.set_len(0).map_err(io)?;
@@ -78,6 +70,23 @@ impl RunLock {
         writeln!(file, "{}", std::process::id()).map_err(io)?;
         file.flush().map_err(io)?;
         Ok(RunLock { file, path })
+    }
+
+    /// [`acquire`](Self::acquire), queueing behind the holder (`--wait-lock`): looks again
+    /// every 200 ms without blocking the runtime, for as long as the holder keeps it.
+    pub async fn acquire_waiting(
+        state_dir: &Path,
+        project: &str,
+        spec: &str,
+    ) -> Result<RunLock, LockError> {
+        let poll = ConstantBuilder::default()
+            .with_delay(Duration::from_millis(200))
+            .without_max_times();
+        (|| async { RunLock::acquire(state_dir, project, spec) })
+            .retry(poll)
+            .sleep(tokio::time::sleep)
+            .when(|e| matches!(e, LockError::Held { .. }))
+            .await
     }
 
     /// The lock file's path.
@@ -100,14 +109,14 @@ mod tests {
     #[test]
     fn second_holder_is_refused_with_the_pid_then_succeeds_after_release() {
         let dir = tempfile::tempdir().unwrap();
-        let a = RunLock::acquire(dir.path(), "lab", "web", false).unwrap();
-        match RunLock::acquire(dir.path(), "lab", "web", false) {
+        let a = RunLock::acquire(dir.path(), "lab", "web").unwrap();
+        match RunLock::acquire(dir.path(), "lab", "web") {
             Err(LockError::Held { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
             other => panic!("expected Held, got {other:?}"),
         }
         // Another spec is independent.
-        let _b = RunLock::acquire(dir.path(), "lab", "db", false).unwrap();
+        let _b = RunLock::acquire(dir.path(), "lab", "db").unwrap();
         drop(a);
-        assert!(RunLock::acquire(dir.path(), "lab", "web", false).is_ok());
+        assert!(RunLock::acquire(dir.path(), "lab", "web").is_ok());
     }
 }

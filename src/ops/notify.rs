@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
@@ -449,64 +450,76 @@ async fn worker(list: Vec<Receiver>, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
+/// Why one delivery attempt did not get through.
+enum Miss {
+    /// Worth another try: a 5xx, a reset, or a 429 (with the receiver's Retry-After).
+    Retry(Option<Duration>),
+    /// Not worth another try; the warning says why.
+    Final(String),
+}
+
 /// Sends one note to one receiver with bounded retries; logs (never returns) failures.
 async fn deliver(client: &reqwest::Client, r: &Receiver, note: &Note) {
     let (url, body) = r.request(note);
     let name = r.name();
-    for attempt in 1..=TRIES {
-        let wait = match client.post(&url).json(&body).send().await {
-            Ok(resp) if resp.status().is_success() => {
-                tracing::debug!("{name} notification `{}` sent", note.event);
-                return;
-            }
-            Ok(resp) => {
-                let status = resp.status();
-                if status.as_u16() == 429 {
-                    let after = retry_after(resp.headers()).unwrap_or(Duration::from_secs(1));
-                    if after > RETRY_AFTER_CAP {
-                        tracing::warn!(
-                            "{name} notification `{}` dropped: receiver asks to wait {}s",
-                            note.event,
-                            after.as_secs()
-                        );
-                        return;
-                    }
-                    after
-                } else if status.is_server_error() {
-                    Duration::from_secs(u64::from(attempt))
-                } else {
-                    tracing::warn!(
-                        "{name} notification `{}` refused: http {status}",
-                        note.event
-                    );
-                    return;
-                }
-            }
-            Err(e) if e.is_timeout() => {
-                // A receiver that hangs stays slow; do not spend more time on it.
-                tracing::warn!(
-                    "{name} notification `{}` failed: no answer within {}s",
-                    note.event,
-                    REQUEST_TIMEOUT.as_secs()
-                );
-                return;
-            }
-            Err(e) => {
-                // `without_url`: the URL carries the webhook secret or the bot token.
-                let e = e.without_url();
-                tracing::debug!("{name} notification `{}`: {e}", note.event);
-                Duration::from_secs(u64::from(attempt))
-            }
-        };
-        if attempt == TRIES {
-            break;
-        }
-        tokio::time::sleep(wait).await;
+    // Waits of 1 s then 2 s between the tries (or the receiver's Retry-After).
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(1))
+        .with_factor(2.0)
+        .with_max_times(TRIES as usize - 1);
+    let sent = (|| post_once(client, &url, &body, name, &note.event))
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(|m| matches!(m, Miss::Retry(_)))
+        .adjust(|m, wait| match m {
+            Miss::Retry(Some(after)) => Some(*after),
+            _ => wait,
+        })
+        .await;
+    match sent {
+        Ok(()) => tracing::debug!("{name} notification `{}` sent", note.event),
+        Err(Miss::Final(why)) => tracing::warn!("{name} notification `{}` {why}", note.event),
+        Err(Miss::Retry(_)) => tracing::warn!(
+            "{name} notification `{}` failed after {TRIES} tries",
+            note.event
+        ),
     }
-    tracing::warn!(
-        "{name} notification `{}` failed after {TRIES} tries",
-        note.event
-    );
+}
+
+/// One POST of a note, classified for the retry above.
+async fn post_once(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+    name: &str,
+    event: &str,
+) -> Result<(), Miss> {
+    match client.post(url).json(body).send().await {
+        Ok(resp) if resp.status().is_success() => Ok(()),
+        Ok(resp) if resp.status().as_u16() == 429 => {
+            let after = retry_after(resp.headers()).unwrap_or(Duration::from_secs(1));
+            if after > RETRY_AFTER_CAP {
+                return Err(Miss::Final(format!(
+                    "dropped: receiver asks to wait {}s",
+                    after.as_secs()
+                )));
+            }
+            Err(Miss::Retry(Some(after)))
+        }
+        Ok(resp) if resp.status().is_server_error() => Err(Miss::Retry(None)),
+        Ok(resp) => Err(Miss::Final(format!("refused: http {}", resp.status()))),
+        // A receiver that hangs stays slow; do not spend more time on it.
+        Err(e) if e.is_timeout() => Err(Miss::Final(format!(
+            "failed: no answer within {}s",
+            REQUEST_TIMEOUT.as_secs()
+        ))),
+        Err(e) => {
+            // `without_url`: the URL carries the webhook secret or the bot token.
+            let e = e.without_url();
+            tracing::debug!("{name} notification `{event}`: {e}");
+            Err(Miss::Retry(None))
+        }
+    }
 }
 
 fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {

@@ -117,11 +117,8 @@ impl LastRuns {
         self.runs.insert(key.to_string(), t);
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         let text = serde_json::to_string_pretty(&self.runs).map_err(std::io::Error::other)?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&self.path).map_err(|e| e.error)?;
+        crate::files::write_atomic(&self.path, text.as_bytes(), None)?;
         Ok(())
     }
 }

@@ -135,26 +135,8 @@ pub fn ensure_generated(private: &Path, comment: &str) -> Result<bool, String> {
 
 /// Atomic write (temp file + rename) with `mode`.
 fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| format!("cannot write in `{}`: {e}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
-            .map_err(|e| format!("cannot set permissions: {e}"))?;
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    tmp.write_all(data)
-        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-    Ok(())
+    crate::files::write_atomic(path, data, Some(mode))
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
 #[cfg(test)]

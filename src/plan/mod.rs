@@ -96,103 +96,121 @@ pub fn build(
 ) -> Result<Plan, ConfigErrors> {
     let replicas = opts.replicas.unwrap_or(spec.replicas);
     let prefix = prefix(spec).to_string();
-    let at = |field: &str, msg: String| -> ConfigError {
-        match &spec.source {
-            Some(s) => s.error(field, msg),
-            None => ConfigError::file(&spec.file, msg),
-        }
-    };
+    check_target(spec, &prefix, replicas, opts.target.as_deref())?;
     let mut errs = Vec::new();
     let mut notes = Vec::new();
-
-    if let Some(t) = &opts.target {
-        let known = (0..replicas).any(|i| instance_name(&prefix, i) == *t);
-        if !known {
-            let last = if replicas == 0 {
-                String::from("none")
-            } else {
-                instance_name(&prefix, replicas - 1)
-            };
-            return Err(ConfigError::file(
-                &spec.file,
-                format!("--target `{t}` is not an instance of spec `{}` with {replicas} replicas (`{}` … `{last}`)", spec.name, instance_name(&prefix, 0)),
-            )
-            .into());
-        }
-    }
     if let Some(longest) = (replicas > 0).then(|| instance_name(&prefix, replicas - 1))
         && longest.len() > 63
     {
-        errs.push(at(
+        errs.push(spec_error(
+            spec,
             "name_prefix",
             format!("instance name `{longest}` is longer than 63 characters"),
         ));
     }
-
     let keys = match SshKeys::load(spec) {
         Ok(k) => k,
         Err((field, msg)) => {
-            errs.push(at(&field, msg));
+            errs.push(spec_error(spec, &field, msg));
             SshKeys::default()
         }
     };
     notes.extend(keys.notes.iter().cloned());
-
     let mut instances = Vec::new();
     for index in 0..replicas {
         let name = instance_name(&prefix, index);
         if opts.target.as_ref().is_some_and(|t| *t != name) {
             continue;
         }
-        let ip = match &project.ipam {
-            Some(ipam) => match static_ip(ipam, index) {
-                Ok(ip) => Some(ip),
-                Err(msg) => {
-                    let e = match &project.source {
-                        Some(s) => s.error("network.ipam.range", format!("replica {name}: {msg}")),
-                        None => ConfigError::file(&project.file, msg),
-                    };
-                    errs.push(e);
-                    // One error is enough: every later replica overflows too.
-                    break;
-                }
-            },
-            None => None,
-        };
-        let mut labels = ownership_labels(&project.name, &spec.name, &name);
-        for (k, v) in &project.labels {
-            labels.insert(k.clone(), v.0.clone());
-        }
-        let network_data = ip.as_ref().map(ipam::network_config);
-        let mut inst = DesiredInstance {
-            name,
-            index,
-            project: project.name.0.clone(),
-            spec: spec.name.0.clone(),
-            labels,
-            static_ip: ip,
-            user_data: String::new(),
-            network_data,
-            ssh_authorized_keys: keys.keys.clone(),
-        };
-        match render_cloud_init(dir, project, spec, &inst) {
-            Ok(u) => inst.user_data = u,
+        match instance(dir, project, spec, &keys, name, index) {
+            Ok(inst) => instances.push(inst),
             Err(e) => {
+                // One error is enough: every later replica fails the same way.
                 errs.push(e);
                 break;
             }
         }
-        instances.push(inst);
     }
-    if errs.is_empty() {
-        Ok(Plan {
-            project: project.clone(),
-            spec: spec.clone(),
-            instances,
-            notes,
-            target: opts.target.clone(),
-        })
+    if !errs.is_empty() {
+        return Err(ConfigErrors(errs));
+    }
+    Ok(Plan {
+        project: project.clone(),
+        spec: spec.clone(),
+        instances,
+        notes,
+        target: opts.target.clone(),
+    })
+}
+
+/// An error at `field` of the spec (its file and line when the source is known).
+fn spec_error(spec: &Spec, field: &str, msg: String) -> ConfigError {
+    match &spec.source {
+        Some(s) => s.error(field, msg),
+        None => ConfigError::file(&spec.file, msg),
+    }
+}
+
+/// `--target` must name one of the spec's instances.
+fn check_target(
+    spec: &Spec,
+    prefix: &str,
+    replicas: u32,
+    target: Option<&str>,
+) -> Result<(), ConfigError> {
+    let Some(t) = target else {
+        return Ok(());
+    };
+    if (0..replicas).any(|i| instance_name(prefix, i) == t) {
+        return Ok(());
+    }
+    let last = if replicas == 0 {
+        String::from("none")
     } else {
-        Err(ConfigErrors(errs))
+        instance_name(prefix, replicas - 1)
+    };
+    Err(ConfigError::file(
+        &spec.file,
+        format!(
+            "--target `{t}` is not an instance of spec `{}` with {replicas} replicas (`{}` … `{last}`)",
+            spec.name,
+            instance_name(prefix, 0)
+        ),
+    ))
+}
+
+/// Replica `index` of the spec: labels, static address, keys and rendered cloud-init.
+fn instance(
+    dir: &ConfigDir,
+    project: &Project,
+    spec: &Spec,
+    keys: &SshKeys,
+    name: String,
+    index: u32,
+) -> Result<DesiredInstance, ConfigError> {
+    let ip = match &project.ipam {
+        Some(ipam) => Some(static_ip(ipam, index).map_err(|msg| match &project.source {
+            Some(s) => s.error("network.ipam.range", format!("replica {name}: {msg}")),
+            None => ConfigError::file(&project.file, msg),
+        })?),
+        None => None,
+    };
+    let mut labels = ownership_labels(&project.name, &spec.name, &name);
+    for (k, v) in &project.labels {
+        labels.insert(k.clone(), v.0.clone());
     }
+    let network_data = ip.as_ref().map(ipam::network_config);
+    let mut inst = DesiredInstance {
+        name,
+        index,
+        project: project.name.0.clone(),
+        spec: spec.name.0.clone(),
+        labels,
+        static_ip: ip,
+        user_data: String::new(),
+        network_data,
+        ssh_authorized_keys: keys.keys.clone(),
+    };
+    inst.user_data = render_cloud_init(dir, project, spec, &inst)?;
+    Ok(inst)
 }

@@ -5,8 +5,19 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::cli::Format;
 use crate::model::{Event, Observer, Outcome, ResourceReport, Summary};
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    /// Human-readable lines and tables.
+    #[default]
+    Table,
+    /// Machine-readable JSON on stdout, nothing else.
+    Json,
+    /// YAML on stdout (for `plan`, a multi-document stream of manifests).
+    Yaml,
+}
 
 /// How much to print on stderr besides results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

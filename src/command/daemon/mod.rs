@@ -24,9 +24,9 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::{Invocation, RunOptions, Settings};
-use crate::cli::Format;
 use crate::error::Error;
 use crate::ops::lock::RunLock;
+use crate::ui::output::Format;
 
 pub use metrics::Metrics;
 
@@ -99,7 +99,6 @@ pub async fn run_with(
         &ctx.settings.state_dir,
         "daemon",
         ctx.project.as_deref().unwrap_or("all"),
-        false,
     )?;
     let metrics = Arc::new(Metrics::new());
     let summary: &dyn DailySummary = match summary {

@@ -65,20 +65,15 @@ pub(crate) fn read_generations(path: &Path) -> BTreeMap<String, u64> {
 
 /// Writes `bytes` to `path` via a temp file in the same folder and a rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ProviderError> {
-    use std::io::Write;
-    let fail = |e: std::io::Error| {
-        ProviderError::new(
-            ErrorClass::Invalid,
-            format!("cannot write `{}`: {e}", path.display()),
-        )
-    };
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    Ok(())
+    std::fs::create_dir_all(dir)
+        .and_then(|()| crate::files::write_atomic(path, bytes, None))
+        .map_err(|e| {
+            ProviderError::new(
+                ErrorClass::Invalid,
+                format!("cannot write `{}`: {e}", path.display()),
+            )
+        })
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! The simulator's object store: resource table, metadata stamping and change tracking.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -300,19 +299,6 @@ pub(crate) fn stamp_new(
 
 /// Writes a file through a temporary file in the same folder and a rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<(), String> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let err = |e: std::io::Error| format!("cannot write `{}`: {e}", path.display());
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(err)?;
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    crate::files::write_atomic(path, bytes, private.then_some(0o600))
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }

@@ -1,6 +1,5 @@
 //! The simulated tenancy on disk: an API signing key pair and an `~/.oci/config`-style file.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use md5::{Digest as _, Md5};
@@ -39,21 +38,8 @@ pub(crate) fn fingerprint(key: &RsaPublicKey) -> Result<String, String> {
 
 /// Writes `bytes` to `path` atomically (temp file in the same directory, then rename), mode 0600.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| format!("cannot create a temp file in `{}`: {e}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| format!("cannot set the mode of `{}`: {e}", path.display()))?;
-    }
-    tmp.persist(path)
-        .map_err(|e| format!("cannot write `{}`: {}", path.display(), e.error))?;
-    Ok(())
+    crate::files::write_atomic(path, bytes, Some(0o600))
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
 fn load_key(path: &Path) -> Result<RsaPrivateKey, String> {
