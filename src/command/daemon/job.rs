@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use backon::{ConstantBuilder, Retryable};
 use chrono::Utc;
 
 use super::Ctx;
@@ -16,6 +17,8 @@ use crate::ops::lock::LockError;
 
 /// How long a scheduled action waits for another run's lock before it is skipped.
 const LOCK_WAIT: Duration = Duration::from_secs(900);
+/// How often a scheduled action looks again at a lock another run holds.
+const LOCK_POLL: Duration = Duration::from_secs(2);
 /// Without `--deadline`, how long one scheduled deploy keeps trying for capacity.
 const SCHEDULED_DEPLOY_DEADLINE: Duration = Duration::from_secs(3600);
 
@@ -100,25 +103,29 @@ async fn scheduled(
     label == "ok"
 }
 
-/// Runs `call`, retrying for up to [`LOCK_WAIT`] while another run holds the spec's lock.
+/// Runs `call`, trying again every [`LOCK_POLL`] for up to [`LOCK_WAIT`] while another run
+/// holds the spec's lock.
 async fn run_waiting(call: &Call<'_>, pname: &str, spec: &str) -> Result<u8, Error> {
-    let started = tokio::time::Instant::now();
-    let mut told = false;
-    loop {
-        match call.run().await {
-            Err(Error::Locked(LockError::Held { pid, .. })) if started.elapsed() < LOCK_WAIT => {
-                if !told {
-                    say(&format!(
-                        "{pname}/{spec}: waiting for another run (pid {}) to release the lock",
-                        pid.map_or("unknown".into(), |p| p.to_string())
-                    ));
-                    told = true;
-                }
-                tokio::time::sleep(Duration::from_secs(2)).await;
+    let told = std::sync::atomic::AtomicBool::new(false);
+    let tries = (LOCK_WAIT.as_secs() / LOCK_POLL.as_secs()).max(1) as usize;
+    let poll = ConstantBuilder::default()
+        .with_delay(LOCK_POLL)
+        .with_max_times(tries);
+    (|| call.run())
+        .retry(poll)
+        .sleep(tokio::time::sleep)
+        .when(|e| matches!(e, Error::Locked(LockError::Held { .. })))
+        .notify(|e, _| {
+            if let Error::Locked(LockError::Held { pid, .. }) = e
+                && !told.swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                say(&format!(
+                    "{pname}/{spec}: waiting for another run (pid {}) to release the lock",
+                    pid.map_or("unknown".into(), |p| p.to_string())
+                ));
             }
-            r => return r,
-        }
-    }
+        })
+        .await
 }
 
 /// The result label (`ok`, `failed`, `skipped`) and the words for the log and the notification.
