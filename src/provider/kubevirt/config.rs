@@ -161,8 +161,7 @@ pub async fn connect(
     project: &Project,
     opts: &ConnectOptions,
 ) -> Result<Connection, ProviderError> {
-    // reqwest and kube share rustls; an already-installed provider is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install_crypto_provider();
     let section = project.kubevirt();
     let project_ns = section
         .and_then(|k| k.namespace.as_ref())

@@ -319,8 +319,7 @@ impl OciClient {
         conn: &OciConnection,
         timeout: Option<Duration>,
     ) -> Result<OciClient, ProviderError> {
-        // reqwest is built without a default crypto provider; a second install is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::install_crypto_provider();
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
