@@ -128,21 +128,7 @@ fn action_words() -> String {
 impl Args {
     /// Resolves `[PROJECT] [SPEC] ACTION` (or the flag forms) into a [`Command`].
     pub fn resolve(&self) -> Result<Command, String> {
-        let pos = self.words.iter().position(|w| Action::parse(w).is_some());
-        let Some(pos) = pos else {
-            return Err(match self.words.last() {
-                Some(w) => {
-                    let known: Vec<String> =
-                        Action::ALL.iter().map(|a| a.as_str().to_string()).collect();
-                    match crate::config::did_you_mean(w, &known) {
-                        Some(best) => format!("unknown action `{w}` (did you mean `{best}`?)"),
-                        None => format!("no action given: expected one of {}", action_words()),
-                    }
-                }
-                None => format!("no action given: expected one of {}", action_words()),
-            });
-        };
-        let action = Action::parse(&self.words[pos]).ok_or("no action")?;
+        let (pos, action) = self.action()?;
         let before = &self.words[..pos];
         let mut rest: Vec<String> = self.words[pos + 1..].to_vec();
         if before.len() > 2 {
@@ -161,9 +147,45 @@ impl Args {
                 spec = Some(rest.remove(0));
             }
         }
+        self.merge_flags(&mut project, &mut spec)?;
+        check_words(action, project.as_deref(), spec.as_deref(), &rest)?;
+        Ok(Command {
+            project,
+            spec,
+            action,
+            rest,
+        })
+    }
+
+    /// The first action word and its position, or why there is none.
+    fn action(&self) -> Result<(usize, Action), String> {
+        let found = self
+            .words
+            .iter()
+            .enumerate()
+            .find_map(|(pos, w)| Action::parse(w).map(|a| (pos, a)));
+        found.ok_or_else(|| match self.words.last() {
+            Some(w) => {
+                let known: Vec<String> =
+                    Action::ALL.iter().map(|a| a.as_str().to_string()).collect();
+                match crate::config::did_you_mean(w, &known) {
+                    Some(best) => format!("unknown action `{w}` (did you mean `{best}`?)"),
+                    None => format!("no action given: expected one of {}", action_words()),
+                }
+            }
+            None => format!("no action given: expected one of {}", action_words()),
+        })
+    }
+
+    /// `--project` and `--spec` fill the words they name; both forms at once must agree.
+    fn merge_flags(
+        &self,
+        project: &mut Option<String>,
+        spec: &mut Option<String>,
+    ) -> Result<(), String> {
         for (flag, word, name) in [
-            ("--project", &self.project, &mut project),
-            ("--spec", &self.spec, &mut spec),
+            ("--project", &self.project, project),
+            ("--spec", &self.spec, spec),
         ] {
             if let Some(f) = word {
                 if name.as_ref().is_some_and(|n| n != f) {
@@ -175,47 +197,52 @@ impl Args {
                 *name = Some(f.clone());
             }
         }
-        if spec.is_some() && project.is_none() {
-            return Err("--spec needs a project".into());
+        Ok(())
+    }
+}
+
+/// Whether `action` has the project, spec and extra words it needs, and no others.
+fn check_words(
+    action: Action,
+    project: Option<&str>,
+    spec: Option<&str>,
+    rest: &[String],
+) -> Result<(), String> {
+    if spec.is_some() && project.is_none() {
+        return Err("--spec needs a project".into());
+    }
+    match action {
+        // `daemon` takes a project (and spec) only as a filter: `vauto daemon --project P`.
+        Action::Validate | Action::Completions if project.is_some() => {
+            return Err(format!("`{}` takes no PROJECT", action.as_str()));
         }
-        match action {
-            // `daemon` takes a project (and spec) only as a filter: `vauto daemon --project P`.
-            Action::Validate | Action::Completions if project.is_some() => {
-                return Err(format!("`{}` takes no PROJECT", action.as_str()));
-            }
-            Action::Deploy | Action::Start | Action::Stop | Action::Plan if spec.is_none() => {
-                return Err(format!(
-                    "`{}` needs a project and a spec: vauto PROJECT SPEC {}",
-                    action.as_str(),
-                    action.as_str()
-                ));
-            }
-            Action::Delete | Action::Status if project.is_none() => {
-                return Err(format!(
-                    "`{}` needs a project: vauto PROJECT [SPEC] {}",
-                    action.as_str(),
-                    action.as_str()
-                ));
-            }
-            Action::Completions if rest.len() != 1 => {
-                return Err("usage: vauto completions bash|zsh|fish".into());
-            }
-            _ => {}
-        }
-        if action != Action::Completions && !rest.is_empty() {
+        Action::Deploy | Action::Start | Action::Stop | Action::Plan if spec.is_none() => {
             return Err(format!(
-                "unexpected words after `{}`: {}",
+                "`{}` needs a project and a spec: vauto PROJECT SPEC {}",
                 action.as_str(),
-                rest.join(" ")
+                action.as_str()
             ));
         }
-        Ok(Command {
-            project,
-            spec,
-            action,
-            rest,
-        })
+        Action::Delete | Action::Status if project.is_none() => {
+            return Err(format!(
+                "`{}` needs a project: vauto PROJECT [SPEC] {}",
+                action.as_str(),
+                action.as_str()
+            ));
+        }
+        Action::Completions if rest.len() != 1 => {
+            return Err("usage: vauto completions bash|zsh|fish".into());
+        }
+        _ => {}
     }
+    if action != Action::Completions && !rest.is_empty() {
+        return Err(format!(
+            "unexpected words after `{}`: {}",
+            action.as_str(),
+            rest.join(" ")
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

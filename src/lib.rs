@@ -12,6 +12,7 @@ pub mod plan;
 pub mod provider;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod tls;
 pub mod ui;
 
 /// `vauto --version`: VERSION, target triple and git commit.

@@ -40,8 +40,7 @@ pub fn main_entry() -> ExitCode {
         }
     };
     crate::ops::logging::init(args.verbose, args.quiet);
-    // One TLS crypto provider for reqwest and kube (ring: builds statically with musl).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install_crypto_provider();
     // The daemon handles signals itself: it finishes the action in flight before exiting.
     let daemon = args
         .resolve()

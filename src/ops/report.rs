@@ -208,10 +208,59 @@ struct SpecAcc {
     hunting: HashMap<String, i64>,
 }
 
+impl SpecAcc {
+    /// Counts an attempt line (at normalized time `ts`) and times the hunt it ends.
+    fn attempt(&mut self, l: &Line<'_>, ts: &str) {
+        self.counts.add(&l.outcome);
+        if self.first_attempt.is_none() {
+            self.first_attempt = Some(ts.to_string());
+        }
+        let end = epoch_ms(ts);
+        let start = end.map(|e| e - i64::try_from(l.duration_ms).unwrap_or(0));
+        if l.outcome == "success" {
+            self.last_success = Some(ts.to_string());
+            let first = self.hunting.remove(&*l.instance).or(start);
+            if let (Some(f), Some(e)) = (first, end) {
+                self.tts
+                    .push(u64::try_from((e - f).max(0) / 1000).unwrap_or(0));
+            }
+        } else if let Some(s) = start
+            && !self.hunting.contains_key(&*l.instance)
+        {
+            self.hunting.insert(l.instance.to_string(), s);
+        }
+    }
+}
+
 #[derive(Default)]
 struct AdAcc {
     counts: Counts,
     hours: [HourCell; 24],
+}
+
+impl AdAcc {
+    /// Counts an attempt with `outcome` at normalized time `ts` (hour of day at 11..13).
+    fn attempt(&mut self, outcome: &str, ts: &str) {
+        self.counts.add(outcome);
+        let hour = ts.get(11..13).and_then(|h| h.parse::<usize>().ok());
+        if let Some(cell) = hour.and_then(|h| self.hours.get_mut(h)) {
+            match outcome {
+                "capacity" => cell.capacity += 1,
+                "success" => cell.successes += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The accumulator under `key`, made on first use.
+///
+/// Looks up by `&str` first: allocating the key for every line would dominate the cost.
+fn entry<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> Option<&'m mut V> {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key)
 }
 
 /// Streams journal lines into totals; feed it with [`Aggregator::feed`].
@@ -263,29 +312,13 @@ impl Aggregator {
             self.malformed += 1;
             return;
         };
-        if *ts < *self.since {
+        if *ts < *self.since || !self.wanted(&l) {
             return;
         }
-        if self
-            .filter
-            .project
-            .as_deref()
-            .is_some_and(|p| p != l.project)
-            || self.filter.spec.as_deref().is_some_and(|s| s != l.spec)
-        {
-            return;
-        }
-        // Look up by &str first: allocating the key for every line would dominate the cost.
-        if !self.specs.contains_key(&*l.project) {
-            self.specs.insert(l.project.to_string(), HashMap::new());
-        }
-        let Some(spec) = self.specs.get_mut(&*l.project) else {
+        let Some(spec) = entry(&mut self.specs, &l.project) else {
             return;
         };
-        if !spec.contains_key(&*l.spec) {
-            spec.insert(l.spec.to_string(), SpecAcc::default());
-        }
-        let Some(acc) = spec.get_mut(&*l.spec) else {
+        let Some(acc) = entry(spec, &l.spec) else {
             return;
         };
         match l.event {
@@ -295,47 +328,26 @@ impl Aggregator {
                 }
             }
             EntryKind::Attempt => {
-                acc.counts.add(&l.outcome);
-                if acc.first_attempt.is_none() {
-                    acc.first_attempt = Some(ts.to_string());
-                }
-                let end = epoch_ms(&ts);
-                let start = end.map(|e| e - i64::try_from(l.duration_ms).unwrap_or(0));
-                if l.outcome == "success" {
-                    acc.last_success = Some(ts.to_string());
-                    let first = acc.hunting.remove(&*l.instance).or(start);
-                    if let (Some(f), Some(e)) = (first, end) {
-                        acc.tts
-                            .push(u64::try_from((e - f).max(0) / 1000).unwrap_or(0));
-                    }
-                } else if let Some(s) = start
-                    && !acc.hunting.contains_key(&*l.instance)
-                {
-                    acc.hunting.insert(l.instance.to_string(), s);
-                }
+                acc.attempt(&l, &ts);
                 let Some(where_) = l.ad.as_deref().or(l.node.as_deref()) else {
                     return;
                 };
-                if !self.ads.contains_key(where_) {
-                    self.ads.insert(where_.to_string(), AdAcc::default());
-                }
-                let Some(ad) = self.ads.get_mut(where_) else {
-                    return;
-                };
-                ad.counts.add(&l.outcome);
-                let hour = ts
-                    .get(11..13)
-                    .and_then(|h| h.parse::<usize>().ok())
-                    .filter(|h| *h < 24);
-                if let Some(h) = hour {
-                    match &*l.outcome {
-                        "capacity" => ad.hours[h].capacity += 1,
-                        "success" => ad.hours[h].successes += 1,
-                        _ => {}
-                    }
+                if let Some(ad) = entry(&mut self.ads, where_) {
+                    ad.attempt(&l.outcome, &ts);
                 }
             }
         }
+    }
+
+    /// Whether the line is about the filter's project and spec.
+    fn wanted(&self, l: &Line<'_>) -> bool {
+        let other_project = self
+            .filter
+            .project
+            .as_deref()
+            .is_some_and(|p| p != l.project);
+        let other_spec = self.filter.spec.as_deref().is_some_and(|s| s != l.spec);
+        !(other_project || other_spec)
     }
 
     /// The finished report.

@@ -30,7 +30,7 @@ struct Env {
 
 impl Env {
     fn new(tune: impl FnOnce(&mut KubeSimOptions)) -> Env {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        vauto::tls::install_crypto_provider();
         let rt = crate::harness::sim_runtime();
         let t = Test::new();
         let schemas =

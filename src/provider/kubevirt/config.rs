@@ -161,8 +161,7 @@ pub async fn connect(
     project: &Project,
     opts: &ConnectOptions,
 ) -> Result<Connection, ProviderError> {
-    // reqwest and kube share rustls; an already-installed provider is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install_crypto_provider();
     let section = project.kubevirt();
     let project_ns = section
         .and_then(|k| k.namespace.as_ref())
@@ -180,73 +179,98 @@ pub async fn connect(
         env.as_deref(),
         home.as_deref(),
     );
-
-    let (mut config, origin) = match paths {
-        Some(files) => {
-            let kc = read_kubeconfig(&files)?;
-            let label = files_label(&files);
-            let ctx_name = match context.clone().or_else(|| kc.current_context.clone()) {
-                Some(c) => c,
-                None => {
-                    return Err(ProviderError::new(
-                        ErrorClass::Auth,
-                        format!(
-                            "kubeconfig `{label}` has no current-context: set `kubevirt.context` in the project"
-                        ),
-                    ));
-                }
-            };
-            let Some(ctx) = kc.contexts.iter().find(|c| c.name == ctx_name) else {
-                let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
-                return Err(ProviderError::new(
-                    ErrorClass::Auth,
-                    format!(
-                        "kubeconfig `{label}` has no context `{ctx_name}` (known: {})",
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
-                ));
-            };
-            let ctx_ns = ctx.context.as_ref().and_then(|c| c.namespace.clone());
-            let options = KubeConfigOptions {
-                context: Some(ctx_name.clone()),
-                ..Default::default()
-            };
-            let mut config = kube::Config::from_custom_kubeconfig(kc, &options)
-                .await
-                .map_err(|e| {
-                    ProviderError::new(
-                        ErrorClass::Auth,
-                        format!("kubeconfig `{label}` context `{ctx_name}`: {}", short(&e)),
-                    )
-                })?;
-            config.default_namespace = resolve_namespace(project_ns, ctx_ns.as_deref());
-            let origin = Origin::Kubeconfig {
-                files,
-                context: ctx_name,
-            };
-            (config, origin)
-        }
-        None => {
-            let mut config = kube::Config::incluster().map_err(|e| {
-                ProviderError::new(
-                    ErrorClass::Auth,
-                    format!(
-                        "no kubeconfig (`$KUBECONFIG` unset, `~/.kube/config` missing) and not in a cluster: {}",
-                        e.to_string().lines().next().unwrap_or_default()
-                    ),
-                )
-            })?;
-            let incluster_ns = config.default_namespace.clone();
-            config.default_namespace = resolve_namespace(project_ns, Some(&incluster_ns));
-            (config, Origin::InCluster)
-        }
+    let (config, origin) = match paths {
+        Some(files) => from_kubeconfig(files, context, project_ns).await?,
+        None => in_cluster(project_ns)?,
     };
+    client(config, origin, opts.timeout.unwrap_or(DEFAULT_TIMEOUT))
+}
 
-    let timeout = opts.timeout.unwrap_or(DEFAULT_TIMEOUT);
+/// A client configuration from kubeconfig `files`, with `context` or the current one.
+async fn from_kubeconfig(
+    files: Vec<PathBuf>,
+    context: Option<String>,
+    project_ns: Option<&str>,
+) -> Result<(kube::Config, Origin), ProviderError> {
+    let kc = read_kubeconfig(&files)?;
+    let label = files_label(&files);
+    let (ctx_name, ctx_ns) = pick_context(&kc, context, &label)?;
+    let options = KubeConfigOptions {
+        context: Some(ctx_name.clone()),
+        ..Default::default()
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .map_err(|e| {
+            ProviderError::new(
+                ErrorClass::Auth,
+                format!("kubeconfig `{label}` context `{ctx_name}`: {}", short(&e)),
+            )
+        })?;
+    config.default_namespace = resolve_namespace(project_ns, ctx_ns.as_deref());
+    let origin = Origin::Kubeconfig {
+        files,
+        context: ctx_name,
+    };
+    Ok((config, origin))
+}
+
+/// The context to use (`wanted`, else the current one) and its namespace.
+///
+/// Checked here rather than left to kube-rs so the error can list the known contexts.
+fn pick_context(
+    kc: &Kubeconfig,
+    wanted: Option<String>,
+    label: &str,
+) -> Result<(String, Option<String>), ProviderError> {
+    let Some(ctx_name) = wanted.or_else(|| kc.current_context.clone()) else {
+        return Err(ProviderError::new(
+            ErrorClass::Auth,
+            format!(
+                "kubeconfig `{label}` has no current-context: set `kubevirt.context` in the project"
+            ),
+        ));
+    };
+    let Some(ctx) = kc.contexts.iter().find(|c| c.name == ctx_name) else {
+        let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+        return Err(ProviderError::new(
+            ErrorClass::Auth,
+            format!(
+                "kubeconfig `{label}` has no context `{ctx_name}` (known: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        ));
+    };
+    let ctx_ns = ctx.context.as_ref().and_then(|c| c.namespace.clone());
+    Ok((ctx_name, ctx_ns))
+}
+
+/// A client configuration from the pod's service account.
+fn in_cluster(project_ns: Option<&str>) -> Result<(kube::Config, Origin), ProviderError> {
+    let mut config = kube::Config::incluster().map_err(|e| {
+        ProviderError::new(
+            ErrorClass::Auth,
+            format!(
+                "no kubeconfig (`$KUBECONFIG` unset, `~/.kube/config` missing) and not in a cluster: {}",
+                first_line(&e)
+            ),
+        )
+    })?;
+    let incluster_ns = config.default_namespace.clone();
+    config.default_namespace = resolve_namespace(project_ns, Some(&incluster_ns));
+    Ok((config, Origin::InCluster))
+}
+
+/// The client for `config`, every request bounded by `timeout`.
+fn client(
+    mut config: kube::Config,
+    origin: Origin,
+    timeout: Duration,
+) -> Result<Connection, ProviderError> {
     config.connect_timeout = Some(timeout);
     config.read_timeout = Some(timeout);
     config.write_timeout = Some(timeout);
@@ -256,10 +280,7 @@ pub async fn connect(
     let client = kube::Client::try_from(config).map_err(|e| {
         ProviderError::new(
             ErrorClass::Invalid,
-            format!(
-                "cannot build a client for {origin}: {}",
-                e.to_string().lines().next().unwrap_or_default()
-            ),
+            format!("cannot build a client for {origin}: {}", first_line(&e)),
         )
     })?;
     Ok(Connection {
@@ -267,6 +288,11 @@ pub async fn connect(
         namespace,
         origin,
     })
+}
+
+/// The first line of an error's text: later lines can carry file content or server noise.
+fn first_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
 }
 
 #[cfg(test)]

@@ -275,6 +275,155 @@ struct Observed {
     dv: Option<DynamicObject>,
 }
 
+impl Observed {
+    /// The phase to show (the disk's while it imports, else the VM's) and its percentage;
+    /// an error when the VM is gone or its disk failed, since waiting cannot fix either.
+    fn progress(&self, instance: &str) -> Result<(String, Option<f32>), ProviderError> {
+        let Some(vm) = &self.vm else {
+            return Err(ProviderError::new(
+                ErrorClass::NotFound,
+                format!("virtual machine `{instance}` does not exist"),
+            ));
+        };
+        let vm_state = str_at(&vm.data, "/status/printableStatus").unwrap_or("Pending");
+        let dv_phase = self
+            .dv
+            .as_ref()
+            .and_then(|d| str_at(&d.data, "/status/phase"));
+        if dv_phase == Some("Failed") {
+            return Err(ProviderError::new(
+                ErrorClass::Invalid,
+                format!(
+                    "disk `{}` failed to import: check its events",
+                    disk_name(instance)
+                ),
+            ));
+        }
+        Ok(match (&self.dv, dv_phase) {
+            (Some(dv), Some(p)) if p != "Succeeded" => (
+                format!("disk {p}"),
+                str_at(&dv.data, "/status/progress").and_then(parse_percent),
+            ),
+            _ => (vm_state.to_string(), None),
+        })
+    }
+
+    /// The VMI's body once it is `Running`.
+    fn running_vmi(&self) -> Option<&Value> {
+        self.vmi
+            .as_ref()
+            .map(|v| &v.data)
+            .filter(|v| str_at(v, "/status/phase") == Some("Running"))
+    }
+}
+
+/// One `wait_running`: what the user was last told, and the NAD's address once read.
+struct RunWait<'a> {
+    provider: &'a KubevirtProvider,
+    instance: &'a str,
+    observer: &'a dyn Observer,
+    /// The last phase reported, so an unchanged phase is not reported again every poll.
+    last_phase: String,
+    /// The NAD does not change while we wait: read it at most once.
+    nad_ip: Option<Option<String>>,
+}
+
+impl<'a> RunWait<'a> {
+    fn new(
+        provider: &'a KubevirtProvider,
+        instance: &'a str,
+        observer: &'a dyn Observer,
+    ) -> RunWait<'a> {
+        RunWait {
+            provider,
+            instance,
+            observer,
+            last_phase: String::new(),
+            nad_ip: None,
+        }
+    }
+
+    /// One look: the report once the VM runs with an address, `None` to look again.
+    async fn look(&mut self) -> Result<Option<ResourceReport>, ProviderError> {
+        let seen = match self.provider.observe(self.instance).await {
+            Ok(s) => s,
+            // Polling rides out a blip; anything else is final.
+            Err(e) if matches!(e.class, ErrorClass::Transient | ErrorClass::Throttled) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let (phase, percent) = seen.progress(self.instance)?;
+        self.tell(phase, percent);
+        match seen.running_vmi() {
+            Some(vmi) => Ok(self.running(vmi).await),
+            None => Ok(None),
+        }
+    }
+
+    fn tell(&mut self, phase: String, percent: Option<f32>) {
+        let key = match percent {
+            Some(pct) => format!("{phase} {pct:.2}%"),
+            None => phase.clone(),
+        };
+        if key != self.last_phase {
+            self.observer.event(Event::Progress {
+                instance: self.instance.to_string(),
+                phase,
+                percent,
+            });
+            self.last_phase = key;
+        }
+    }
+
+    /// The success report of a running VMI, or `None` while it has no address yet.
+    async fn running(&mut self, vmi: &Value) -> Option<ResourceReport> {
+        let ip = match vmi_ip(vmi) {
+            Some(ip) => ip,
+            None => self.nad_ip().await?,
+        };
+        let node = str_at(vmi, "/status/nodeName").unwrap_or("-");
+        Some(
+            ResourceReport::new(
+                self.instance,
+                Kind::Vm.name(),
+                self.instance,
+                Outcome::Success,
+                "running",
+            )
+            .with(|d| {
+                d.ip = Some(ip);
+                d.node = Some(node.to_string());
+            }),
+        )
+    }
+
+    /// The static address from the NAD, for guests that report none.
+    async fn nad_ip(&mut self) -> Option<String> {
+        if self.nad_ip.is_none() {
+            self.nad_ip = Some(self.provider.nad_address(self.instance).await);
+        }
+        self.nad_ip.clone().flatten()
+    }
+
+    fn timed_out(self, timeout: Duration) -> ProviderError {
+        let last = if self.last_phase.is_empty() {
+            "unknown".to_string()
+        } else {
+            self.last_phase
+        };
+        ProviderError::new(
+            ErrorClass::Transient,
+            format!(
+                "`{}` was not running with an ip after {}s (last: {})",
+                self.instance,
+                timeout.as_secs(),
+                last
+            ),
+        )
+    }
+}
+
 fn labels(o: &DynamicObject) -> BTreeMap<String, String> {
     o.metadata.labels.clone().unwrap_or_default()
 }
@@ -501,101 +650,14 @@ impl Provider for KubevirtProvider {
         observer: &dyn Observer,
     ) -> Result<ResourceReport, ProviderError> {
         let deadline = Instant::now() + timeout;
-        let mut last_phase = String::new();
-        let mut nad_ip: Option<Option<String>> = None;
+        let mut wait = RunWait::new(self, instance, observer);
         loop {
-            let seen = match self.observe(instance).await {
-                Ok(s) => Some(s),
-                // Polling rides out a blip; anything else is final.
-                Err(e) if matches!(e.class, ErrorClass::Transient | ErrorClass::Throttled) => None,
-                Err(e) => return Err(e),
-            };
-            if let Some(seen) = seen {
-                let Some(vm) = &seen.vm else {
-                    return Err(ProviderError::new(
-                        ErrorClass::NotFound,
-                        format!("virtual machine `{instance}` does not exist"),
-                    ));
-                };
-                let vm_state = str_at(&vm.data, "/status/printableStatus").unwrap_or("Pending");
-                let dv_phase = seen
-                    .dv
-                    .as_ref()
-                    .and_then(|d| str_at(&d.data, "/status/phase"));
-                if dv_phase == Some("Failed") {
-                    return Err(ProviderError::new(
-                        ErrorClass::Invalid,
-                        format!(
-                            "disk `{}` failed to import: check its events",
-                            disk_name(instance)
-                        ),
-                    ));
-                }
-                let vmi_phase = seen
-                    .vmi
-                    .as_ref()
-                    .and_then(|v| str_at(&v.data, "/status/phase"));
-                let (phase, percent) = match (&seen.dv, dv_phase) {
-                    (Some(dv), Some(p)) if p != "Succeeded" => (
-                        format!("disk {p}"),
-                        str_at(&dv.data, "/status/progress").and_then(parse_percent),
-                    ),
-                    _ => (vm_state.to_string(), None),
-                };
-                let key = match percent {
-                    Some(pct) => format!("{phase} {pct:.2}%"),
-                    None => phase.clone(),
-                };
-                if key != last_phase {
-                    observer.event(Event::Progress {
-                        instance: instance.to_string(),
-                        phase,
-                        percent,
-                    });
-                    last_phase = key;
-                }
-                if vmi_phase == Some("Running") {
-                    let vmi = seen.vmi.as_ref().map(|v| &v.data);
-                    let mut ip = vmi.and_then(vmi_ip);
-                    if ip.is_none() {
-                        if nad_ip.is_none() {
-                            nad_ip = Some(self.nad_address(instance).await);
-                        }
-                        ip = nad_ip.clone().flatten();
-                    }
-                    if let Some(ip) = ip {
-                        let node = vmi
-                            .and_then(|v| str_at(v, "/status/nodeName"))
-                            .unwrap_or("-");
-                        return Ok(ResourceReport::new(
-                            instance,
-                            Kind::Vm.name(),
-                            instance,
-                            Outcome::Success,
-                            "running",
-                        )
-                        .with(|d| {
-                            d.ip = Some(ip.to_string());
-                            d.node = Some(node.to_string());
-                        }));
-                    }
-                }
+            if let Some(report) = wait.look().await? {
+                return Ok(report);
             }
             let now = Instant::now();
             if now >= deadline {
-                let last = if last_phase.is_empty() {
-                    "unknown".to_string()
-                } else {
-                    last_phase
-                };
-                return Err(ProviderError::new(
-                    ErrorClass::Transient,
-                    format!(
-                        "`{instance}` was not running with an ip after {}s (last: {})",
-                        timeout.as_secs(),
-                        last
-                    ),
-                ));
+                return Err(wait.timed_out(timeout));
             }
             tokio::time::sleep(self.poll.min(deadline - now)).await;
         }

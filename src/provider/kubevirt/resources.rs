@@ -238,29 +238,47 @@ fn virtual_machine(
     let name = inst.name.clone();
     let mut template_labels = inst.labels.clone();
     template_labels.insert(DOMAIN_LABEL.to_string(), name.clone());
+    let (interfaces, networks) = network(inst);
+    // serde_json keeps insertion order: the keys go in the order the manifest shows them.
+    let mut tspec = Map::new();
+    tspec.insert("domain".into(), domain(spec, interfaces));
+    tspec.insert("hostname".into(), Value::String(name.clone()));
+    tspec.insert("networks".into(), networks);
+    tspec.insert("volumes".into(), volumes(inst));
+    insert_placement(spec, &mut tspec);
+    let body = json!({
+        "apiVersion": VM_API_VERSION,
+        "kind": KIND_VM,
+        "metadata": metadata(&name, namespace, &inst.labels),
+        "spec": {
+            "runStrategy": "Always",
+            "template": {
+                "metadata": {"labels": labels_json(&template_labels)},
+                "spec": tspec,
+            },
+        },
+    });
+    object(KIND_VM, name, body)
+}
 
-    // User data always goes through the Secret: KubeVirt caps inline cloud-init at 2048 bytes.
-    let mut cloud_init = Map::new();
-    cloud_init.insert("secretRef".into(), json!({"name": secret_name(&name)}));
-    if inst.network_data.is_some() {
-        cloud_init.insert(
-            "networkDataSecretRef".into(),
-            json!({"name": secret_name(&name)}),
-        );
-    }
-
-    let (interfaces, networks) = if inst.static_ip.is_some() {
+/// The VM's `(interfaces, networks)`: a bridge on the instance's NAD with static
+/// addressing, else the pod network behind masquerade.
+fn network(inst: &DesiredInstance) -> (Value, Value) {
+    if inst.static_ip.is_some() {
         (
             json!([{"name": "net0", "bridge": {}}]),
-            json!([{"name": "net0", "multus": {"networkName": nad_name(&name)}}]),
+            json!([{"name": "net0", "multus": {"networkName": nad_name(&inst.name)}}]),
         )
     } else {
         (
             json!([{"name": "default", "masquerade": {}}]),
             json!([{"name": "default", "pod": {}}]),
         )
-    };
+    }
+}
 
+/// The VM template's `domain`: size, the two disks and the network `interfaces`.
+fn domain(spec: &KubevirtSpec, interfaces: Value) -> Value {
     let mut domain = Map::new();
     domain.insert("cpu".into(), json!({"cores": spec.cpu.unwrap_or(1)}));
     // `memory.guest` alone: KubeVirt derives the pod's memory request from it.
@@ -275,18 +293,29 @@ fn virtual_machine(
             "interfaces": interfaces,
         }),
     );
+    Value::Object(domain)
+}
 
-    let mut tspec = Map::new();
-    tspec.insert("domain".into(), Value::Object(domain));
-    tspec.insert("hostname".into(), Value::String(name.clone()));
-    tspec.insert("networks".into(), networks);
-    tspec.insert(
-        "volumes".into(),
-        json!([
-            {"name": "rootdisk", "dataVolume": {"name": disk_name(&name)}},
-            {"name": "cloudinitdisk", "cloudInitNoCloud": cloud_init},
-        ]),
-    );
+/// The VM template's `volumes`: the DataVolume and the cloud-init Secret.
+fn volumes(inst: &DesiredInstance) -> Value {
+    // User data always goes through the Secret: KubeVirt caps inline cloud-init at 2048 bytes.
+    let mut cloud_init = Map::new();
+    cloud_init.insert("secretRef".into(), json!({"name": secret_name(&inst.name)}));
+    if inst.network_data.is_some() {
+        cloud_init.insert(
+            "networkDataSecretRef".into(),
+            json!({"name": secret_name(&inst.name)}),
+        );
+    }
+    json!([
+        {"name": "rootdisk", "dataVolume": {"name": disk_name(&inst.name)}},
+        {"name": "cloudinitdisk", "cloudInitNoCloud": cloud_init},
+    ])
+}
+
+/// Adds the spec's `nodeSelector`, `affinity` and `tolerations` to the template spec,
+/// each only when set.
+fn insert_placement(spec: &KubevirtSpec, tspec: &mut Map<String, Value>) {
     if !spec.node_selector.is_empty() {
         let sel: Map<String, Value> = spec
             .node_selector
@@ -305,20 +334,6 @@ fn virtual_machine(
         let t: Vec<Value> = spec.tolerations.iter().map(|t| t.0.clone()).collect();
         tspec.insert("tolerations".into(), Value::Array(t));
     }
-
-    let body = json!({
-        "apiVersion": VM_API_VERSION,
-        "kind": KIND_VM,
-        "metadata": metadata(&name, namespace, &inst.labels),
-        "spec": {
-            "runStrategy": "Always",
-            "template": {
-                "metadata": {"labels": labels_json(&template_labels)},
-                "spec": tspec,
-            },
-        },
-    });
-    object(KIND_VM, name, body)
 }
 
 #[cfg(test)]

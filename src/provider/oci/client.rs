@@ -319,8 +319,7 @@ impl OciClient {
         conn: &OciConnection,
         timeout: Option<Duration>,
     ) -> Result<OciClient, ProviderError> {
-        // reqwest is built without a default crypto provider; a second install is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::install_crypto_provider();
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
@@ -358,35 +357,9 @@ impl OciClient {
         body: Option<Vec<u8>>,
         extra: &[(&'static str, String)],
     ) -> Result<Answer, ProviderError> {
-        let base = match service {
-            Service::Iaas => &self.iaas,
-            Service::Identity => &self.identity,
-        };
-        let mut url = format!("{base}{API_VERSION}{path}");
-        if !query.is_empty() {
-            url.push('?');
-            url.push_str(&encode_query(query));
-        }
-        let url = reqwest::Url::parse(&url).map_err(|_| {
-            ProviderError::new(ErrorClass::Invalid, format!("`{url}` is not a valid URL"))
-        })?;
+        let url = self.url(service, path, query)?;
         let what = format!("{method} {}", url.path());
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(concat!("vauto/", env!("CARGO_PKG_VERSION"))),
-        );
-        let request_id = format!("{:032X}", fastrand::u128(..));
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
-            headers.insert(HeaderName::from_static("opc-request-id"), v);
-        }
-        for (k, v) in extra {
-            let v = HeaderValue::from_str(v).map_err(|_| {
-                ProviderError::new(ErrorClass::Invalid, format!("header `{k}` is not valid"))
-            })?;
-            headers.insert(HeaderName::from_static(k), v);
-        }
+        let (mut headers, request_id) = request_headers(extra)?;
         let body = body.unwrap_or_default();
         // The signer sees the URL exactly as reqwest will put it on the wire.
         self.signer
@@ -423,21 +396,30 @@ impl OciClient {
                 body: bytes.to_vec(),
             });
         }
-        let err: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
-        let retry_after = header(&headers, "retry-after")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let message = if err.message.is_empty() {
-            status
-                .canonical_reason()
-                .unwrap_or("no message")
-                .to_string()
-        } else {
-            err.message
-        };
-        let e = classify(status.as_u16(), &err.code, &message, retry_after);
+        let e = failure(status, &headers, &bytes);
         tracing::debug!(opc_request_id = %server_id, class = %e.class, "oci error: {}", e.message);
         Err(e)
+    }
+
+    /// The full URL of `path` on `service`, with the query encoded as the SDK does.
+    fn url(
+        &self,
+        service: Service,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<reqwest::Url, ProviderError> {
+        let base = match service {
+            Service::Iaas => &self.iaas,
+            Service::Identity => &self.identity,
+        };
+        let mut url = format!("{base}{API_VERSION}{path}");
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(&encode_query(query));
+        }
+        reqwest::Url::parse(&url).map_err(|_| {
+            ProviderError::new(ErrorClass::Invalid, format!("`{url}` is not a valid URL"))
+        })
     }
 
     fn json<T: DeserializeOwned>(&self, answer: Answer, what: &str) -> Result<T, ProviderError> {
@@ -641,6 +623,45 @@ impl OciClient {
         )
         .await
     }
+}
+
+/// The unsigned headers of a request and its `opc-request-id` (for the logs).
+fn request_headers(extra: &[(&'static str, String)]) -> Result<(HeaderMap, String), ProviderError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    headers.insert(
+        USER_AGENT,
+        HeaderValue::from_static(concat!("vauto/", env!("CARGO_PKG_VERSION"))),
+    );
+    let request_id = format!("{:032X}", fastrand::u128(..));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(HeaderName::from_static("opc-request-id"), v);
+    }
+    for (k, v) in extra {
+        let v = HeaderValue::from_str(v).map_err(|_| {
+            ProviderError::new(ErrorClass::Invalid, format!("header `{k}` is not valid"))
+        })?;
+        headers.insert(HeaderName::from_static(k), v);
+    }
+    Ok((headers, request_id))
+}
+
+/// The classified error of a non-success answer; a body that is not OCI's JSON error
+/// still yields the status's reason.
+fn failure(status: http::StatusCode, headers: &HeaderMap, body: &[u8]) -> ProviderError {
+    let err: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+    let retry_after = header(headers, "retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let message = if err.message.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("no message")
+            .to_string()
+    } else {
+        err.message
+    };
+    classify(status.as_u16(), &err.code, &message, retry_after)
 }
 
 /// Whether `url` is an HTTPS URL (and so needs the system's root certificates).

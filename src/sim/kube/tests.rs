@@ -28,7 +28,7 @@ fn opts(dir: &Path) -> KubeSimOptions {
 }
 
 async fn client_from(path: &Path) -> Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install_crypto_provider();
     let kc = Kubeconfig::read_from(path).unwrap();
     let mut cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
@@ -592,7 +592,7 @@ async fn state_survives_restart_and_faults_leave_no_trace() {
             .unwrap_err(),
     );
     assert_eq!((code, reason.as_str()), (429, "TooManyRequests"));
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install_crypto_provider();
     let raw = reqwest::Client::new()
         .get(format!(
             "{}/api/v1/namespaces/default/secrets",

@@ -263,8 +263,7 @@ pub fn sim_dir(state_dir: &std::path::Path) -> PathBuf {
 
 /// Prepares the tenancy and state, binds the listener and serves in a background task.
 pub async fn start(opts: OciSimOptions) -> Result<OciSim, String> {
-    // reqwest callers need a crypto provider even for plain HTTP; installing twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install_crypto_provider();
     let dir = sim_dir(&opts.state_dir);
     let tenancy = tokio::task::spawn_blocking({
         let dir = dir.clone();
