@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use crate::config::Dur;
-pub use crate::model::Action;
-pub use crate::ui::output::Format;
+pub(crate) use crate::model::Action;
+pub(crate) use crate::ui::output::Format;
 
 const EXAMPLES: &str = "\
 Actions:
@@ -38,7 +38,7 @@ Examples:
     override_usage = "vauto [PROJECT] [SPEC] ACTION [OPTIONS]\n       vauto --project P --spec S ACTION [OPTIONS]",
     after_help = EXAMPLES
 )]
-pub struct Args {
+pub(crate) struct Args {
     /// [PROJECT] [SPEC] ACTION, then the action's own words (e.g. `completions bash`)
     #[arg(value_name = "WORDS", num_args = 0..)]
     pub words: Vec<String>,
@@ -109,7 +109,7 @@ pub struct Args {
 
 /// The positional words resolved: project, spec, action and the action's extra words.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Command {
+pub(crate) struct Command {
     /// Project name.
     pub project: Option<String>,
     /// Spec name.
@@ -127,7 +127,7 @@ fn action_words() -> String {
 
 impl Args {
     /// Resolves `[PROJECT] [SPEC] ACTION` (or the flag forms) into a [`Command`].
-    pub fn resolve(&self) -> Result<Command, String> {
+    pub(crate) fn resolve(&self) -> Result<Command, String> {
         let (pos, action) = self.action()?;
         let before = &self.words[..pos];
         let mut rest: Vec<String> = self.words[pos + 1..].to_vec();

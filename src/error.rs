@@ -5,22 +5,22 @@ use crate::model::ProviderError;
 use crate::ops::lock::LockError;
 
 /// Exit codes: 0 all good, 1 some resource failed, 2 bad usage or config, 3 locked, 130 interrupted.
-pub mod exit {
+pub(crate) mod exit {
     /// Everything succeeded or was skipped.
-    pub const OK: u8 = 0;
+    pub(crate) const OK: u8 = 0;
     /// At least one resource failed.
-    pub const FAILED: u8 = 1;
+    pub(crate) const FAILED: u8 = 1;
     /// Bad usage or bad configuration.
-    pub const USAGE: u8 = 2;
+    pub(crate) const USAGE: u8 = 2;
     /// Another run holds the lock.
-    pub const LOCKED: u8 = 3;
+    pub(crate) const LOCKED: u8 = 3;
     /// Interrupted by a signal.
-    pub const INTERRUPTED: u8 = 130;
+    pub(crate) const INTERRUPTED: u8 = 130;
 }
 
 /// Why a run stopped early.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The command line is wrong.
     #[error("{0}")]
     Usage(String),
@@ -55,7 +55,7 @@ impl From<crate::config::ConfigError> for Error {
 
 impl Error {
     /// The process exit code for this error.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Config(_) => exit::USAGE,
             Error::Locked(LockError::Held { .. }) => exit::LOCKED,
@@ -65,7 +65,7 @@ impl Error {
     }
 
     /// The lines `main` prints: `error: …` then `caused by: …` / hints.
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         match self {
             Error::Config(errs) => errs.0.iter().map(|e| format!("error: {e}")).collect(),
             Error::Locked(LockError::Held { path, .. }) => {

@@ -7,7 +7,7 @@ use std::path::Path;
 /// Writes `bytes` to `path` atomically; with `mode` (Unix permission bits, e.g. `0o600`)
 /// the file has them before it becomes visible under its name. The parent directory must
 /// exist.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

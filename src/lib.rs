@@ -1,22 +1,22 @@
 //! vauto: deploy, delete and report virtual machines on KubeVirt/OpenShift and OCI from YAML.
 
-pub mod cli;
-pub mod command;
-pub mod config;
-pub mod engine;
-pub mod error;
-pub mod files;
-pub mod model;
-pub mod ops;
-pub mod plan;
-pub mod provider;
+pub(crate) mod cli;
+pub(crate) mod command;
+pub(crate) mod config;
+pub(crate) mod engine;
+pub(crate) mod error;
+pub(crate) mod files;
+pub(crate) mod model;
+pub(crate) mod ops;
+pub(crate) mod plan;
+pub(crate) mod provider;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod tls;
-pub mod ui;
+pub(crate) mod ui;
 
 /// `vauto --version`: VERSION, target triple and git commit.
-pub const VERSION_LINE: &str = concat!(
+pub(crate) const VERSION_LINE: &str = concat!(
     env!("VAUTO_VERSION"),
     " (",
     env!("VAUTO_TARGET"),

@@ -22,7 +22,7 @@ use crate::ui::output::Printer;
 
 /// Who else hears about a run besides the printer: set by `vauto daemon`.
 #[derive(Default, Clone, Copy)]
-pub struct Hooks<'a> {
+pub(super) struct Hooks<'a> {
     /// One more observer (the daemon's metrics).
     pub observer: Option<&'a dyn Observer>,
     /// A long-lived notifier to use instead of a per-run one (which is flushed at the end).
@@ -32,7 +32,7 @@ pub struct Hooks<'a> {
 }
 
 /// Connects to the invocation's backend and runs it.
-pub async fn run(settings: &Settings, invocation: &Invocation) -> Result<u8, Error> {
+pub(super) async fn run(settings: &Settings, invocation: &Invocation) -> Result<u8, Error> {
     run_with(
         settings,
         invocation,
@@ -45,7 +45,7 @@ pub async fn run(settings: &Settings, invocation: &Invocation) -> Result<u8, Err
 }
 
 /// [`run`] with extra observers and notifier: how the daemon runs an action.
-pub async fn run_with(
+pub(super) async fn run_with(
     settings: &Settings,
     invocation: &Invocation,
     hooks: Hooks<'_>,

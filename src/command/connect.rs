@@ -1,13 +1,15 @@
 //! Connecting to the project's backend, starting the built-in simulator for `sim: true`.
 
-use crate::config::{Project, ProviderKind};
+use crate::config::Project;
+#[cfg(feature = "sim")]
+use crate::config::ProviderKind;
 use crate::error::Error;
 use crate::provider::ConnectOptions;
 
 /// Keeps an in-process simulator alive for the length of the run.
 // The handles are never read: holding them keeps the servers up until they drop.
 #[allow(dead_code)]
-pub enum SimGuard {
+pub(super) enum SimGuard {
     /// No simulator.
     None,
     /// The fake Kubernetes API.
@@ -19,7 +21,7 @@ pub enum SimGuard {
 }
 
 /// Connection options for `project`, starting its simulator when `sim: true`.
-pub async fn connect_options(
+pub(super) async fn connect_options(
     project: &Project,
     state_dir: &std::path::Path,
 ) -> Result<(ConnectOptions, SimGuard), Error> {

@@ -20,7 +20,7 @@ use crate::ui::output::Verbosity;
 
 /// What every action shares: where the files are and how to print.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// The configuration directory.
     pub dir: ConfigDir,
     /// The state directory (`.vauto/`).
@@ -35,7 +35,7 @@ pub struct Settings {
 
 /// The instances an action looks at: a loaded project, maybe a spec, maybe one instance.
 #[derive(Debug, Clone)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// The project, loaded and checked.
     pub project: Project,
     /// The spec, loaded and checked for the project's provider; `None`: every spec.
@@ -46,28 +46,27 @@ pub struct Selection {
 
 impl Selection {
     /// The spec's name, if one was given.
-    pub fn spec_name(&self) -> Option<&str> {
+    pub(crate) fn spec_name(&self) -> Option<&str> {
         self.spec.as_ref().map(|s| s.name.as_str())
     }
 
     /// The provider's view of the selection.
-    pub fn scope(&self) -> Scope {
+    pub(crate) fn scope(&self) -> Scope {
         Scope {
-            project: self.project.name.0.clone(),
             spec: self.spec_name().map(String::from),
             target: self.target.clone(),
         }
     }
 
     /// The ownership-label selector, as printed in messages.
-    pub fn selector(&self) -> String {
+    pub(crate) fn selector(&self) -> String {
         crate::plan::selector(&self.project.name, self.spec_name(), self.target.as_deref())
     }
 }
 
 /// How an action that changes things runs.
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// `--parallel`: instances worked on at once.
     pub parallel: usize,
     /// `--wait`.
@@ -84,7 +83,7 @@ pub struct RunOptions {
 
 /// One action, loaded and checked: the whole of what it runs from.
 #[derive(Debug)]
-pub enum Invocation {
+pub(crate) enum Invocation {
     /// `validate`.
     Validate,
     /// `plan`, and `deploy --dry-run`.
@@ -154,7 +153,7 @@ pub enum Invocation {
 
 impl Invocation {
     /// The action word.
-    pub fn action(&self) -> Action {
+    pub(crate) fn action(&self) -> Action {
         match self {
             Invocation::Validate => Action::Validate,
             Invocation::Plan(_) => Action::Plan,
@@ -170,7 +169,7 @@ impl Invocation {
     }
 
     /// The project this invocation acts on, if it is one action on one project.
-    pub fn project(&self) -> Option<&Project> {
+    pub(crate) fn project(&self) -> Option<&Project> {
         match self {
             Invocation::Plan(plan) | Invocation::Deploy { plan, .. } => Some(&plan.project),
             Invocation::Delete { selection, .. }
@@ -184,7 +183,7 @@ impl Invocation {
     /// A scheduled action of `vauto daemon`: `action` on `spec` of `project`, as if typed
     /// with `--yes` (the schedule is the confirmation) and without `--wait-lock` (the daemon
     /// waits for locks itself).
-    pub fn scheduled(
+    pub(crate) fn scheduled(
         dir: &ConfigDir,
         project: &Project,
         spec: &str,
@@ -208,7 +207,7 @@ impl Invocation {
 
 /// The command line, checked: settings plus the one invocation (stage 2 of three).
 #[derive(Debug)]
-pub struct Config {
+pub(crate) struct Config {
     /// What every action shares.
     pub settings: Settings,
     /// The action, loaded.
@@ -218,7 +217,7 @@ pub struct Config {
 impl Config {
     /// Checks `args` and loads what the action needs; every usage and config error is
     /// found here, before anything is contacted.
-    pub fn from_args(args: &Args) -> Result<Config, Error> {
+    pub(crate) fn from_args(args: &Args) -> Result<Config, Error> {
         let cmd = args.resolve().map_err(Error::Usage)?;
         if cmd.action == Action::Completions {
             let word = cmd.rest.first().map(String::as_str).unwrap_or_default();
@@ -458,7 +457,7 @@ fn prepare_keys(selection: &Selection) -> Result<(), Error> {
 }
 
 /// The directory `--log-dir` or the project's `logs.dir` names, if any.
-pub fn log_dir(settings: &Settings, project: Option<&Project>) -> Option<(PathBuf, u32)> {
+pub(crate) fn log_dir(settings: &Settings, project: Option<&Project>) -> Option<(PathBuf, u32)> {
     let keep = project.map_or(30, |p| p.logs.keep_days);
     match (&settings.log_dir, project) {
         (Some(d), _) => Some((d.clone(), keep)),

@@ -7,10 +7,10 @@ use clap::CommandFactory;
 use crate::cli::Args;
 
 /// The hidden word that prints the man page (used by `bundle.sh`; not an action).
-pub const MAN_WORD: &str = "__man";
+pub(super) const MAN_WORD: &str = "__man";
 
 /// Renders `vauto(1)` in roff. No date is set so the same source gives the same bytes.
-pub fn render() -> std::io::Result<Vec<u8>> {
+pub(super) fn render() -> std::io::Result<Vec<u8>> {
     let cmd = <Args as CommandFactory>::command();
     let mut out = Vec::new();
     clap_mangen::Man::new(cmd)
@@ -22,7 +22,7 @@ pub fn render() -> std::io::Result<Vec<u8>> {
 }
 
 /// Prints the man page to stdout; returns the exit code.
-pub fn print() -> u8 {
+pub(super) fn print() -> u8 {
     match render().and_then(|page| std::io::stdout().lock().write_all(&page)) {
         Ok(()) => crate::error::exit::OK,
         Err(e) => {

@@ -2,8 +2,8 @@
 
 mod actions;
 mod connect;
-pub mod daemon;
-pub mod invocation;
+pub(crate) mod daemon;
+pub(crate) mod invocation;
 mod man;
 mod plan;
 mod report;
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-pub use invocation::{Config, Invocation, RunOptions, Selection, Settings};
+pub(crate) use invocation::{Config, Invocation, RunOptions, Selection, Settings};
 
 use crate::cli::Args;
 use crate::config::Project;
@@ -107,7 +107,7 @@ pub(crate) async fn shutdown_signal() {
 
 /// The configuration directory: `--config-dir`, else the current directory when it has
 /// `projects/` or `specs/`, else the binary's directory when it has them, else the current one.
-pub fn config_dir(explicit: Option<&Path>) -> PathBuf {
+pub(crate) fn config_dir(explicit: Option<&Path>) -> PathBuf {
     if let Some(d) = explicit {
         return d.to_path_buf();
     }
@@ -128,7 +128,7 @@ pub fn config_dir(explicit: Option<&Path>) -> PathBuf {
 
 /// Runs one command: stage 2 (check and load) then stage 3 (act); returns the exit code
 /// of a run that completed.
-pub async fn run(args: Args) -> Result<u8, Error> {
+pub(crate) async fn run(args: Args) -> Result<u8, Error> {
     let config = Config::from_args(&args)?;
     drop(args);
     config.execute().await
@@ -136,7 +136,7 @@ pub async fn run(args: Args) -> Result<u8, Error> {
 
 impl Config {
     /// Stage 3: runs the invocation.
-    pub async fn execute(&self) -> Result<u8, Error> {
+    pub(crate) async fn execute(&self) -> Result<u8, Error> {
         let settings = &self.settings;
         if settings.log_dir.is_some() {
             open_logs(settings, None);
@@ -165,7 +165,7 @@ impl Config {
 
 /// Starts the daily log files: `--log-dir`, else the project's `logs.dir` (relative to the
 /// config directory). A directory that cannot be created is a warning, not a failed run.
-pub fn open_logs(settings: &Settings, project: Option<&Project>) {
+pub(crate) fn open_logs(settings: &Settings, project: Option<&Project>) {
     let Some((dir, keep_days)) = invocation::log_dir(settings, project) else {
         return;
     };

@@ -9,7 +9,7 @@ use crate::plan::{Plan, PlannedObject};
 use crate::ui::output::Format;
 
 /// Every body deploy would send, in creation order, with the instance each belongs to.
-pub fn planned_objects(plan: &Plan) -> Vec<(String, PlannedObject)> {
+pub(super) fn planned_objects(plan: &Plan) -> Vec<(String, PlannedObject)> {
     let mut out = Vec::new();
     for inst in &plan.instances {
         let objs = match plan.project.kind() {
@@ -24,7 +24,7 @@ pub fn planned_objects(plan: &Plan) -> Vec<(String, PlannedObject)> {
 }
 
 /// Prints the plan as a table, a YAML multi-document stream, or a JSON array.
-pub fn plan(settings: &Settings, plan: &Plan) -> Result<u8, Error> {
+pub(super) fn plan(settings: &Settings, plan: &Plan) -> Result<u8, Error> {
     let objects = planned_objects(plan);
     match settings.output {
         Format::Table => print!("{}", crate::ui::table::plan_table(plan, &objects)),

@@ -13,7 +13,7 @@ use crate::ui::output::Format;
 use crate::ui::report::{render_table, summary_text};
 
 /// Aggregates the journal over `--since` (default 24h) and prints tables, JSON or YAML.
-pub fn report(
+pub(super) fn report(
     settings: &Settings,
     project: Option<&str>,
     spec: Option<&str>,
@@ -36,7 +36,7 @@ pub fn report(
 }
 
 /// A short plain-text summary of the last `window` (for the daemon's daily chat message).
-pub fn daily_summary(state_dir: &Path, window: Duration) -> Result<String, ReportError> {
+pub(super) fn daily_summary(state_dir: &Path, window: Duration) -> Result<String, ReportError> {
     let r = report::aggregate_last(state_dir, window)?;
     Ok(summary_text(&r, window))
 }

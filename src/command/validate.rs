@@ -8,7 +8,7 @@ use crate::error::{Error, exit};
 use crate::plan::{PlanOptions, check_all_templates};
 
 /// Checks everything under the config directory and lists every problem.
-pub fn validate(settings: &Settings) -> Result<u8, Error> {
+pub(super) fn validate(settings: &Settings) -> Result<u8, Error> {
     let dir = &settings.dir;
     let mut errs: Vec<ConfigError> = Vec::new();
     let mut projects: Vec<Project> = Vec::new();

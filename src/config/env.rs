@@ -8,7 +8,7 @@ use super::ConfigError;
 
 /// Variables available to `${VAR}`: the process environment, then the `.env` file.
 #[derive(Clone, Default)]
-pub struct Env {
+pub(crate) struct Env {
     dotenv: BTreeMap<String, String>,
     /// Overrides for tests; consulted before the process environment.
     overrides: BTreeMap<String, String>,
@@ -25,7 +25,7 @@ impl std::fmt::Debug for Env {
 
 impl Env {
     /// The process environment plus `dir/.env` when it exists.
-    pub fn load(dir: &Path) -> Result<Env, ConfigError> {
+    pub(crate) fn load(dir: &Path) -> Result<Env, ConfigError> {
         let path = dir.join(".env");
         let mut dotenv = BTreeMap::new();
         if path.is_file() {
@@ -43,8 +43,9 @@ impl Env {
         })
     }
 
+    #[cfg(test)]
     /// An environment with only `vars` (tests).
-    pub fn from_map(vars: BTreeMap<String, String>) -> Env {
+    pub(crate) fn from_map(vars: BTreeMap<String, String>) -> Env {
         Env {
             dotenv: BTreeMap::new(),
             overrides: vars,
@@ -64,7 +65,7 @@ impl Env {
     }
 
     /// Replaces every `${VAR}` / `${VAR:-default}` in `s`; `$${` is a literal `${`.
-    pub fn expand(&self, s: &str) -> Result<String, String> {
+    pub(crate) fn expand(&self, s: &str) -> Result<String, String> {
         if !s.contains('$') {
             return Ok(s.to_string());
         }

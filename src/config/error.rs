@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 /// One problem in one configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
+pub(crate) struct ConfigError {
     /// The file the problem is in.
     pub file: PathBuf,
     /// 1-based line, when known.
@@ -20,7 +20,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// A problem with the whole file (unreadable, missing).
-    pub fn file(file: &Path, message: impl Into<String>) -> Self {
+    pub(crate) fn file(file: &Path, message: impl Into<String>) -> Self {
         ConfigError {
             file: file.to_path_buf(),
             line: None,
@@ -52,7 +52,7 @@ impl std::error::Error for ConfigError {}
 
 /// Every problem found while loading, so `validate` can list them all at once.
 #[derive(Debug, Clone, Default)]
-pub struct ConfigErrors(pub Vec<ConfigError>);
+pub(crate) struct ConfigErrors(pub Vec<ConfigError>);
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -13,7 +13,7 @@ use super::{ConfigError, Source};
 /// `kubevirt:` section of a project.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct KubevirtProject {
+pub(crate) struct KubevirtProject {
     /// Path to the kubeconfig; default `$KUBECONFIG`, then `~/.kube/config`, then in-cluster.
     pub kubeconfig: Option<Text>,
     /// Context name; default the current context.
@@ -27,7 +27,7 @@ pub struct KubevirtProject {
 
 /// What a spec says of a KubeVirt VM: size, root disk, placement.
 #[derive(Debug, Clone)]
-pub struct KubevirtSpec {
+pub(crate) struct KubevirtSpec {
     /// Virtual CPU cores.
     pub cpu: Option<u32>,
     /// Memory as a Kubernetes quantity (`4Gi`).

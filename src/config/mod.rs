@@ -12,30 +12,25 @@ mod values;
 
 use std::path::{Path, PathBuf};
 
-pub use env::Env;
-pub use error::{ConfigError, ConfigErrors};
-pub use kubevirt::{KubevirtProject, KubevirtSpec};
-pub use names::{
-    dns_label_problem, instance_name, is_quantity, label_key_problem, label_value_problem,
-};
-pub use oci::{OciProject, OciSpec};
-pub use project::{Ipam, Logs, Notify, Project, ProviderConfig, ProviderKind, Retry, Telegram};
-pub use source::Source;
-pub use spec::{
-    AdChoice, CloudInit, Disk, DiskSource, FallbackSize, Image, PlacementSpec, ProviderSpec,
-    PvcRef, Schedule, Spec, Ssh,
-};
-pub use values::{CronExpr, Dur, Secret, Text, TimeZone, Value};
+pub(crate) use env::Env;
+pub(crate) use error::{ConfigError, ConfigErrors};
+pub(crate) use kubevirt::{KubevirtProject, KubevirtSpec};
+pub(crate) use names::{dns_label_problem, instance_name, label_key_problem, label_value_problem};
+pub(crate) use oci::{OciProject, OciSpec};
+pub(crate) use project::{Ipam, Notify, Project, ProviderConfig, ProviderKind, Retry};
+pub(crate) use source::Source;
+pub(crate) use spec::{AdChoice, DiskSource, ProviderSpec, Spec};
+pub(crate) use values::{CronExpr, Dur, Secret, Text};
 
 use project::{IpamFile, ProjectFile};
 use spec::SpecFile;
 
 /// The most instances one spec may ask for (in the file or with `--replicas`).
-pub const MAX_REPLICAS: u32 = 999;
+pub(crate) const MAX_REPLICAS: u32 = 999;
 
 /// The configuration directory: `projects/`, `specs/`, `templates/`.
 #[derive(Debug, Clone)]
-pub struct ConfigDir {
+pub(crate) struct ConfigDir {
     /// The directory itself.
     pub root: PathBuf,
     /// Variables for `${VAR}` (environment plus `.env`).
@@ -44,7 +39,7 @@ pub struct ConfigDir {
 
 impl ConfigDir {
     /// Opens `root`, reading its `.env` if present.
-    pub fn open(root: &Path) -> Result<ConfigDir, ConfigError> {
+    pub(crate) fn open(root: &Path) -> Result<ConfigDir, ConfigError> {
         Ok(ConfigDir {
             root: root.to_path_buf(),
             env: Env::load(root)?,
@@ -52,12 +47,12 @@ impl ConfigDir {
     }
 
     /// `templates/` under the root.
-    pub fn templates(&self) -> PathBuf {
+    pub(crate) fn templates(&self) -> PathBuf {
         self.root.join("templates")
     }
 
     /// Names (file stems) of every `*.yaml`/`*.yml` in `projects/` or `specs/`, sorted.
-    pub fn names(&self, folder: &str) -> Vec<String> {
+    pub(crate) fn names(&self, folder: &str) -> Vec<String> {
         let mut out: Vec<String> = yaml_files(&self.root.join(folder))
             .iter()
             .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -68,7 +63,7 @@ impl ConfigDir {
     }
 
     /// The file of project or spec `name` in `folder`, or an error with "did you mean".
-    pub fn find(&self, folder: &str, name: &str) -> Result<PathBuf, ConfigError> {
+    pub(crate) fn find(&self, folder: &str, name: &str) -> Result<PathBuf, ConfigError> {
         let dir = self.root.join(folder);
         for ext in ["yaml", "yml"] {
             let p = dir.join(format!("{name}.{ext}"));
@@ -93,18 +88,18 @@ impl ConfigDir {
     }
 
     /// Loads and checks project `name`.
-    pub fn project(&self, name: &str) -> Result<Project, ConfigErrors> {
+    pub(crate) fn project(&self, name: &str) -> Result<Project, ConfigErrors> {
         let path = self.find("projects", name)?;
         self.load_project(&path)
     }
 
     /// Loads and checks the project file at `path`.
-    pub fn load_project(&self, path: &Path) -> Result<Project, ConfigErrors> {
+    pub(crate) fn load_project(&self, path: &Path) -> Result<Project, ConfigErrors> {
         self.project_from(Source::read(path)?)
     }
 
     /// Checks a project held in memory as if read from its path.
-    pub fn project_from(&self, src: Source) -> Result<Project, ConfigErrors> {
+    pub(crate) fn project_from(&self, src: Source) -> Result<Project, ConfigErrors> {
         let path = src.path.clone();
         let path = path.as_path();
         let mut p: ProjectFile = src.parse(&self.env)?;
@@ -141,13 +136,13 @@ impl ConfigDir {
     }
 
     /// Loads spec `name` and checks it for `provider`.
-    pub fn spec(&self, name: &str, provider: ProviderKind) -> Result<Spec, ConfigErrors> {
+    pub(crate) fn spec(&self, name: &str, provider: ProviderKind) -> Result<Spec, ConfigErrors> {
         let path = self.find("specs", name)?;
         self.load_spec(&path, Some(provider))
     }
 
     /// Loads the spec at `path`; with `provider`, fields of the other provider are errors.
-    pub fn load_spec(
+    pub(crate) fn load_spec(
         &self,
         path: &Path,
         provider: Option<ProviderKind>,
@@ -156,7 +151,7 @@ impl ConfigDir {
     }
 
     /// Checks a spec held in memory as if read from its path.
-    pub fn spec_from(
+    pub(crate) fn spec_from(
         &self,
         src: Source,
         provider: Option<ProviderKind>,
@@ -209,7 +204,7 @@ impl ConfigDir {
 }
 
 /// Every `*.yaml` / `*.yml` file directly in `dir`, sorted.
-pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
@@ -225,7 +220,7 @@ pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The closest of `known` to `name`, if it is close enough to suggest.
-pub fn did_you_mean<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+pub(crate) fn did_you_mean<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
     // Transpositions and one-letter slips (`wbe`, `lba`) count as close, as do shared prefixes.
     let allowed = (name.chars().count() / 3).max(1);
     known
@@ -249,7 +244,7 @@ fn stem(path: &Path) -> String {
 }
 
 /// Expands a leading `~/` to the home directory.
-pub fn expand_tilde(p: &str) -> PathBuf {
+pub(crate) fn expand_tilde(p: &str) -> PathBuf {
     if let Some(rest) = p.strip_prefix("~/")
         && let Some(home) = std::env::var_os("HOME")
     {
@@ -532,4 +527,4 @@ fn check_spec(
 }
 
 #[cfg(test)]
-pub mod testing;
+pub(crate) mod testing;

@@ -1,7 +1,7 @@
 //! Name rules: Kubernetes label values, DNS-1123 labels, label keys, quantities.
 
 /// Why `name` is not a DNS-1123 label (lowercase alphanumerics and `-`, at most 63), if it is not.
-pub fn dns_label_problem(name: &str) -> Option<String> {
+pub(crate) fn dns_label_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("must not be empty".into());
     }
@@ -24,7 +24,7 @@ pub fn dns_label_problem(name: &str) -> Option<String> {
 }
 
 /// Why `v` is not a valid Kubernetes label value, if it is not.
-pub fn label_value_problem(v: &str) -> Option<String> {
+pub(crate) fn label_value_problem(v: &str) -> Option<String> {
     if v.is_empty() {
         return None;
     }
@@ -49,7 +49,7 @@ pub fn label_value_problem(v: &str) -> Option<String> {
 }
 
 /// Why `k` is not a valid Kubernetes label key (`[prefix/]name`), if it is not.
-pub fn label_key_problem(k: &str) -> Option<String> {
+pub(crate) fn label_key_problem(k: &str) -> Option<String> {
     let (prefix, name) = match k.rsplit_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, k),
@@ -69,7 +69,7 @@ pub fn label_key_problem(k: &str) -> Option<String> {
 }
 
 /// Whether `q` is a Kubernetes resource quantity such as `4Gi`, `512M` or `30Gi`.
-pub fn is_quantity(q: &str) -> bool {
+pub(crate) fn is_quantity(q: &str) -> bool {
     let digits_end = q
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(q.len());
@@ -84,7 +84,7 @@ pub fn is_quantity(q: &str) -> bool {
 }
 
 /// The instance name of replica `index` (0-based): `<prefix>-01`, `-02`, ... `-100`.
-pub fn instance_name(prefix: &str, index: u32) -> String {
+pub(crate) fn instance_name(prefix: &str, index: u32) -> String {
     format!("{prefix}-{:02}", index + 1)
 }
 

@@ -10,7 +10,7 @@ use super::{ConfigError, Source};
 /// `oci:` section of a project.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct OciProject {
+pub(crate) struct OciProject {
     /// Path to the OCI config file; default `~/.oci/config`.
     pub config_file: Option<Text>,
     /// Profile in the config file; default `DEFAULT`.
@@ -27,7 +27,7 @@ pub struct OciProject {
 
 /// What a spec says of an OCI instance: shape, sizes, image, placement.
 #[derive(Debug, Clone)]
-pub struct OciSpec {
+pub(crate) struct OciSpec {
     /// Shape name.
     pub shape: Text,
     /// OCPUs of a flex shape.

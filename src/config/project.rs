@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-pub use super::kubevirt::KubevirtProject;
-pub use super::oci::OciProject;
+pub(super) use super::kubevirt::KubevirtProject;
+pub(super) use super::oci::OciProject;
 use super::values::{CronExpr, Dur, Secret, Text, TimeZone};
-pub use crate::model::ProviderKind;
+pub(crate) use crate::model::ProviderKind;
 
 // The backend's name is part of the shared vocabulary; reading it from YAML is config's job.
 impl<'de> Deserialize<'de> for ProviderKind {
@@ -71,7 +71,7 @@ pub(super) struct IpamFile {
 
 /// A loaded, checked project.
 #[derive(Debug, Clone)]
-pub struct Project {
+pub(crate) struct Project {
     /// Project name; defaults to the file stem.
     pub name: Text,
     /// The backend and its connection settings.
@@ -96,7 +96,7 @@ pub struct Project {
 
 /// The backend a project deploys to, with its own settings.
 #[derive(Debug, Clone)]
-pub enum ProviderConfig {
+pub(crate) enum ProviderConfig {
     /// KubeVirt / OpenShift Virtualization.
     Kubevirt(KubevirtProject),
     /// OCI Compute.
@@ -105,7 +105,7 @@ pub enum ProviderConfig {
 
 impl ProviderConfig {
     /// Which backend.
-    pub fn kind(&self) -> ProviderKind {
+    pub(crate) fn kind(&self) -> ProviderKind {
         match self {
             ProviderConfig::Kubevirt(_) => ProviderKind::Kubevirt,
             ProviderConfig::Oci(_) => ProviderKind::Oci,
@@ -115,12 +115,12 @@ impl ProviderConfig {
 
 impl Project {
     /// Which backend.
-    pub fn kind(&self) -> ProviderKind {
+    pub(crate) fn kind(&self) -> ProviderKind {
         self.provider.kind()
     }
 
     /// The `kubevirt:` settings, when this is a KubeVirt project.
-    pub fn kubevirt(&self) -> Option<&KubevirtProject> {
+    pub(crate) fn kubevirt(&self) -> Option<&KubevirtProject> {
         match &self.provider {
             ProviderConfig::Kubevirt(k) => Some(k),
             ProviderConfig::Oci(_) => None,
@@ -128,7 +128,7 @@ impl Project {
     }
 
     /// The `oci:` settings, when this is an OCI project.
-    pub fn oci(&self) -> Option<&OciProject> {
+    pub(crate) fn oci(&self) -> Option<&OciProject> {
         match &self.provider {
             ProviderConfig::Oci(o) => Some(o),
             ProviderConfig::Kubevirt(_) => None,
@@ -138,7 +138,7 @@ impl Project {
 
 /// `network.ipam`: static addresses from a range, parsed once.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Ipam {
+pub(crate) struct Ipam {
     /// The IPv4 network, e.g. `192.168.10.0/24` (no host bits).
     pub range: Ipv4Net,
     /// Default gateway inside the range.
@@ -150,7 +150,7 @@ pub struct Ipam {
 /// `retry:` section: the capacity-retry policy.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Retry {
+pub(crate) struct Retry {
     /// Wait between full rounds of capacity attempts.
     pub interval: Dur,
     /// Launch attempts before giving up; 0 = forever.
@@ -181,7 +181,7 @@ impl Default for Retry {
 /// `notify:` section.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Notify {
+pub(crate) struct Notify {
     /// Slack incoming-webhook URL.
     pub slack: Option<Secret>,
     /// Discord webhook URL.
@@ -215,7 +215,7 @@ impl Default for Notify {
 /// `notify.telegram`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Telegram {
+pub(crate) struct Telegram {
     /// Bot token.
     pub token: Secret,
     /// Chat id.
@@ -225,7 +225,7 @@ pub struct Telegram {
 /// `logs:` section.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Logs {
+pub(crate) struct Logs {
     /// Directory for `YYYY-MM-DD.log` files, relative to the config directory.
     pub dir: Text,
     /// Days to keep old log files.

@@ -12,7 +12,7 @@ use super::env::{Env, with_env};
 
 /// One configuration file's text plus an index from field path to its position.
 #[derive(Debug)]
-pub struct Source {
+pub(crate) struct Source {
     /// The file's path, as shown in errors.
     pub path: PathBuf,
     /// The raw text.
@@ -23,14 +23,14 @@ pub struct Source {
 
 impl Source {
     /// Reads `path`; an unreadable file is an error naming it.
-    pub fn read(path: &Path) -> Result<Source, ConfigError> {
+    pub(crate) fn read(path: &Path) -> Result<Source, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::file(path, format!("cannot read file: {e}")))?;
         Ok(Source::from_text(path, text))
     }
 
     /// A source from text already in memory.
-    pub fn from_text(path: &Path, text: String) -> Source {
+    pub(crate) fn from_text(path: &Path, text: String) -> Source {
         let index = index_positions(&text);
         Source {
             path: path.to_path_buf(),
@@ -40,7 +40,7 @@ impl Source {
     }
 
     /// Deserialises the whole file into `T`, rejecting unknown keys, expanding `${VAR}`.
-    pub fn parse<T: DeserializeOwned>(&self, env: &Env) -> Result<T, ConfigError> {
+    pub(crate) fn parse<T: DeserializeOwned>(&self, env: &Env) -> Result<T, ConfigError> {
         if self.text.trim().is_empty() {
             return Err(ConfigError::file(
                 &self.path,
@@ -78,7 +78,7 @@ impl Source {
     }
 
     /// The position of `field`, or of its nearest parent that is present in the file.
-    pub fn position(&self, field: &str) -> Option<(usize, usize)> {
+    pub(crate) fn position(&self, field: &str) -> Option<(usize, usize)> {
         let mut f = field.to_string();
         loop {
             if let Some(p) = self.index.get(&f) {
@@ -90,7 +90,7 @@ impl Source {
     }
 
     /// An error about `field` at its position in this file.
-    pub fn error(&self, field: &str, message: impl Into<String>) -> ConfigError {
+    pub(crate) fn error(&self, field: &str, message: impl Into<String>) -> ConfigError {
         let pos = self.position(field);
         ConfigError {
             file: self.path.clone(),
@@ -99,11 +99,6 @@ impl Source {
             field: field.to_string(),
             message: message.into(),
         }
-    }
-
-    /// Whether the file sets `field` explicitly.
-    pub fn has(&self, field: &str) -> bool {
-        self.index.contains_key(field)
     }
 }
 

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-pub use super::kubevirt::KubevirtSpec;
-pub use super::oci::OciSpec;
+pub(super) use super::kubevirt::KubevirtSpec;
+pub(super) use super::oci::OciSpec;
 use super::values::{CronExpr, Text, TimeZone, Value};
 use crate::model::Action;
 
@@ -45,7 +45,7 @@ pub(super) struct SpecFile {
 
 /// A loaded, checked spec: what every provider reads, and the provider's own part.
 #[derive(Debug, Clone)]
-pub struct Spec {
+pub(crate) struct Spec {
     /// Spec name; defaults to the file stem.
     pub name: Text,
     /// How many instances.
@@ -70,7 +70,7 @@ pub struct Spec {
 
 /// The provider's part of a spec.
 #[derive(Debug, Clone)]
-pub enum ProviderSpec {
+pub(crate) enum ProviderSpec {
     /// A KubeVirt VM.
     Kubevirt(KubevirtSpec),
     /// An OCI instance.
@@ -82,7 +82,7 @@ pub enum ProviderSpec {
 
 impl Spec {
     /// The KubeVirt part, when the spec was loaded for KubeVirt.
-    pub fn kubevirt(&self) -> Option<&KubevirtSpec> {
+    pub(crate) fn kubevirt(&self) -> Option<&KubevirtSpec> {
         match &self.provider {
             ProviderSpec::Kubevirt(k) => Some(k),
             _ => None,
@@ -90,7 +90,7 @@ impl Spec {
     }
 
     /// The OCI part, when the spec was loaded for OCI.
-    pub fn oci(&self) -> Option<&OciSpec> {
+    pub(crate) fn oci(&self) -> Option<&OciSpec> {
         match &self.provider {
             ProviderSpec::Oci(o) => Some(o),
             _ => None,
@@ -105,7 +105,7 @@ fn one() -> u32 {
 /// `disk:` (KubeVirt).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Disk {
+pub(crate) struct Disk {
     /// Size as a Kubernetes quantity (`30Gi`).
     pub size: Text,
     /// Storage class; default the cluster's default class.
@@ -119,7 +119,7 @@ pub struct Disk {
 /// `disk.source`: exactly one of registry, http, pvc.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum DiskSource {
+pub(crate) enum DiskSource {
     /// Container disk image: `docker://registry.local/rhel9:9.4`.
     Registry(Text),
     /// HTTP(S) URL of a disk image.
@@ -131,7 +131,7 @@ pub enum DiskSource {
 /// `disk.source.pvc`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct PvcRef {
+pub(crate) struct PvcRef {
     /// Namespace of the PVC.
     pub namespace: Text,
     /// Name of the PVC.
@@ -141,7 +141,7 @@ pub struct PvcRef {
 /// `image:` (OCI): an OCID, or a filter resolved online to the newest match.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Image {
+pub(crate) struct Image {
     /// Image OCID.
     pub id: Option<Text>,
     /// Operating system, e.g. `Canonical Ubuntu`.
@@ -156,7 +156,7 @@ pub struct Image {
 /// One `fallback:` entry (OCI flex sizes).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct FallbackSize {
+pub(crate) struct FallbackSize {
     /// OCPUs.
     pub ocpus: f64,
     /// Memory in GB.
@@ -166,7 +166,7 @@ pub struct FallbackSize {
 /// `placement:`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct PlacementSpec {
+pub(crate) struct PlacementSpec {
     /// OCI: `all` or a list of AD names or suffixes, tried in order.
     pub availability_domains: Option<AdChoice>,
     /// OCI fault domain.
@@ -184,7 +184,7 @@ pub struct PlacementSpec {
 /// `placement.availability_domains`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
-pub enum AdChoice {
+pub(crate) enum AdChoice {
     /// Every AD of the region, in the region's order.
     #[serde(serialize_with = "ser_all")]
     All,
@@ -228,7 +228,7 @@ impl<'de> Deserialize<'de> for AdChoice {
 /// `cloud_init:`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct CloudInit {
+pub(crate) struct CloudInit {
     /// Template path under `templates/`.
     pub template: Text,
     /// Variables available as `vars.NAME`.
@@ -239,7 +239,7 @@ pub struct CloudInit {
 /// `ssh:`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Ssh {
+pub(crate) struct Ssh {
     /// Public key files (`~` allowed) or literal `ssh-ed25519 AAAA...` lines.
     #[serde(default)]
     pub authorized_keys: Vec<Text>,
@@ -269,7 +269,7 @@ fn scheduled_action<'de, D: Deserializer<'de>>(d: D) -> Result<Action, D::Error>
 /// One `schedules:` entry.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     /// When (crontab syntax).
     pub cron: CronExpr,
     /// What.

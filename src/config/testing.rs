@@ -18,7 +18,7 @@ fn stem_of(yaml: &str, fallback: &str) -> String {
 }
 
 /// A project from `yaml` (named by its `name:`, else `lab`).
-pub fn project(yaml: &str) -> Project {
+pub(crate) fn project(yaml: &str) -> Project {
     let path = PathBuf::from(format!("projects/{}.yaml", stem_of(yaml, "lab")));
     match dir().project_from(Source::from_text(&path, yaml.to_string())) {
         Ok(p) => p,
@@ -27,7 +27,7 @@ pub fn project(yaml: &str) -> Project {
 }
 
 /// A spec from `yaml` (named by its `name:`, else `web`) for `kind`.
-pub fn spec(yaml: &str, kind: ProviderKind) -> Spec {
+pub(crate) fn spec(yaml: &str, kind: ProviderKind) -> Spec {
     let path = PathBuf::from(format!("specs/{}.yaml", stem_of(yaml, "web")));
     match dir().spec_from(Source::from_text(&path, yaml.to_string()), Some(kind)) {
         Ok(s) => s,

@@ -12,11 +12,11 @@ use super::env::expand_current;
 /// A string after `${VAR}` expansion.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
 #[serde(transparent)]
-pub struct Text(pub String);
+pub(crate) struct Text(pub String);
 
 impl Text {
     /// The expanded string.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -50,16 +50,17 @@ impl<'de> Deserialize<'de> for Text {
 /// A string that must never be printed: webhook URLs, tokens.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
-pub struct Secret(Text);
+pub(crate) struct Secret(Text);
 
 impl Secret {
     /// The secret value, for the one place that sends it.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         self.0.as_str()
     }
 
+    #[cfg(test)]
     /// A secret from a plain string (tests, programmatic use).
-    pub fn new(s: impl Into<String>) -> Secret {
+    pub(crate) fn new(s: impl Into<String>) -> Secret {
         Secret(Text(s.into()))
     }
 }
@@ -78,11 +79,11 @@ impl Serialize for Secret {
 
 /// A human duration: `90s`, `10m`, `1h`, `1h30m`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Default)]
-pub struct Dur(pub Duration);
+pub(crate) struct Dur(pub Duration);
 
 impl Dur {
     /// Seconds as a `Dur`.
-    pub const fn secs(s: u64) -> Dur {
+    pub(crate) const fn secs(s: u64) -> Dur {
         Dur(Duration::from_secs(s))
     }
 }
@@ -119,7 +120,7 @@ impl<'de> Deserialize<'de> for Dur {
 
 /// A cron expression: 5-field crontab (minute hour day month weekday) or 6 fields with seconds.
 #[derive(Clone, Debug)]
-pub struct CronExpr {
+pub(crate) struct CronExpr {
     /// As written in the file.
     pub text: String,
     /// Parsed schedule (with crontab weekday numbering translated).
@@ -237,7 +238,7 @@ impl Serialize for CronExpr {
 
 /// An IANA time zone such as `Asia/Seoul`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TimeZone(pub chrono_tz::Tz);
+pub(crate) struct TimeZone(pub chrono_tz::Tz);
 
 impl<'de> Deserialize<'de> for TimeZone {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -259,7 +260,7 @@ impl Serialize for TimeZone {
 /// A free-form value (template vars, affinity) whose strings get `${VAR}` expansion.
 #[derive(Clone, Debug, PartialEq, Default, Serialize)]
 #[serde(transparent)]
-pub struct Value(pub serde_json::Value);
+pub(crate) struct Value(pub serde_json::Value);
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -6,7 +6,7 @@ use crate::model::{DeleteOptions, Event, Existing, Observer, ResourceReport};
 use crate::provider::Provider;
 
 /// Deletes `instances` (already listed by ownership labels and confirmed by the caller).
-pub async fn delete<P: Provider>(
+pub(crate) async fn delete<P: Provider>(
     provider: &P,
     instances: &[Existing],
     options: &DeleteOptions,

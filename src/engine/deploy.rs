@@ -15,7 +15,7 @@ use crate::provider::{Placement, Provider};
 
 /// Options of one deploy run.
 #[derive(Debug, Clone)]
-pub struct DeployOptions {
+pub(crate) struct DeployOptions {
     /// Instances worked on at once.
     pub parallel: usize,
     /// Wait until each instance runs.
@@ -31,14 +31,13 @@ pub struct DeployOptions {
 /// Deploys `plan` on `provider`; returns every report (also sent to `observer`).
 ///
 /// Fails as a whole only when the existing instances cannot be listed.
-pub async fn deploy<P: Provider>(
+pub(crate) async fn deploy<P: Provider>(
     provider: &P,
     plan: &Plan,
     opts: &DeployOptions,
     observer: &dyn Observer,
 ) -> Result<Vec<ResourceReport>, ProviderError> {
     let scope = Scope {
-        project: plan.project.name.0.clone(),
         spec: Some(plan.spec.name.0.clone()),
         target: None,
     };
@@ -50,7 +49,6 @@ pub async fn deploy<P: Provider>(
             .filter(|e| !wanted.contains(e.name.as_str()))
         {
             observer.event(Event::Note {
-                instance: Some(e.name.clone()),
                 message: format!(
                     "instance `{}` exists beyond the {} requested replicas: left alone (delete it with --target {})",
                     e.name,
@@ -380,7 +378,6 @@ impl<P: Provider> InstanceRun<'_, P> {
         match info.zone.as_ref().filter(|_| rotates) {
             Some(zone) => {
                 self.observer.event(Event::Note {
-                    instance: Some(self.inst.name.clone()),
                     message: format!("dropping `{zone}` for this run: {}", err.message),
                 });
                 dropped.insert(zone.clone());
@@ -400,7 +397,6 @@ impl<P: Provider> InstanceRun<'_, P> {
     async fn check_then_fail(&mut self, reason: String) {
         let inst = self.inst;
         let scope = Scope {
-            project: inst.project.clone(),
             spec: Some(inst.spec.clone()),
             target: Some(inst.name.clone()),
         };

@@ -3,8 +3,8 @@
 mod delete;
 mod deploy;
 mod power;
-pub mod retry;
+pub(crate) mod retry;
 
-pub use delete::delete;
-pub use deploy::{DeployOptions, deploy};
-pub use power::power;
+pub(crate) use delete::delete;
+pub(crate) use deploy::{DeployOptions, deploy};
+pub(crate) use power::power;

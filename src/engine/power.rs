@@ -6,7 +6,7 @@ use crate::model::{Event, Existing, Observer, Power, ResourceReport};
 use crate::provider::Provider;
 
 /// Starts or stops each of `instances`.
-pub async fn power<P: Provider>(
+pub(crate) async fn power<P: Provider>(
     provider: &P,
     instances: &[Existing],
     action: Power,

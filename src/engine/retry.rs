@@ -9,7 +9,7 @@ use crate::model::{ErrorClass, ProviderError};
 
 /// The knobs of the retry engine (from `retry:` in the project plus command-line overrides).
 #[derive(Debug, Clone)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Wait between full rounds of capacity attempts.
     pub interval: Duration,
     /// Launch attempts before giving up; 0 = forever.
@@ -32,7 +32,7 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// The policy of a project's `retry:` section.
-    pub fn from_config(r: &Retry) -> RetryPolicy {
+    pub(crate) fn from_config(r: &Retry) -> RetryPolicy {
         RetryPolicy {
             interval: r.interval.0,
             max_attempts: r.max_attempts,
@@ -51,7 +51,7 @@ impl RetryPolicy {
 
 /// What the engine does next after an attempt failed.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Try the next placement of this round right away.
     NextPlacement,
     /// Wait, then retry the same placement (same retry token).
@@ -68,7 +68,7 @@ pub enum Decision {
 }
 
 /// Per-instance retry state: counters and backoff iterators.
-pub struct RetryState {
+pub(crate) struct RetryState {
     policy: RetryPolicy,
     attempts: u64,
     throttle: backon::ExponentialBackoff,
@@ -79,7 +79,7 @@ pub struct RetryState {
 
 impl RetryState {
     /// Fresh state; `seed` makes the jitter reproducible in tests.
-    pub fn new(policy: RetryPolicy, seed: u64) -> RetryState {
+    pub(crate) fn new(policy: RetryPolicy, seed: u64) -> RetryState {
         let throttle = ExponentialBuilder::default()
             .with_min_delay(policy.throttle_base)
             .with_max_delay(policy.throttle_max)
@@ -103,13 +103,13 @@ impl RetryState {
     }
 
     /// Counts one attempt; returns its 1-based number.
-    pub fn start_attempt(&mut self) -> u64 {
+    pub(crate) fn start_attempt(&mut self) -> u64 {
         self.attempts += 1;
         self.attempts
     }
 
     /// Attempts made so far.
-    pub fn attempts(&self) -> u64 {
+    pub(crate) fn attempts(&self) -> u64 {
         self.attempts
     }
 
@@ -140,7 +140,7 @@ impl RetryState {
     /// A round ended without a success and without a wait of its own (its last placements
     /// were dropped): the next round starts after the round wait, unless attempts or the
     /// deadline are used up. `last` is the error that ended the round.
-    pub fn round_over(&mut self, last: &ProviderError, elapsed: Duration) -> Decision {
+    pub(crate) fn round_over(&mut self, last: &ProviderError, elapsed: Duration) -> Decision {
         let wait = self.round_wait();
         self.limits(last, elapsed, wait)
             .unwrap_or(Decision::NextRound(wait))
@@ -169,7 +169,7 @@ impl RetryState {
     ///
     /// `last_in_round` says whether this was the round's last placement; `elapsed` is the
     /// time since the instance's first attempt.
-    pub fn on_error(
+    pub(crate) fn on_error(
         &mut self,
         err: &ProviderError,
         last_in_round: bool,
@@ -358,7 +358,10 @@ fn attempts(n: u64) -> String {
 ///
 /// Transient and throttled errors are retried as the policy says (bounded); any other
 /// class is returned at once. Used for the read calls around actions (list, status).
-pub async fn retry_reads<T, F, Fut>(policy: &RetryPolicy, mut op: F) -> Result<T, ProviderError>
+pub(crate) async fn retry_reads<T, F, Fut>(
+    policy: &RetryPolicy,
+    mut op: F,
+) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, ProviderError>>,

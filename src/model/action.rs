@@ -5,7 +5,7 @@ use serde::Serialize;
 /// Every action vauto knows, as typed on the command line and in `schedules:`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Action {
+pub(crate) enum Action {
     /// Create every missing resource of the spec's instances.
     Deploy,
     /// Delete the spec's managed resources.
@@ -30,7 +30,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order `--help` lists them.
-    pub const ALL: [Action; 10] = [
+    pub(crate) const ALL: [Action; 10] = [
         Action::Deploy,
         Action::Delete,
         Action::Status,
@@ -44,11 +44,11 @@ impl Action {
     ];
 
     /// The actions a schedule may run.
-    pub const SCHEDULED: [Action; 4] =
+    pub(crate) const SCHEDULED: [Action; 4] =
         [Action::Start, Action::Stop, Action::Deploy, Action::Delete];
 
     /// The word on the command line.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Action::Deploy => "deploy",
             Action::Delete => "delete",
@@ -64,7 +64,7 @@ impl Action {
     }
 
     /// The action a word names, if any.
-    pub fn parse(word: &str) -> Option<Action> {
+    pub(crate) fn parse(word: &str) -> Option<Action> {
         Action::ALL.into_iter().find(|a| a.as_str() == word)
     }
 }
@@ -78,7 +78,7 @@ impl std::fmt::Display for Action {
 /// The two power actions a provider performs: the `start`/`stop` [`Action`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Power {
+pub(crate) enum Power {
     /// Start a stopped instance.
     Start,
     /// Stop a running instance.
@@ -87,7 +87,7 @@ pub enum Power {
 
 impl Power {
     /// The power action of `action`, if it is one.
-    pub fn of(action: Action) -> Option<Power> {
+    pub(crate) fn of(action: Action) -> Option<Power> {
         match action {
             Action::Start => Some(Power::Start),
             Action::Stop => Some(Power::Stop),
@@ -96,7 +96,7 @@ impl Power {
     }
 
     /// The action this is.
-    pub fn action(self) -> Action {
+    pub(crate) fn action(self) -> Action {
         match self {
             Power::Start => Action::Start,
             Power::Stop => Action::Stop,
@@ -107,7 +107,7 @@ impl Power {
 /// The backend a project deploys to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
+pub(crate) enum ProviderKind {
     /// KubeVirt / OpenShift Virtualization through the Kubernetes API.
     Kubevirt,
     /// Oracle Cloud Infrastructure Compute.
@@ -116,7 +116,7 @@ pub enum ProviderKind {
 
 impl ProviderKind {
     /// `kubevirt` or `oci`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ProviderKind::Kubevirt => "kubevirt",
             ProviderKind::Oci => "oci",

@@ -7,7 +7,7 @@ use serde::Serialize;
 /// What kind of failure a backend reported; the engine decides what to do from this alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ErrorClass {
+pub(crate) enum ErrorClass {
     /// The backend has no room for the instance right now (OCI "Out of host capacity").
     Capacity,
     /// The backend asked us to slow down (HTTP 429).
@@ -29,7 +29,7 @@ pub enum ErrorClass {
 
 impl ErrorClass {
     /// The lowercase name used in journals, JSON output and messages.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ErrorClass::Capacity => "capacity",
             ErrorClass::Throttled => "throttled",
@@ -54,7 +54,7 @@ impl std::fmt::Display for ErrorClass {
 /// Set by the provider's `classify` from the structured error body (OCI `code`, Kubernetes
 /// `Status.reason`), so no caller ever matches message text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ErrorCode {
+pub(crate) enum ErrorCode {
     /// Nothing more specific than the class.
     #[default]
     Unspecified,
@@ -68,7 +68,7 @@ pub enum ErrorCode {
 /// An error from a backend, classified once at the provider's edge.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
-pub struct ProviderError {
+pub(crate) struct ProviderError {
     /// What the engine should make of it.
     pub class: ErrorClass,
     /// The backend's own reason, when a caller needs it.
@@ -81,7 +81,7 @@ pub struct ProviderError {
 
 impl ProviderError {
     /// A new error of `class` with `message`.
-    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+    pub(crate) fn new(class: ErrorClass, message: impl Into<String>) -> Self {
         ProviderError {
             class,
             code: ErrorCode::Unspecified,
@@ -91,13 +91,13 @@ impl ProviderError {
     }
 
     /// The same error with the backend's reason.
-    pub fn with_code(mut self, code: ErrorCode) -> Self {
+    pub(crate) fn with_code(mut self, code: ErrorCode) -> Self {
         self.code = code;
         self
     }
 
     /// The same error with a server-requested retry delay.
-    pub fn with_retry_after(mut self, after: Option<Duration>) -> Self {
+    pub(crate) fn with_retry_after(mut self, after: Option<Duration>) -> Self {
         self.retry_after = after;
         self
     }

@@ -10,7 +10,7 @@ use super::{ErrorClass, ResourceReport};
 /// Where one attempt went, as observers see it: a label for people and the zone, if the
 /// backend has zones (OCI availability domains; KubeVirt none).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct PlacementInfo {
+pub(crate) struct PlacementInfo {
     /// Short label for progress lines: `AD-1 2 OCPU/12 GB`, or `-`.
     pub label: String,
     /// The zone the attempt went to (full name), when the backend has zones.
@@ -20,13 +20,13 @@ pub struct PlacementInfo {
 
 /// A zone's name as people say it: without the account prefix OCI puts before an
 /// availability domain (`Uocm:PHX-AD-1` → `PHX-AD-1`).
-pub fn short_zone(zone: &str) -> &str {
+pub(crate) fn short_zone(zone: &str) -> &str {
     zone.rsplit(':').next().unwrap_or(zone)
 }
 
 /// Something that happened during a run.
 #[derive(Debug, Clone)]
-pub enum Event {
+pub(crate) enum Event {
     /// A resource reached its final outcome for this run (boxed: the other events are small).
     Report(Box<ResourceReport>),
     /// A create attempt is about to be made.
@@ -64,30 +64,30 @@ pub enum Event {
     },
     /// A remark for the operator (`dropping AD-2 for this run: shape not available`).
     Note {
-        /// Instance the note is about, if any.
-        instance: Option<String>,
         /// The remark.
         message: String,
     },
 }
 
 /// Receives events; implementations must be cheap and never fail the run.
-pub trait Observer: Send + Sync {
+pub(crate) trait Observer: Send + Sync {
     /// Called for every event, possibly from several tasks at once.
     fn event(&self, event: Event);
 }
 
 /// An observer that drops everything (tests, quiet runs).
-pub struct Silent;
+pub(crate) struct Silent;
 
 impl Observer for Silent {
     fn event(&self, _: Event) {}
 }
 
 /// An observer that keeps every event (tests).
+#[cfg(test)]
 #[derive(Default)]
-pub struct Recorder(pub std::sync::Mutex<Vec<Event>>);
+pub(crate) struct Recorder(pub std::sync::Mutex<Vec<Event>>);
 
+#[cfg(test)]
 impl Observer for Recorder {
     fn event(&self, event: Event) {
         if let Ok(mut v) = self.0.lock() {
@@ -96,15 +96,16 @@ impl Observer for Recorder {
     }
 }
 
+#[cfg(test)]
 impl Recorder {
     /// A copy of the events so far.
-    pub fn events(&self) -> Vec<Event> {
+    pub(crate) fn events(&self) -> Vec<Event> {
         self.0.lock().map(|v| v.clone()).unwrap_or_default()
     }
 }
 
 /// Sends every event to several observers.
-pub struct Fanout<'a>(pub Vec<&'a dyn Observer>);
+pub(crate) struct Fanout<'a>(pub Vec<&'a dyn Observer>);
 
 impl Observer for Fanout<'_> {
     fn event(&self, event: Event) {

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 /// A managed instance found on the backend (by ownership labels).
 #[derive(Debug, Clone, Serialize)]
-pub struct Existing {
+pub(crate) struct Existing {
     /// Instance name (`v-auto/name`).
     pub name: String,
     /// Spec it belongs to (`v-auto/spec`).
@@ -19,9 +19,7 @@ pub struct Existing {
 
 /// Which managed instances an action looks at.
 #[derive(Debug, Clone)]
-pub struct Scope {
-    /// Project name (always set).
-    pub project: String,
+pub(crate) struct Scope {
     /// Spec name; `None` means every spec of the project.
     pub spec: Option<String>,
     /// One instance name (`--target`).
@@ -30,14 +28,14 @@ pub struct Scope {
 
 /// Options for `delete`.
 #[derive(Debug, Clone, Default)]
-pub struct DeleteOptions {
+pub(crate) struct DeleteOptions {
     /// Keep the instance's boot disk (only where the provider's capability says it can).
     pub keep_boot_volume: bool,
 }
 
 /// One row of `status`.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct InstanceStatus {
+pub(crate) struct InstanceStatus {
     /// Instance name.
     pub name: String,
     /// Spec name.
@@ -67,7 +65,7 @@ pub struct InstanceStatus {
 
 /// The facts of a status row that only some backends report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct StatusExtra {
+pub(crate) struct StatusExtra {
     /// Fault domain within the availability domain.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault_domain: Option<String>,
@@ -84,7 +82,7 @@ pub struct StatusExtra {
 
 impl StatusExtra {
     /// No fact is set.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         *self == StatusExtra::default()
     }
 }

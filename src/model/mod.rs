@@ -9,8 +9,10 @@ mod event;
 mod instance;
 mod report;
 
-pub use action::{Action, Power, ProviderKind};
-pub use error::{ErrorClass, ErrorCode, ProviderError};
-pub use event::{Event, Fanout, Observer, PlacementInfo, Recorder, Silent, short_zone};
-pub use instance::{DeleteOptions, Existing, InstanceStatus, Scope, StatusExtra};
-pub use report::{Details, Outcome, ResourceReport, Summary};
+pub(crate) use action::{Action, Power, ProviderKind};
+pub(crate) use error::{ErrorClass, ErrorCode, ProviderError};
+#[cfg(test)]
+pub(crate) use event::Recorder;
+pub(crate) use event::{Event, Fanout, Observer, PlacementInfo, Silent, short_zone};
+pub(crate) use instance::{DeleteOptions, Existing, InstanceStatus, Scope, StatusExtra};
+pub(crate) use report::{Outcome, ResourceReport, Summary};

@@ -5,7 +5,7 @@ use serde::Serialize;
 /// How one resource came out of an action; printed as `[SUCCESS]` and friends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Created, started or stopped as asked.
     Success,
     /// Nothing to do: already there, already in that state.
@@ -18,7 +18,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The bracketed tag printed at the start of the line.
-    pub fn tag(self) -> &'static str {
+    pub(crate) fn tag(self) -> &'static str {
         match self {
             Outcome::Success => "[SUCCESS]",
             Outcome::Skipped => "[SKIPPED]",
@@ -30,7 +30,7 @@ impl Outcome {
 
 /// Machine-readable facts about a resource, as `-o json` prints them (keys sorted).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Details {
+pub(crate) struct Details {
     /// The OCI availability domain the instance landed in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub availability_domain: Option<String>,
@@ -68,12 +68,12 @@ pub struct Details {
 
 impl Details {
     /// No fact is set.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         *self == Details::default()
     }
 
     /// Every fact that is set, as (key, value) in `-o json`'s key order.
-    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
+    pub(crate) fn pairs(&self) -> Vec<(&'static str, &str)> {
         [
             ("availability_domain", &self.availability_domain),
             ("id", &self.id),
@@ -93,14 +93,14 @@ impl Details {
     }
 
     /// An address is known: the instance was seen running.
-    pub fn has_address(&self) -> bool {
+    pub(crate) fn has_address(&self) -> bool {
         self.public_ip.is_some() || self.private_ip.is_some() || self.ip.is_some()
     }
 }
 
 /// One line of output: a resource, what happened to it and why.
 #[derive(Debug, Clone, Serialize)]
-pub struct ResourceReport {
+pub(crate) struct ResourceReport {
     /// The instance this resource belongs to.
     pub instance: String,
     /// Resource kind as the backend names it (`VirtualMachine`, `Instance`, ...).
@@ -118,7 +118,7 @@ pub struct ResourceReport {
 
 impl ResourceReport {
     /// A report line with no details.
-    pub fn new(
+    pub(crate) fn new(
         instance: &str,
         kind: &str,
         name: &str,
@@ -136,7 +136,7 @@ impl ResourceReport {
     }
 
     /// Sets details (builder style).
-    pub fn with(mut self, set: impl FnOnce(&mut Details)) -> Self {
+    pub(crate) fn with(mut self, set: impl FnOnce(&mut Details)) -> Self {
         set(&mut self.details);
         self
     }
@@ -144,7 +144,7 @@ impl ResourceReport {
 
 /// Counts of each outcome, printed at the end of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// `[SUCCESS]` lines.
     pub success: usize,
     /// `[SKIPPED]` lines.
@@ -157,7 +157,7 @@ pub struct Summary {
 
 impl Summary {
     /// Counts the outcomes of `reports`.
-    pub fn of(reports: &[ResourceReport]) -> Summary {
+    pub(crate) fn of(reports: &[ResourceReport]) -> Summary {
         let mut s = Summary::default();
         for r in reports {
             match r.outcome {

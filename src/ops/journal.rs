@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Event, Observer, Outcome, PlacementInfo, ResourceReport};
 
 /// The journal's file name inside the state directory.
-pub const FILE_NAME: &str = "journal.jsonl";
+pub(crate) const FILE_NAME: &str = "journal.jsonl";
 /// Rotate once the journal grows past this many bytes (64 MiB).
-pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Rotated files kept (`journal.jsonl.1` … `journal.jsonl.5`).
-pub const DEFAULT_KEEP: usize = 5;
+pub(crate) const DEFAULT_KEEP: usize = 5;
 /// Messages longer than this are cut, so one chatty server cannot bloat the journal.
 const MAX_MESSAGE: usize = 500;
 /// The resource kinds whose creation means a launch attempt succeeded.
@@ -30,7 +30,7 @@ const MAIN_KINDS: &[&str] = &["Instance", "VirtualMachine"];
 /// What a journal line records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum EntryKind {
+pub(crate) enum EntryKind {
     /// One launch attempt ended (in an error class or `success`).
     Attempt,
     /// One resource reached its outcome for the action (`success`, `skipped`, `failed`, `deleted`).
@@ -39,7 +39,7 @@ pub enum EntryKind {
 
 /// One journal line. Never holds secrets: only names, placements, classes and server messages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// When the attempt ended or the result came, UTC, `2026-11-22T19:56:49.123Z`.
     pub ts: String,
     /// Attempt or result.
@@ -78,13 +78,13 @@ pub struct Entry {
 }
 
 /// The current time in the journal's fixed, lexicographically sortable format.
-pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// The journal files on disk: appends whole lines and rotates by size.
 #[derive(Debug, Clone)]
-pub struct JournalFile {
+pub(crate) struct JournalFile {
     dir: PathBuf,
     max_bytes: u64,
     keep: usize,
@@ -92,7 +92,7 @@ pub struct JournalFile {
 
 impl JournalFile {
     /// The journal in `state_dir`, rotated at [`DEFAULT_MAX_BYTES`] keeping [`DEFAULT_KEEP`] files.
-    pub fn new(state_dir: &Path) -> JournalFile {
+    pub(crate) fn new(state_dir: &Path) -> JournalFile {
         JournalFile {
             dir: state_dir.to_path_buf(),
             max_bytes: DEFAULT_MAX_BYTES,
@@ -100,15 +100,16 @@ impl JournalFile {
         }
     }
 
+    #[cfg(test)]
     /// The same journal with another rotation size and number of rotated files (at least 1).
-    pub fn with_rotation(mut self, max_bytes: u64, keep: usize) -> JournalFile {
+    pub(crate) fn with_rotation(mut self, max_bytes: u64, keep: usize) -> JournalFile {
         self.max_bytes = max_bytes.max(1);
         self.keep = keep.max(1);
         self
     }
 
     /// `<state>/journal.jsonl`.
-    pub fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.join(FILE_NAME)
     }
 
@@ -135,7 +136,7 @@ impl JournalFile {
     }
 
     /// Appends `entry` as one line; rotates when the file grew past the size limit.
-    pub fn append(&self, entry: &Entry) -> std::io::Result<()> {
+    pub(crate) fn append(&self, entry: &Entry) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
         line.push(b'\n');
         let lock = self.lock_file()?;
@@ -186,7 +187,7 @@ impl JournalFile {
 }
 
 /// The journal files of `state_dir` that exist, oldest first (`.N` … `.1`, then the live file).
-pub fn files_oldest_first(state_dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_oldest_first(state_dir: &Path) -> Vec<PathBuf> {
     let mut rotated: Vec<(usize, PathBuf)> = std::fs::read_dir(state_dir)
         .into_iter()
         .flatten()
@@ -213,7 +214,7 @@ pub fn files_oldest_first(state_dir: &Path) -> Vec<PathBuf> {
 
 /// What a journal line says about the run it belongs to.
 #[derive(Debug, Clone)]
-pub struct RunInfo {
+pub(crate) struct RunInfo {
     /// Project name.
     pub project: String,
     /// Spec name; empty when the action covers several specs.
@@ -234,7 +235,7 @@ struct InstanceState {
 /// An [`Observer`] that writes attempts and results to the journal (and the log at info).
 ///
 /// Write failures are logged once as a warning and never stop the run.
-pub struct Journal {
+pub(crate) struct Journal {
     file: JournalFile,
     run: RunInfo,
     started: Instant,
@@ -245,7 +246,7 @@ pub struct Journal {
 
 impl Journal {
     /// A journal observer for one run.
-    pub fn new(file: JournalFile, run: RunInfo) -> Journal {
+    pub(crate) fn new(file: JournalFile, run: RunInfo) -> Journal {
         Journal {
             file,
             run,
@@ -257,7 +258,7 @@ impl Journal {
     }
 
     /// Records which spec `instance` belongs to (actions over several specs).
-    pub fn set_spec(&self, instance: &str, spec: &str) {
+    pub(crate) fn set_spec(&self, instance: &str, spec: &str) {
         if let Ok(mut m) = self.specs.lock() {
             m.insert(instance.to_string(), spec.to_string());
         }

@@ -9,14 +9,13 @@ use backon::{ConstantBuilder, Retryable};
 
 /// A held lock; released when dropped (and by the OS if the process dies).
 #[derive(Debug)]
-pub struct RunLock {
+pub(crate) struct RunLock {
     file: File,
-    path: PathBuf,
 }
 
 /// Why a lock could not be taken.
 #[derive(Debug, thiserror::Error)]
-pub enum LockError {
+pub(crate) enum LockError {
     /// Another process holds it.
     #[error("another vauto run holds `{}` (pid {})", path.display(), pid.map_or("unknown".to_string(), |p| p.to_string()))]
     Held {
@@ -37,7 +36,11 @@ pub enum LockError {
 
 impl RunLock {
     /// Takes `<state>/lock/<project>-<spec>.lock` now, or says who holds it.
-    pub fn acquire(state_dir: &Path, project: &str, spec: &str) -> Result<RunLock, LockError> {
+    pub(crate) fn acquire(
+        state_dir: &Path,
+        project: &str,
+        spec: &str,
+    ) -> Result<RunLock, LockError> {
         let dir = state_dir.join("lock");
         let path = dir.join(format!("{project}-{spec}.lock"));
         let io = |source| LockError::Io {
@@ -69,12 +72,12 @@ impl RunLock {
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         writeln!(file, "{}", std::process::id()).map_err(io)?;
         file.flush().map_err(io)?;
-        Ok(RunLock { file, path })
+        Ok(RunLock { file })
     }
 
     /// [`acquire`](Self::acquire), queueing behind the holder (`--wait-lock`): looks again
     /// every 200 ms without blocking the runtime, for as long as the holder keeps it.
-    pub async fn acquire_waiting(
+    pub(crate) async fn acquire_waiting(
         state_dir: &Path,
         project: &str,
         spec: &str,
@@ -87,11 +90,6 @@ impl RunLock {
             .sleep(tokio::time::sleep)
             .when(|e| matches!(e, LockError::Held { .. }))
             .await
-    }
-
-    /// The lock file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

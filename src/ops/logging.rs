@@ -57,7 +57,7 @@ fn filter(default: &str) -> EnvFilter {
 
 /// Installs the loggers: `RUST_LOG` wins for both; else `-v` raises and `-q` lowers the
 /// stderr level, and the files get `info` (every attempt and result) or `debug` with `-v`.
-pub fn init(verbose: u8, quiet: bool) {
+pub(crate) fn init(verbose: u8, quiet: bool) {
     let stderr_default = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -88,7 +88,7 @@ pub fn init(verbose: u8, quiet: bool) {
 /// `YYYY-MM-DD.log` files older than `keep_days` (0 keeps them all).
 ///
 /// Opening the same directory again only prunes; another directory replaces the first.
-pub fn open_log_dir(dir: &Path, keep_days: u32) -> std::io::Result<()> {
+pub(crate) fn open_log_dir(dir: &Path, keep_days: u32) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     prune(dir, keep_days, chrono::Utc::now().date_naive())?;
     if let Ok(g) = slot().lock()
@@ -108,7 +108,7 @@ pub fn open_log_dir(dir: &Path, keep_days: u32) -> std::io::Result<()> {
 }
 
 /// Deletes `YYYY-MM-DD.log` files in `dir` dated more than `keep_days` before `today`.
-pub fn prune(
+pub(crate) fn prune(
     dir: &Path,
     keep_days: u32,
     today: chrono::NaiveDate,

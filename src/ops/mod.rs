@@ -1,8 +1,8 @@
 //! Operations around actions: run lock, journal, notifications, schedules.
 
-pub mod journal;
-pub mod lock;
-pub mod logging;
-pub mod notify;
-pub mod report;
-pub mod schedule;
+pub(crate) mod journal;
+pub(crate) mod lock;
+pub(crate) mod logging;
+pub(crate) mod notify;
+pub(crate) mod report;
+pub(crate) mod schedule;

@@ -18,9 +18,9 @@ use crate::config::{Notify, Project, ProviderSpec, Secret, Spec};
 use crate::model::{Event, Observer, Outcome};
 
 /// How long one request may take.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a run waits at exit for queued notifications.
-pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Tries per message and receiver (the first one included).
 const TRIES: u32 = 3;
 /// The longest `Retry-After` honoured; a receiver asking for more loses the message.
@@ -28,11 +28,11 @@ const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);
 /// Messages waiting to be sent; beyond this new ones are dropped with a warning.
 const QUEUE: usize = 256;
 /// Overrides the Telegram Bot API base URL (tests, proxies).
-pub const TELEGRAM_API_ENV: &str = "VAUTO_TELEGRAM_API";
+pub(crate) const TELEGRAM_API_ENV: &str = "VAUTO_TELEGRAM_API";
 
 /// One notification, as the generic webhook receives it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Note {
+pub(crate) struct Note {
     /// `run_started`, `attempts`, `success`, `failed`, `scheduled`, `daily_report`.
     pub event: String,
     /// Project name.
@@ -53,7 +53,7 @@ pub struct Note {
 
 impl Note {
     /// The one-line text chat receivers show.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut s = String::new();
         if self.simulated {
             s.push_str("[SIMULATED] ");
@@ -165,7 +165,7 @@ enum Job {
 
 /// A project's notification channel; cheap to clone, one background sender per project.
 #[derive(Clone)]
-pub struct Notifier {
+pub(crate) struct Notifier {
     tx: Option<mpsc::Sender<Job>>,
     project: String,
     spec: Option<String>,
@@ -190,7 +190,7 @@ impl std::fmt::Debug for Notifier {
 impl Notifier {
     /// A notifier for `project`'s `notify:` receivers; starts its sender task when there is
     /// at least one receiver (call inside a tokio runtime).
-    pub fn new(project: &Project, simulated: bool) -> Notifier {
+    pub(crate) fn new(project: &Project, simulated: bool) -> Notifier {
         let list = receivers(&project.notify);
         let tx = if list.is_empty() {
             None
@@ -211,8 +211,9 @@ impl Notifier {
         }
     }
 
+    #[cfg(test)]
     /// A notifier with no receivers.
-    pub fn off(project: &str) -> Notifier {
+    pub(crate) fn off(project: &str) -> Notifier {
         Notifier {
             tx: None,
             project: project.to_string(),
@@ -226,7 +227,7 @@ impl Notifier {
     }
 
     /// The same channel, for a run of `action` on `spec`.
-    pub fn for_run(&self, spec: Option<&str>, action: &str) -> Notifier {
+    pub(crate) fn for_run(&self, spec: Option<&str>, action: &str) -> Notifier {
         Notifier {
             spec: spec.map(str::to_string),
             action: Some(action.to_string()),
@@ -237,12 +238,12 @@ impl Notifier {
     }
 
     /// Whether any receiver is configured.
-    pub fn active(&self) -> bool {
+    pub(crate) fn active(&self) -> bool {
         self.tx.is_some()
     }
 
     /// Queues a note about this run; never blocks, drops the note when the queue is full.
-    pub fn send(
+    pub(crate) fn send(
         &self,
         event: &str,
         instance: Option<&str>,
@@ -266,7 +267,7 @@ impl Notifier {
     }
 
     /// Announces the start of a run (`deploy started: 2 x VM.Standard.A1.Flex ...`).
-    pub fn run_started(&self, what: &str) {
+    pub(crate) fn run_started(&self, what: &str) {
         let action = self.action.as_deref().unwrap_or("run");
         self.send(
             "run_started",
@@ -277,7 +278,7 @@ impl Notifier {
     }
 
     /// Closes a run: a `failed` notice when it hit a fatal `error` or some resource failed.
-    pub fn run_finished(&self, error: Option<&str>) {
+    pub(crate) fn run_finished(&self, error: Option<&str>) {
         if let Some(e) = error {
             self.run_failed(e);
             return;
@@ -295,7 +296,7 @@ impl Notifier {
     }
 
     /// Reports a run that ended badly: `failed` resources or a fatal error.
-    pub fn run_failed(&self, message: &str) {
+    pub(crate) fn run_failed(&self, message: &str) {
         let action = self.action.as_deref().unwrap_or("run");
         self.send(
             "failed",
@@ -306,7 +307,7 @@ impl Notifier {
     }
 
     /// Waits until every queued note was tried, at most `max`.
-    pub async fn flush(&self, max: Duration) {
+    pub(crate) async fn flush(&self, max: Duration) {
         let Some(tx) = &self.tx else { return };
         let (done, wait) = oneshot::channel();
         let fut = async {
@@ -324,7 +325,7 @@ impl Notifier {
 }
 
 /// What a run is about, for the start notice: count, shape and size, and where.
-pub fn describe_target(project: &Project, spec: &Spec) -> String {
+pub(crate) fn describe_target(project: &Project, spec: &Spec) -> String {
     let mut s = format!("{} x ", spec.replicas);
     match &spec.provider {
         ProviderSpec::Oci(o) => {

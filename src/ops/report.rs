@@ -16,7 +16,7 @@ use super::journal::{self, EntryKind};
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
-pub enum ReportError {
+pub(crate) enum ReportError {
     /// `--since` is neither a duration nor a date.
     #[error(
         "invalid --since `{0}`: expected a duration like `24h` or `7d`, or a date like `2026-11-01`"
@@ -34,7 +34,7 @@ pub enum ReportError {
 
 /// Which lines count.
 #[derive(Debug, Clone)]
-pub struct Filter {
+pub(crate) struct Filter {
     /// Only this project.
     pub project: Option<String>,
     /// Only this spec.
@@ -45,7 +45,7 @@ pub struct Filter {
 
 /// Reads `--since`: a duration back from `now` (`24h`, `7d`, `90m`) or a date (`2026-11-01`,
 /// meaning that day 00:00 UTC) or an RFC 3339 time.
-pub fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ReportError> {
+pub(crate) fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ReportError> {
     let s = s.trim();
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return d
@@ -65,7 +65,7 @@ pub fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ReportE
 
 /// Launch-attempt counts (from attempt lines).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
+pub(crate) struct Counts {
     /// Attempts that ended (any outcome).
     pub attempts: u64,
     /// "Out of host capacity" and friends.
@@ -92,7 +92,7 @@ impl Counts {
 
 /// Time from an instance's first attempt to its successful launch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimeToSuccess {
+pub(crate) struct TimeToSuccess {
     /// Launches measured.
     pub launches: u64,
     /// Fastest, seconds.
@@ -105,7 +105,7 @@ pub struct TimeToSuccess {
 
 /// Statistics of one project/spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SpecStats {
+pub(crate) struct SpecStats {
     /// Project name.
     pub project: String,
     /// Spec name.
@@ -128,7 +128,7 @@ pub struct SpecStats {
 
 /// Statistics of one availability domain (or Kubernetes node).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AdStats {
+pub(crate) struct AdStats {
     /// The AD (full name) or node.
     pub ad: String,
     /// Attempt counts.
@@ -138,7 +138,7 @@ pub struct AdStats {
 
 /// Capacity outcomes in one hour of the day (UTC) for one AD.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HourCell {
+pub(crate) struct HourCell {
     /// Capacity errors.
     pub capacity: u64,
     /// Successful launches.
@@ -147,7 +147,7 @@ pub struct HourCell {
 
 /// One hour of the day with its per-AD cells.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HourRow {
+pub(crate) struct HourRow {
     /// Hour of day, UTC (0–23).
     pub hour: u8,
     /// AD -> outcomes.
@@ -156,7 +156,7 @@ pub struct HourRow {
 
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// Window start (UTC).
     pub since: String,
     /// When the report was made (UTC).
@@ -264,7 +264,7 @@ fn entry<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> Option<&
 }
 
 /// Streams journal lines into totals; feed it with [`Aggregator::feed`].
-pub struct Aggregator {
+pub(crate) struct Aggregator {
     filter: Filter,
     since: String,
     lines: u64,
@@ -275,7 +275,7 @@ pub struct Aggregator {
 
 impl Aggregator {
     /// An empty aggregation for `filter`.
-    pub fn new(filter: Filter) -> Aggregator {
+    pub(crate) fn new(filter: Filter) -> Aggregator {
         Aggregator {
             since: journal::timestamp(filter.since),
             filter,
@@ -287,7 +287,7 @@ impl Aggregator {
     }
 
     /// Reads every line of `r`.
-    pub fn feed<R: BufRead>(&mut self, mut r: R) -> std::io::Result<()> {
+    pub(crate) fn feed<R: BufRead>(&mut self, mut r: R) -> std::io::Result<()> {
         let mut buf = Vec::with_capacity(512);
         loop {
             buf.clear();
@@ -351,7 +351,7 @@ impl Aggregator {
     }
 
     /// The finished report.
-    pub fn finish(self, now: DateTime<Utc>) -> Report {
+    pub(crate) fn finish(self, now: DateTime<Utc>) -> Report {
         let mut total = Counts::default();
         let mut specs = Vec::new();
         for (project, m) in self.specs {
@@ -431,7 +431,7 @@ fn epoch_ms(ts: &str) -> Option<i64> {
 }
 
 /// Aggregates every journal file of `state_dir` (rotated ones first) over `filter`.
-pub fn aggregate(state_dir: &Path, filter: Filter) -> Result<Report, ReportError> {
+pub(crate) fn aggregate(state_dir: &Path, filter: Filter) -> Result<Report, ReportError> {
     let since = std::time::SystemTime::from(filter.since);
     let mut agg = Aggregator::new(filter);
     for path in journal::files_oldest_first(state_dir) {
@@ -453,7 +453,7 @@ pub fn aggregate(state_dir: &Path, filter: Filter) -> Result<Report, ReportError
 }
 
 /// Aggregates every journal file of `state_dir` over the last `window`, all projects.
-pub fn aggregate_last(state_dir: &Path, window: Duration) -> Result<Report, ReportError> {
+pub(crate) fn aggregate_last(state_dir: &Path, window: Duration) -> Result<Report, ReportError> {
     let now = Utc::now();
     let start = chrono::Duration::from_std(window)
         .ok()
@@ -474,19 +474,26 @@ pub fn aggregate_last(state_dir: &Path, window: Duration) -> Result<Report, Repo
 pub(crate) mod fixtures {
     use super::*;
 
-    pub fn line(ts: &str, spec: &str, inst: &str, ad: &str, outcome: &str, ms: u64) -> String {
+    pub(crate) fn line(
+        ts: &str,
+        spec: &str,
+        inst: &str,
+        ad: &str,
+        outcome: &str,
+        ms: u64,
+    ) -> String {
         format!(
             r#"{{"ts":"{ts}","event":"attempt","project":"lab","spec":"{spec}","instance":"{inst}","provider":"oci","action":"deploy","attempt":1,"ad":"Uocm:PHX-{ad}","outcome":"{outcome}","message":"m","duration_ms":{ms}}}"#
         )
     }
 
-    pub fn result(ts: &str, outcome: &str) -> String {
+    pub(crate) fn result(ts: &str, outcome: &str) -> String {
         format!(
             r#"{{"ts":"{ts}","event":"result","project":"lab","spec":"a1","instance":"a1-01","provider":"oci","action":"deploy","outcome":"{outcome}","kind":"Instance","message":"m","duration_ms":0}}"#
         )
     }
 
-    pub fn since(s: &str) -> Filter {
+    pub(crate) fn since(s: &str) -> Filter {
         Filter {
             project: None,
             spec: None,
@@ -494,13 +501,13 @@ pub(crate) mod fixtures {
         }
     }
 
-    pub fn report(lines: &[String], f: Filter) -> Report {
+    pub(crate) fn report(lines: &[String], f: Filter) -> Report {
         let mut a = Aggregator::new(f);
         a.feed(lines.join("\n").as_bytes()).unwrap();
         a.finish(Utc::now())
     }
 
-    pub fn journal() -> Vec<String> {
+    pub(crate) fn journal() -> Vec<String> {
         vec![
             line("2026-11-01T03:00:00.000Z", "a1", "a1-01", "AD-1", "capacity", 1000),
             line("2026-11-01T03:00:02.000Z", "a1", "a1-01", "AD-2", "capacity", 1000),

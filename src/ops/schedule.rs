@@ -20,7 +20,7 @@ const SEARCH_LIMIT: usize = 100_000;
 /// time in `tz`, the way crontab does:
 /// - a time that does not exist (spring forward) fires once, when the clock jumps past it;
 /// - a time that exists twice (fall back) fires once, at its first occurrence.
-pub fn next_fire(cron: &CronExpr, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub(crate) fn next_fire(cron: &CronExpr, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let local = after.with_timezone(&tz).naive_local() - DST_SLACK;
     // The cron crate iterates in a zone; UTC has no gaps, so it walks naive wall-clock times.
     let start = Utc.from_utc_datetime(&local);
@@ -54,7 +54,7 @@ fn to_instant(tz: Tz, naive: NaiveDateTime) -> Option<DateTime<Utc>> {
 
 /// What to do about a schedule at `now`, given the last time it was looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Due {
+pub(crate) enum Due {
     /// Nothing fired in between.
     No,
     /// It fired recently (within the grace period): run it now.
@@ -65,7 +65,7 @@ pub enum Due {
 
 /// Whether `cron` fired in `(since, now]`: `Run` when a fire time is at most `grace` old,
 /// `Missed` (with the first missed time) when all are older.
-pub fn due(
+pub(crate) fn due(
     cron: &CronExpr,
     tz: Tz,
     since: DateTime<Utc>,
@@ -85,14 +85,14 @@ pub fn due(
 
 /// The last time each schedule ran (or was looked at), kept in `<state>/daemon/last-runs.json`.
 #[derive(Debug, Default)]
-pub struct LastRuns {
+pub(crate) struct LastRuns {
     path: PathBuf,
     runs: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl LastRuns {
     /// Reads the file; a missing or unreadable one starts empty (with a warning when corrupt).
-    pub fn load(state_dir: &Path) -> LastRuns {
+    pub(crate) fn load(state_dir: &Path) -> LastRuns {
         let path = state_dir.join("daemon").join("last-runs.json");
         let runs = match std::fs::read_to_string(&path) {
             Ok(s) => serde_json::from_str(&s).unwrap_or_else(|e| {
@@ -108,12 +108,12 @@ impl LastRuns {
     }
 
     /// The recorded time for `key`.
-    pub fn get(&self, key: &str) -> Option<DateTime<Utc>> {
+    pub(crate) fn get(&self, key: &str) -> Option<DateTime<Utc>> {
         self.runs.get(key).copied()
     }
 
     /// Records `key` at `t` and writes the file atomically (temp file + rename).
-    pub fn set(&mut self, key: &str, t: DateTime<Utc>) -> std::io::Result<()> {
+    pub(crate) fn set(&mut self, key: &str, t: DateTime<Utc>) -> std::io::Result<()> {
         self.runs.insert(key.to_string(), t);
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
@@ -127,13 +127,13 @@ impl LastRuns {
 /// starts no sooner than `spacing` after the previous one ended, so several hunts together
 /// never poll faster than one run with the project's retry policy would.
 #[derive(Debug)]
-pub struct TenancyGate {
+pub(crate) struct TenancyGate {
     last_end: tokio::sync::Mutex<Option<tokio::time::Instant>>,
     spacing: Duration,
 }
 
 /// A hunt's turn; the next one may start `spacing` after this is dropped.
-pub struct Turn<'a>(tokio::sync::MutexGuard<'a, Option<tokio::time::Instant>>);
+pub(crate) struct Turn<'a>(tokio::sync::MutexGuard<'a, Option<tokio::time::Instant>>);
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
@@ -143,7 +143,7 @@ impl Drop for Turn<'_> {
 
 impl TenancyGate {
     /// A gate spacing turns by `spacing` (the project's `retry.interval`).
-    pub fn new(spacing: Duration) -> TenancyGate {
+    pub(crate) fn new(spacing: Duration) -> TenancyGate {
         TenancyGate {
             last_end: tokio::sync::Mutex::new(None),
             spacing,
@@ -151,7 +151,7 @@ impl TenancyGate {
     }
 
     /// Waits for this hunt's turn (first come, first served).
-    pub async fn turn(&self) -> Turn<'_> {
+    pub(crate) async fn turn(&self) -> Turn<'_> {
         let guard = self.last_end.lock().await;
         if let Some(end) = *guard {
             tokio::time::sleep_until(end + self.spacing).await;

@@ -7,11 +7,11 @@ use serde::Serialize;
 use crate::config::Ipam;
 
 /// The first host offset handed out (`.101`).
-pub const FIRST_OFFSET: u32 = 101;
+pub(super) const FIRST_OFFSET: u32 = 101;
 
 /// One instance's static address and the network around it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StaticIp {
+pub(crate) struct StaticIp {
     /// The address.
     pub address: Ipv4Addr,
     /// Prefix length of the range.
@@ -26,13 +26,13 @@ pub struct StaticIp {
 
 impl StaticIp {
     /// `address/prefix` (CIDR form).
-    pub fn cidr(&self) -> String {
+    pub(crate) fn cidr(&self) -> String {
         format!("{}/{}", self.address, self.prefix_len)
     }
 }
 
 /// The address of replica `index` (0-based), or why it cannot have one.
-pub fn static_ip(ipam: &Ipam, index: u32) -> Result<StaticIp, String> {
+pub(crate) fn static_ip(ipam: &Ipam, index: u32) -> Result<StaticIp, String> {
     let net = ipam.range;
     let base = u32::from(net.network());
     let addr = base
@@ -63,7 +63,7 @@ pub fn static_ip(ipam: &Ipam, index: u32) -> Result<StaticIp, String> {
 }
 
 /// cloud-init network-config v2 for a static address on the first ethernet NIC.
-pub fn network_config(ip: &StaticIp) -> String {
+pub(super) fn network_config(ip: &StaticIp) -> String {
     let mut s =
         String::from("version: 2\nethernets:\n  primary:\n    match:\n      name: \"e*\"\n");
     s.push_str(&format!("    addresses:\n      - {}\n", ip.cidr()));

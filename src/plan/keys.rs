@@ -6,7 +6,7 @@ use crate::config::{Spec, expand_tilde};
 
 /// The public keys of a spec plus notes about keys that do not exist yet.
 #[derive(Debug, Clone, Default)]
-pub struct SshKeys {
+pub(crate) struct SshKeys {
     /// `ssh-ed25519 AAAA... comment` lines.
     pub keys: Vec<String>,
     /// Things `plan` should say (a key that deploy would generate).
@@ -19,7 +19,7 @@ fn looks_like_key(s: &str) -> bool {
 
 impl SshKeys {
     /// Reads `ssh.authorized_keys` and the generated key; an error is (field, message).
-    pub fn load(spec: &Spec) -> Result<SshKeys, (String, String)> {
+    pub(crate) fn load(spec: &Spec) -> Result<SshKeys, (String, String)> {
         let mut out = SshKeys::default();
         for (i, k) in spec.ssh.authorized_keys.iter().enumerate() {
             if looks_like_key(k) {
@@ -73,7 +73,7 @@ impl SshKeys {
 }
 
 /// The private key path of `ssh.generate`, with `~` expanded.
-pub fn generated_key_path(spec: &Spec) -> Option<PathBuf> {
+pub(crate) fn generated_key_path(spec: &Spec) -> Option<PathBuf> {
     spec.ssh.generate.as_ref().map(|g| resolve(spec, g))
 }
 
@@ -97,7 +97,7 @@ fn pub_path(private: &Path) -> PathBuf {
 
 /// Creates an ed25519 key pair at `private` (0600) and `private.pub` (0644) unless it exists.
 /// Returns whether it created one.
-pub fn ensure_generated(private: &Path, comment: &str) -> Result<bool, String> {
+pub(crate) fn ensure_generated(private: &Path, comment: &str) -> Result<bool, String> {
     let public = pub_path(private);
     if private.exists() && public.exists() {
         return Ok(false);

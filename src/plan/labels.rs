@@ -3,16 +3,16 @@
 use std::collections::BTreeMap;
 
 /// `v-auto/managed=true` on everything vauto creates.
-pub const LABEL_MANAGED: &str = "v-auto/managed";
+pub(crate) const LABEL_MANAGED: &str = "v-auto/managed";
 /// The project that owns the resource.
-pub const LABEL_PROJECT: &str = "v-auto/project";
+pub(crate) const LABEL_PROJECT: &str = "v-auto/project";
 /// The spec that owns the resource.
-pub const LABEL_SPEC: &str = "v-auto/spec";
+pub(crate) const LABEL_SPEC: &str = "v-auto/spec";
 /// The instance the resource belongs to.
-pub const LABEL_NAME: &str = "v-auto/name";
+pub(crate) const LABEL_NAME: &str = "v-auto/name";
 
 /// The four ownership labels of one instance.
-pub fn ownership_labels(project: &str, spec: &str, name: &str) -> BTreeMap<String, String> {
+pub(crate) fn ownership_labels(project: &str, spec: &str, name: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (LABEL_MANAGED.to_string(), "true".to_string()),
         (LABEL_PROJECT.to_string(), project.to_string()),
@@ -22,7 +22,7 @@ pub fn ownership_labels(project: &str, spec: &str, name: &str) -> BTreeMap<Strin
 }
 
 /// A Kubernetes label selector for a project, optionally one spec and one instance.
-pub fn selector(project: &str, spec: Option<&str>, name: Option<&str>) -> String {
+pub(crate) fn selector(project: &str, spec: Option<&str>, name: Option<&str>) -> String {
     let mut s = format!("{LABEL_MANAGED}=true,{LABEL_PROJECT}={project}");
     if let Some(spec) = spec {
         s.push_str(&format!(",{LABEL_SPEC}={spec}"));
@@ -34,7 +34,11 @@ pub fn selector(project: &str, spec: Option<&str>, name: Option<&str>) -> String
 }
 
 /// Whether `labels` mark a resource as owned by this project (and spec, when given).
-pub fn is_owned(labels: &BTreeMap<String, String>, project: &str, spec: Option<&str>) -> bool {
+pub(crate) fn is_owned(
+    labels: &BTreeMap<String, String>,
+    project: &str,
+    spec: Option<&str>,
+) -> bool {
     labels.get(LABEL_MANAGED).map(String::as_str) == Some("true")
         && labels.get(LABEL_PROJECT).map(String::as_str) == Some(project)
         && spec.is_none_or(|s| labels.get(LABEL_SPEC).map(String::as_str) == Some(s))

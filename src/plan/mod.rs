@@ -11,16 +11,16 @@ use serde::Serialize;
 
 use crate::config::{ConfigDir, ConfigError, ConfigErrors, Project, Spec, instance_name};
 
-pub use ipam::{StaticIp, static_ip};
-pub use keys::{SshKeys, ensure_generated, generated_key_path};
-pub use labels::{
+pub(crate) use ipam::{StaticIp, static_ip};
+pub(crate) use keys::{SshKeys, ensure_generated, generated_key_path};
+pub(crate) use labels::{
     LABEL_MANAGED, LABEL_NAME, LABEL_PROJECT, LABEL_SPEC, is_owned, ownership_labels, selector,
 };
-pub use render::{check_all_templates, render_cloud_init};
+pub(crate) use render::{check_all_templates, render_cloud_init};
 
 /// One instance that should exist, with everything the backends need.
 #[derive(Debug, Clone, Serialize)]
-pub struct DesiredInstance {
+pub(crate) struct DesiredInstance {
     /// Instance name, `<prefix>-NN`.
     pub name: String,
     /// 0-based replica index.
@@ -43,7 +43,7 @@ pub struct DesiredInstance {
 
 /// A body that an action would send: printed by `plan`, sent by `deploy`.
 #[derive(Debug, Clone, Serialize)]
-pub struct PlannedObject {
+pub(crate) struct PlannedObject {
     /// Resource kind (`Secret`, `VirtualMachine`, `LaunchInstanceDetails`).
     pub kind: String,
     /// Resource name.
@@ -54,7 +54,7 @@ pub struct PlannedObject {
 
 /// The validated, resolved configuration of one project/spec run.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The project.
     pub project: Project,
     /// The spec.
@@ -69,18 +69,11 @@ pub struct Plan {
 
 /// Options from the command line that change the plan.
 #[derive(Debug, Clone, Default)]
-pub struct PlanOptions {
+pub(crate) struct PlanOptions {
     /// `--replicas`: overrides the spec.
     pub replicas: Option<u32>,
     /// `--target`: one instance by name.
     pub target: Option<String>,
-}
-
-impl Plan {
-    /// The instance name prefix: `name_prefix` or the spec name.
-    pub fn prefix(&self) -> &str {
-        prefix(&self.spec)
-    }
 }
 
 fn prefix(spec: &Spec) -> &str {
@@ -88,7 +81,7 @@ fn prefix(spec: &Spec) -> &str {
 }
 
 /// Builds the plan: names, labels, addresses and rendered cloud-init for every replica.
-pub fn build(
+pub(crate) fn build(
     dir: &ConfigDir,
     project: &Project,
     spec: &Spec,

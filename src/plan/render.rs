@@ -6,7 +6,7 @@ use super::DesiredInstance;
 use crate::config::{ConfigDir, ConfigError, Project, Spec};
 
 /// A minijinja environment over `templates/` where an undefined variable is an error.
-pub fn environment(dir: &ConfigDir) -> Environment<'static> {
+pub(super) fn environment(dir: &ConfigDir) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_loader(minijinja::path_loader(dir.templates()));
@@ -26,7 +26,7 @@ pub fn environment(dir: &ConfigDir) -> Environment<'static> {
 }
 
 /// The user data of `inst`: the spec's template rendered, or a minimal cloud-config.
-pub fn render_cloud_init(
+pub(crate) fn render_cloud_init(
     dir: &ConfigDir,
     project: &Project,
     spec: &Spec,
@@ -60,7 +60,7 @@ pub fn render_cloud_init(
 }
 
 /// Turns a minijinja error into a config error at the template's line.
-pub fn template_error(file: &std::path::Path, e: &minijinja::Error) -> ConfigError {
+pub(super) fn template_error(file: &std::path::Path, e: &minijinja::Error) -> ConfigError {
     let mut msg = match e.kind() {
         minijinja::ErrorKind::UndefinedError => "undefined variable".to_string(),
         minijinja::ErrorKind::SyntaxError => "template syntax error".to_string(),
@@ -99,7 +99,7 @@ fn default_user_data(inst: &DesiredInstance) -> String {
 }
 
 /// Checks that every `*.j2` under `templates/` parses; returns one error per broken file.
-pub fn check_all_templates(dir: &ConfigDir) -> Vec<ConfigError> {
+pub(crate) fn check_all_templates(dir: &ConfigDir) -> Vec<ConfigError> {
     let mut errs = Vec::new();
     let root = dir.templates();
     let mut stack = vec![root.clone()];

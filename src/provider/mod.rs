@@ -1,8 +1,8 @@
 //! The provider trait every backend implements: the user's operations, and what each
 //! backend can do.
 
-pub mod kubevirt;
-pub mod oci;
+pub(crate) mod kubevirt;
+pub(crate) mod oci;
 
 use std::future::Future;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use crate::plan::{DesiredInstance, Plan};
 
 /// Where one create attempt goes, as the provider chose it; opaque to the engine, which
 /// only reads what [`PlacementInfo`] says of it.
-pub trait Placement: Clone + Send + Sync + std::fmt::Debug {
+pub(crate) trait Placement: Clone + Send + Sync + std::fmt::Debug {
     /// A label for people and the zone the engine drops when the backend answers that
     /// what was asked is not offered there.
     fn info(&self) -> PlacementInfo;
@@ -23,7 +23,7 @@ pub trait Placement: Clone + Send + Sync + std::fmt::Debug {
 
 /// The outcome of one create attempt: what got done, and the error that stopped it, if any.
 #[derive(Debug, Default)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     /// One report per resource handled before success or the error.
     pub reports: Vec<ResourceReport>,
     /// The error that ended the attempt early.
@@ -33,7 +33,7 @@ pub struct Attempt {
 /// What a backend can do; the engine and the commands consult this instead of matching on
 /// the backend.
 #[derive(Debug, Clone, Copy)]
-pub struct Capability {
+pub(crate) struct Capability {
     /// The actions this backend performs on instances (deploy, delete, status, start, stop).
     pub actions: &'static [Action],
     /// A round of attempts goes through several placements (zones, sizes) worth rotating;
@@ -47,7 +47,7 @@ pub struct Capability {
 }
 
 /// What the backend of `kind` can do, known before connecting (to check options early).
-pub fn capability(kind: ProviderKind) -> Capability {
+pub(crate) fn capability(kind: ProviderKind) -> Capability {
     match kind {
         ProviderKind::Kubevirt => kubevirt::KubevirtProvider::CAPABILITY,
         ProviderKind::Oci => oci::OciProvider::CAPABILITY,
@@ -56,14 +56,14 @@ pub fn capability(kind: ProviderKind) -> Capability {
 
 impl Capability {
     /// Whether `action` is one this backend performs.
-    pub fn supports(&self, action: Action) -> bool {
+    pub(crate) fn supports(&self, action: Action) -> bool {
         self.actions.contains(&action)
     }
 }
 
 /// Where a provider connects; filled by the command layer (which also starts simulators).
 #[derive(Debug, Clone, Default)]
-pub struct ConnectOptions {
+pub(crate) struct ConnectOptions {
     /// The state directory (`.vauto/`): launch results, retry-token generations, sim state.
     pub state_dir: std::path::PathBuf,
     /// Use this kubeconfig instead of the project's (the simulator's generated one).
@@ -79,7 +79,7 @@ pub struct ConnectOptions {
 }
 
 /// A backend vauto can deploy to. Methods are named after the user's operations.
-pub trait Provider: Send + Sync {
+pub(crate) trait Provider: Send + Sync {
     /// Where one create attempt goes.
     type Placement: Placement;
 

@@ -1,6 +1,6 @@
 //! Everything the operator sees: result lines, tables, progress, output formats.
 
-pub mod output;
-pub mod progress;
-pub mod report;
-pub mod table;
+pub(crate) mod output;
+pub(crate) mod progress;
+pub(crate) mod report;
+pub(crate) mod table;

@@ -9,7 +9,7 @@ use crate::model::{Event, Observer, Outcome, ResourceReport, Summary};
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum Format {
+pub(crate) enum Format {
     /// Human-readable lines and tables.
     #[default]
     Table,
@@ -21,7 +21,7 @@ pub enum Format {
 
 /// How much to print on stderr besides results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verbosity {
+pub(crate) enum Verbosity {
     /// Errors and the summary only.
     Quiet,
     /// Result lines, attempts, notes.
@@ -31,7 +31,7 @@ pub enum Verbosity {
 }
 
 /// Prints events as they happen: result lines on stdout (table format), attempts and notes on stderr.
-pub struct Printer {
+pub(crate) struct Printer {
     format: Format,
     verbosity: Verbosity,
     color: bool,
@@ -42,7 +42,7 @@ pub struct Printer {
 
 impl Printer {
     /// A printer for `format`; colour and progress bars only when stdout/stderr are terminals.
-    pub fn new(format: Format, verbosity: Verbosity, simulated: bool) -> Printer {
+    pub(crate) fn new(format: Format, verbosity: Verbosity, simulated: bool) -> Printer {
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let progress = (std::io::stderr().is_terminal()
             && std::io::stdout().is_terminal()
@@ -73,7 +73,7 @@ impl Printer {
     }
 
     /// One result line: `[SUCCESS] VirtualMachine web-01: created`.
-    pub fn line(&self, r: &ResourceReport) -> String {
+    pub(crate) fn line(&self, r: &ResourceReport) -> String {
         let mut s = format!("{} {} {}", self.paint(r.outcome), r.kind, r.name);
         if !r.reason.is_empty() {
             s.push_str(": ");
@@ -113,7 +113,12 @@ impl Printer {
     }
 
     /// Prints the closing summary (table format) or the whole JSON/YAML document.
-    pub fn finish(&self, action: &str, reports: &[ResourceReport], elapsed: std::time::Duration) {
+    pub(crate) fn finish(
+        &self,
+        action: &str,
+        reports: &[ResourceReport],
+        elapsed: std::time::Duration,
+    ) {
         if let Some(p) = &self.progress {
             p.clear();
         }
@@ -160,7 +165,7 @@ impl Printer {
 }
 
 /// Prints `value` as JSON or YAML on stdout.
-pub fn print_doc<T: Serialize>(format: Format, value: &T) {
+pub(crate) fn print_doc<T: Serialize>(format: Format, value: &T) {
     let text = match format {
         Format::Yaml => {
             serde_yaml::to_string(value).unwrap_or_else(|e| format!("# cannot encode: {e}\n"))

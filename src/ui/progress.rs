@@ -7,14 +7,14 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 /// One spinner line per instance.
-pub struct Progress {
+pub(crate) struct Progress {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
 }
 
 impl Progress {
     /// Empty progress display.
-    pub fn new() -> Progress {
+    pub(crate) fn new() -> Progress {
         Progress {
             multi: MultiProgress::new(),
             bars: Mutex::new(HashMap::new()),
@@ -22,7 +22,7 @@ impl Progress {
     }
 
     /// Sets the message of `instance`'s line, creating it when needed.
-    pub fn set(&self, instance: &str, message: &str) {
+    pub(crate) fn set(&self, instance: &str, message: &str) {
         let Ok(mut bars) = self.bars.lock() else {
             return;
         };
@@ -41,7 +41,7 @@ impl Progress {
     }
 
     /// Removes `instance`'s line.
-    pub fn done(&self, instance: &str) {
+    pub(crate) fn done(&self, instance: &str) {
         if let Ok(mut bars) = self.bars.lock()
             && let Some(b) = bars.remove(instance)
         {
@@ -50,12 +50,12 @@ impl Progress {
     }
 
     /// Prints a line above the progress lines.
-    pub fn println(&self, line: &str) {
+    pub(crate) fn println(&self, line: &str) {
         let _ = self.multi.println(line);
     }
 
     /// Removes every line.
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         if let Ok(mut bars) = self.bars.lock() {
             for (_, b) in bars.drain() {
                 b.finish_and_clear();

@@ -6,7 +6,7 @@ use crate::model::short_zone;
 use crate::ops::report::Report;
 
 /// `1h 12m`, `45s`, `3d 4h`: two units at most.
-pub fn human_secs(s: u64) -> String {
+pub(crate) fn human_secs(s: u64) -> String {
     let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
     match (d, h, m) {
         (0, 0, 0) => format!("{sec}s"),
@@ -25,7 +25,7 @@ fn table(header: &[&str]) -> comfy_table::Table {
 }
 
 /// The report as tables: per project/spec, per AD, and hour of day × AD.
-pub fn render_table(r: &Report) -> String {
+pub(crate) fn render_table(r: &Report) -> String {
     let minute = |ts: &str| format!("{} UTC", ts.get(..16).unwrap_or(ts).replace('T', " "));
     let mut out = format!(
         "journal report from {} to {}\n",
@@ -135,7 +135,7 @@ fn hour_table(r: &Report) -> comfy_table::Table {
 
 /// A short plain-text summary of a report over the last `window` (the daemon's daily chat
 /// message).
-pub fn summary_text(r: &Report, window: Duration) -> String {
+pub(crate) fn summary_text(r: &Report, window: Duration) -> String {
     let w = humantime::format_duration(window);
     let t = &r.total;
     let mut out = format!(

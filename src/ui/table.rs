@@ -15,7 +15,7 @@ fn table(header: &[&str]) -> Table {
 }
 
 /// Age like kubectl: `45s`, `12m`, `3h`, `5d`.
-pub fn age(created: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn age(created: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> String {
     let Some(t) = created.and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok()) else {
         return "-".into();
     };
@@ -35,7 +35,7 @@ fn dash(v: &Option<String>) -> String {
 }
 
 /// The `status` table; columns depend on the provider.
-pub fn status_table(provider: ProviderKind, rows: &[InstanceStatus]) -> String {
+pub(crate) fn status_table(provider: ProviderKind, rows: &[InstanceStatus]) -> String {
     let now = chrono::Utc::now();
     let mut t = if provider == ProviderKind::Oci {
         table(&[
@@ -85,7 +85,7 @@ pub fn status_table(provider: ProviderKind, rows: &[InstanceStatus]) -> String {
 }
 
 /// The default `plan` output: one row per object, then the notes.
-pub fn plan_table(plan: &Plan, objects: &[(String, PlannedObject)]) -> String {
+pub(crate) fn plan_table(plan: &Plan, objects: &[(String, PlannedObject)]) -> String {
     let mut t = table(&["INSTANCE", "KIND", "NAME", "ADDRESS"]);
     for (instance, o) in objects {
         let ip = plan

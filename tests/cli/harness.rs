@@ -38,7 +38,7 @@ use std::process::Output;
 use regex::Regex;
 
 /// A runtime for a simulator that tests run beside the `vauto` processes they start.
-pub fn sim_runtime() -> tokio::runtime::Runtime {
+pub(crate) fn sim_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -47,7 +47,7 @@ pub fn sim_runtime() -> tokio::runtime::Runtime {
 }
 
 /// A temporary config directory, and the environment every command in it runs with.
-pub struct Test {
+pub(crate) struct Test {
     pub dir: tempfile::TempDir,
     env: Vec<(String, String)>,
     rules: Vec<(Regex, String)>,
@@ -55,7 +55,7 @@ pub struct Test {
 
 /// One `vauto` command line in a [`Test`]'s directory, with what it must print.
 #[must_use = "a Cmd does nothing until .run()"]
-pub struct Cmd<'a> {
+pub(crate) struct Cmd<'a> {
     test: Home<'a>,
     args: Vec<String>,
     env: Vec<(String, String)>,
@@ -83,7 +83,7 @@ impl Deref for Home<'_> {
 }
 
 /// What the binary did.
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     /// stdout after normalisation (what the expectation was compared with).
     pub stdout: String,
@@ -97,7 +97,7 @@ pub struct Run {
 
 impl Test {
     /// An empty config directory.
-    pub fn new() -> Test {
+    pub(crate) fn new() -> Test {
         Test {
             dir: tempfile::tempdir().expect("tempdir"),
             env: Vec::new(),
@@ -106,7 +106,7 @@ impl Test {
     }
 
     /// A config directory holding a copy of the repository's projects/, specs/ and templates/.
-    pub fn with_examples() -> Test {
+    pub(crate) fn with_examples() -> Test {
         let t = Test::new();
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         for d in ["projects", "specs", "templates"] {
@@ -116,20 +116,20 @@ impl Test {
     }
 
     /// Writes `text` to `rel` under the config directory.
-    pub fn file(self, rel: &str, text: &str) -> Test {
+    pub(crate) fn file(self, rel: &str, text: &str) -> Test {
         self.put(rel, text);
         self
     }
 
     /// Writes `text` to `rel` without consuming the test (for later steps).
-    pub fn put(&self, rel: &str, text: &str) {
+    pub(crate) fn put(&self, rel: &str, text: &str) {
         let p = self.dir.path().join(rel);
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
         std::fs::write(&p, text).expect("write");
     }
 
     /// Writes raw bytes to `rel`.
-    pub fn bytes(self, rel: &str, data: &[u8]) -> Test {
+    pub(crate) fn bytes(self, rel: &str, data: &[u8]) -> Test {
         let p = self.dir.path().join(rel);
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
         std::fs::write(&p, data).expect("write");
@@ -137,29 +137,29 @@ impl Test {
     }
 
     /// Sets an environment variable for every command of this test.
-    pub fn env(mut self, k: &str, v: &str) -> Test {
+    pub(crate) fn env(mut self, k: &str, v: &str) -> Test {
         self.env.push((k.into(), v.into()));
         self
     }
 
     /// A normalisation rule for every command of this test (see [`Cmd::normalize`]).
-    pub fn normalize(mut self, pattern: &str, replacement: &str) -> Test {
+    pub(crate) fn normalize(mut self, pattern: &str, replacement: &str) -> Test {
         self.rules.push((regex(pattern), replacement.into()));
         self
     }
 
     /// The config directory.
-    pub fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.path().to_path_buf()
     }
 
     /// The one command of a single-command test (`line` is split on whitespace).
-    pub fn args(self, line: &str) -> Cmd<'static> {
+    pub(crate) fn args(self, line: &str) -> Cmd<'static> {
         Cmd::new(Home::Owned(Box::new(self)), line)
     }
 
     /// A command in this test's directory; a test may run any number of them.
-    pub fn cmd(&self, line: &str) -> Cmd<'_> {
+    pub(crate) fn cmd(&self, line: &str) -> Cmd<'_> {
         Cmd::new(Home::Borrowed(self), line)
     }
 }
@@ -179,56 +179,56 @@ impl<'a> Cmd<'a> {
     }
 
     /// Sets an environment variable for this command only.
-    pub fn env(mut self, k: &str, v: &str) -> Cmd<'a> {
+    pub(crate) fn env(mut self, k: &str, v: &str) -> Cmd<'a> {
         self.env.push((k.into(), v.into()));
         self
     }
 
     /// Feeds `text` on stdin (otherwise stdin is empty and not a terminal).
-    pub fn stdin(mut self, text: &str) -> Cmd<'a> {
+    pub(crate) fn stdin(mut self, text: &str) -> Cmd<'a> {
         self.stdin = Some(text.into());
         self
     }
 
     /// The exit code the command must end with (default 0).
-    pub fn status(mut self, code: i32) -> Cmd<'a> {
+    pub(crate) fn status(mut self, code: i32) -> Cmd<'a> {
         self.status = code;
         self
     }
 
     /// The whole stdout, after normalisation (default: empty).
-    pub fn stdout(mut self, text: impl Into<String>) -> Cmd<'a> {
+    pub(crate) fn stdout(mut self, text: impl Into<String>) -> Cmd<'a> {
         self.stdout = Some(text.into());
         self
     }
 
     /// The whole stderr, after normalisation (default: empty).
-    pub fn stderr(mut self, text: impl Into<String>) -> Cmd<'a> {
+    pub(crate) fn stderr(mut self, text: impl Into<String>) -> Cmd<'a> {
         self.stderr = Some(text.into());
         self
     }
 
     /// stdout is not compared here: the test inspects `Run::stdout` itself.
-    pub fn stdout_unchecked(mut self) -> Cmd<'a> {
+    pub(crate) fn stdout_unchecked(mut self) -> Cmd<'a> {
         self.stdout = None;
         self
     }
 
     /// stderr is not compared here: the test inspects `Run::stderr` itself.
-    pub fn stderr_unchecked(mut self) -> Cmd<'a> {
+    pub(crate) fn stderr_unchecked(mut self) -> Cmd<'a> {
         self.stderr = None;
         self
     }
 
     /// One more normalisation rule for this command: every match of `pattern` becomes
     /// `replacement` (regex syntax, `$1` refers to a group). Keep patterns narrow.
-    pub fn normalize(mut self, pattern: &str, replacement: &str) -> Cmd<'a> {
+    pub(crate) fn normalize(mut self, pattern: &str, replacement: &str) -> Cmd<'a> {
         self.rules.push((regex(pattern), replacement.into()));
         self
     }
 
     /// Runs the command and compares everything expected; panics with a diff otherwise.
-    pub fn run(self) -> Run {
+    pub(crate) fn run(self) -> Run {
         let mut child = self.start();
         let out = collect(&mut child, self.stdin.as_deref());
         self.check(out)
@@ -236,7 +236,7 @@ impl<'a> Cmd<'a> {
 
     /// Starts the command and returns at once, for a test that acts while it runs; the
     /// expectations are checked by [`Running::finish`].
-    pub fn spawn(self) -> Running<'a> {
+    pub(crate) fn spawn(self) -> Running<'a> {
         let child = self.start();
         Running { cmd: self, child }
     }
@@ -312,19 +312,19 @@ impl<'a> Cmd<'a> {
 }
 
 /// A command started with [`Cmd::spawn`].
-pub struct Running<'a> {
+pub(crate) struct Running<'a> {
     cmd: Cmd<'a>,
     child: std::process::Child,
 }
 
 impl Running<'_> {
     /// Whether it is still running.
-    pub fn is_running(&mut self) -> bool {
+    pub(crate) fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
     }
 
     /// Waits for it to end and checks the expectations, like [`Cmd::run`].
-    pub fn finish(mut self) -> Run {
+    pub(crate) fn finish(mut self) -> Run {
         let out = collect(&mut self.child, self.cmd.stdin.as_deref());
         self.cmd.check(out)
     }
@@ -364,14 +364,14 @@ fn regex(pattern: &str) -> Regex {
 }
 
 /// Rewrites the parts of an output that legitimately differ between runs (see the module doc).
-pub struct Normalizer {
+pub(crate) struct Normalizer {
     dirs: Vec<String>,
     rules: Vec<(Regex, String)>,
 }
 
 impl Normalizer {
     /// The default rules for config directory `dir`, then `extra`.
-    pub fn new(dir: &Path, extra: &[(Regex, String)]) -> Normalizer {
+    pub(crate) fn new(dir: &Path, extra: &[(Regex, String)]) -> Normalizer {
         let mut dirs = vec![dir.display().to_string()];
         if let Ok(c) = dir.canonicalize() {
             dirs.push(c.display().to_string());
@@ -388,7 +388,7 @@ impl Normalizer {
     }
 
     /// `text` with every rule applied, in order.
-    pub fn apply(&self, text: &str) -> String {
+    pub(crate) fn apply(&self, text: &str) -> String {
         let mut s = text.to_string();
         for d in &self.dirs {
             s = s.replace(d.as_str(), "[DIR]");
@@ -418,7 +418,7 @@ fn diff(want: &str, got: &str) -> String {
 
 impl Run {
     /// Asserts (normalised) stderr contains `s`; for a stream the test left unchecked.
-    pub fn stderr_has(&self, s: &str) -> &Run {
+    pub(crate) fn stderr_has(&self, s: &str) -> &Run {
         assert!(
             self.stderr.contains(s),
             "stderr lacks {s:?}:\n{}",
@@ -428,7 +428,7 @@ impl Run {
     }
 
     /// Asserts (normalised) stdout contains `s`; for a stream the test left unchecked.
-    pub fn stdout_has(&self, s: &str) -> &Run {
+    pub(crate) fn stdout_has(&self, s: &str) -> &Run {
         assert!(
             self.stdout.contains(s),
             "stdout lacks {s:?}:\n{}",

@@ -37,7 +37,7 @@ impl<'a> Call<'a> {
     /// `action` on `spec` of `project`, reporting to `metrics` and `notifier`; as if typed
     /// with `--yes` (the schedule is the confirmation) and without `--wait-lock` (the daemon
     /// waits for locks itself, without blocking a runtime thread).
-    pub fn new(
+    pub(super) fn new(
         ctx: &'a Ctx,
         (project, spec): (&Project, &str),
         action: Action,
@@ -68,7 +68,7 @@ impl<'a> Call<'a> {
     }
 
     /// Runs the action once; the exit code as on the command line.
-    pub async fn run(&self) -> Result<u8, Error> {
+    pub(super) async fn run(&self) -> Result<u8, Error> {
         match &self.invocation {
             Ok(invocation) => run_action(&self.ctx.settings, invocation, self.hooks).await,
             Err(e) => Err(Error::Other(e.clone())),

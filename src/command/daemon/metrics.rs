@@ -31,7 +31,7 @@ struct RunLabels {
 }
 
 /// Counters for `/metrics` and the built-in daily summary.
-pub struct Metrics {
+pub(crate) struct Metrics {
     started: DateTime<Utc>,
     registry: Registry,
     attempts: Family<AttemptLabels, Counter>,
@@ -61,7 +61,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Empty counters, starting now.
-    pub fn new() -> Metrics {
+    pub(crate) fn new() -> Metrics {
         let mut registry = Registry::default();
         // The crate appends the full stop to each help text, and `_total` to counter names.
         let up: Gauge = Gauge::default();
@@ -121,7 +121,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition (format 0.0.4).
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut s = String::new();
         // Writing into a String does not fail; should the encoder ever, the scrape is partial.
         if let Err(e) = prometheus_text::encode(&mut s, &self.registry) {

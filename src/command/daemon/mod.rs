@@ -28,11 +28,11 @@ use crate::error::Error;
 use crate::ops::lock::RunLock;
 use crate::ui::output::Format;
 
-pub use metrics::Metrics;
+pub(crate) use metrics::Metrics;
 
 /// The text of the daily report, given the state directory and the start of the period.
 /// The journal's summary plugs in here; [`Metrics`] is the built-in fallback.
-pub trait DailySummary: Send + Sync {
+pub(crate) trait DailySummary: Send + Sync {
     /// The report text.
     fn summary(&self, state_dir: &Path, since: DateTime<Utc>) -> Result<String, String>;
 }
@@ -64,7 +64,7 @@ struct Ctx {
 
 /// Runs the daemon `invocation` describes; `summary` supplies the daily report text
 /// (default: the daemon's counters).
-pub async fn run_with(
+pub(crate) async fn run_with(
     settings: &Settings,
     invocation: &Invocation,
     summary: Option<&dyn DailySummary>,

@@ -37,7 +37,7 @@ pub(super) struct Daemon<'a> {
 
 impl<'a> Daemon<'a> {
     /// Runs what is due, then (without `--once`) every schedule and hunt until a signal.
-    pub async fn run(&self) -> Result<u8, Error> {
+    pub(super) async fn run(&self) -> Result<u8, Error> {
         let mut last = LastRuns::load(&self.ctx.settings.state_dir);
         let once = self.ctx.once;
         let (cursors, first) = self.first_due(&mut last, once);

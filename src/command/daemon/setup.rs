@@ -44,7 +44,7 @@ pub(super) struct Timed {
 
 impl Timed {
     /// `project/spec action` or `project daily report`, for the activity log.
-    pub fn what(&self, projects: &[ProjectRt]) -> String {
+    pub(super) fn what(&self, projects: &[ProjectRt]) -> String {
         let p = &projects[self.project].project.name;
         match &self.kind {
             Kind::Action { spec, action, .. } => format!("{p}/{spec} {}", action.as_str()),

@@ -14,7 +14,7 @@ const PAGE: u32 = 250;
 
 /// The kinds vauto touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// `v1 Secret`.
     Secret,
     /// `k8s.cni.cncf.io/v1 NetworkAttachmentDefinition`.
@@ -29,7 +29,7 @@ pub enum Kind {
 
 impl Kind {
     /// The kind as Kubernetes names it.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Secret => KIND_SECRET,
             Kind::Nad => KIND_NAD,
@@ -40,7 +40,7 @@ impl Kind {
     }
 
     /// The kind for a manifest's `kind`.
-    pub fn from_name(kind: &str) -> Option<Kind> {
+    pub(crate) fn from_name(kind: &str) -> Option<Kind> {
         [
             Kind::Secret,
             Kind::Nad,
@@ -53,7 +53,7 @@ impl Kind {
     }
 
     /// Group, version, kind and plural, given explicitly (never guessed from the kind).
-    pub fn api_resource(self) -> ApiResource {
+    pub(crate) fn api_resource(self) -> ApiResource {
         let (group, version, plural) = match self {
             Kind::Secret => ("", "v1", "secrets"),
             // The NAD plural has hyphens; `from_gvk` would guess `networkattachmentdefinitions`.
@@ -71,7 +71,7 @@ impl Kind {
 
 /// The VM power subresources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PowerVerb {
+pub(crate) enum PowerVerb {
     /// `PUT .../virtualmachines/<name>/start`.
     Start,
     /// `PUT .../virtualmachines/<name>/stop`.
@@ -80,7 +80,7 @@ pub enum PowerVerb {
 
 /// What a power request did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PowerOutcome {
+pub(crate) enum PowerOutcome {
     /// Accepted: the VM is being started or stopped.
     Accepted,
     /// KubeVirt's 409 "VM is already running" / "VM is not running": nothing to do (the
@@ -90,7 +90,7 @@ pub enum PowerOutcome {
 
 /// A namespaced client for vauto's objects.
 #[derive(Clone)]
-pub struct KubeClient {
+pub(crate) struct KubeClient {
     client: kube::Client,
     namespace: String,
 }
@@ -106,7 +106,7 @@ impl std::fmt::Debug for KubeClient {
 
 impl KubeClient {
     /// A client for objects in `namespace`.
-    pub fn new(client: kube::Client, namespace: impl Into<String>) -> Self {
+    pub(crate) fn new(client: kube::Client, namespace: impl Into<String>) -> Self {
         KubeClient {
             client,
             namespace: namespace.into(),
@@ -114,7 +114,7 @@ impl KubeClient {
     }
 
     /// The namespace every call goes to.
-    pub fn namespace(&self) -> &str {
+    pub(crate) fn namespace(&self) -> &str {
         &self.namespace
     }
 
@@ -123,7 +123,7 @@ impl KubeClient {
     }
 
     /// Creates the object described by the manifest `body`.
-    pub async fn create(
+    pub(crate) async fn create(
         &self,
         kind: Kind,
         body: &serde_json::Value,
@@ -134,13 +134,17 @@ impl KubeClient {
     }
 
     /// The object, or `None` if it does not exist.
-    pub async fn get(&self, kind: Kind, name: &str) -> Result<Option<DynamicObject>, kube::Error> {
+    pub(crate) async fn get(
+        &self,
+        kind: Kind,
+        name: &str,
+    ) -> Result<Option<DynamicObject>, kube::Error> {
         self.api(kind).get_opt(name).await
     }
 
     /// Every object of `kind` matching the label `selector`, following `continue` tokens;
     /// `None` when the cluster does not serve that resource (its CRD is not installed).
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         kind: Kind,
         selector: &str,
@@ -167,7 +171,7 @@ impl KubeClient {
     }
 
     /// Deletes the object; `Ok(false)` when it was already gone.
-    pub async fn delete(&self, kind: Kind, name: &str) -> Result<bool, kube::Error> {
+    pub(crate) async fn delete(&self, kind: Kind, name: &str) -> Result<bool, kube::Error> {
         // Background propagation: owned objects (VMI, PVC of a DataVolume) go with their owner.
         let dp = DeleteParams::background();
         match self.api(kind).delete(name, &dp).await {
@@ -178,7 +182,7 @@ impl KubeClient {
     }
 
     /// Every Event in the namespace (paginated), newest last is not guaranteed: sort by time.
-    pub async fn events(&self) -> Result<Vec<KubeEvent>, kube::Error> {
+    pub(crate) async fn events(&self) -> Result<Vec<KubeEvent>, kube::Error> {
         let api: Api<KubeEvent> = Api::namespaced(self.client.clone(), &self.namespace);
         let mut out = Vec::new();
         let mut token: Option<String> = None;
@@ -197,7 +201,11 @@ impl KubeClient {
     }
 
     /// `PUT /apis/subresources.kubevirt.io/v1/namespaces/<ns>/virtualmachines/<name>/<verb>`.
-    pub async fn power(&self, name: &str, verb: PowerVerb) -> Result<PowerOutcome, kube::Error> {
+    pub(crate) async fn power(
+        &self,
+        name: &str,
+        verb: PowerVerb,
+    ) -> Result<PowerOutcome, kube::Error> {
         let verb = match verb {
             PowerVerb::Start => "start",
             PowerVerb::Stop => "stop",
@@ -216,7 +224,7 @@ impl KubeClient {
 }
 
 /// The URL path of a VM power subresource.
-pub fn power_path(namespace: &str, name: &str, verb: &str) -> String {
+pub(crate) fn power_path(namespace: &str, name: &str, verb: &str) -> String {
     // Names are DNS-1123 already; encode anything else so a path can never be altered.
     const SEGMENT: &percent_encoding::AsciiSet =
         &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.');
@@ -254,7 +262,7 @@ fn rbac_denial(msg: &str) -> Option<(String, String)> {
 }
 
 /// Classifies every kube-rs error into the engine's classes, once, at the provider's edge.
-pub fn classify(err: &kube::Error) -> ProviderError {
+pub(crate) fn classify(err: &kube::Error) -> ProviderError {
     match err {
         kube::Error::Api(s) => {
             let msg = tidy(&s.message);

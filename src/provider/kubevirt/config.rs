@@ -10,11 +10,11 @@ use crate::model::{ErrorClass, ProviderError};
 use crate::provider::ConnectOptions;
 
 /// Per-request timeout when `ConnectOptions.timeout` is not set.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the credentials come from, for messages (never holds secrets).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// One or more kubeconfig files and the context used.
     Kubeconfig {
         /// The files read, in merge order.
@@ -24,7 +24,8 @@ pub enum Origin {
     },
     /// The pod's service account.
     InCluster,
-    /// A client built by the caller (`KubevirtProvider::from_client`).
+    /// A client built by the caller (`KubevirtProvider::from_client`, tests).
+    #[cfg(test)]
     Supplied,
 }
 
@@ -36,6 +37,7 @@ impl std::fmt::Display for Origin {
                 write!(f, "kubeconfig `{}` context `{context}`", files.join(":"))
             }
             Origin::InCluster => f.write_str("in-cluster service account"),
+            #[cfg(test)]
             Origin::Supplied => f.write_str("a caller-supplied client"),
         }
     }
@@ -43,7 +45,7 @@ impl std::fmt::Display for Origin {
 
 /// A connected client and the namespace every object goes to.
 #[derive(Clone)]
-pub struct Connection {
+pub(crate) struct Connection {
     /// The Kubernetes client.
     pub client: kube::Client,
     /// The namespace of every object vauto creates.
@@ -67,7 +69,7 @@ impl std::fmt::Debug for Connection {
 /// `override_path` (the simulator's kubeconfig) wins, then the project's `kubeconfig`
 /// (`~` expanded), then `$KUBECONFIG` (a `:`-separated list), then `~/.kube/config`
 /// if it exists; otherwise `None`: use the in-cluster service account.
-pub fn kubeconfig_paths(
+pub(crate) fn kubeconfig_paths(
     override_path: Option<&Path>,
     project_path: Option<&str>,
     env_kubeconfig: Option<&str>,
@@ -92,7 +94,7 @@ pub fn kubeconfig_paths(
 }
 
 /// The namespace: the project's, else the context's, else `default`.
-pub fn resolve_namespace(project_ns: Option<&str>, context_ns: Option<&str>) -> String {
+pub(crate) fn resolve_namespace(project_ns: Option<&str>, context_ns: Option<&str>) -> String {
     project_ns
         .or(context_ns)
         .filter(|n| !n.is_empty())
@@ -157,7 +159,7 @@ fn read_kubeconfig(files: &[PathBuf]) -> Result<Kubeconfig, ProviderError> {
 
 /// Connects to the project's cluster: kubeconfig (token, client certs, exec plugins,
 /// custom CA, `insecure-skip-tls-verify` as kube-rs supports them) or in-cluster.
-pub async fn connect(
+pub(crate) async fn connect(
     project: &Project,
     opts: &ConnectOptions,
 ) -> Result<Connection, ProviderError> {

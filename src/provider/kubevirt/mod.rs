@@ -1,12 +1,11 @@
 //! KubeVirt / OpenShift Virtualization through the Kubernetes API.
 
-pub mod client;
-pub mod config;
-pub mod provider;
-pub mod resources;
+pub(crate) mod client;
+pub(crate) mod config;
+pub(crate) mod provider;
+pub(crate) mod resources;
 
-pub use provider::KubevirtProvider;
-pub use resources::planned_objects;
+pub(crate) use provider::KubevirtProvider;
 
 #[cfg(test)]
 mod tests;

@@ -27,7 +27,7 @@ const POWER_WAIT: Duration = Duration::from_secs(300);
 const CREATION_ORDER: [Kind; 4] = [Kind::Secret, Kind::Nad, Kind::DataVolume, Kind::Vm];
 
 /// KubeVirt / OpenShift Virtualization backend.
-pub struct KubevirtProvider {
+pub(crate) struct KubevirtProvider {
     kube: KubeClient,
     project: String,
     origin: Origin,
@@ -47,7 +47,7 @@ impl std::fmt::Debug for KubevirtProvider {
 
 impl KubevirtProvider {
     /// Connects with the project's `kubevirt:` settings (or `opts.kubeconfig`).
-    pub async fn connect(
+    pub(crate) async fn connect(
         project: &Project,
         opts: &ConnectOptions,
     ) -> Result<KubevirtProvider, ProviderError> {
@@ -60,8 +60,13 @@ impl KubevirtProvider {
         })
     }
 
-    /// A provider over an existing client (tests, simulators).
-    pub fn from_client(client: kube::Client, namespace: &str, project: &str) -> KubevirtProvider {
+    /// A provider over an existing client (tests).
+    #[cfg(test)]
+    pub(crate) fn from_client(
+        client: kube::Client,
+        namespace: &str,
+        project: &str,
+    ) -> KubevirtProvider {
         KubevirtProvider {
             kube: KubeClient::new(client, namespace),
             project: project.to_string(),
@@ -71,19 +76,10 @@ impl KubevirtProvider {
     }
 
     /// The same provider polling every `poll` (fast simulators in tests).
-    pub fn with_poll_interval(mut self, poll: Duration) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_poll_interval(mut self, poll: Duration) -> Self {
         self.poll = poll;
         self
-    }
-
-    /// The namespace every object goes to.
-    pub fn namespace(&self) -> &str {
-        self.kube.namespace()
-    }
-
-    /// Where the credentials came from (for `--verbose` and error context).
-    pub fn origin(&self) -> &Origin {
-        &self.origin
     }
 
     /// Objects of `kind` matching `sel` that are ours; a missing CRD (404) means none.
@@ -435,12 +431,12 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
 }
 
 /// `45.20%` → 45.2; `N/A` and garbage → `None`.
-pub fn parse_percent(progress: &str) -> Option<f32> {
+pub(crate) fn parse_percent(progress: &str) -> Option<f32> {
     progress.trim().strip_suffix('%')?.trim().parse().ok()
 }
 
 /// A DataVolume's phase and progress for the `disk` column: `ImportInProgress 45.20%`.
-pub fn disk_column(dv: &Value) -> Option<String> {
+pub(crate) fn disk_column(dv: &Value) -> Option<String> {
     let phase = str_at(dv, "/status/phase")?;
     match str_at(dv, "/status/progress") {
         Some(p) if phase != "Succeeded" && parse_percent(p).is_some() => {
@@ -451,7 +447,7 @@ pub fn disk_column(dv: &Value) -> Option<String> {
 }
 
 /// The first usable address a VMI reports (skipping IPv6 link-local).
-pub fn vmi_ip(vmi: &Value) -> Option<String> {
+pub(crate) fn vmi_ip(vmi: &Value) -> Option<String> {
     let ifaces = vmi.pointer("/status/interfaces")?.as_array()?;
     ifaces
         .iter()
@@ -470,7 +466,7 @@ pub fn vmi_ip(vmi: &Value) -> Option<String> {
 }
 
 /// The static address (without prefix) in a NAD's CNI config.
-pub fn static_address(cni_config: &str) -> Option<String> {
+pub(crate) fn static_address(cni_config: &str) -> Option<String> {
     let v: Value = serde_json::from_str(cni_config).ok()?;
     let cidr = str_at(&v, "/ipam/addresses/0/address")?;
     Some(cidr.split('/').next().unwrap_or(cidr).to_string())
@@ -489,7 +485,7 @@ fn vm_size(vm: &Value) -> Option<String> {
 }
 
 /// The latest event about any of `objects` ((kind, name) pairs), as `Reason: message`.
-pub fn last_event(events: &[KubeEvent], objects: &[(&str, &str)]) -> Option<String> {
+pub(crate) fn last_event(events: &[KubeEvent], objects: &[(&str, &str)]) -> Option<String> {
     events
         .iter()
         .filter(|e| {
@@ -528,7 +524,7 @@ pub fn last_event(events: &[KubeEvent], objects: &[(&str, &str)]) -> Option<Stri
 
 /// The one placement KubeVirt has: the cluster, whose scheduler picks the node.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Cluster;
+pub(crate) struct Cluster;
 
 impl Placement for Cluster {
     fn info(&self) -> PlacementInfo {

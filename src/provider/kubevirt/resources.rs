@@ -8,48 +8,49 @@ use crate::config::{DiskSource, KubevirtSpec};
 use crate::plan::{DesiredInstance, Plan, PlannedObject, StaticIp};
 
 /// `v1 Secret`.
-pub const KIND_SECRET: &str = "Secret";
+pub(crate) const KIND_SECRET: &str = "Secret";
 /// `k8s.cni.cncf.io/v1 NetworkAttachmentDefinition`.
-pub const KIND_NAD: &str = "NetworkAttachmentDefinition";
+pub(crate) const KIND_NAD: &str = "NetworkAttachmentDefinition";
 /// `cdi.kubevirt.io/v1beta1 DataVolume`.
-pub const KIND_DATA_VOLUME: &str = "DataVolume";
+pub(crate) const KIND_DATA_VOLUME: &str = "DataVolume";
 /// `kubevirt.io/v1 VirtualMachine`.
-pub const KIND_VM: &str = "VirtualMachine";
+pub(crate) const KIND_VM: &str = "VirtualMachine";
 
 /// apiVersion of the NetworkAttachmentDefinition.
-pub const NAD_API_VERSION: &str = "k8s.cni.cncf.io/v1";
+pub(crate) const NAD_API_VERSION: &str = "k8s.cni.cncf.io/v1";
 /// apiVersion of the DataVolume.
-pub const DV_API_VERSION: &str = "cdi.kubevirt.io/v1beta1";
+pub(crate) const DV_API_VERSION: &str = "cdi.kubevirt.io/v1beta1";
 /// apiVersion of VirtualMachine and VirtualMachineInstance.
-pub const VM_API_VERSION: &str = "kubevirt.io/v1";
+pub(crate) const VM_API_VERSION: &str = "kubevirt.io/v1";
 
 /// The Secret key KubeVirt reads user data from (`cloudInitNoCloud.secretRef`).
-pub const USERDATA_KEY: &str = "userdata";
+pub(crate) const USERDATA_KEY: &str = "userdata";
 /// The Secret key KubeVirt reads network data from (`cloudInitNoCloud.networkDataSecretRef`).
-pub const NETWORKDATA_KEY: &str = "networkdata";
+pub(crate) const NETWORKDATA_KEY: &str = "networkdata";
 
 /// The label KubeVirt uses to tie a VMI (and its pod) to its domain name.
 const DOMAIN_LABEL: &str = "kubevirt.io/domain";
 
 /// Name of the cloud-init Secret of instance `name`.
-pub fn secret_name(name: &str) -> String {
+pub(crate) fn secret_name(name: &str) -> String {
     format!("{name}-cloudinit")
 }
 
 /// Name of the NetworkAttachmentDefinition of instance `name`.
-pub fn nad_name(name: &str) -> String {
+pub(crate) fn nad_name(name: &str) -> String {
     format!("{name}-net")
 }
 
 /// Name of the DataVolume (root disk) of instance `name`.
-pub fn disk_name(name: &str) -> String {
+pub(crate) fn disk_name(name: &str) -> String {
     format!("{name}-disk")
 }
 
+#[cfg(test)]
 /// The (kind, name) pairs of an instance's objects, in creation order.
 ///
 /// `with_nad` is whether the project uses static addressing (`network.ipam`).
-pub fn object_names(name: &str, with_nad: bool) -> Vec<(&'static str, String)> {
+pub(crate) fn object_names(name: &str, with_nad: bool) -> Vec<(&'static str, String)> {
     let mut v = vec![(KIND_SECRET, secret_name(name))];
     if with_nad {
         v.push((KIND_NAD, nad_name(name)));
@@ -63,7 +64,7 @@ pub fn object_names(name: &str, with_nad: bool) -> Vec<(&'static str, String)> {
 ///
 /// Without `kubevirt.namespace` in the project the manifests carry no namespace, so
 /// `vauto plan -o yaml | oc apply -f -` uses the current context's namespace.
-pub fn planned_objects(plan: &Plan, inst: &DesiredInstance) -> Vec<PlannedObject> {
+pub(crate) fn planned_objects(plan: &Plan, inst: &DesiredInstance) -> Vec<PlannedObject> {
     let ns = plan
         .project
         .kubevirt()
@@ -73,7 +74,7 @@ pub fn planned_objects(plan: &Plan, inst: &DesiredInstance) -> Vec<PlannedObject
 }
 
 /// The manifests for `inst` in `namespace` (or none), in creation order.
-pub fn manifests(
+pub(crate) fn manifests(
     plan: &Plan,
     inst: &DesiredInstance,
     namespace: Option<&str>,
@@ -139,7 +140,7 @@ fn secret(inst: &DesiredInstance, namespace: Option<&str>) -> PlannedObject {
 }
 
 /// The CNI configuration (a JSON string) of the instance's bridge network with static IPAM.
-pub fn cni_config(name: &str, bridge: &str, ip: &StaticIp) -> String {
+pub(crate) fn cni_config(name: &str, bridge: &str, ip: &StaticIp) -> String {
     let mut address = Map::new();
     address.insert("address".into(), Value::String(ip.cidr()));
     if let Some(gw) = ip.gateway {

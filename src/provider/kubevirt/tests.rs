@@ -221,7 +221,6 @@ fn plan(ipam: bool) -> Plan {
 
 fn scope() -> Scope {
     Scope {
-        project: "lab".into(),
         spec: Some("web".into()),
         target: None,
     }

@@ -14,11 +14,11 @@ use super::signer::Signer;
 use crate::model::{ErrorClass, ErrorCode, ProviderError};
 
 /// API version prefix of every Compute and Identity path.
-pub const API_VERSION: &str = "/20160918";
+pub(crate) const API_VERSION: &str = "/20160918";
 /// Message prefix of the error for 409 `InvalidatedRetryToken`.
-pub const INVALIDATED_RETRY_TOKEN: &str = "the retry token was invalidated";
+pub(crate) const INVALIDATED_RETRY_TOKEN: &str = "the retry token was invalidated";
 /// Default per-request timeout.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Upper bound on pages followed in one list call, so a misbehaving server cannot loop us forever.
 const MAX_PAGES: usize = 1000;
 
@@ -33,7 +33,7 @@ const PATH: &AsciiSet = &FORM.remove(b'/');
 
 /// Form-style query encoding as the OCI SDK does it (`urlencode`): space → `+`,
 /// `:` → `%3A`, `/` → `%2F`, parameters in the given order.
-pub fn encode_query(params: &[(&str, &str)]) -> String {
+pub(crate) fn encode_query(params: &[(&str, &str)]) -> String {
     params
         .iter()
         .map(|(k, v)| format!("{}={}", form(k), form(v)))
@@ -46,14 +46,14 @@ fn form(s: &str) -> String {
 }
 
 /// One path parameter (an OCID), encoded as the SDK does.
-pub fn encode_path(s: &str) -> String {
+pub(crate) fn encode_path(s: &str) -> String {
     utf8_percent_encode(s, PATH).to_string()
 }
 
 /// Maps an OCI error response to the engine's error class (DESIGN 4.3), once, here.
 ///
 /// `code` and `message` come from the JSON error body; `retry_after` from the header.
-pub fn classify(
+pub(crate) fn classify(
     status: u16,
     code: &str,
     message: &str,
@@ -163,7 +163,7 @@ struct Answer {
 /// `shapeConfig` of an instance.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ShapeConfig {
+pub(crate) struct ShapeConfig {
     /// OCPUs.
     pub ocpus: Option<f64>,
     /// Memory in GB.
@@ -174,7 +174,7 @@ pub struct ShapeConfig {
 /// The fields of an OCI `Instance` vauto uses.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Instance {
+pub(crate) struct Instance {
     /// OCID.
     pub id: String,
     /// Display name.
@@ -207,7 +207,7 @@ pub struct Instance {
 
 impl Instance {
     /// Whether OCI is removing or has removed it (listed for hours afterwards).
-    pub fn is_gone(&self) -> bool {
+    pub(crate) fn is_gone(&self) -> bool {
         matches!(self.lifecycle_state.as_str(), "TERMINATED" | "TERMINATING")
     }
 }
@@ -215,7 +215,7 @@ impl Instance {
 /// A VNIC attachment (instance ↔ VNIC).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct VnicAttachment {
+pub(crate) struct VnicAttachment {
     /// Attachment OCID.
     #[serde(default)]
     pub id: String,
@@ -232,7 +232,7 @@ pub struct VnicAttachment {
 /// A VNIC's addresses.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Vnic {
+pub(crate) struct Vnic {
     /// OCID.
     #[serde(default)]
     pub id: String,
@@ -247,7 +247,7 @@ pub struct Vnic {
 /// An image (platform or custom).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Image {
+pub(crate) struct Image {
     /// OCID.
     pub id: String,
     /// Display name, e.g. `Canonical-Ubuntu-22.04-Minimal-aarch64-2025.01.31-0`.
@@ -266,7 +266,7 @@ pub struct Image {
 /// A subnet.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Subnet {
+pub(crate) struct Subnet {
     /// OCID.
     pub id: String,
     /// Display name.
@@ -286,7 +286,7 @@ pub struct Subnet {
 /// An availability domain.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AvailabilityDomain {
+pub(crate) struct AvailabilityDomain {
     /// Full name, e.g. `Uocm:US-ASHBURN-AD-1`.
     pub name: String,
     /// OCID.
@@ -295,7 +295,7 @@ pub struct AvailabilityDomain {
 
 /// ListImages filters.
 #[derive(Debug, Clone, Default)]
-pub struct ImageQuery {
+pub(crate) struct ImageQuery {
     /// `operatingSystem`.
     pub operating_system: Option<String>,
     /// `operatingSystemVersion`.
@@ -306,7 +306,7 @@ pub struct ImageQuery {
 
 /// Signed REST calls to OCI Compute and Identity.
 #[derive(Debug, Clone)]
-pub struct OciClient {
+pub(crate) struct OciClient {
     http: reqwest::Client,
     signer: Signer,
     iaas: String,
@@ -315,7 +315,7 @@ pub struct OciClient {
 
 impl OciClient {
     /// A client for a resolved connection; `timeout` bounds each request (default 60s).
-    pub fn new(
+    pub(crate) fn new(
         conn: &OciConnection,
         timeout: Option<Duration>,
     ) -> Result<OciClient, ProviderError> {
@@ -341,11 +341,6 @@ impl OciClient {
             iaas: conn.iaas_endpoint.clone(),
             identity: conn.identity_endpoint.clone(),
         })
-    }
-
-    /// The base URL of Compute calls.
-    pub fn iaas_endpoint(&self) -> &str {
-        &self.iaas
     }
 
     async fn call(
@@ -458,7 +453,7 @@ impl OciClient {
 
     /// LaunchInstance: POST `/instances` with `details` and `opc-retry-token`.
     /// Returns the instance and the raw JSON answer (saved as the launch result).
-    pub async fn launch_instance(
+    pub(crate) async fn launch_instance(
         &self,
         details: &serde_json::Value,
         retry_token: &str,
@@ -490,7 +485,7 @@ impl OciClient {
     }
 
     /// ListInstances in `compartment` (every page), optionally by display name.
-    pub async fn list_instances(
+    pub(crate) async fn list_instances(
         &self,
         compartment: &str,
         display_name: Option<&str>,
@@ -503,7 +498,7 @@ impl OciClient {
     }
 
     /// GetInstance.
-    pub async fn get_instance(&self, id: &str) -> Result<Instance, ProviderError> {
+    pub(crate) async fn get_instance(&self, id: &str) -> Result<Instance, ProviderError> {
         let path = format!("/instances/{}", encode_path(id));
         let answer = self
             .call(Method::GET, Service::Iaas, &path, &[], None, &[])
@@ -512,7 +507,7 @@ impl OciClient {
     }
 
     /// TerminateInstance; `preserve_boot_volume` keeps the boot volume.
-    pub async fn terminate_instance(
+    pub(crate) async fn terminate_instance(
         &self,
         id: &str,
         preserve_boot_volume: bool,
@@ -536,7 +531,11 @@ impl OciClient {
     }
 
     /// InstanceAction (`START`, `STOP`, `SOFTSTOP`, ...), sent with no body as the SDK does.
-    pub async fn instance_action(&self, id: &str, action: &str) -> Result<Instance, ProviderError> {
+    pub(crate) async fn instance_action(
+        &self,
+        id: &str,
+        action: &str,
+    ) -> Result<Instance, ProviderError> {
         let path = format!("/instances/{}", encode_path(id));
         let answer = self
             .call(
@@ -553,7 +552,7 @@ impl OciClient {
 
     /// ListVnicAttachments of one instance, or of the whole compartment when `instance_id` is
     /// `None` (every page; status uses that to need one GET per instance instead of two).
-    pub async fn list_vnic_attachments(
+    pub(crate) async fn list_vnic_attachments(
         &self,
         compartment: &str,
         instance_id: Option<&str>,
@@ -567,7 +566,7 @@ impl OciClient {
     }
 
     /// GetVnic.
-    pub async fn get_vnic(&self, id: &str) -> Result<Vnic, ProviderError> {
+    pub(crate) async fn get_vnic(&self, id: &str) -> Result<Vnic, ProviderError> {
         let path = format!("/vnics/{}", encode_path(id));
         let answer = self
             .call(Method::GET, Service::Iaas, &path, &[], None, &[])
@@ -576,7 +575,7 @@ impl OciClient {
     }
 
     /// ListImages, newest first.
-    pub async fn list_images(
+    pub(crate) async fn list_images(
         &self,
         compartment: &str,
         query: &ImageQuery,
@@ -597,7 +596,7 @@ impl OciClient {
     }
 
     /// GetSubnet (a subnet configured by OCID, possibly in another compartment).
-    pub async fn get_subnet(&self, id: &str) -> Result<Subnet, ProviderError> {
+    pub(crate) async fn get_subnet(&self, id: &str) -> Result<Subnet, ProviderError> {
         let path = format!("/subnets/{}", encode_path(id));
         let answer = self
             .call(Method::GET, Service::Iaas, &path, &[], None, &[])
@@ -606,13 +605,16 @@ impl OciClient {
     }
 
     /// ListSubnets in `compartment`.
-    pub async fn list_subnets(&self, compartment: &str) -> Result<Vec<Subnet>, ProviderError> {
+    pub(crate) async fn list_subnets(
+        &self,
+        compartment: &str,
+    ) -> Result<Vec<Subnet>, ProviderError> {
         self.list_all(Service::Iaas, "/subnets", &[("compartmentId", compartment)])
             .await
     }
 
     /// ListAvailabilityDomains (Identity) of the tenancy, in the region's order.
-    pub async fn list_availability_domains(
+    pub(crate) async fn list_availability_domains(
         &self,
         tenancy: &str,
     ) -> Result<Vec<AvailabilityDomain>, ProviderError> {

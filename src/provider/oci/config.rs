@@ -14,13 +14,13 @@ use crate::model::{ErrorClass, ProviderError};
 use crate::provider::ConnectOptions;
 
 /// The profile used when the project names none.
-pub const DEFAULT_PROFILE: &str = "DEFAULT";
+pub(crate) const DEFAULT_PROFILE: &str = "DEFAULT";
 /// The config file used when neither the project nor the command line names one.
-pub const DEFAULT_CONFIG_FILE: &str = "~/.oci/config";
+pub(crate) const DEFAULT_CONFIG_FILE: &str = "~/.oci/config";
 
 /// One profile of an OCI config file, after `[DEFAULT]` inheritance.
 #[derive(Clone)]
-pub struct OciProfile {
+pub(crate) struct OciProfile {
     /// The file it came from.
     pub file: PathBuf,
     /// The profile name.
@@ -41,7 +41,7 @@ pub struct OciProfile {
 
 impl OciProfile {
     /// The pass phrase of an encrypted key, for the one place that decrypts it.
-    pub fn pass_phrase(&self) -> Option<&str> {
+    pub(crate) fn pass_phrase(&self) -> Option<&str> {
         self.pass_phrase.as_deref()
     }
 }
@@ -130,7 +130,7 @@ fn parse_ini(text: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, (
 /// Values of `[DEFAULT]` apply to every profile unless the profile sets them, as in the
 /// OCI SDKs. `key_file` gets `~` expanded and, when relative, is taken relative to the
 /// folder of the config file.
-pub fn load_profile(path: &Path, profile: &str) -> Result<OciProfile, ProviderError> {
+pub(crate) fn load_profile(path: &Path, profile: &str) -> Result<OciProfile, ProviderError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         auth(format!(
             "cannot read the OCI config file `{}`: {e}",
@@ -141,7 +141,11 @@ pub fn load_profile(path: &Path, profile: &str) -> Result<OciProfile, ProviderEr
 }
 
 /// Parses profile `profile` out of config `text` that was read from `path`.
-pub fn parse_profile(text: &str, path: &Path, profile: &str) -> Result<OciProfile, ProviderError> {
+pub(crate) fn parse_profile(
+    text: &str,
+    path: &Path,
+    profile: &str,
+) -> Result<OciProfile, ProviderError> {
     let sections = parse_ini(text).map_err(|(line, msg)| {
         auth(format!(
             "OCI config file `{}` line {line}: {msg}",
@@ -201,25 +205,25 @@ fn resolve_relative(p: &Path, config_file: &Path) -> PathBuf {
 
 /// An RSA API signing key; never printed.
 #[derive(Clone)]
-pub struct ApiKey {
+pub(crate) struct ApiKey {
     key: RsaPrivateKey,
     fingerprint: String,
 }
 
 impl ApiKey {
     /// The private key, for the signer.
-    pub fn private_key(&self) -> &RsaPrivateKey {
+    pub(crate) fn private_key(&self) -> &RsaPrivateKey {
         &self.key
     }
 
     /// MD5 fingerprint of the public key (DER SubjectPublicKeyInfo), lowercase colon-separated hex,
     /// as the OCI Console shows it.
-    pub fn fingerprint(&self) -> &str {
+    pub(crate) fn fingerprint(&self) -> &str {
         &self.fingerprint
     }
 
     /// Wraps an already parsed key.
-    pub fn from_key(key: RsaPrivateKey) -> Result<ApiKey, ProviderError> {
+    pub(crate) fn from_key(key: RsaPrivateKey) -> Result<ApiKey, ProviderError> {
         let der = key
             .to_public_key()
             .to_public_key_der()
@@ -278,7 +282,7 @@ fn first_pem_block(text: &str) -> Option<(String, String)> {
 ///
 /// `what` names the key in errors (usually the file path); key material and the pass
 /// phrase never appear in errors.
-pub fn parse_private_key(
+pub(crate) fn parse_private_key(
     pem: &str,
     pass_phrase: Option<&str>,
     what: &str,
@@ -323,7 +327,7 @@ pub fn parse_private_key(
 
 /// Reads and parses the private key file of `profile`, and checks it matches the profile's
 /// fingerprint (the server would otherwise answer 401 with no hint why).
-pub fn load_api_key(profile: &OciProfile) -> Result<ApiKey, ProviderError> {
+pub(crate) fn load_api_key(profile: &OciProfile) -> Result<ApiKey, ProviderError> {
     let path = &profile.key_file;
     let what = path.display().to_string();
     let pem = std::fs::read_to_string(path).map_err(|e| {
@@ -350,7 +354,7 @@ pub fn load_api_key(profile: &OciProfile) -> Result<ApiKey, ProviderError> {
 /// Everything needed to talk to OCI for one project, resolved from the project's `oci:`
 /// section, the command line and the config file profile.
 #[derive(Clone)]
-pub struct OciConnection {
+pub(crate) struct OciConnection {
     /// The config file that was read.
     pub config_file: PathBuf,
     /// The profile that was used.
@@ -377,12 +381,12 @@ pub struct OciConnection {
 
 impl OciConnection {
     /// `keyId` of the HTTP signature: `tenancy/user/fingerprint`.
-    pub fn key_id(&self) -> String {
+    pub(crate) fn key_id(&self) -> String {
         format!("{}/{}/{}", self.tenancy, self.user, self.fingerprint)
     }
 
     /// The compartment to work in: the project's, else the tenancy.
-    pub fn compartment_id(&self) -> &str {
+    pub(crate) fn compartment_id(&self) -> &str {
         self.compartment.as_deref().unwrap_or(&self.tenancy)
     }
 }
@@ -406,18 +410,21 @@ impl fmt::Debug for OciConnection {
 }
 
 /// `https://iaas.{region}.oraclecloud.com`.
-pub fn iaas_endpoint(region: &str) -> String {
+pub(crate) fn iaas_endpoint(region: &str) -> String {
     format!("https://iaas.{region}.oraclecloud.com")
 }
 
 /// `https://identity.{region}.oci.oraclecloud.com` (the host the current SDKs use).
-pub fn identity_endpoint(region: &str) -> String {
+pub(crate) fn identity_endpoint(region: &str) -> String {
     format!("https://identity.{region}.oci.oraclecloud.com")
 }
 
 /// Resolves the connection of an OCI project: `opts` overrides win over the project's
 /// `oci:` section, which wins over the config file profile.
-pub fn resolve(project: &Project, opts: &ConnectOptions) -> Result<OciConnection, ProviderError> {
+pub(crate) fn resolve(
+    project: &Project,
+    opts: &ConnectOptions,
+) -> Result<OciConnection, ProviderError> {
     let default = OciProject::default();
     let oci = project.oci().unwrap_or(&default);
     let config_file = match (&opts.oci_config_file, &oci.config_file) {

@@ -24,15 +24,13 @@ pub(crate) struct Images {
 }
 
 impl Images {
-    /// The image `spec` asks for; an `instance` about to use it is named in the note that
-    /// says which image was picked.
+    /// The image `spec` asks for; a note says which image was picked.
     pub(crate) async fn resolve(
         &self,
         client: &OciClient,
         compartment: &str,
         spec: &OciSpec,
         observer: &dyn Observer,
-        instance: &str,
     ) -> Result<ResolvedImage, ProviderError> {
         let image = &spec.image;
         let os = image.os.as_ref().map(|o| o.0.clone()).unwrap_or_default();
@@ -58,7 +56,6 @@ impl Images {
             return Err(no_image(&query, &names, images.len()));
         };
         observer.event(Event::Note {
-            instance: Some(instance.to_string()),
             message: format!("image `{}` ({})", found.display_name, found.id),
         });
         let resolved = ResolvedImage {

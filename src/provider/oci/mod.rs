@@ -1,17 +1,18 @@
 //! Oracle Cloud Infrastructure Compute through its signed REST API.
 
 mod addresses;
-pub mod client;
-pub mod config;
+pub(crate) mod client;
+pub(crate) mod config;
 mod generations;
 mod image;
-pub mod provider;
-pub mod resources;
-pub mod signer;
+pub(crate) mod provider;
+pub(crate) mod resources;
+pub(crate) mod signer;
 mod status;
 mod wait;
 
-#[cfg(all(test, feature = "sim"))]
+#[cfg(test)]
+#[cfg(feature = "sim")]
 mod sim_tests;
 
-pub use provider::OciProvider;
+pub(crate) use provider::OciProvider;

@@ -28,7 +28,7 @@ use crate::plan::{DesiredInstance, LABEL_MANAGED, LABEL_NAME, LABEL_PROJECT, LAB
 use crate::provider::{Attempt, Capability, ConnectOptions, Provider};
 
 /// The resource kind in every OCI report line.
-pub const KIND_INSTANCE: &str = "Instance";
+pub(crate) const KIND_INSTANCE: &str = "Instance";
 /// Concurrent VNIC lookups in `status` (one GetVnic per instance). At 32 a 1000-instance status
 /// with 20 ms per request is no longer bound by latency (benches/providers.sh: 64 gained under
 /// 10%), and it stays a small burst of reads for OCI's per-tenancy throttling; a throttled
@@ -39,7 +39,7 @@ const POWER_WAIT: Duration = Duration::from_secs(600);
 
 /// The OCI Compute backend of one project.
 #[derive(Debug)]
-pub struct OciProvider {
+pub(crate) struct OciProvider {
     conn: OciConnection,
     client: OciClient,
     project: String,
@@ -55,7 +55,7 @@ pub struct OciProvider {
 
 impl OciProvider {
     /// Resolves credentials and endpoints for `project`; makes no request yet.
-    pub async fn connect(
+    pub(crate) async fn connect(
         project: &Project,
         opts: &ConnectOptions,
     ) -> Result<OciProvider, ProviderError> {
@@ -79,13 +79,15 @@ impl OciProvider {
         })
     }
 
+    #[cfg(test)]
     /// The resolved connection (region, compartment, endpoints).
-    pub fn connection(&self) -> &OciConnection {
+    pub(crate) fn connection(&self) -> &OciConnection {
         &self.conn
     }
 
+    #[cfg(test)]
     /// The REST client, for callers that need a raw call.
-    pub fn client(&self) -> &OciClient {
+    pub(crate) fn client(&self) -> &OciClient {
         &self.client
     }
 
@@ -198,13 +200,7 @@ impl OciProvider {
         let subnet = self.subnet().await?;
         let image = self
             .images
-            .resolve(
-                &self.client,
-                self.compartment(),
-                oci_spec(plan)?,
-                observer,
-                name,
-            )
+            .resolve(&self.client, self.compartment(), oci_spec(plan)?, observer)
             .await?;
         let ids = Resolved {
             compartment_id: self.compartment().to_string(),
@@ -237,7 +233,6 @@ impl OciProvider {
         match self.save_launch(name, &raw) {
             Ok(path) => report.details.launch_result = Some(path.display().to_string()),
             Err(e) => observer.event(Event::Note {
-                instance: Some(name.clone()),
                 message: format!("could not save the launch result: {}", e.message),
             }),
         }

@@ -12,13 +12,13 @@ use crate::plan::{DesiredInstance, Plan, PlannedObject};
 use crate::provider::Placement;
 
 /// The kind shown in plan output and reports for a launch body.
-pub const KIND_LAUNCH: &str = "LaunchInstanceDetails";
+pub(crate) const KIND_LAUNCH: &str = "LaunchInstanceDetails";
 /// The OCI API limit for `opc-retry-token`.
-pub const RETRY_TOKEN_MAX: usize = 64;
+pub(crate) const RETRY_TOKEN_MAX: usize = 64;
 
 /// The ids that can only be known online, resolved once per run by the provider.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     /// Compartment OCID.
     pub compartment_id: String,
     /// Subnet OCID.
@@ -30,13 +30,13 @@ pub struct Resolved {
 }
 
 /// Whether `shape` is a flex shape (takes `shapeConfig`).
-pub fn is_flex(shape: &str) -> bool {
+pub(crate) fn is_flex(shape: &str) -> bool {
     shape.ends_with(".Flex")
 }
 
 /// The sizes one round tries, in order: the main size, then each `fallback` entry.
 /// `(None, None)` for fixed shapes.
-pub fn sizes(spec: &OciSpec) -> Vec<(Option<f64>, Option<f64>)> {
+pub(crate) fn sizes(spec: &OciSpec) -> Vec<(Option<f64>, Option<f64>)> {
     let mut out = vec![(spec.ocpus, spec.memory_gb)];
     out.extend(
         spec.fallback
@@ -48,7 +48,7 @@ pub fn sizes(spec: &OciSpec) -> Vec<(Option<f64>, Option<f64>)> {
 
 /// Where one launch attempt goes: an availability domain and a size.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct OciPlacement {
+pub(crate) struct OciPlacement {
     /// The availability domain (full name); `None` only in offline plans and tests.
     pub availability_domain: Option<String>,
     /// Index into the spec's sizes: 0 is the main size, 1.. the `fallback` entries.
@@ -82,7 +82,10 @@ impl Placement for OciPlacement {
 
 /// Placements AD-major within each size: every AD at the main size, then every AD at
 /// fallback 1, and so on, because a smaller size anywhere is worse than the asked size elsewhere.
-pub fn placements(ads: &[String], sizes: &[(Option<f64>, Option<f64>)]) -> Vec<OciPlacement> {
+pub(crate) fn placements(
+    ads: &[String],
+    sizes: &[(Option<f64>, Option<f64>)],
+) -> Vec<OciPlacement> {
     let mut out = Vec::with_capacity(ads.len() * sizes.len());
     for (size_index, (ocpus, memory_gb)) in sizes.iter().enumerate() {
         for ad in ads {
@@ -102,7 +105,10 @@ pub fn placements(ads: &[String], sizes: &[(Option<f64>, Option<f64>)]) -> Vec<O
 /// `available` is the region's list (ListAvailabilityDomains order). A configured entry
 /// matches a full name exactly or its suffix after `-` (`AD-1` matches `Uocm:US-ASHBURN-AD-1`),
 /// ignoring case.
-pub fn select_ads(available: &[String], choice: Option<&AdChoice>) -> Result<Vec<String>, String> {
+pub(crate) fn select_ads(
+    available: &[String],
+    choice: Option<&AdChoice>,
+) -> Result<Vec<String>, String> {
     if available.is_empty() {
         return Err("the region lists no availability domains".to_string());
     }
@@ -133,7 +139,7 @@ pub fn select_ads(available: &[String], choice: Option<&AdChoice>) -> Result<Vec
 
 /// `opc-retry-token` for one instance: hex SHA-256 of `project/spec/name/generation`, at most
 /// 64 characters, so a retried launch of the same instance can never create a second one.
-pub fn retry_token(project: &str, spec: &str, name: &str, generation: u64) -> String {
+pub(crate) fn retry_token(project: &str, spec: &str, name: &str, generation: u64) -> String {
     let digest = Sha256::digest(format!("{project}/{spec}/{name}/{generation}").as_bytes());
     let mut hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     hex.truncate(RETRY_TOKEN_MAX);
@@ -142,7 +148,7 @@ pub fn retry_token(project: &str, spec: &str, name: &str, generation: u64) -> St
 
 /// The newest image whose display name contains every `name_contains` string.
 /// `images` come from ListImages already filtered by OS, version and shape.
-pub fn pick_image<'a>(images: &'a [Image], name_contains: &[String]) -> Option<&'a Image> {
+pub(crate) fn pick_image<'a>(images: &'a [Image], name_contains: &[String]) -> Option<&'a Image> {
     images
         .iter()
         .filter(|i| {
@@ -154,7 +160,7 @@ pub fn pick_image<'a>(images: &'a [Image], name_contains: &[String]) -> Option<&
 }
 
 /// The login user of an image: `ubuntu` on Canonical images, `opc` on Oracle's.
-pub fn ssh_user(operating_system: &str) -> &'static str {
+pub(crate) fn ssh_user(operating_system: &str) -> &'static str {
     if operating_system.contains("Ubuntu") {
         "ubuntu"
     } else {
@@ -163,7 +169,7 @@ pub fn ssh_user(operating_system: &str) -> &'static str {
 }
 
 /// The LaunchInstanceDetails body for `inst` of `spec` at `placement`.
-pub fn launch_details(
+pub(crate) fn launch_details(
     spec: &OciSpec,
     inst: &DesiredInstance,
     placement: &OciPlacement,
@@ -261,7 +267,7 @@ fn image_filter(spec: &OciSpec) -> Option<String> {
 }
 
 /// Whether `s` is an OCID (as opposed to a display name).
-pub fn is_ocid(s: &str) -> bool {
+pub(crate) fn is_ocid(s: &str) -> bool {
     s.starts_with("ocid1.")
 }
 
@@ -313,7 +319,7 @@ fn offline_ad(spec: &OciSpec) -> String {
 
 /// The bodies `deploy` would send for `inst`, for offline `plan` output (no network):
 /// one LaunchInstanceDetails at the main size, online-only values as placeholders.
-pub fn planned_objects(plan: &Plan, inst: &DesiredInstance) -> Vec<PlannedObject> {
+pub(crate) fn planned_objects(plan: &Plan, inst: &DesiredInstance) -> Vec<PlannedObject> {
     // A spec is loaded for its project's provider, so an OCI plan has an OCI part.
     let Some(spec) = plan.spec.oci() else {
         return Vec::new();
@@ -333,7 +339,7 @@ pub fn planned_objects(plan: &Plan, inst: &DesiredInstance) -> Vec<PlannedObject
 }
 
 /// What the offline plan could not resolve, said plainly (one note per value).
-pub fn plan_notes(plan: &Plan) -> Vec<String> {
+pub(crate) fn plan_notes(plan: &Plan) -> Vec<String> {
     let mut notes = Vec::new();
     let Some(spec) = plan.spec.oci() else {
         return notes;

@@ -20,7 +20,7 @@ use super::config::{ApiKey, OciConnection};
 use crate::model::{ErrorClass, ProviderError};
 
 /// The body hash header OCI signs on POST/PUT/PATCH.
-pub const X_CONTENT_SHA256: &str = "x-content-sha256";
+pub(crate) const X_CONTENT_SHA256: &str = "x-content-sha256";
 
 /// Headers signed on GET, HEAD and DELETE, in signing order.
 const SIGNED_NO_BODY: &[&str] = &["date", "(request-target)", "host"];
@@ -39,7 +39,7 @@ fn invalid(msg: impl Into<String>) -> ProviderError {
 }
 
 /// The headers OCI signs for `method`, in order; `None` for verbs the SDK refuses to sign.
-pub fn signed_headers(method: &Method) -> Option<&'static [&'static str]> {
+pub(crate) fn signed_headers(method: &Method) -> Option<&'static [&'static str]> {
     match method.as_str() {
         "GET" | "HEAD" | "DELETE" => Some(SIGNED_NO_BODY),
         "POST" | "PUT" | "PATCH" => Some(SIGNED_WITH_BODY),
@@ -48,18 +48,18 @@ pub fn signed_headers(method: &Method) -> Option<&'static [&'static str]> {
 }
 
 /// `date` in IMF-fixdate form: `Wed, 15 Jan 2025 12:00:00 GMT`.
-pub fn http_date(now: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn http_date(now: chrono::DateTime<chrono::Utc>) -> String {
     now.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
 /// Base64 SHA-256 of `body`, the `x-content-sha256` value.
-pub fn content_sha256(body: &[u8]) -> String {
+pub(crate) fn content_sha256(body: &[u8]) -> String {
     B64.encode(Sha256::digest(body))
 }
 
 /// The authority (`host` or `host:port`, port only when the URL names one) and the
 /// path-plus-query of `url`, both exactly as written in it.
-pub fn split_url(url: &str) -> Result<(&str, String), ProviderError> {
+pub(crate) fn split_url(url: &str) -> Result<(&str, String), ProviderError> {
     let rest = url
         .split_once("://")
         .map(|(_, r)| r)
@@ -86,7 +86,7 @@ pub fn split_url(url: &str) -> Result<(&str, String), ProviderError> {
 /// `path_and_query` is the request target exactly as it goes on the wire; `headers` must
 /// already hold every signed header (`host` included). Returns the string and the
 /// signed header names.
-pub fn signing_string(
+pub(crate) fn signing_string(
     method: &Method,
     path_and_query: &str,
     headers: &HeaderMap,
@@ -120,7 +120,7 @@ pub fn signing_string(
 
 /// Signs OCI API requests with one API key.
 #[derive(Clone)]
-pub struct Signer {
+pub(crate) struct Signer {
     key_id: String,
     key: ApiKey,
     /// The same key in ring, whose RSA signing is several times faster than the `rsa` crate's
@@ -141,7 +141,7 @@ impl fmt::Debug for Signer {
 
 impl Signer {
     /// A signer for `key_id` (`tenancy/user/fingerprint`) with `key`.
-    pub fn new(key_id: impl Into<String>, key: ApiKey) -> Signer {
+    pub(crate) fn new(key_id: impl Into<String>, key: ApiKey) -> Signer {
         let fast = key
             .private_key()
             .to_pkcs8_der()
@@ -156,12 +156,13 @@ impl Signer {
     }
 
     /// A signer for a resolved connection.
-    pub fn for_connection(conn: &OciConnection) -> Signer {
+    pub(crate) fn for_connection(conn: &OciConnection) -> Signer {
         Signer::new(conn.key_id(), conn.key.clone())
     }
 
+    #[cfg(test)]
     /// The `keyId` put in every Authorization header.
-    pub fn key_id(&self) -> &str {
+    pub(crate) fn key_id(&self) -> &str {
         &self.key_id
     }
 
@@ -175,7 +176,7 @@ impl Signer {
     /// - POST/PUT/PATCH: `content-length` (bytes) and `x-content-sha256` are added unless
     ///   already present; DELETE gets an unsigned `content-length` as the SDK's stack sends it.
     /// - `authorization` is set last.
-    pub fn sign(
+    pub(crate) fn sign(
         &self,
         method: &Method,
         url: &str,
@@ -186,7 +187,7 @@ impl Signer {
     }
 
     /// [`Signer::sign`] with an explicit clock (tests, reproducible vectors).
-    pub fn sign_at(
+    pub(crate) fn sign_at(
         &self,
         method: &Method,
         url: &str,
@@ -227,7 +228,7 @@ impl Signer {
     }
 
     /// Base64 RSASSA-PKCS1-v1_5 SHA-256 signature of `signing_string`.
-    pub fn signature(&self, signing_string: &str) -> Result<String, ProviderError> {
+    pub(crate) fn signature(&self, signing_string: &str) -> Result<String, ProviderError> {
         if let Some(pair) = &self.fast {
             let mut sig = vec![0; pair.public().modulus_len()];
             pair.sign(

@@ -139,7 +139,6 @@ impl World {
         let p = OciProvider::connect(&plan.project, &opts).await.unwrap();
         let placements = p.placements(&plan, &inst).await.unwrap();
         let scope = Scope {
-            project: "lab".into(),
             spec: Some("a1".into()),
             target: None,
         };

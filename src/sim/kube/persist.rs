@@ -92,7 +92,7 @@ impl Drop for Locked<'_> {
 
 impl Disk {
     /// Opens (creating the lock file if needed) the state files in `dir`.
-    pub fn open(dir: &Path) -> Result<Self, String> {
+    pub(super) fn open(dir: &Path) -> Result<Self, String> {
         let lock_path = dir.join("state.lock");
         let lock = OpenOptions::new()
             .read(true)
@@ -109,7 +109,7 @@ impl Disk {
     }
 
     /// Takes the exclusive cross-process lock; never held across an `.await`.
-    pub fn lock(&self) -> Result<Locked<'_>, String> {
+    pub(super) fn lock(&self) -> Result<Locked<'_>, String> {
         self.lock
             .lock()
             .map_err(|e| format!("cannot lock the simulator state: {e}"))?;
@@ -117,7 +117,7 @@ impl Disk {
     }
 
     /// Loads the snapshot and replays the journal (call with the lock held).
-    pub fn load(&self, _held: &Locked<'_>) -> Result<Store, String> {
+    pub(super) fn load(&self, _held: &Locked<'_>) -> Result<Store, String> {
         let seen = stamp(&self.snapshot);
         let mut store = match std::fs::read(&self.snapshot) {
             Ok(bytes) => serde_json::from_slice::<Store>(&bytes).map_err(|e| {
@@ -138,7 +138,7 @@ impl Disk {
     }
 
     /// Brings the store up to date with what other processes wrote (call with the lock held).
-    pub fn refresh(&self, store: &mut Store, held: &Locked<'_>) -> Result<(), String> {
+    pub(super) fn refresh(&self, store: &mut Store, held: &Locked<'_>) -> Result<(), String> {
         let log_len = std::fs::metadata(&self.log).map_or(0, |m| m.len());
         if stamp(&self.snapshot) != store.seen.snapshot || log_len < store.seen.log_offset {
             // Someone compacted: start over from their snapshot.
@@ -186,7 +186,7 @@ impl Disk {
 
     /// Appends the changed objects as one write, then compacts if the journal grew large
     /// (call with the lock held, after `refresh`).
-    pub fn save(&self, store: &mut Store, held: &Locked<'_>) -> Result<(), String> {
+    pub(super) fn save(&self, store: &mut Store, held: &Locked<'_>) -> Result<(), String> {
         if store.changed.is_empty() {
             return Ok(());
         }
@@ -228,7 +228,7 @@ impl Disk {
 
     /// Writes the whole store as the new snapshot and empties the journal (lock held,
     /// store up to date). A crash between the two steps only replays lines already in it.
-    pub fn compact(&self, store: &mut Store, _held: &Locked<'_>) -> Result<(), String> {
+    pub(super) fn compact(&self, store: &mut Store, _held: &Locked<'_>) -> Result<(), String> {
         if store.seen.log_len == 0 && store.changed.is_empty() {
             return Ok(());
         }

@@ -23,7 +23,7 @@ pub(crate) struct ResourceDef {
 
 impl ResourceDef {
     /// `v1` or `group/version`.
-    pub fn api_version(&self) -> String {
+    pub(super) fn api_version(&self) -> String {
         if self.group.is_empty() {
             self.version.to_string()
         } else {
@@ -32,7 +32,7 @@ impl ResourceDef {
     }
 
     /// `virtualmachines.kubevirt.io` or `secrets`, as the API server names resources in errors.
-    pub fn qualified_plural(&self) -> String {
+    pub(super) fn qualified_plural(&self) -> String {
         if self.group.is_empty() {
             self.plural.to_string()
         } else {
@@ -41,7 +41,7 @@ impl ResourceDef {
     }
 
     /// `VirtualMachine.kubevirt.io` or `Secret`, as used in 422 messages.
-    pub fn qualified_kind(&self) -> String {
+    pub(super) fn qualified_kind(&self) -> String {
         if self.group.is_empty() {
             self.kind.to_string()
         } else {
@@ -175,12 +175,12 @@ pub(crate) fn key(plural: &str, namespace: &str, name: &str) -> String {
 
 impl Store {
     /// Marks an object as changed without a new resourceVersion (simulator bookkeeping only).
-    pub fn touch(&mut self, key: &str) {
+    pub(super) fn touch(&mut self, key: &str) {
         self.changed.insert(key.to_string());
     }
 
     /// Advances the global resourceVersion and stamps it on the object under `key`.
-    pub fn bump(&mut self, key: &str) {
+    pub(super) fn bump(&mut self, key: &str) {
         self.resource_version += 1;
         let rv = self.resource_version.to_string();
         if let Some(entry) = self.objects.get_mut(key)
@@ -195,7 +195,7 @@ impl Store {
     }
 
     /// Inserts (or replaces) an entry and gives it a fresh resourceVersion.
-    pub fn put(&mut self, entry: Entry) -> String {
+    pub(super) fn put(&mut self, entry: Entry) -> String {
         let k = key(&entry.plural, &entry.namespace, &entry.name);
         self.objects.insert(k.clone(), entry);
         self.bump(&k);
@@ -203,7 +203,7 @@ impl Store {
     }
 
     /// Removes an object and, like the garbage collector, everything it owns.
-    pub fn remove_cascade(&mut self, key: &str) -> Option<Entry> {
+    pub(super) fn remove_cascade(&mut self, key: &str) -> Option<Entry> {
         let entry = self.objects.remove(key)?;
         self.changed.insert(key.to_string());
         self.resource_version += 1;

@@ -27,7 +27,7 @@ pub(crate) struct Schemas {
 
 impl Schemas {
     /// Compiles `<dir>/jsonschema/<file>` for every served resource.
-    pub fn load(dir: &Path) -> Result<Self, String> {
+    pub(super) fn load(dir: &Path) -> Result<Self, String> {
         let mut by_kind = HashMap::new();
         for def in RESOURCES {
             let path = dir.join("jsonschema").join(def.schema);
@@ -47,7 +47,7 @@ impl Schemas {
     }
 
     /// Schema violations of `obj` as `kind`.
-    pub fn check(&self, kind: &str, obj: &Value) -> Vec<Cause> {
+    pub(super) fn check(&self, kind: &str, obj: &Value) -> Vec<Cause> {
         let Some(v) = self.by_kind.get(kind) else {
             return Vec::new();
         };

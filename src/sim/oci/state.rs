@@ -26,7 +26,7 @@ pub(crate) enum Phase {
 
 impl Phase {
     /// The OCI `lifecycleState` string.
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Phase::Provisioning => "PROVISIONING",
             Phase::Running => "RUNNING",
@@ -39,7 +39,7 @@ impl Phase {
     }
 
     /// Whether the instance is gone or going (OCI still lists it).
-    pub fn is_dead(self) -> bool {
+    pub(super) fn is_dead(self) -> bool {
         matches!(self, Phase::Terminating | Phase::Terminated)
     }
 }
@@ -81,7 +81,7 @@ pub(crate) struct Instance {
 
 impl Instance {
     /// The phase as seen at `now`: a transitional phase whose delay has passed is resolved.
-    pub fn phase_at(&self, now: DateTime<Utc>, d: Delays) -> Phase {
+    pub(super) fn phase_at(&self, now: DateTime<Utc>, d: Delays) -> Phase {
         let elapsed = (now - self.phase_since).to_std().unwrap_or_default();
         let (delay, next) = match self.phase {
             Phase::Provisioning => (d.provision, Phase::Running),
@@ -94,7 +94,7 @@ impl Instance {
     }
 
     /// Stores the resolved phase so that a new transition starts from it.
-    pub fn settle(&mut self, now: DateTime<Utc>, d: Delays) {
+    pub(super) fn settle(&mut self, now: DateTime<Utc>, d: Delays) {
         let p = self.phase_at(now, d);
         if p != self.phase {
             let delay = match self.phase {
@@ -109,13 +109,13 @@ impl Instance {
     }
 
     /// Moves to `phase` as of `now`.
-    pub fn set_phase(&mut self, phase: Phase, now: DateTime<Utc>) {
+    pub(super) fn set_phase(&mut self, phase: Phase, now: DateTime<Utc>) {
         self.phase = phase;
         self.phase_since = now;
     }
 
     /// The Instance JSON (OCI model, camelCase) at `now`.
-    pub fn to_json(&self, now: DateTime<Utc>, d: Delays) -> Value {
+    pub(super) fn to_json(&self, now: DateTime<Utc>, d: Delays) -> Value {
         let shape = catalog::shape(&self.shape);
         let vcpus = shape.map_or(self.ocpus * 2.0, |s| s.ocpus_vcpus(self.ocpus));
         let mut source = json!({"sourceType": "image", "imageId": self.image_id});
@@ -170,7 +170,7 @@ impl Instance {
     }
 
     /// The VnicAttachment JSON: ATTACHING (no vnicId yet) while provisioning, DETACHED once terminated.
-    pub fn attachment_json(&self, now: DateTime<Utc>, d: Delays) -> Value {
+    pub(super) fn attachment_json(&self, now: DateTime<Utc>, d: Delays) -> Value {
         let phase = self.phase_at(now, d);
         let (state, vnic) = match phase {
             Phase::Provisioning => ("ATTACHING", Value::Null),
@@ -195,7 +195,7 @@ impl Instance {
     }
 
     /// The Vnic JSON.
-    pub fn vnic_json(&self, now: DateTime<Utc>, d: Delays) -> Value {
+    pub(super) fn vnic_json(&self, now: DateTime<Utc>, d: Delays) -> Value {
         let state = match self.phase_at(now, d) {
             Phase::Provisioning => "PROVISIONING",
             Phase::Terminating => "TERMINATING",
@@ -268,7 +268,7 @@ fn stamp_of(path: &Path) -> Option<(SystemTime, u64)> {
 
 impl Store {
     /// Loads `path` (an absent file is an empty state).
-    pub fn open(path: PathBuf) -> Result<Store, String> {
+    pub(super) fn open(path: PathBuf) -> Result<Store, String> {
         let mut s = Store {
             path,
             data: Persisted::default(),
@@ -295,7 +295,7 @@ impl Store {
     }
 
     /// Re-reads the file when another process changed it since we last saw it.
-    pub fn refresh(&mut self) -> Result<(), String> {
+    pub(super) fn refresh(&mut self) -> Result<(), String> {
         if stamp_of(&self.path) != self.stamp {
             self.load()?;
         }
@@ -303,7 +303,7 @@ impl Store {
     }
 
     /// Forgets expired retry tokens and long-terminated instances, then writes atomically.
-    pub fn save(&mut self, now: DateTime<Utc>, d: Delays) -> Result<(), String> {
+    pub(super) fn save(&mut self, now: DateTime<Utc>, d: Delays) -> Result<(), String> {
         self.data
             .retry_tokens
             .retain(|_, r| now - r.time < RETRY_TOKEN_TTL);
