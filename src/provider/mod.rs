@@ -3,6 +3,7 @@
 
 pub(crate) mod kubevirt;
 pub(crate) mod oci;
+pub(crate) mod poll;
 
 use std::future::Future;
 use std::time::Duration;

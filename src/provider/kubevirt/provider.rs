@@ -1,7 +1,7 @@
 //! `KubevirtProvider`: the `Provider` trait over the Kubernetes API (deploy, wait, delete, status, power).
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Event as KubeEvent;
 use kube::api::DynamicObject;
@@ -16,6 +16,7 @@ use crate::model::{
     PlacementInfo, Power, ProviderError, ProviderKind, ResourceReport, Scope, StatusExtra,
 };
 use crate::plan::{DesiredInstance, LABEL_NAME, LABEL_SPEC, Plan, is_owned, selector};
+use crate::provider::poll::{self, Polling, poll};
 use crate::provider::{Attempt, Capability, ConnectOptions, Placement, Provider};
 
 /// How often `wait_running` and `power --wait` look again.
@@ -216,31 +217,27 @@ impl KubevirtProvider {
     }
 
     async fn power_wait(&self, name: &str, want: &str) -> Result<(), ProviderError> {
-        let deadline = Instant::now() + POWER_WAIT;
-        loop {
+        let fetch = || async {
             let vm = self
                 .kube
                 .get(Kind::Vm, name)
                 .await
                 .map_err(|e| classify(&e))?;
-            let state = vm
-                .as_ref()
-                .and_then(|v| str_at(&v.data, "/status/printableStatus"));
-            if state == Some(want) {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(ProviderError::new(
-                    ErrorClass::Transient,
-                    format!(
-                        "`{name}` did not become {want} within {}s (now {})",
-                        POWER_WAIT.as_secs(),
-                        state.unwrap_or("unknown")
-                    ),
-                ));
-            }
-            tokio::time::sleep(self.poll).await;
-        }
+            Ok(vm.and_then(|v| str_at(&v.data, "/status/printableStatus").map(String::from)))
+        };
+        let check = |state: Option<String>, expired: bool| match state {
+            Some(s) if s == want => poll::Step::Done(()),
+            state if expired => poll::Step::Fail(ProviderError::new(
+                ErrorClass::Transient,
+                format!(
+                    "`{name}` did not become {want} within {}s (now {})",
+                    POWER_WAIT.as_secs(),
+                    state.as_deref().unwrap_or("unknown")
+                ),
+            )),
+            _ => poll::Step::Again,
+        };
+        poll(Polling::new(self.poll, POWER_WAIT), fetch, check).await
     }
 }
 
@@ -339,16 +336,10 @@ impl<'a> RunWait<'a> {
         }
     }
 
-    /// One look: the report once the VM runs with an address, `None` to look again.
+    /// One look: the report once the VM runs with an address, `None` to look again; a
+    /// transient error is the poller's to ride out.
     async fn look(&mut self) -> Result<Option<ResourceReport>, ProviderError> {
-        let seen = match self.provider.observe(self.instance).await {
-            Ok(s) => s,
-            // Polling rides out a blip; anything else is final.
-            Err(e) if matches!(e.class, ErrorClass::Transient | ErrorClass::Throttled) => {
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
+        let seen = self.provider.observe(self.instance).await?;
         let (phase, percent) = seen.progress(self.instance)?;
         self.tell(phase, percent);
         match seen.running_vmi() {
@@ -402,11 +393,11 @@ impl<'a> RunWait<'a> {
         self.nad_ip.clone().flatten()
     }
 
-    fn timed_out(self, timeout: Duration) -> ProviderError {
+    fn timed_out(&self, timeout: Duration) -> ProviderError {
         let last = if self.last_phase.is_empty() {
             "unknown".to_string()
         } else {
-            self.last_phase
+            self.last_phase.clone()
         };
         ProviderError::new(
             ErrorClass::Transient,
@@ -645,18 +636,23 @@ impl Provider for KubevirtProvider {
         timeout: Duration,
         observer: &dyn Observer,
     ) -> Result<ResourceReport, ProviderError> {
-        let deadline = Instant::now() + timeout;
-        let mut wait = RunWait::new(self, instance, observer);
-        loop {
-            if let Some(report) = wait.look().await? {
-                return Ok(report);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(wait.timed_out(timeout));
-            }
-            tokio::time::sleep(self.poll.min(deadline - now)).await;
-        }
+        let wait = tokio::sync::Mutex::new(RunWait::new(self, instance, observer));
+        let fetch = || async { wait.lock().await.look().await };
+        let check = |report: Option<ResourceReport>, expired: bool| match report {
+            Some(r) => poll::Step::Done(r),
+            None if expired => poll::Step::Fail(match wait.try_lock() {
+                Ok(w) => w.timed_out(timeout),
+                Err(_) => ProviderError::new(
+                    ErrorClass::Transient,
+                    format!(
+                        "`{instance}` was not running with an ip after {}s",
+                        timeout.as_secs()
+                    ),
+                ),
+            }),
+            None => poll::Step::Again,
+        };
+        poll(Polling::new(self.poll, timeout), fetch, check).await
     }
 
     async fn delete(&self, existing: &Existing, _options: &DeleteOptions) -> Vec<ResourceReport> {

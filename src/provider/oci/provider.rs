@@ -18,13 +18,14 @@ use super::resources::{
     ssh_user,
 };
 use super::status::status_row;
-use super::wait::{Polling, wait_addresses, wait_state};
+use super::wait::{wait_addresses, wait_state};
 use crate::config::{OciSpec, Project};
 use crate::model::{
     Action, DeleteOptions, ErrorClass, ErrorCode, Event, Existing, InstanceStatus, Observer,
     Outcome, Power, ProviderError, ProviderKind, ResourceReport, Scope,
 };
 use crate::plan::{DesiredInstance, LABEL_MANAGED, LABEL_NAME, LABEL_PROJECT, LABEL_SPEC, Plan};
+use crate::provider::poll::Polling;
 use crate::provider::{Attempt, Capability, ConnectOptions, Provider};
 
 /// The resource kind in every OCI report line.
