@@ -6,6 +6,7 @@
 mod bad_config;
 mod daemon;
 mod examples;
+mod failure;
 mod harness;
 mod kubevirt;
 mod oci;

@@ -261,6 +261,42 @@ fn rbac_denial(msg: &str) -> Option<(String, String)> {
     Some((verb.to_string(), full))
 }
 
+/// The fix for a namespace that does not exist.
+fn missing_namespace(ns: &str) -> String {
+    format!(
+        "namespace `{ns}` does not exist: create it (`oc new-project {ns}`) or fix `kubevirt.namespace`"
+    )
+}
+
+/// [`classify`] for a create of `kind`: a 404 there is never "the object is gone" — the
+/// namespace is missing, or the cluster does not serve the kind (its CRD is not installed).
+/// Both are fatal with the fix; retrying cannot make either appear.
+pub(crate) fn classify_create(kind: Kind, err: &kube::Error) -> ProviderError {
+    let e = classify(err);
+    if e.class != ErrorClass::NotFound {
+        return e;
+    }
+    let r = kind.api_resource();
+    let what = match kind {
+        Kind::Secret => "the core API",
+        Kind::Nad => "Multus (the NetworkAttachmentDefinition CRD)",
+        Kind::DataVolume => "CDI (the Containerized Data Importer of OpenShift Virtualization)",
+        Kind::Vm | Kind::Vmi => "KubeVirt (OpenShift Virtualization)",
+    };
+    let group = if r.group.is_empty() {
+        String::new()
+    } else {
+        format!(".{}", r.group)
+    };
+    ProviderError::new(
+        ErrorClass::Invalid,
+        format!(
+            "the cluster does not serve `{}{group}` ({}): install {what}, or check that the kubeconfig context is the right cluster",
+            r.plural, e.message
+        ),
+    )
+}
+
 /// Classifies every kube-rs error into the engine's classes, once, at the provider's edge.
 pub(crate) fn classify(err: &kube::Error) -> ProviderError {
     match err {
@@ -281,6 +317,11 @@ pub(crate) fn classify(err: &kube::Error) -> ProviderError {
                 }
                 // Optimistic-concurrency conflicts resolve on a fresh try.
                 409 => ProviderError::new(ErrorClass::Transient, format!("conflict: {msg}")),
+                // `namespaces "x" not found`: nothing will make it appear (design §4.3).
+                404 if s.details.as_ref().is_some_and(|d| d.kind == "namespaces") => {
+                    let ns = s.details.as_ref().map_or("", |d| d.name.as_str());
+                    ProviderError::new(ErrorClass::Invalid, missing_namespace(ns))
+                }
                 404 => ProviderError::new(ErrorClass::NotFound, msg),
                 401 => ProviderError::new(
                     ErrorClass::Auth,
@@ -374,6 +415,41 @@ mod tests {
 
     fn api(code: u16, reason: &str, message: &str) -> kube::Error {
         kube::Error::Api(Status::failure(message, reason).with_code(code).boxed())
+    }
+
+    /// What a real API server answers for a create in a namespace that does not exist.
+    fn missing_namespace_status(ns: &str) -> kube::Error {
+        let mut s =
+            Status::failure(&format!("namespaces \"{ns}\" not found"), "NotFound").with_code(404);
+        s.details =
+            serde_json::from_value(serde_json::json!({"name": ns, "kind": "namespaces"})).ok();
+        kube::Error::Api(s.boxed())
+    }
+
+    #[test]
+    fn a_missing_namespace_or_crd_is_fatal_with_the_fix() {
+        let e = classify(&missing_namespace_status("lab-vmz"));
+        assert_eq!(e.class, ErrorClass::Invalid);
+        assert_eq!(
+            e.message,
+            "namespace `lab-vmz` does not exist: create it (`oc new-project lab-vmz`) or fix `kubevirt.namespace`"
+        );
+        let e = classify_create(Kind::Vm, &missing_namespace_status("lab-vmz"));
+        assert_eq!(e.class, ErrorClass::Invalid);
+        // A CRD that is not installed: the server does not know the path at all.
+        let no_crd = api(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        );
+        let e = classify_create(Kind::DataVolume, &no_crd);
+        assert_eq!(e.class, ErrorClass::Invalid);
+        assert_eq!(
+            e.message,
+            "the cluster does not serve `datavolumes.cdi.kubevirt.io` (the server could not find the requested resource): install CDI (the Containerized Data Importer of OpenShift Virtualization), or check that the kubeconfig context is the right cluster"
+        );
+        // Elsewhere a 404 is still "not found" (a get or delete of a gone object).
+        assert_eq!(classify(&no_crd).class, ErrorClass::NotFound);
     }
 
     #[test]

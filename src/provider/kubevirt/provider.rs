@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::Event as KubeEvent;
 use kube::api::DynamicObject;
 use serde_json::Value;
 
-use super::client::{Kind, KubeClient, PowerOutcome, PowerVerb, classify};
+use super::client::{Kind, KubeClient, PowerOutcome, PowerVerb, classify, classify_create};
 use super::config::{self, Origin};
 use super::resources::{self, disk_name, nad_name};
 use crate::config::Project;
@@ -151,7 +151,7 @@ impl KubevirtProvider {
                 "created",
             )),
             Err(e) => {
-                let err = classify(&e);
+                let err = classify_create(kind, &e);
                 if err.class != ErrorClass::AlreadyExists {
                     return Step::Stop(None, err);
                 }
