@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use super::connect::{connect_options, with_provider};
 use super::{Invocation, RunOptions, Selection, Settings};
 use crate::config::{Project, Spec};
-use crate::engine::DeployOptions;
 use crate::engine::retry::{RetryPolicy, retry_reads};
+use crate::engine::{DeployOptions, PowerOptions};
 use crate::error::{Error, exit};
 use crate::model::{
     Action, DeleteOptions, Existing, Fanout, Observer, Power, ResourceReport, Summary,
@@ -215,6 +215,16 @@ impl Run<'_> {
         lock(self.settings, options, &self.project.name, spec).await
     }
 
+    /// The project's retry policy with `--max-attempts` and `--deadline` applied.
+    fn policy(&self, options: &RunOptions) -> RetryPolicy {
+        let mut policy = RetryPolicy::from_config(&self.project.retry);
+        if let Some(m) = options.max_attempts {
+            policy.max_attempts = m;
+        }
+        policy.deadline = options.deadline;
+        policy
+    }
+
     async fn deploy<P: Provider>(
         &self,
         p: &P,
@@ -222,11 +232,7 @@ impl Run<'_> {
         options: &RunOptions,
     ) -> Result<Vec<ResourceReport>, Error> {
         let _lock = self.lock(options, &plan.spec.name).await?;
-        let mut policy = RetryPolicy::from_config(&self.project.retry);
-        if let Some(m) = options.max_attempts {
-            policy.max_attempts = m;
-        }
-        policy.deadline = options.deadline;
+        let policy = self.policy(options);
         let opts = DeployOptions {
             parallel: options.parallel,
             wait: options.wait,
@@ -270,7 +276,14 @@ impl Run<'_> {
         }
         let delete = DeleteOptions { keep_boot_volume };
         Ok(Some(
-            crate::engine::delete(p, &found, &delete, options.parallel, self.observer).await,
+            crate::engine::delete(
+                p,
+                &found,
+                &delete,
+                (options.parallel, &self.policy(options)),
+                self.observer,
+            )
+            .await,
         ))
     }
 
@@ -287,15 +300,13 @@ impl Run<'_> {
         let policy = RetryPolicy::from_config(&self.project.retry);
         let scope = selection.scope();
         let found = retry_reads(&policy, || p.list(&scope)).await?;
-        Ok(crate::engine::power(
-            p,
-            &found,
-            power,
-            options.wait,
-            options.parallel,
-            self.observer,
-        )
-        .await)
+        let opts = PowerOptions {
+            action: power,
+            wait: options.wait,
+            parallel: options.parallel,
+            policy: self.policy(options),
+        };
+        Ok(crate::engine::power(p, &found, &opts, self.observer).await)
     }
 }
 

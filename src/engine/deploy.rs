@@ -37,6 +37,8 @@ pub(crate) async fn deploy<P: Provider>(
     opts: &DeployOptions,
     observer: &dyn Observer,
 ) -> Result<Vec<ResourceReport>, ProviderError> {
+    // `--deadline` bounds the run from its start, not each instance's first attempt.
+    let run_started = tokio::time::Instant::now();
     let scope = Scope {
         spec: Some(plan.spec.name.0.clone()),
         target: None,
@@ -69,7 +71,7 @@ pub(crate) async fn deploy<P: Provider>(
                     inst,
                     found,
                     opts,
-                    opts.seed.wrapping_add(i as u64),
+                    (opts.seed.wrapping_add(i as u64), run_started),
                     observer,
                 )
             })
@@ -90,7 +92,7 @@ async fn deploy_one<P: Provider>(
     inst: &DesiredInstance,
     found: Option<&Existing>,
     opts: &DeployOptions,
-    seed: u64,
+    (seed, run_started): (u64, tokio::time::Instant),
     observer: &dyn Observer,
 ) -> Vec<ResourceReport> {
     let mut run = InstanceRun {
@@ -100,7 +102,7 @@ async fn deploy_one<P: Provider>(
         opts,
         observer,
         state: RetryState::new(opts.policy.clone(), seed),
-        started: tokio::time::Instant::now(),
+        started: run_started,
         out: Vec::new(),
     };
     if let Some(e) = found.filter(|e| e.complete) {
@@ -129,6 +131,7 @@ struct InstanceRun<'a, P: Provider> {
     opts: &'a DeployOptions,
     observer: &'a dyn Observer,
     state: RetryState,
+    /// The run's start: `--deadline` counts from here.
     started: tokio::time::Instant,
     out: Vec<ResourceReport>,
 }
@@ -317,15 +320,20 @@ impl<P: Provider> InstanceRun<'_, P> {
         }
     }
 
-    /// With `--wait`, waits for the created instance to run.
+    /// With `--wait`, waits for the created instance to run: for `wait_timeout`, or what is
+    /// left of `--deadline` when one is set.
     async fn wait_running(&mut self) {
         if !self.opts.wait || self.out.iter().any(|r| r.outcome == Outcome::Failed) {
             return;
         }
+        let timeout = match self.opts.policy.deadline {
+            Some(d) => d.saturating_sub(self.started.elapsed()),
+            None => self.opts.wait_timeout,
+        };
         let name = &self.inst.name;
         let waited = self
             .provider
-            .wait_running(name, self.opts.wait_timeout, self.observer)
+            .wait_running(name, timeout, self.observer)
             .await;
         let r = match waited {
             Ok(r) => r,

@@ -31,6 +31,10 @@ struct Fake {
     existing: Vec<Existing>,
     script: Mutex<BTreeMap<String, VecDeque<Result<(), ProviderError>>>>,
     calls: Mutex<Vec<(String, Option<String>)>>,
+    /// Errors the next deletes meet after deleting the VM (before the disk).
+    delete_errors: Mutex<VecDeque<ProviderError>>,
+    /// Instances whose VM a delete already removed.
+    deleted: Mutex<std::collections::BTreeSet<String>>,
     /// When each create was sent (the test clock).
     sent_at: Mutex<Vec<(Option<String>, tokio::time::Instant)>>,
     ads: Vec<&'static str>,
@@ -102,8 +106,8 @@ impl Provider for Fake {
             .and_then(|q| q.pop_front());
         match next {
             Some(Err(e)) => Attempt {
-                reports: vec![],
                 error: Some(e),
+                ..Attempt::default()
             },
             _ => Attempt {
                 reports: vec![ResourceReport::new(
@@ -113,7 +117,7 @@ impl Provider for Fake {
                     Outcome::Success,
                     "created",
                 )],
-                error: None,
+                ..Attempt::default()
             },
         }
     }
@@ -131,20 +135,55 @@ impl Provider for Fake {
             "running",
         ))
     }
-    async fn delete(&self, e: &Existing, _: &DeleteOptions) -> Vec<ResourceReport> {
-        vec![ResourceReport::new(
-            &e.name,
-            "Instance",
-            &e.name,
-            Outcome::Deleted,
-            "terminated",
-        )]
+    async fn delete(&self, e: &Existing, _: &DeleteOptions) -> Attempt {
+        let first = self.deleted.lock().unwrap().insert(e.name.clone());
+        let why = if first { "deleted" } else { "already gone" };
+        let vm = ResourceReport::new(&e.name, "VirtualMachine", &e.name, Outcome::Deleted, why);
+        let disk = format!("{}-disk", e.name);
+        match self.delete_errors.lock().unwrap().pop_front() {
+            Some(err) => Attempt {
+                reports: vec![vm],
+                error: Some(err),
+                resource: Some(("DataVolume".into(), disk)),
+            },
+            None => Attempt {
+                reports: vec![
+                    vm,
+                    ResourceReport::new(&e.name, "DataVolume", &disk, Outcome::Deleted, "deleted"),
+                ],
+                ..Attempt::default()
+            },
+        }
     }
     async fn status(&self, _: &Scope) -> Result<Vec<InstanceStatus>, ProviderError> {
         Ok(vec![])
     }
-    async fn power(&self, e: &Existing, _: Power, _: bool) -> ResourceReport {
-        ResourceReport::new(&e.name, "Instance", &e.name, Outcome::Success, "done")
+    async fn power(
+        &self,
+        e: &Existing,
+        _: Power,
+        _: bool,
+    ) -> Result<ResourceReport, ProviderError> {
+        let next = self
+            .script
+            .lock()
+            .unwrap()
+            .get_mut(&e.name)
+            .and_then(|q| q.pop_front());
+        self.sent_at
+            .lock()
+            .unwrap()
+            .push((None, tokio::time::Instant::now()));
+        match next {
+            Some(Err(err)) => Err(err),
+            _ => Ok(ResourceReport::new(
+                &e.name,
+                "Instance",
+                &e.name,
+                Outcome::Success,
+                "started",
+            )),
+        }
     }
 }
 
@@ -515,4 +554,120 @@ async fn no_error_class_makes_the_engine_hammer_the_api() {
             }
         }
     }
+}
+
+/// `start` hunts capacity like a deploy: "Out of host capacity" waits a round and tries
+/// again; a transient error waits its backoff; a fatal one fails at once.
+#[tokio::test(start_paused = true)]
+async fn start_waits_out_capacity_and_blips_then_fails_only_on_fatal_errors() {
+    let fake = Fake::default();
+    fake.script.lock().unwrap().insert(
+        "web-01".into(),
+        VecDeque::from([
+            Err(ProviderError::new(
+                ErrorClass::Capacity,
+                "Out of host capacity.",
+            )),
+            Err(ProviderError::new(
+                ErrorClass::Transient,
+                "server error 503",
+            )),
+            Ok(()),
+        ]),
+    );
+    fake.script.lock().unwrap().insert(
+        "web-02".into(),
+        VecDeque::from([Err(ProviderError::new(ErrorClass::Auth, "not allowed"))]),
+    );
+    let mut policy = opts().policy;
+    policy.deadline = Some(Duration::from_secs(600));
+    let opts = crate::engine::PowerOptions {
+        action: Power::Start,
+        wait: false,
+        parallel: 1,
+        policy,
+    };
+    let rec = Recorder::default();
+    let start = tokio::time::Instant::now();
+    let mut reports = crate::engine::power(
+        &fake,
+        &[existing("web-01"), existing("web-02")],
+        &opts,
+        &rec,
+    )
+    .await;
+    reports.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(
+        outcomes(&reports),
+        vec![
+            ("web-01".into(), Outcome::Success),
+            ("web-02".into(), Outcome::Failed)
+        ]
+    );
+    assert_eq!(reports[1].reason, "not allowed");
+    // One round wait (60 s, no jitter) and one transient backoff (1-1.25 s).
+    assert!(
+        start.elapsed() >= Duration::from_secs(61),
+        "{:?}",
+        start.elapsed()
+    );
+    let attempts = rec
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::AttemptStarted { .. }))
+        .count();
+    assert_eq!(attempts, 4, "web-01 three tries, web-02 one");
+}
+
+/// A delete that meets a blip tries again, and reports each resource once with its final
+/// outcome (the VM deleted by the first try stays `deleted`); a fatal error stops it.
+#[tokio::test(start_paused = true)]
+async fn delete_retries_blips_and_reports_each_resource_once() {
+    let fake = Fake::default();
+    fake.delete_errors.lock().unwrap().extend([
+        ProviderError::new(ErrorClass::Transient, "connection reset"),
+        ProviderError::new(ErrorClass::Throttled, "throttled"),
+    ]);
+    let reports = crate::engine::delete(
+        &fake,
+        &[existing("web-01")],
+        &DeleteOptions::default(),
+        (1, &opts().policy),
+        &Recorder::default(),
+    )
+    .await;
+    let got: Vec<_> = reports
+        .iter()
+        .map(|r| (r.kind.as_str(), r.outcome, r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("VirtualMachine", Outcome::Deleted, "deleted"),
+            ("DataVolume", Outcome::Deleted, "deleted")
+        ]
+    );
+    fake.delete_errors
+        .lock()
+        .unwrap()
+        .push_back(ProviderError::new(ErrorClass::Auth, "forbidden: RBAC"));
+    let reports = crate::engine::delete(
+        &fake,
+        &[existing("web-02")],
+        &DeleteOptions::default(),
+        (1, &opts().policy),
+        &Recorder::default(),
+    )
+    .await;
+    let got: Vec<_> = reports
+        .iter()
+        .map(|r| (r.kind.as_str(), r.name.as_str(), r.outcome))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("VirtualMachine", "web-02", Outcome::Deleted),
+            ("DataVolume", "web-02-disk", Outcome::Failed)
+        ]
+    );
 }

@@ -4,7 +4,8 @@ mod delete;
 mod deploy;
 mod power;
 pub(crate) mod retry;
+mod step;
 
 pub(crate) use delete::delete;
 pub(crate) use deploy::{DeployOptions, deploy};
-pub(crate) use power::power;
+pub(crate) use power::{PowerOptions, power};

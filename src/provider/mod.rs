@@ -29,6 +29,8 @@ pub(crate) struct Attempt {
     pub reports: Vec<ResourceReport>,
     /// The error that ended the attempt early.
     pub error: Option<ProviderError>,
+    /// The resource the error is about (kind, name), when it is not the instance itself.
+    pub resource: Option<(String, String)>,
 }
 
 /// What a backend can do; the engine and the commands consult this instead of matching on
@@ -139,12 +141,15 @@ pub(crate) trait Provider: Send + Sync {
     /// Deletes the resources of one managed instance, in reverse dependency order.
     ///
     /// # Behavior
-    /// Deletes only objects carrying the ownership labels; NotFound counts as done.
+    /// Deletes only objects carrying the ownership labels; NotFound counts as done. Stops at
+    /// the first error (an object under one that could not be deleted stays), which it
+    /// returns classified with the resource it is about, so the engine can retry the whole
+    /// call: a second call reports what the first deleted as already gone.
     fn delete(
         &self,
         existing: &Existing,
         options: &DeleteOptions,
-    ) -> impl Future<Output = Vec<ResourceReport>> + Send;
+    ) -> impl Future<Output = Attempt> + Send;
 
     /// Status rows of the managed instances in `scope`.
     fn status(
@@ -155,11 +160,13 @@ pub(crate) trait Provider: Send + Sync {
     /// Starts or stops one managed instance.
     ///
     /// # Behavior
-    /// Already in the requested state → `Skipped`.
+    /// Already in the requested state → `Skipped`. An error (classified: a blip, capacity,
+    /// a resource that is not ours) is returned for the engine to retry or report; a retried
+    /// call must be safe, so the provider looks at the current state before acting.
     fn power(
         &self,
         existing: &Existing,
         action: Power,
         wait: bool,
-    ) -> impl Future<Output = ResourceReport> + Send;
+    ) -> impl Future<Output = Result<ResourceReport, ProviderError>> + Send;
 }

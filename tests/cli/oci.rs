@@ -238,6 +238,23 @@ deploy: 4 skipped, 0 failed in [T]
         )
         .run();
     assert_eq!(env.live(), expected);
+    // Under the same faults one stop run and one delete run converge: every action and
+    // every terminate rides out the resets, 5xx and 429s (they used to fail 13-15 of 50).
+    for action in ["stop --wait", "delete --yes"] {
+        let run = env
+            .t
+            .cmd(&format!("p s {action} --parallel 4"))
+            .stdout_unchecked()
+            .stderr_unchecked()
+            .run();
+        assert!(
+            !run.stdout.contains("[FAILED]"),
+            "{action}:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    assert_eq!(env.live(), BTreeMap::new());
 }
 
 #[test]
@@ -580,4 +597,43 @@ deploy: 1 succeeded, 1 skipped, 0 failed in [T]
         hostnames,
         BTreeMap::from([("s-01".to_string(), None), ("s-02".to_string(), None)])
     );
+}
+
+/// An instance whose host was given away while it was stopped (Always Free A1 reclamation):
+/// `start` hunts capacity with the retry policy instead of giving up at once, and a start
+/// issued while the instance is still STOPPING waits for STOPPED instead of failing with 409.
+#[test]
+fn start_survives_capacity_and_waits_through_stopping() {
+    let env = Env::new(|o| {
+        o.capacity.default.start_refusals = 2;
+    });
+    env.t
+        .cmd("p s deploy --wait")
+        .stdout_unchecked()
+        .stderr(IMAGE_NOTE)
+        .run();
+    // No --wait: the start below finds the instance STOPPING.
+    env.t.cmd("p s stop").stdout_unchecked().run();
+    let run = env
+        .t
+        .cmd("p s start --wait")
+        .stdout(
+            "[SUCCESS] Instance s-01: started  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]
+start: 1 succeeded, 0 failed in [T]
+",
+        )
+        .stderr_unchecked()
+        .run();
+    // Two capacity misses, each followed by the round wait, then the start.
+    assert_eq!(
+        run.stderr.matches("out of capacity").count(),
+        2,
+        "{}",
+        run.stderr
+    );
+    env.t
+        .cmd("p s status -o json")
+        .stdout_unchecked()
+        .run()
+        .stdout_has("\"state\": \"RUNNING\"");
 }

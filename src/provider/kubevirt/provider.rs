@@ -655,20 +655,18 @@ impl Provider for KubevirtProvider {
         poll(Polling::new(self.poll, timeout), fetch, check).await
     }
 
-    async fn delete(&self, existing: &Existing, _options: &DeleteOptions) -> Vec<ResourceReport> {
+    async fn delete(&self, existing: &Existing, _options: &DeleteOptions) -> Attempt {
         let sel = selector(&self.project, Some(&existing.spec), Some(&existing.name));
-        let mut out = Vec::new();
+        let mut out = Attempt::default();
         for kind in CREATION_ORDER.iter().rev().copied() {
             let objs = match self.owned(kind, &sel, Some(&existing.spec)).await {
                 Ok(o) => o,
                 Err(e) => {
-                    out.push(ResourceReport::new(
-                        &existing.name,
-                        kind.name(),
-                        "-",
-                        Outcome::Failed,
-                        format!("cannot list: {}", e.message),
-                    ));
+                    out.error = Some(ProviderError {
+                        message: format!("cannot list: {}", e.message),
+                        ..e
+                    });
+                    out.resource = Some((kind.name().to_string(), "-".to_string()));
                     return out;
                 }
             };
@@ -678,33 +676,24 @@ impl Provider for KubevirtProvider {
                 if labels(&obj).get(LABEL_NAME) != Some(&existing.name) {
                     continue;
                 }
-                match self.kube.delete(kind, &name).await {
-                    Ok(true) => out.push(ResourceReport::new(
-                        &existing.name,
-                        kind.name(),
-                        &name,
-                        Outcome::Deleted,
-                        "deleted",
-                    )),
-                    Ok(false) => out.push(ResourceReport::new(
-                        &existing.name,
-                        kind.name(),
-                        &name,
-                        Outcome::Deleted,
-                        "already gone",
-                    )),
+                let reason = match self.kube.delete(kind, &name).await {
+                    Ok(true) => "deleted",
+                    Ok(false) => "already gone",
                     Err(e) => {
-                        out.push(ResourceReport::new(
-                            &existing.name,
-                            kind.name(),
-                            &name,
-                            Outcome::Failed,
-                            classify(&e).message,
-                        ));
-                        // Deleting a disk or secret under a VM that could not be deleted helps no one.
+                        // Deleting a disk or secret under a VM that could not be deleted
+                        // helps no one: stop here, the engine decides whether to try again.
+                        out.error = Some(classify(&e));
+                        out.resource = Some((kind.name().to_string(), name));
                         return out;
                     }
-                }
+                };
+                out.reports.push(ResourceReport::new(
+                    &existing.name,
+                    kind.name(),
+                    &name,
+                    Outcome::Deleted,
+                    reason,
+                ));
             }
         }
         out
@@ -773,7 +762,12 @@ impl Provider for KubevirtProvider {
         Ok(rows)
     }
 
-    async fn power(&self, existing: &Existing, action: Power, wait: bool) -> ResourceReport {
+    async fn power(
+        &self,
+        existing: &Existing,
+        action: Power,
+        wait: bool,
+    ) -> Result<ResourceReport, ProviderError> {
         let name = existing.name.as_str();
         let (verb, done, want) = match action {
             Power::Start => (PowerVerb::Start, "started", "Running"),
@@ -783,31 +777,47 @@ impl Provider for KubevirtProvider {
             ResourceReport::new(name, Kind::Vm.name(), name, outcome, reason)
         };
         // Only a VM carrying our labels is started or stopped.
-        match self.kube.get(Kind::Vm, name).await {
-            Ok(Some(vm)) if is_owned(&labels(&vm), &self.project, Some(&existing.spec)) => {}
-            Ok(Some(_)) => {
-                return report(Outcome::Failed, "exists and is not managed by vauto".into());
+        match self
+            .kube
+            .get(Kind::Vm, name)
+            .await
+            .map_err(|e| classify(&e))?
+        {
+            Some(vm) if is_owned(&labels(&vm), &self.project, Some(&existing.spec)) => {}
+            Some(_) => {
+                return Err(ProviderError::new(
+                    ErrorClass::Invalid,
+                    "exists and is not managed by vauto",
+                ));
             }
-            Ok(None) => return report(Outcome::Failed, "virtual machine does not exist".into()),
-            Err(e) => return report(Outcome::Failed, classify(&e).message),
+            None => {
+                return Err(ProviderError::new(
+                    ErrorClass::NotFound,
+                    "virtual machine does not exist",
+                ));
+            }
         }
-        match self.kube.power(name, verb).await {
-            Ok(PowerOutcome::Accepted) => {}
-            Ok(PowerOutcome::AlreadyThere(message)) => {
+        match self
+            .kube
+            .power(name, verb)
+            .await
+            .map_err(|e| classify(&e))?
+        {
+            PowerOutcome::Accepted => {}
+            PowerOutcome::AlreadyThere(message) => {
                 let msg = message.trim().trim_end_matches('.').to_string();
                 let reason = if msg.is_empty() {
                     format!("already {}", want.to_lowercase())
                 } else {
                     msg.to_lowercase()
                 };
-                return report(Outcome::Skipped, reason);
+                return Ok(report(Outcome::Skipped, reason));
             }
-            Err(e) => return report(Outcome::Failed, classify(&e).message),
         }
-        if wait && let Err(e) = self.power_wait(name, want).await {
-            return report(Outcome::Failed, e.message);
+        if wait {
+            self.power_wait(name, want).await?;
         }
-        report(Outcome::Success, done.to_string())
+        Ok(report(Outcome::Success, done.to_string()))
     }
 }
 

@@ -410,7 +410,7 @@ async fn delete_goes_in_reverse_order_and_never_touches_look_alikes() {
     insert(&state, "datavolumes", "web-01-disk-old", json!({}));
     state.lock().unwrap().ignore_selector = true;
     let existing = p.list(&scope()).await.unwrap().remove(0);
-    let reports = p.delete(&existing, &DeleteOptions::default()).await;
+    let reports = p.delete(&existing, &DeleteOptions::default()).await.reports;
     let got: Vec<(String, Outcome)> = reports
         .iter()
         .map(|r| (r.kind.clone(), r.outcome))
@@ -441,7 +441,7 @@ async fn delete_counts_not_found_as_done() {
         ("DELETE".into(), "virtualmachines".into()),
         (404, "NotFound".into(), "gone".into()),
     );
-    let reports = p.delete(&existing, &DeleteOptions::default()).await;
+    let reports = p.delete(&existing, &DeleteOptions::default()).await.reports;
     assert_eq!(reports.len(), 3);
     assert!(reports.iter().all(|r| r.outcome == Outcome::Deleted));
     assert_eq!(reports[0].reason, "already gone");
@@ -454,22 +454,22 @@ async fn power_start_and_stop_skip_when_already_there() {
     p.create(&plan, &plan.instances[0], &Default::default(), &Silent)
         .await;
     let existing = p.list(&scope()).await.unwrap().remove(0);
-    let r = p.power(&existing, Power::Start, true).await;
+    let r = p.power(&existing, Power::Start, true).await.unwrap();
     assert_eq!(
         (r.outcome, r.reason.as_str()),
         (Outcome::Success, "started")
     );
-    let r = p.power(&existing, Power::Start, false).await;
+    let r = p.power(&existing, Power::Start, false).await.unwrap();
     assert_eq!(
         (r.outcome, r.reason.as_str()),
         (Outcome::Skipped, "vm is already running")
     );
-    let r = p.power(&existing, Power::Stop, true).await;
+    let r = p.power(&existing, Power::Stop, true).await.unwrap();
     assert_eq!(
         (r.outcome, r.reason.as_str()),
         (Outcome::Success, "stopped")
     );
-    let r = p.power(&existing, Power::Stop, false).await;
+    let r = p.power(&existing, Power::Stop, false).await.unwrap();
     assert_eq!(r.outcome, Outcome::Skipped);
     assert!(
         state.lock().unwrap().log.contains(

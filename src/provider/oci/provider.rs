@@ -333,11 +333,11 @@ impl Provider for OciProvider {
         match self.try_create(plan, instance, placement, observer).await {
             Ok(report) => Attempt {
                 reports: vec![report],
-                error: None,
+                ..Attempt::default()
             },
             Err(e) => Attempt {
-                reports: vec![],
                 error: Some(e),
+                ..Attempt::default()
             },
         }
     }
@@ -373,11 +373,16 @@ impl Provider for OciProvider {
         }))
     }
 
-    async fn delete(&self, existing: &Existing, options: &DeleteOptions) -> Vec<ResourceReport> {
+    async fn delete(&self, existing: &Existing, options: &DeleteOptions) -> Attempt {
         let name = &existing.name;
         let deleted = |reason: &str| {
             ResourceReport::new(name, KIND_INSTANCE, name, Outcome::Deleted, reason)
                 .with(|d| d.id = Some(existing.id.clone()))
+        };
+        let failed = |e: ProviderError| Attempt {
+            error: Some(e),
+            resource: Some((KIND_INSTANCE.to_string(), name.clone())),
+            ..Attempt::default()
         };
         let result = self
             .client
@@ -394,26 +399,26 @@ impl Provider for OciProvider {
                 // OCI answers 404 for both "gone" and "not allowed": look before calling it done.
                 match self.client.get_instance(&existing.id).await {
                     Ok(i) if i.is_gone() => deleted("already terminated"),
-                    Ok(_) => {
-                        ResourceReport::new(name, KIND_INSTANCE, name, Outcome::Failed, e.message)
-                    }
+                    Ok(_) => return failed(e),
                     Err(_) => deleted("already gone"),
                 }
             }
-            Err(e) => ResourceReport::new(name, KIND_INSTANCE, name, Outcome::Failed, e.message),
+            Err(e) => return failed(e),
         };
-        if report.outcome == Outcome::Deleted {
-            // The next deploy of this name must launch a new instance, not replay the old token.
-            if let Err(e) = self
-                .generations
-                .bump(&generation_key(&self.project, &existing.spec, name))
-                .await
-            {
-                return vec![report.with(|d| d.warning = Some(e.message))];
-            }
-            self.launched.lock().await.remove(name);
+        // The next deploy of this name must launch a new instance, not replay the old token.
+        let bumped = self
+            .generations
+            .bump(&generation_key(&self.project, &existing.spec, name))
+            .await;
+        self.launched.lock().await.remove(name);
+        let report = match bumped {
+            Ok(_) => report,
+            Err(e) => report.with(|d| d.warning = Some(e.message)),
+        };
+        Attempt {
+            reports: vec![report],
+            ..Attempt::default()
         }
-        vec![report]
     }
 
     async fn status(&self, scope: &Scope) -> Result<Vec<InstanceStatus>, ProviderError> {
@@ -436,7 +441,12 @@ impl Provider for OciProvider {
         Ok(rows)
     }
 
-    async fn power(&self, existing: &Existing, action: Power, wait: bool) -> ResourceReport {
+    async fn power(
+        &self,
+        existing: &Existing,
+        action: Power,
+        wait: bool,
+    ) -> Result<ResourceReport, ProviderError> {
         let name = &existing.name;
         let report = |outcome: Outcome, reason: String| {
             ResourceReport::new(name, KIND_INSTANCE, name, outcome, reason)
@@ -446,35 +456,49 @@ impl Provider for OciProvider {
             Power::Start => ("START", "RUNNING", "started"),
             Power::Stop => ("STOP", "STOPPED", "stopped"),
         };
-        let current = match self.client.get_instance(&existing.id).await {
-            Ok(i) => i,
-            Err(e) => return report(Outcome::Failed, e.message),
+        let mut current = self.client.get_instance(&existing.id).await?;
+        // OCI refuses an action while the instance is on its way (409 IncorrectState): let
+        // a STOPPING instance finish stopping before a start, a STARTING one before a stop.
+        let settling = match action {
+            Power::Start => "STOPPING",
+            Power::Stop => "STARTING",
         };
+        if current.lifecycle_state == settling {
+            let settled = if action == Power::Start {
+                "STOPPED"
+            } else {
+                "RUNNING"
+            };
+            let polling = Polling::new(self.poll, POWER_WAIT);
+            let silent = crate::model::Silent;
+            current = wait_state(
+                &self.client,
+                polling,
+                (name, &existing.id),
+                settled,
+                &silent,
+            )
+            .await?;
+        }
         if current.lifecycle_state == target {
-            return report(
+            return Ok(report(
                 Outcome::Skipped,
                 format!("already {}", target.to_lowercase()),
-            );
+            ));
         }
         if current.is_gone() {
-            return report(
-                Outcome::Failed,
+            return Err(ProviderError::new(
+                ErrorClass::Invalid,
                 format!("instance is {}", current.lifecycle_state.to_lowercase()),
-            );
+            ));
         }
-        if let Err(e) = self.client.instance_action(&existing.id, verb).await {
-            return report(Outcome::Failed, e.message);
-        }
+        self.client.instance_action(&existing.id, verb).await?;
         if wait {
             let silent = crate::model::Silent;
             let polling = Polling::new(self.poll, POWER_WAIT);
-            let waited =
-                wait_state(&self.client, polling, (name, &existing.id), target, &silent).await;
-            if let Err(e) = waited {
-                return report(Outcome::Failed, e.message);
-            }
+            wait_state(&self.client, polling, (name, &existing.id), target, &silent).await?;
         }
-        report(Outcome::Success, done.to_string())
+        Ok(report(Outcome::Success, done.to_string()))
     }
 }
 

@@ -312,11 +312,19 @@ impl World {
         assert_eq!(existing.len(), 1);
         assert_eq!(existing[0].id, id);
         assert_eq!(
-            self.p.power(&existing[0], Power::Stop, true).await.outcome,
+            self.p
+                .power(&existing[0], Power::Stop, true)
+                .await
+                .unwrap()
+                .outcome,
             Outcome::Success
         );
         assert_eq!(
-            self.p.power(&existing[0], Power::Stop, false).await.outcome,
+            self.p
+                .power(&existing[0], Power::Stop, false)
+                .await
+                .unwrap()
+                .outcome,
             Outcome::Skipped
         );
         let actions = logged(&self.log, &format!("POST /20160918/instances/{id}"));
@@ -325,7 +333,11 @@ impl World {
             [format!("POST /20160918/instances/{id}?action=STOP")]
         );
 
-        let del = self.p.delete(&existing[0], &DeleteOptions::default()).await;
+        let del = self
+            .p
+            .delete(&existing[0], &DeleteOptions::default())
+            .await
+            .reports;
         assert_eq!(del[0].outcome, Outcome::Deleted, "{del:?}");
         assert_eq!(
             logged(&self.log, "DELETE "),

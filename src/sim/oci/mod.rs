@@ -54,6 +54,10 @@ pub struct AdCapacity {
     pub max_instances: Option<u32>,
     /// Shapes offered in this AD; `None` offers every shape the sim knows.
     pub shapes: Option<Vec<String>>,
+    /// Starts of a stopped instance in this AD answered "Out of host capacity." before one
+    /// succeeds: OCI gives a stopped instance's host away (Always Free A1 reclamation), and
+    /// a start then needs new capacity like a launch.
+    pub start_refusals: u64,
 }
 
 /// Capacity per availability domain, keyed by the AD suffix (`AD-1`, `AD-2`, `AD-3`).

@@ -247,6 +247,9 @@ pub(crate) struct Persisted {
     pub retry_tokens: BTreeMap<String, RetryRecord>,
     /// Launch attempts that reached the capacity check, per AD suffix (`AD-1`).
     pub launch_attempts: BTreeMap<String, u64>,
+    /// Starts of stopped instances that reached the capacity check, per AD suffix.
+    #[serde(default)]
+    pub start_attempts: BTreeMap<String, u64>,
 }
 
 /// How long OCI honours a retry token.

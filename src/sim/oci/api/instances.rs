@@ -81,6 +81,29 @@ pub(super) async fn terminate_instance(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// A start needs host capacity in the instance's AD, as a launch does: the first
+/// `start_refusals` starts there answer 500 "Out of host capacity." (what OCI answers when a
+/// stopped instance's shape has no room, as A1 users see after idle reclamation).
+fn start_capacity(
+    sim: &Sim,
+    store: &mut crate::sim::oci::state::Store,
+    ad: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), crate::sim::oci::error::ApiError> {
+    let suffix = crate::sim::oci::catalog::ad_suffix(ad).unwrap_or_default();
+    let refusals = sim.opts.capacity.for_ad(&suffix).start_refusals;
+    if refusals == 0 {
+        return Ok(());
+    }
+    let n = store.data.start_attempts.entry(suffix).or_insert(0);
+    *n += 1;
+    if *n <= refusals {
+        save(sim, store, now)?;
+        return Err(crate::sim::oci::error::internal("Out of host capacity."));
+    }
+    Ok(())
+}
+
 pub(super) async fn instance_action(
     State(sim): State<Arc<Sim>>,
     Path(id): Path<String>,
@@ -121,6 +144,13 @@ pub(super) async fn instance_action(
             return Err(incorrect());
         }
         (other, _) => return Err(invalid(&format!("Invalid action {other}."))),
+    };
+    let ad = inst.availability_domain.clone();
+    if action == "START" && to.is_some() {
+        start_capacity(&sim, &mut store, &ad, now)?;
+    }
+    let Some(inst) = store.data.instances.iter_mut().find(|i| i.id == id) else {
+        return Err(not_found());
     };
     if let Some(to) = to {
         inst.set_phase(to, now);
