@@ -671,3 +671,32 @@ async fn delete_retries_blips_and_reports_each_resource_once() {
         ]
     );
 }
+
+/// `--deadline` bounds the whole run: instances that start late (here one at a time) do not
+/// get a fresh deadline each (a 50-replica deploy with `--deadline 8m` ran past 9 minutes).
+#[tokio::test(start_paused = true)]
+async fn the_deadline_counts_from_the_start_of_the_run() {
+    let fake = Fake {
+        ads: vec!["AD-1"],
+        ..Fake::default()
+    };
+    for name in ["web-01", "web-02", "web-03"] {
+        let errors: VecDeque<_> = (0..100)
+            .map(|_| Err(ProviderError::new(ErrorClass::Capacity, "Out of host capacity.")))
+            .collect();
+        fake.script.lock().unwrap().insert(name.into(), errors);
+    }
+    let mut o = opts();
+    o.parallel = 1;
+    o.policy.deadline = Some(Duration::from_secs(150));
+    let start = tokio::time::Instant::now();
+    let reports = deploy(&fake, &plan(3), &o, &Recorder::default())
+        .await
+        .unwrap();
+    assert!(reports.iter().all(|r| r.outcome == Outcome::Failed));
+    assert!(
+        start.elapsed() <= Duration::from_secs(150),
+        "the run took {:?}",
+        start.elapsed()
+    );
+}
