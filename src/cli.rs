@@ -60,13 +60,17 @@ pub(crate) struct Args {
     /// Output format
     #[arg(long, short = 'o', value_enum, default_value_t = Format::Table)]
     pub output: Format,
-    /// Wait until instances are running (deploy) or in the requested state (start/stop)
+    /// Wait until instances are running (deploy) or in the requested state (start/stop);
+    /// a wait ends at once, failed, when waiting cannot help (unschedulable, image pull or
+    /// disk import errors, a terminated instance) and lasts at most 30m unless --deadline
+    /// says otherwise
     #[arg(long)]
     pub wait: bool,
     /// Give up after N launch attempts per instance (0 = forever; overrides retry.max_attempts)
     #[arg(long)]
     pub max_attempts: Option<u64>,
-    /// Give up after this long, e.g. 30m or 12h
+    /// Give up after this long, e.g. 30m or 12h: bounds the whole run, waits included
+    /// (waits default to 30m)
     #[arg(long)]
     pub deadline: Option<Dur>,
     /// Instances worked on at once

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+use super::heartbeat::{self, Beat, Heartbeat};
 use crate::model::{Event, Observer, Outcome, ResourceReport, Summary};
 
 /// How results are printed.
@@ -37,6 +38,8 @@ pub(crate) struct Printer {
     color: bool,
     simulated: bool,
     progress: Option<super::progress::Progress>,
+    /// When a log (no progress bars) hears of a long wait.
+    heartbeat: Heartbeat,
     lock: Mutex<()>,
 }
 
@@ -54,6 +57,7 @@ impl Printer {
             color,
             simulated,
             progress,
+            heartbeat: Heartbeat::default(),
             lock: Mutex::new(()),
         }
     }
@@ -181,6 +185,7 @@ impl Observer for Printer {
     fn event(&self, event: Event) {
         match event {
             Event::Report(r) => {
+                self.heartbeat.reset(&r.instance);
                 if self.format == Format::Table {
                     let line = self.line(&r);
                     let _g = self.lock.lock();
@@ -247,12 +252,22 @@ impl Observer for Printer {
             } => {
                 let text = match percent {
                     Some(p) => format!("{phase} {p:.1}%"),
-                    None => phase,
+                    None => phase.clone(),
                 };
                 if let Some(p) = &self.progress {
                     p.set(&instance, &text);
-                } else if self.verbosity == Verbosity::Verbose {
-                    self.err_line(&format!("{instance}: {text}"));
+                    return;
+                }
+                // Waits report every look; a log gets a line when one is due.
+                let now = tokio::time::Instant::now();
+                match self.heartbeat.progress(&instance, &phase, &text, now) {
+                    Beat::Print(elapsed) => {
+                        self.err_line(&heartbeat::line(&instance, &text, elapsed))
+                    }
+                    Beat::Changed if self.verbosity == Verbosity::Verbose => {
+                        self.err_line(&format!("{instance}: {text}"));
+                    }
+                    Beat::Changed | Beat::Same => {}
                 }
             }
             Event::Note { message, .. } => self.err_line(&format!("note: {message}")),
@@ -272,6 +287,7 @@ mod tests {
             color: false,
             simulated: true,
             progress: None,
+            heartbeat: Heartbeat::default(),
             lock: Mutex::new(()),
         };
         let r = ResourceReport::new("web-01", "Instance", "web-01", Outcome::Success, "launched")

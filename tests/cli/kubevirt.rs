@@ -491,3 +491,84 @@ fn rbac_and_login_errors_say_what_to_do() {
         bad.stderr
     );
 }
+
+/// `SPEC` as one replica, with `extra` YAML appended and `disk` in place of its disk.
+fn one_replica(disk: Option<&str>, extra: &str) -> String {
+    let mut spec = SPEC.replace("replicas: 2", "replicas: 1");
+    if let Some(disk) = disk {
+        spec = spec.replace(
+            "disk: {size: 10Gi, source: {registry: \"docker://registry.local/rhel9:9.4\"}}",
+            disk,
+        );
+    }
+    spec + extra
+}
+
+#[test]
+fn a_vm_that_can_never_schedule_fails_the_wait_at_once_with_the_scheduler_message() {
+    let env = Env::new(|_| {});
+    env.t.put(
+        "specs/u.yaml",
+        &one_replica(
+            None,
+            "placement: {node_selector: {topology.kubernetes.io/zone: zone-z}}\n",
+        ),
+    );
+    let started = std::time::Instant::now();
+    env.t
+        .cmd("p u deploy --wait --deadline 20s")
+        .status(1)
+        .stdout(
+            "[SUCCESS] Secret u-01-cloudinit: created
+[SUCCESS] NetworkAttachmentDefinition u-01-net: created
+[SUCCESS] DataVolume u-01-disk: created
+[SUCCESS] VirtualMachine u-01: created
+[FAILED] Instance u-01: not running: u-01 is ErrorUnschedulable: FailedScheduling: 0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.
+deploy: 4 succeeded, 1 failed in [T]
+",
+        )
+        .run();
+    // The simulator's import and boot take about a second and vauto looks every 2 s.
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+#[test]
+fn a_disk_import_that_cannot_reach_its_source_fails_the_wait_with_the_import_error() {
+    let env = Env::new(|_| {});
+    env.t.put(
+        "specs/f.yaml",
+        &one_replica(
+            Some("disk: {size: 10Gi, source: {http: \"http://images.invalid/rhel9.qcow2\"}}"),
+            "",
+        ),
+    );
+    let started = std::time::Instant::now();
+    env.t
+        .cmd("p f deploy --wait --deadline 20s")
+        .status(1)
+        .stdout(
+            "[SUCCESS] Secret f-01-cloudinit: created
+[SUCCESS] NetworkAttachmentDefinition f-01-net: created
+[SUCCESS] DataVolume f-01-disk: created
+[SUCCESS] VirtualMachine f-01: created
+[FAILED] Instance f-01: not running: f-01 is disk ImportInProgress: Error: Unable to connect to http data source: HTTP request errored: Get \"http://images.invalid/rhel9.qcow2\": dial tcp: lookup images.invalid: no such host
+deploy: 4 succeeded, 1 failed in [T]
+",
+        )
+        .run();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    // `status` shows the same: the VM is DataVolumeError and the import error is the last event.
+    let st = env.t.cmd("p f status -o json").stdout_unchecked().run();
+    let rows: serde_json::Value = serde_json::from_str(&st.raw_stdout).unwrap();
+    assert_eq!(rows[0]["state"], "DataVolumeError");
+    assert!(
+        rows[0]["last_event"]
+            .as_str()
+            .unwrap()
+            .starts_with("Error: Unable to connect to http data source"),
+        "{}",
+        rows[0]
+    );
+}

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::client::{Kind, KubeClient, PowerOutcome, PowerVerb, classify, classify_create};
 use super::config::{self, Origin};
 use super::resources::{self, disk_name, nad_name};
+use super::terminal::{self, Stuck};
 use crate::config::Project;
 use crate::model::{
     Action, DeleteOptions, ErrorClass, Event, Existing, InstanceStatus, Observer, Outcome,
@@ -216,6 +217,16 @@ impl KubevirtProvider {
         static_address(config)
     }
 
+    /// The error that ends a wait for `instance`, stuck as `stuck`, with the Event that says why.
+    async fn stuck_error(&self, instance: &str, stuck: &Stuck) -> ProviderError {
+        // Events are best effort, as in `status`: the status's own message stands in.
+        let events = self.kube.events().await.unwrap_or_default();
+        ProviderError::new(
+            ErrorClass::Invalid,
+            terminal::explain(instance, stuck, &events),
+        )
+    }
+
     async fn power_wait(&self, name: &str, want: &str) -> Result<(), ProviderError> {
         let fetch = || async {
             let vm = self
@@ -223,7 +234,19 @@ impl KubevirtProvider {
                 .get(Kind::Vm, name)
                 .await
                 .map_err(|e| classify(&e))?;
-            Ok(vm.and_then(|v| str_at(&v.data, "/status/printableStatus").map(String::from)))
+            let state =
+                vm.and_then(|v| str_at(&v.data, "/status/printableStatus").map(String::from));
+            // A VM that cannot start will not start by waiting: fail now, with the reason.
+            if want == "Running"
+                && let Some(s) = state.as_deref().filter(|s| terminal::is_stuck_state(s))
+            {
+                let stuck = Stuck {
+                    state: s.to_string(),
+                    detail: None,
+                };
+                return Err(self.stuck_error(name, &stuck).await);
+            }
+            Ok(state)
         };
         let check = |state: Option<String>, expired: bool| match state {
             Some(s) if s == want => poll::Step::Done(()),
@@ -269,8 +292,18 @@ struct Observed {
 }
 
 impl Observed {
+    /// Why the VM will not run, when waiting cannot change it.
+    fn stuck(&self) -> Option<Stuck> {
+        let vm = self.vm.as_ref()?;
+        terminal::stuck(
+            &vm.data,
+            self.vmi.as_ref().map(|v| &v.data),
+            self.dv.as_ref().map(|d| &d.data),
+        )
+    }
+
     /// The phase to show (the disk's while it imports, else the VM's) and its percentage;
-    /// an error when the VM is gone or its disk failed, since waiting cannot fix either.
+    /// an error when the VM is gone, since waiting cannot bring it back.
     fn progress(&self, instance: &str) -> Result<(String, Option<f32>), ProviderError> {
         let Some(vm) = &self.vm else {
             return Err(ProviderError::new(
@@ -283,15 +316,6 @@ impl Observed {
             .dv
             .as_ref()
             .and_then(|d| str_at(&d.data, "/status/phase"));
-        if dv_phase == Some("Failed") {
-            return Err(ProviderError::new(
-                ErrorClass::Invalid,
-                format!(
-                    "disk `{}` failed to import: check its events",
-                    disk_name(instance)
-                ),
-            ));
-        }
         Ok(match (&self.dv, dv_phase) {
             (Some(dv), Some(p)) if p != "Succeeded" => (
                 format!("disk {p}"),
@@ -315,7 +339,7 @@ struct RunWait<'a> {
     provider: &'a KubevirtProvider,
     instance: &'a str,
     observer: &'a dyn Observer,
-    /// The last phase reported, so an unchanged phase is not reported again every poll.
+    /// The last phase reported, for the timeout message.
     last_phase: String,
     /// The NAD does not change while we wait: read it at most once.
     nad_ip: Option<Option<String>>,
@@ -342,25 +366,27 @@ impl<'a> RunWait<'a> {
         let seen = self.provider.observe(self.instance).await?;
         let (phase, percent) = seen.progress(self.instance)?;
         self.tell(phase, percent);
+        if let Some(stuck) = seen.stuck() {
+            return Err(self.provider.stuck_error(self.instance, &stuck).await);
+        }
         match seen.running_vmi() {
             Some(vmi) => Ok(self.running(vmi).await),
             None => Ok(None),
         }
     }
 
+    /// Reports the phase on every look, changed or not: the printer decides what to show,
+    /// and an unchanged phase is what lets it say every 30 s that the wait goes on.
     fn tell(&mut self, phase: String, percent: Option<f32>) {
-        let key = match percent {
+        self.last_phase = match percent {
             Some(pct) => format!("{phase} {pct:.2}%"),
             None => phase.clone(),
         };
-        if key != self.last_phase {
-            self.observer.event(Event::Progress {
-                instance: self.instance.to_string(),
-                phase,
-                percent,
-            });
-            self.last_phase = key;
-        }
+        self.observer.event(Event::Progress {
+            instance: self.instance.to_string(),
+            phase,
+            percent,
+        });
     }
 
     /// The success report of a running VMI, or `None` while it has no address yet.
@@ -477,40 +503,45 @@ fn vm_size(vm: &Value) -> Option<String> {
 
 /// The latest event about any of `objects` ((kind, name) pairs), as `Reason: message`.
 pub(crate) fn last_event(events: &[KubeEvent], objects: &[(&str, &str)]) -> Option<String> {
-    events
-        .iter()
-        .filter(|e| {
-            let io = &e.involved_object;
-            objects
-                .iter()
-                .any(|(k, n)| io.kind.as_deref() == Some(*k) && io.name.as_deref() == Some(*n))
-        })
-        .max_by_key(|e| {
-            let at = e
-                .last_timestamp
-                .as_ref()
-                .map(|t| t.0)
-                .or(e.event_time.as_ref().map(|t| t.0))
-                .or(e.first_timestamp.as_ref().map(|t| t.0))
-                .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0));
-            // Event times have whole seconds, so transitions of one second tie (a VMI's
-            // Created and Started); the later write wins. resourceVersion is opaque in
-            // the API, but it is etcd's revision on every real server: used only to break
-            // ties, and an unparsable one sorts first.
-            let written = e
-                .metadata
-                .resource_version
-                .as_deref()
-                .and_then(|rv| rv.parse::<u64>().ok());
-            (at, written)
-        })
-        .map(|e| {
-            let reason = e.reason.as_deref().unwrap_or("Event");
-            match e.message.as_deref() {
-                Some(m) if !m.is_empty() => format!("{reason}: {}", m.trim()),
-                _ => reason.to_string(),
-            }
-        })
+    newest(events.iter().filter(|e| {
+        let io = &e.involved_object;
+        objects
+            .iter()
+            .any(|(k, n)| io.kind.as_deref() == Some(*k) && io.name.as_deref() == Some(*n))
+    }))
+    .map(event_line)
+}
+
+/// The newest of `events`.
+pub(crate) fn newest<'a>(events: impl Iterator<Item = &'a KubeEvent>) -> Option<&'a KubeEvent> {
+    events.max_by_key(|e| {
+        let at = e
+            .last_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .or(e.event_time.as_ref().map(|t| t.0))
+            .or(e.first_timestamp.as_ref().map(|t| t.0))
+            .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0));
+        // Event times have whole seconds, so transitions of one second tie (a VMI's
+        // Created and Started); the later write wins. resourceVersion is opaque in
+        // the API, but it is etcd's revision on every real server: used only to break
+        // ties, and an unparsable one sorts first.
+        let written = e
+            .metadata
+            .resource_version
+            .as_deref()
+            .and_then(|rv| rv.parse::<u64>().ok());
+        (at, written)
+    })
+}
+
+/// An event as `Reason: message`.
+pub(crate) fn event_line(e: &KubeEvent) -> String {
+    let reason = e.reason.as_deref().unwrap_or("Event");
+    match e.message.as_deref() {
+        Some(m) if !m.trim().is_empty() => format!("{reason}: {}", m.trim()),
+        _ => reason.to_string(),
+    }
 }
 
 /// The one placement KubeVirt has: the cluster, whose scheduler picks the node.

@@ -273,7 +273,7 @@ impl World {
             up.details.private_ip.as_deref().unwrap_or_default(),
             vnic["private_ip"].as_str().unwrap()
         );
-        let phases: Vec<String> = self
+        let mut phases: Vec<String> = self
             .rec
             .events()
             .into_iter()
@@ -282,6 +282,8 @@ impl World {
                 _ => None,
             })
             .collect();
+        // The wait reports the state on every look; the changes are what matter here.
+        phases.dedup();
         assert_eq!(phases, ["PROVISIONING", "RUNNING"]);
     }
 
@@ -394,5 +396,29 @@ async fn deploy_wait_status_power_delete_against_the_simulator() {
     w.status(&id).await;
     w.power_and_delete(&id).await;
     w.redeploy(&foreign).await;
+    w.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_instance_terminated_while_waiting_for_running_fails_the_wait_at_once() {
+    let w = World::new().await;
+    let a = w.create(1).await;
+    let id = a.reports[0].details.id.clone().unwrap();
+    w.p.client().terminate_instance(&id, false).await.unwrap();
+    let started = std::time::Instant::now();
+    let e =
+        w.p.wait_running("a1-01", Duration::from_secs(20), &w.rec)
+            .await
+            .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(e.class, ErrorClass::Invalid);
+    assert_eq!(
+        e.message,
+        "instance `a1-01` is TERMINATING while waiting for RUNNING"
+    );
     w.sim.shutdown().await;
 }

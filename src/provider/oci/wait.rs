@@ -5,8 +5,9 @@ use super::client::{Instance, OciClient};
 use crate::model::{ErrorClass, Event, Observer, ProviderError};
 use crate::provider::poll::{Polling, Step, poll};
 
-/// Polls instance `id` (named `name` in events) until it is in `target`, reporting each new
-/// state; a terminated instance or the deadline ends the wait with an error.
+/// Polls instance `id` (named `name` in events) until it is in `target`, reporting the state
+/// on every look (the printer shows changes, and a line every 30 s on a log); a terminated
+/// instance or the deadline ends the wait with an error.
 pub(crate) async fn wait_state(
     client: &OciClient,
     polling: Polling,
@@ -14,19 +15,16 @@ pub(crate) async fn wait_state(
     target: &str,
     observer: &dyn Observer,
 ) -> Result<Instance, ProviderError> {
-    let mut last = String::new();
     let check = |inst: Instance, expired: bool| {
-        if inst.lifecycle_state != last {
-            last = inst.lifecycle_state.clone();
-            observer.event(Event::Progress {
-                instance: name.to_string(),
-                phase: last.clone(),
-                percent: None,
-            });
-        }
+        observer.event(Event::Progress {
+            instance: name.to_string(),
+            phase: inst.lifecycle_state.clone(),
+            percent: None,
+        });
         if inst.lifecycle_state == target {
             return Step::Done(inst);
         }
+        // TERMINATING or TERMINATED never comes back: fail at once, not at the deadline.
         if inst.is_gone() {
             return Step::Fail(ProviderError::new(
                 ErrorClass::Invalid,

@@ -185,6 +185,9 @@ fn datavolume(
     now: i64,
     events: &mut Vec<PendingEvent>,
 ) -> Option<Update> {
+    if let Some(message) = import_failure(&entry.object) {
+        return failing_datavolume(key, entry, now, events, message);
+    }
     let start = entry.sim.created_ms;
     let total = entry.sim.import_ms as i64;
     let sched = total / 10;
@@ -254,6 +257,154 @@ fn datavolume(
     })
 }
 
+/// The host of a DataVolume's http or registry source (`docker://host:5000/x` → `host`).
+fn source_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    host.split(':').next().unwrap_or(host)
+}
+
+/// The error CDI's importer reports for a source the simulator treats as unreachable: a host
+/// under `.invalid`, the top-level domain that never resolves (RFC 2606).
+///
+/// The text is CDI's: `Unable to connect to http data source` wrapping the importer's
+/// `HTTP request errored` and Go's DNS error (containerized-data-importer
+/// `pkg/importer/http-datasource.go`, and `tests/datavolume_test.go` "fail creating import dv
+/// due to invalid DNS entry"); a registry source fails in `Failed to read registry image`
+/// under `Unable to process data: Unable to transfer source data to scratch space`
+/// (`pkg/importer/registry-datasource.go`), here with containers/image's ping error.
+fn import_failure(dv: &Value) -> Option<String> {
+    let at = |p: &str| dv.pointer(p).and_then(Value::as_str);
+    if let Some(url) = at("/spec/source/http/url") {
+        let host = source_host(url);
+        return host.ends_with(".invalid").then(|| {
+            format!(
+                "Unable to connect to http data source: HTTP request errored: Get \"{url}\": dial tcp: lookup {host}: no such host"
+            )
+        });
+    }
+    let host = source_host(at("/spec/source/registry/url")?);
+    host.ends_with(".invalid").then(|| {
+        format!(
+            "Unable to process data: Unable to transfer source data to scratch space: Failed to read registry image: pinging container registry {host}: Get \"https://{host}/v2/\": dial tcp: lookup {host}: no such host"
+        )
+    })
+}
+
+/// When an import that cannot reach its source first fails: as soon as its pod runs.
+fn import_fails_at(sim: &SimMeta) -> i64 {
+    sim.created_ms + sim.import_ms as i64 / 10
+}
+
+/// Importer pod restarts `since` ms after its first failure: the kubelet's crash-loop back-off
+/// waits 10 s, doubling up to 5 min, before each restart.
+fn importer_restarts(since: i64) -> u32 {
+    let (mut restarts, mut at, mut backoff) = (0u32, 0i64, 10_000i64);
+    while restarts < 1000 && at + backoff <= since {
+        at += backoff;
+        restarts += 1;
+        backoff = (backoff * 2).min(300_000);
+    }
+    restarts
+}
+
+/// A DataVolume whose import cannot reach its source, as CDI shows it: it is scheduled, then
+/// stays `ImportInProgress` for good while the importer pod restarts (CDI never moves it to
+/// `Failed`), with a `Running` condition `False`/`Error` carrying the importer's message and a
+/// Warning Event of the same reason and message, sent once as CDI's
+/// `emitFailureConditionEvent` does (`pkg/controller/datavolume/controller-base.go`).
+fn failing_datavolume(
+    key: &str,
+    entry: &Entry,
+    now: i64,
+    events: &mut Vec<PendingEvent>,
+    message: String,
+) -> Option<Update> {
+    let start = entry.sim.created_ms;
+    let fails_at = import_fails_at(&entry.sim);
+    let failed = now >= fails_at;
+    let phase = if failed {
+        "ImportInProgress"
+    } else {
+        "ImportScheduled"
+    };
+    let restarts = if failed {
+        importer_restarts(now - fails_at)
+    } else {
+        0
+    };
+    let shown = |f: &str| entry.object.pointer(f);
+    let due: Vec<(&'static str, i64)> = [("ImportScheduled", start), ("Error", fails_at)]
+        .into_iter()
+        .filter(|(reason, at)| now >= *at && !entry.sim.emitted.contains(*reason))
+        .collect();
+    if due.is_empty()
+        && shown("/status/phase").and_then(Value::as_str) == Some(phase)
+        && shown("/status/restartCount").and_then(Value::as_u64) == Some(u64::from(restarts))
+    {
+        return None;
+    }
+    let name = &entry.name;
+    for &(reason, at) in &due {
+        let text = if reason == "Error" {
+            message.clone()
+        } else {
+            format!("Import into {name} scheduled")
+        };
+        let mut ev = PendingEvent::about(entry, DVS, reason, text, at);
+        ev.component = "datavolume-import-controller";
+        ev.warning = reason == "Error";
+        events.push(ev);
+    }
+    let cond = |t: &str, ok: bool, reason: &str, msg: &str, at: i64| {
+        json!({"type": t, "status": if ok { "True" } else { "False" }, "reason": reason,
+               "message": msg, "lastTransitionTime": rfc3339(at), "lastHeartbeatTime": rfc3339(at)})
+    };
+    let running = if failed {
+        cond("Running", false, "Error", &message, fails_at)
+    } else {
+        cond("Running", false, "", "", start)
+    };
+    let status = json!({
+        "phase": phase,
+        "progress": "N/A",
+        "restartCount": restarts,
+        "claimName": name,
+        "conditions": [
+            cond("Bound", true, "Bound", &format!("PVC {name} Bound"), start),
+            cond("Ready", false, "TransferRunning", "", start),
+            running,
+        ],
+    });
+    Some(Update {
+        key: key.to_string(),
+        status,
+        node_label: None,
+        emitted: due.into_iter().map(|(reason, _)| reason).collect(),
+    })
+}
+
+/// Whether any DataVolume of `vm` has an import KubeVirt counts as failed by `now`.
+fn volumes_failed(store: &Store, vm: &Entry, now: i64) -> bool {
+    vm_volume_names(vm).any(|name| {
+        store
+            .objects
+            .get(&key(DVS.plural, &vm.namespace, name))
+            .is_some_and(|e| import_failure(&e.object).is_some() && now >= import_fails_at(&e.sim))
+    })
+}
+
+/// The DataVolume names among a VM's volumes.
+fn vm_volume_names(vm: &Entry) -> impl Iterator<Item = &str> {
+    vm.object
+        .pointer("/spec/template/spec/volumes")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .filter_map(|v| v.pointer("/dataVolume/name").and_then(Value::as_str))
+}
+
 /// DataVolumes the VM's disks come from; `None` when one is missing, else when all are ready.
 fn volumes_ready_at(store: &Store, vm: &Entry) -> Option<i64> {
     let mut ready = 0i64;
@@ -276,6 +427,8 @@ fn volumes_ready_at(store: &Store, vm: &Entry) -> Option<i64> {
             continue;
         };
         match store.objects.get(&key(DVS.plural, &vm.namespace, name)) {
+            // An import that cannot reach its source never completes.
+            Some(e) if import_failure(&e.object).is_some() => return None,
             Some(e) => ready = ready.max(dv_done_at(&e.sim)),
             // A plain PVC that is no DataVolume is simply bound.
             None if !required => {}
@@ -670,6 +823,10 @@ fn vm_status(store: &Store, key_: &str, entry: &Entry, now: i64) -> Option<Updat
     let ready_at = volumes_ready_at(store, entry);
     let printable = if !desired {
         if vmi.is_some() { "Stopping" } else { "Stopped" }
+    } else if volumes_failed(store, entry, now) {
+        // KubeVirt's VM controller tries DataVolumeError before Provisioning
+        // (`updatePrintableStatus`, kubevirt/kubevirt pkg/virt-controller/watch/vm/vm.go).
+        "DataVolumeError"
     } else if ready_at.is_none_or(|t| now < t) {
         "Provisioning"
     } else if unschedulable {
@@ -754,4 +911,47 @@ fn record_event(store: &mut Store, ev: PendingEvent, now: i64, rng: &mut fastran
             ..SimMeta::default()
         },
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreachable_sources_are_hosts_under_invalid() {
+        let dv = |source: Value| json!({"spec": {"source": source}});
+        let http = import_failure(&dv(
+            json!({"http": {"url": "https://u:p@img.invalid:8443/a.img"}}),
+        ));
+        assert_eq!(
+            http.as_deref(),
+            Some(
+                "Unable to connect to http data source: HTTP request errored: Get \"https://u:p@img.invalid:8443/a.img\": dial tcp: lookup img.invalid: no such host"
+            )
+        );
+        let registry = import_failure(&dv(
+            json!({"registry": {"url": "docker://registry.invalid/rhel9:9.4"}}),
+        ));
+        assert!(registry.unwrap().contains(
+            "Failed to read registry image: pinging container registry registry.invalid"
+        ));
+        assert_eq!(
+            import_failure(&dv(json!({"http": {"url": "http://invalid.example/a"}}))),
+            None
+        );
+        assert_eq!(
+            import_failure(&dv(json!({"pvc": {"name": "x", "namespace": "y"}}))),
+            None
+        );
+    }
+
+    #[test]
+    fn the_importer_restarts_on_the_kubelets_crash_loop_back_off() {
+        // Restarts 10 s, 30 s, 70 s, 150 s after the first failure, then every 5 min at most.
+        assert_eq!(importer_restarts(0), 0);
+        assert_eq!(importer_restarts(9_999), 0);
+        assert_eq!(importer_restarts(10_000), 1);
+        assert_eq!(importer_restarts(70_000), 3);
+        assert_eq!(importer_restarts(150_000 + 160_000 + 300_000), 6);
+    }
 }

@@ -716,3 +716,50 @@ async fn two_simulators_on_one_state_dir_see_each_others_writes() {
         2
     );
 }
+
+#[tokio::test]
+async fn an_import_from_an_unreachable_host_keeps_failing_as_cdi_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let c = client(&sim).await;
+    let pp = PostParams::default();
+    let mut dv = datavolume("bad-disk");
+    dv.data["spec"]["source"]["http"]["url"] = json!("http://images.invalid/fedora.qcow2");
+    dvs(&c).create(&pp, &dv).await.unwrap();
+    nads(&c)
+        .create(&pp, &nad("bad-net", "192.168.50.10/24"))
+        .await
+        .unwrap();
+    let mut v = vm("bad", json!({}));
+    v["spec"]["template"]["spec"]["volumes"][0]["dataVolume"]["name"] = json!("bad-disk");
+    vms(&c).create(&pp, &obj(v)).await.unwrap();
+    let message = "Unable to connect to http data source: HTTP request errored: Get \"http://images.invalid/fedora.qcow2\": dial tcp: lookup images.invalid: no such host";
+    let dv = wait_for(&dvs(&c), "bad-disk", "failing", |o| {
+        field(o, "/status/conditions/2/reason").and_then(Value::as_str) == Some("Error")
+    })
+    .await;
+    // CDI leaves it ImportInProgress (never Succeeded, never Failed) while the pod restarts.
+    assert_eq!(field(&dv, "/status/phase").unwrap(), "ImportInProgress");
+    assert_eq!(field(&dv, "/status/conditions/2/type").unwrap(), "Running");
+    assert_eq!(field(&dv, "/status/conditions/2/status").unwrap(), "False");
+    assert_eq!(field(&dv, "/status/conditions/2/message").unwrap(), message);
+    // KubeVirt calls the VM's state DataVolumeError and never starts it.
+    wait_for(&vms(&c), "bad", "DataVolumeError", |o| {
+        printable(o) == "DataVolumeError"
+    })
+    .await;
+    // Longer than the import would have taken: still failing, no VMI.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        printable(&vms(&c).get("bad").await.unwrap()),
+        "DataVolumeError"
+    );
+    assert!(vmis(&c).get_opt("bad").await.unwrap().is_none());
+    let warnings = events(&c)
+        .list(&ListParams::default().fields("involvedObject.name=bad-disk,type=Warning"))
+        .await
+        .unwrap();
+    assert_eq!(warnings.items.len(), 1);
+    assert_eq!(field(&warnings.items[0], "/reason").unwrap(), "Error");
+    assert_eq!(field(&warnings.items[0], "/message").unwrap(), message);
+}
