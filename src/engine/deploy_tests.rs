@@ -162,7 +162,7 @@ impl Provider for Fake {
         &self,
         e: &Existing,
         _: Power,
-        _: bool,
+        _: Option<Duration>,
     ) -> Result<ResourceReport, ProviderError> {
         let next = self
             .script
@@ -682,7 +682,12 @@ async fn the_deadline_counts_from_the_start_of_the_run() {
     };
     for name in ["web-01", "web-02", "web-03"] {
         let errors: VecDeque<_> = (0..100)
-            .map(|_| Err(ProviderError::new(ErrorClass::Capacity, "Out of host capacity.")))
+            .map(|_| {
+                Err(ProviderError::new(
+                    ErrorClass::Capacity,
+                    "Out of host capacity.",
+                ))
+            })
             .collect();
         fake.script.lock().unwrap().insert(name.into(), errors);
     }

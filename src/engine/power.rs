@@ -12,6 +12,9 @@ use super::step::{StepRetry, Visibility};
 use crate::model::{Event, Existing, Observer, Outcome, Power, ResourceReport};
 use crate::provider::Provider;
 
+/// How long a `--wait` lasts without `--deadline`.
+const DEFAULT_WAIT: std::time::Duration = std::time::Duration::from_secs(1800);
+
 /// How a power run goes.
 #[derive(Debug, Clone)]
 pub(crate) struct PowerOptions {
@@ -64,7 +67,12 @@ async fn power_one<P: Provider>(
     );
     loop {
         retry.start();
-        let err = match provider.power(e, opts.action, opts.wait).await {
+        // A wait obeys what is left of `--deadline` (30 min without one).
+        let wait = opts.wait.then(|| match opts.policy.deadline {
+            Some(d) => d.saturating_sub(run_started.elapsed()),
+            None => DEFAULT_WAIT,
+        });
+        let err = match provider.power(e, opts.action, wait).await {
             Ok(r) => return r,
             Err(err) => err,
         };

@@ -5,7 +5,7 @@
 use tokio::time::Instant;
 
 use super::retry::{Decision, RetryPolicy, RetryState};
-use crate::model::{ErrorClass, Event, Observer, PlacementInfo, ProviderError};
+use crate::model::{ErrorClass, ErrorCode, Event, Observer, PlacementInfo, ProviderError};
 
 /// How a retried step tells the observers about its tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,13 +64,17 @@ impl<'a> StepRetry<'a> {
 
     /// After a failed try: waits and returns `Ok` to try again, or the reason to give up.
     pub(super) async fn after(&mut self, err: &ProviderError) -> Result<(), String> {
-        let retryable = match self.visibility {
-            Visibility::Attempts => matches!(
-                err.class,
-                ErrorClass::Transient | ErrorClass::Throttled | ErrorClass::Capacity
-            ),
-            Visibility::Notes => matches!(err.class, ErrorClass::Transient | ErrorClass::Throttled),
-        };
+        // A wait that ran out of time is over: acting again would start another one.
+        let retryable = err.code != ErrorCode::WaitTimedOut
+            && match self.visibility {
+                Visibility::Attempts => matches!(
+                    err.class,
+                    ErrorClass::Transient | ErrorClass::Throttled | ErrorClass::Capacity
+                ),
+                Visibility::Notes => {
+                    matches!(err.class, ErrorClass::Transient | ErrorClass::Throttled)
+                }
+            };
         let decision = if retryable {
             self.state.on_error(err, true, self.run_started.elapsed())
         } else {

@@ -63,6 +63,9 @@ pub(crate) enum ErrorCode {
     RetryTokenInvalidated,
     /// OCI 404 `NotAuthorizedOrNotFound`: missing, or hidden by policy.
     NotAuthorizedOrNotFound,
+    /// A wait ran out of time: the wait is over, trying the action again would start a new
+    /// one past the deadline.
+    WaitTimedOut,
 }
 
 /// An error from a backend, classified once at the provider's edge.

@@ -163,10 +163,11 @@ pub(crate) trait Provider: Send + Sync {
     /// Already in the requested state → `Skipped`. An error (classified: a blip, capacity,
     /// a resource that is not ours) is returned for the engine to retry or report; a retried
     /// call must be safe, so the provider looks at the current state before acting.
+    /// With `wait`, waits at most that long for the requested state.
     fn power(
         &self,
         existing: &Existing,
         action: Power,
-        wait: bool,
+        wait: Option<Duration>,
     ) -> impl Future<Output = Result<ResourceReport, ProviderError>> + Send;
 }

@@ -13,8 +13,8 @@ use super::resources::{self, disk_name, nad_name};
 use super::terminal::{self, Stuck};
 use crate::config::Project;
 use crate::model::{
-    Action, DeleteOptions, ErrorClass, Event, Existing, InstanceStatus, Observer, Outcome,
-    PlacementInfo, Power, ProviderError, ProviderKind, ResourceReport, Scope, StatusExtra,
+    Action, DeleteOptions, ErrorClass, ErrorCode, Event, Existing, InstanceStatus, Observer,
+    Outcome, PlacementInfo, Power, ProviderError, ProviderKind, ResourceReport, Scope, StatusExtra,
 };
 use crate::plan::{DesiredInstance, LABEL_NAME, LABEL_SPEC, Plan, is_owned, selector};
 use crate::provider::poll::{self, Polling, poll};
@@ -22,8 +22,6 @@ use crate::provider::{Attempt, Capability, ConnectOptions, Placement, Provider};
 
 /// How often `wait_running` and `power --wait` look again.
 const DEFAULT_POLL: Duration = Duration::from_secs(2);
-/// How long `power` with `wait` waits for the new state.
-const POWER_WAIT: Duration = Duration::from_secs(300);
 
 /// Kinds in creation order (the NAD only exists with static addressing).
 const CREATION_ORDER: [Kind; 4] = [Kind::Secret, Kind::Nad, Kind::DataVolume, Kind::Vm];
@@ -227,7 +225,12 @@ impl KubevirtProvider {
         )
     }
 
-    async fn power_wait(&self, name: &str, want: &str) -> Result<(), ProviderError> {
+    async fn power_wait(
+        &self,
+        name: &str,
+        want: &str,
+        timeout: Duration,
+    ) -> Result<(), ProviderError> {
         let fetch = || async {
             let vm = self
                 .kube
@@ -250,17 +253,20 @@ impl KubevirtProvider {
         };
         let check = |state: Option<String>, expired: bool| match state {
             Some(s) if s == want => poll::Step::Done(()),
-            state if expired => poll::Step::Fail(ProviderError::new(
-                ErrorClass::Transient,
-                format!(
-                    "`{name}` did not become {want} within {}s (now {})",
-                    POWER_WAIT.as_secs(),
-                    state.as_deref().unwrap_or("unknown")
-                ),
-            )),
+            state if expired => poll::Step::Fail(
+                ProviderError::new(
+                    ErrorClass::Transient,
+                    format!(
+                        "`{name}` did not become {want} within {}s (now {})",
+                        timeout.as_secs(),
+                        state.as_deref().unwrap_or("unknown")
+                    ),
+                )
+                .with_code(ErrorCode::WaitTimedOut),
+            ),
             _ => poll::Step::Again,
         };
-        poll(Polling::new(self.poll, POWER_WAIT), fetch, check).await
+        poll(Polling::new(self.poll, timeout), fetch, check).await
     }
 }
 
@@ -797,7 +803,7 @@ impl Provider for KubevirtProvider {
         &self,
         existing: &Existing,
         action: Power,
-        wait: bool,
+        wait: Option<Duration>,
     ) -> Result<ResourceReport, ProviderError> {
         let name = existing.name.as_str();
         let (verb, done, want) = match action {
@@ -845,8 +851,8 @@ impl Provider for KubevirtProvider {
                 return Ok(report(Outcome::Skipped, reason));
             }
         }
-        if wait {
-            self.power_wait(name, want).await?;
+        if let Some(timeout) = wait {
+            self.power_wait(name, want, timeout).await?;
         }
         Ok(report(Outcome::Success, done.to_string()))
     }

@@ -454,22 +454,28 @@ async fn power_start_and_stop_skip_when_already_there() {
     p.create(&plan, &plan.instances[0], &Default::default(), &Silent)
         .await;
     let existing = p.list(&scope()).await.unwrap().remove(0);
-    let r = p.power(&existing, Power::Start, true).await.unwrap();
+    let r = p
+        .power(&existing, Power::Start, Some(Duration::from_secs(60)))
+        .await
+        .unwrap();
     assert_eq!(
         (r.outcome, r.reason.as_str()),
         (Outcome::Success, "started")
     );
-    let r = p.power(&existing, Power::Start, false).await.unwrap();
+    let r = p.power(&existing, Power::Start, None).await.unwrap();
     assert_eq!(
         (r.outcome, r.reason.as_str()),
         (Outcome::Skipped, "vm is already running")
     );
-    let r = p.power(&existing, Power::Stop, true).await.unwrap();
+    let r = p
+        .power(&existing, Power::Stop, Some(Duration::from_secs(60)))
+        .await
+        .unwrap();
     assert_eq!(
         (r.outcome, r.reason.as_str()),
         (Outcome::Success, "stopped")
     );
-    let r = p.power(&existing, Power::Stop, false).await.unwrap();
+    let r = p.power(&existing, Power::Stop, None).await.unwrap();
     assert_eq!(r.outcome, Outcome::Skipped);
     assert!(
         state.lock().unwrap().log.contains(

@@ -36,6 +36,8 @@ pub(crate) const KIND_INSTANCE: &str = "Instance";
 /// lookup only blanks that row's IPs.
 const STATUS_CONCURRENCY: usize = 32;
 /// How long `power --wait` waits for the new state.
+/// How long a start waits for a STOPPING instance to finish stopping (and a stop for a
+/// STARTING one to finish starting) before it acts.
 const POWER_WAIT: Duration = Duration::from_secs(600);
 
 /// The OCI Compute backend of one project.
@@ -445,7 +447,7 @@ impl Provider for OciProvider {
         &self,
         existing: &Existing,
         action: Power,
-        wait: bool,
+        wait: Option<Duration>,
     ) -> Result<ResourceReport, ProviderError> {
         let name = &existing.name;
         let report = |outcome: Outcome, reason: String| {
@@ -493,9 +495,9 @@ impl Provider for OciProvider {
             ));
         }
         self.client.instance_action(&existing.id, verb).await?;
-        if wait {
+        if let Some(timeout) = wait {
             let silent = crate::model::Silent;
-            let polling = Polling::new(self.poll, POWER_WAIT);
+            let polling = Polling::new(self.poll, timeout);
             wait_state(&self.client, polling, (name, &existing.id), target, &silent).await?;
         }
         Ok(report(Outcome::Success, done.to_string()))

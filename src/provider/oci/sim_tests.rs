@@ -315,7 +315,7 @@ impl World {
         assert_eq!(existing[0].id, id);
         assert_eq!(
             self.p
-                .power(&existing[0], Power::Stop, true)
+                .power(&existing[0], Power::Stop, Some(Duration::from_secs(60)))
                 .await
                 .unwrap()
                 .outcome,
@@ -323,7 +323,7 @@ impl World {
         );
         assert_eq!(
             self.p
-                .power(&existing[0], Power::Stop, false)
+                .power(&existing[0], Power::Stop, None)
                 .await
                 .unwrap()
                 .outcome,

@@ -2,7 +2,7 @@
 
 use super::addresses::{Addresses, addresses};
 use super::client::{Instance, OciClient};
-use crate::model::{ErrorClass, Event, Observer, ProviderError};
+use crate::model::{ErrorClass, ErrorCode, Event, Observer, ProviderError};
 use crate::provider::poll::{Polling, Step, poll};
 
 /// Polls instance `id` (named `name` in events) until it is in `target`, reporting the state
@@ -35,14 +35,17 @@ pub(crate) async fn wait_state(
             ));
         }
         if expired {
-            return Step::Fail(ProviderError::new(
-                ErrorClass::Transient,
-                format!(
-                    "instance `{name}` is still {} after {}s waiting for {target}",
-                    inst.lifecycle_state,
-                    polling.timeout().as_secs()
-                ),
-            ));
+            return Step::Fail(
+                ProviderError::new(
+                    ErrorClass::Transient,
+                    format!(
+                        "instance `{name}` is still {} after {}s waiting for {target}",
+                        inst.lifecycle_state,
+                        polling.timeout().as_secs()
+                    ),
+                )
+                .with_code(ErrorCode::WaitTimedOut),
+            );
         }
         Step::Again
     };
