@@ -84,10 +84,25 @@ pub(super) async fn run_with(
     let mut observers: Vec<&dyn Observer> = vec![&printer, &notifier];
     observers.extend(hooks.observer);
     let fanout = Fanout(observers);
-    let result = with_provider!(project, opts, |p| act(
-        settings, &p, invocation, &printer, &fanout
-    )
-    .await);
+    let run = async {
+        with_provider!(project, opts, |p| act(
+            settings, &p, invocation, &printer, &fanout
+        )
+        .await)
+    };
+    let result = match deadline_of(invocation) {
+        // The engine gives up at the deadline by itself; this only ends a run whose server
+        // stopped answering in the middle of a request.
+        Some(d) => tokio::time::timeout(d + DEADLINE_GRACE, run)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Other(format!(
+                    "deadline of {} reached while the server had not answered; run again to go on (nothing is duplicated)",
+                    humantime::format_duration(d)
+                )))
+            }),
+        None => run.await,
+    };
     if announce {
         notifier.run_finished(result.as_ref().err().map(|e| e.to_string()).as_deref());
     }
@@ -95,6 +110,19 @@ pub(super) async fn run_with(
         notifier.flush(FLUSH_TIMEOUT).await;
     }
     result
+}
+
+/// How long past `--deadline` a run may take to finish the request in flight.
+const DEADLINE_GRACE: Duration = Duration::from_secs(2);
+
+/// `--deadline` of an action that has one.
+fn deadline_of(invocation: &Invocation) -> Option<Duration> {
+    match invocation {
+        Invocation::Deploy { options, .. }
+        | Invocation::Delete { options, .. }
+        | Invocation::Power { options, .. } => options.deadline,
+        _ => None,
+    }
 }
 
 /// The spec an invocation names, if any.

@@ -83,3 +83,98 @@ deploy: 1 failed in [T]
     let sent = posts.load(Ordering::SeqCst);
     assert!(sent < 5, "{sent} POSTs for one instance");
 }
+
+/// Serves `app` on 127.0.0.1 in `rt`; writes a kubeconfig for it and a project `p` on it.
+fn kube_stand_in(rt: &tokio::runtime::Runtime, app: Router) -> Test {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move { axum::serve(listener, app).await });
+    let kubeconfig = format!(
+        "apiVersion: v1
+kind: Config
+clusters: [{{name: c, cluster: {{server: \"http://{addr}\"}}}}]
+users: [{{name: u, user: {{token: t0ken}}}}]
+contexts: [{{name: x, context: {{cluster: c, user: u, namespace: lab}}}}]
+current-context: x
+"
+    );
+    let t = Test::new()
+        .file("kubeconfig", &kubeconfig)
+        .file("specs/s.yaml", SPEC);
+    let project = format!(
+        "provider: kubevirt\nkubevirt: {{kubeconfig: {}, namespace: lab}}\n",
+        t.path().join("kubeconfig").display()
+    );
+    t.put("projects/p.yaml", &project);
+    t
+}
+
+/// A server that accepts the connection and never answers: the run ends by `--deadline`
+/// with a clear message and exit 1, having sent a bounded number of requests.
+#[test]
+fn a_server_that_hangs_ends_by_the_deadline() {
+    let rt = crate::harness::sim_runtime();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let app = Router::new().fallback(move || {
+        let seen = counter.clone();
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<()>().await;
+            StatusCode::OK
+        }
+    });
+    let t = kube_stand_in(&rt, app);
+    let started = std::time::Instant::now();
+    t.cmd("p s deploy --deadline 3s")
+        .status(1)
+        .stderr(
+            "error: deadline of 3s reached while the server had not answered; run again to go on (nothing is duplicated)\n",
+        )
+        .run();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        seen.load(Ordering::SeqCst) <= 4,
+        "{} requests",
+        seen.load(Ordering::SeqCst)
+    );
+}
+
+/// A server that answers garbage: the error names it and the run ends at once, exit 1.
+#[test]
+fn a_server_that_answers_garbage_fails_at_once() {
+    let rt = crate::harness::sim_runtime();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let app = Router::new().fallback(move || {
+        let seen = counter.clone();
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            (StatusCode::OK, "<html>captive portal</html>")
+        }
+    });
+    let t = kube_stand_in(&rt, app);
+    let run = t
+        .cmd("p s deploy --deadline 30s")
+        .status(1)
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
+    assert!(
+        run.stderr.contains("unexpected data") || run.stdout.contains("unexpected data"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        seen.load(Ordering::SeqCst) <= 4,
+        "{} requests",
+        seen.load(Ordering::SeqCst)
+    );
+}
