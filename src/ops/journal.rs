@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -145,9 +145,15 @@ impl JournalFile {
         lock.lock_shared()?;
         let len = {
             let mut f = OpenOptions::new()
+                .read(true)
                 .append(true)
                 .create(true)
                 .open(self.path())?;
+            if !ends_with_newline(&mut f)? {
+                // The last line is torn (disk full, crash mid-write): start on a fresh line so
+                // this record is not glued onto it and lost; `report` skips the torn line.
+                line.insert(0, b'\n');
+            }
             // One write call on an O_APPEND handle: the kernel places the whole line at the end.
             let n = f.write(&line)?;
             if n < line.len() {
@@ -184,6 +190,21 @@ impl JournalFile {
         }
         std::fs::rename(self.path(), self.rotated(1))
     }
+}
+
+/// Whether `f` is empty or ends with `\n`: one byte read at the end, however big the file.
+///
+/// Two writers may both see a torn end and both start a fresh line; the empty line between
+/// them is harmless (readers skip blank lines), a glued record would not be.
+fn ends_with_newline(f: &mut File) -> std::io::Result<bool> {
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::Start(len - 1))?;
+    f.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
 }
 
 /// The journal files of `state_dir` that exist, oldest first (`.N` … `.1`, then the live file).
@@ -475,6 +496,26 @@ mod tests {
             e.ts.clear();
         }
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_torn_last_line_does_not_swallow_the_next_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = JournalFile::new(dir.path());
+        j.append(&entry(1)).unwrap();
+        // A crash or a full disk cut the second record short.
+        let torn = serde_json::to_string(&entry(2)).unwrap();
+        let mut f = OpenOptions::new().append(true).open(j.path()).unwrap();
+        f.write_all(&torn.as_bytes()[..torn.len() / 2]).unwrap();
+        drop(f);
+        j.append(&entry(3)).unwrap();
+        let text = std::fs::read_to_string(j.path()).unwrap();
+        let parsed: Vec<Result<Entry, _>> =
+            text.lines().map(serde_json::from_str::<Entry>).collect();
+        assert_eq!(parsed.len(), 3, "{text}");
+        assert!(parsed[1].is_err(), "the torn line stays torn: {text}");
+        assert_eq!(parsed[2].as_ref().unwrap().instance, "a1-03");
+        assert!(text.ends_with('\n'));
     }
 
     #[test]
