@@ -144,15 +144,10 @@ impl JournalFile {
         // lands in a file that is being renamed away.
         lock.lock_shared()?;
         let len = {
-            let mut f = OpenOptions::new()
-                .read(true)
-                .append(true)
-                .create(true)
-                .open(self.path())?;
+            let mut f = self.open_for_append()?;
             if !ends_with_newline(&mut f)? {
-                // The last line is torn (disk full, crash mid-write): start on a fresh line so
-                // this record is not glued onto it and lost; `report` skips the torn line.
-                line.insert(0, b'\n');
+                self.mend_torn_end(&lock)?;
+                f = self.open_for_append()?;
             }
             // One write call on an O_APPEND handle: the kernel places the whole line at the end.
             let n = f.write(&line)?;
@@ -170,6 +165,34 @@ impl JournalFile {
             r?;
         }
         Ok(())
+    }
+
+    fn open_for_append(&self) -> std::io::Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(self.path())
+    }
+
+    /// Ends a torn last line (disk full, crash mid-write) with `\n`, so the next record starts
+    /// on a fresh line instead of being glued onto it and lost; `report` skips the torn line.
+    ///
+    /// The caller holds the shared lock and saw no `\n` at the end. That may only be another
+    /// writer's line half-way in (reads do not wait for writes), so look again with the lock
+    /// held exclusively, when no writer is in: a line still without its `\n` is torn.
+    fn mend_torn_end(&self, lock: &File) -> std::io::Result<()> {
+        lock.unlock()?;
+        lock.lock()?;
+        let mended = self
+            .open_for_append()
+            .and_then(|mut f| match ends_with_newline(&mut f) {
+                Ok(false) => f.write_all(b"\n"),
+                other => other.map(|_| ()),
+            });
+        lock.unlock()?;
+        lock.lock_shared()?;
+        mended
     }
 
     /// Renames `journal.jsonl` to `.1` (and `.1` to `.2` …); the caller holds the exclusive lock.
@@ -193,9 +216,6 @@ impl JournalFile {
 }
 
 /// Whether `f` is empty or ends with `\n`: one byte read at the end, however big the file.
-///
-/// Two writers may both see a torn end and both start a fresh line; the empty line between
-/// them is harmless (readers skip blank lines), a glued record would not be.
 fn ends_with_newline(f: &mut File) -> std::io::Result<bool> {
     let len = f.metadata()?.len();
     if len == 0 {
