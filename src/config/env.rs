@@ -29,9 +29,11 @@ impl Env {
         let path = dir.join(".env");
         let mut dotenv = BTreeMap::new();
         if path.is_file() {
-            let iter = dotenvy::from_path_iter(&path)
-                .map_err(|e| ConfigError::file(&path, format!("cannot read: {e}")))?;
-            for item in iter {
+            let text = super::read_limited(&path).map_err(|e| match e {
+                super::ReadError::Io(e) => ConfigError::file(&path, format!("cannot read: {e}")),
+                too_big => ConfigError::file(&path, too_big.to_string()),
+            })?;
+            for item in dotenvy::from_read_iter(text.as_bytes()) {
                 let (k, v) =
                     item.map_err(|e| ConfigError::file(&path, format!("bad line: {e}")))?;
                 dotenv.insert(k, v);

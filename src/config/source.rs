@@ -22,10 +22,9 @@ pub(crate) struct Source {
 }
 
 impl Source {
-    /// Reads `path`; an unreadable file is an error naming it.
+    /// Reads `path`; an unreadable or oversized file is an error naming it.
     pub(crate) fn read(path: &Path) -> Result<Source, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::file(path, format!("cannot read file: {e}")))?;
+        let text = read_limited(path).map_err(|e| ConfigError::file(path, e.to_string()))?;
         Ok(Source::from_text(path, text))
     }
 
@@ -100,6 +99,74 @@ impl Source {
             message: message.into(),
         }
     }
+}
+
+/// The largest project, spec, `.env` or template file vauto reads (1 MiB). Real ones are a few
+/// KiB; a 50 MB YAML took 10 s and 593 MB to load before this limit, and nothing that big fits
+/// in what a backend accepts anyway (OCI metadata: 32,000 bytes; a Kubernetes Secret: 1 MiB).
+pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Why a configuration file could not be read.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// The file could not be opened or read, or is not UTF-8.
+    Io(std::io::Error),
+    /// The file is over [`MAX_FILE_BYTES`]: `size` bytes (only a lower bound when `at_least`:
+    /// a file that grew while read, or a pipe or device that reports no size).
+    TooBig { size: u64, at_least: bool },
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "cannot read file: {e}"),
+            ReadError::TooBig { size, at_least } => write!(
+                f,
+                "file is {}{size} bytes, over the limit of {MAX_FILE_BYTES} bytes (1 MiB) for projects, specs, .env and templates: is it the file you meant? Keep large data out of the configuration (a template can have cloud-init fetch it at boot)",
+                if *at_least { "more than " } else { "" }
+            ),
+        }
+    }
+}
+
+impl ReadError {
+    /// Whether the file does not exist (a template loader answers "not found" then).
+    pub(crate) fn is_not_found(&self) -> bool {
+        matches!(self, ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// Reads `path` as UTF-8 text unless it is over [`MAX_FILE_BYTES`].
+///
+/// The size is checked before reading (`stat`), and the read itself stops one byte past the
+/// limit, so a file that grows meanwhile, or a pipe or device, never makes vauto read more.
+pub(crate) fn read_limited(path: &Path) -> Result<String, ReadError> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let size = file.metadata().map_err(ReadError::Io)?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(ReadError::TooBig {
+            size,
+            at_least: false,
+        });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ReadError::TooBig {
+            size: MAX_FILE_BYTES,
+            at_least: true,
+        });
+    }
+    // The same words as `std::fs::read_to_string`.
+    String::from_utf8(bytes).map_err(|_| {
+        ReadError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
 }
 
 /// serde_yaml appends " at line N column M" to messages; we print the position ourselves.

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -144,10 +144,11 @@ impl JournalFile {
         // lands in a file that is being renamed away.
         lock.lock_shared()?;
         let len = {
-            let mut f = OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(self.path())?;
+            let mut f = self.open_for_append()?;
+            if !ends_with_newline(&mut f)? {
+                self.mend_torn_end(&lock)?;
+                f = self.open_for_append()?;
+            }
             // One write call on an O_APPEND handle: the kernel places the whole line at the end.
             let n = f.write(&line)?;
             if n < line.len() {
@@ -164,6 +165,34 @@ impl JournalFile {
             r?;
         }
         Ok(())
+    }
+
+    fn open_for_append(&self) -> std::io::Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(self.path())
+    }
+
+    /// Ends a torn last line (disk full, crash mid-write) with `\n`, so the next record starts
+    /// on a fresh line instead of being glued onto it and lost; `report` skips the torn line.
+    ///
+    /// The caller holds the shared lock and saw no `\n` at the end. That may only be another
+    /// writer's line half-way in (reads do not wait for writes), so look again with the lock
+    /// held exclusively, when no writer is in: a line still without its `\n` is torn.
+    fn mend_torn_end(&self, lock: &File) -> std::io::Result<()> {
+        lock.unlock()?;
+        lock.lock()?;
+        let mended = self
+            .open_for_append()
+            .and_then(|mut f| match ends_with_newline(&mut f) {
+                Ok(false) => f.write_all(b"\n"),
+                other => other.map(|_| ()),
+            });
+        lock.unlock()?;
+        lock.lock_shared()?;
+        mended
     }
 
     /// Renames `journal.jsonl` to `.1` (and `.1` to `.2` …); the caller holds the exclusive lock.
@@ -184,6 +213,18 @@ impl JournalFile {
         }
         std::fs::rename(self.path(), self.rotated(1))
     }
+}
+
+/// Whether `f` is empty or ends with `\n`: one byte read at the end, however big the file.
+fn ends_with_newline(f: &mut File) -> std::io::Result<bool> {
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::Start(len - 1))?;
+    f.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
 }
 
 /// The journal files of `state_dir` that exist, oldest first (`.N` … `.1`, then the live file).
@@ -475,6 +516,26 @@ mod tests {
             e.ts.clear();
         }
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_torn_last_line_does_not_swallow_the_next_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = JournalFile::new(dir.path());
+        j.append(&entry(1)).unwrap();
+        // A crash or a full disk cut the second record short.
+        let torn = serde_json::to_string(&entry(2)).unwrap();
+        let mut f = OpenOptions::new().append(true).open(j.path()).unwrap();
+        f.write_all(&torn.as_bytes()[..torn.len() / 2]).unwrap();
+        drop(f);
+        j.append(&entry(3)).unwrap();
+        let text = std::fs::read_to_string(j.path()).unwrap();
+        let parsed: Vec<Result<Entry, _>> =
+            text.lines().map(serde_json::from_str::<Entry>).collect();
+        assert_eq!(parsed.len(), 3, "{text}");
+        assert!(parsed[1].is_err(), "the torn line stays torn: {text}");
+        assert_eq!(parsed[2].as_ref().unwrap().instance, "a1-03");
+        assert!(text.ends_with('\n'));
     }
 
     #[test]

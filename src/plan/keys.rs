@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Spec, expand_tilde};
+use crate::config::{ReadError, Spec, expand_tilde, read_limited};
 
 /// The public keys of a spec plus notes about keys that do not exist yet.
 #[derive(Debug, Clone, Default)]
@@ -27,11 +27,14 @@ impl SshKeys {
                 continue;
             }
             let path = resolve(spec, k);
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                (
-                    format!("ssh.authorized_keys[{i}]"),
-                    format!("cannot read public key file `{}`: {e}", path.display()),
-                )
+            let text = read_limited(&path).map_err(|e| {
+                let message = match e {
+                    ReadError::Io(e) => {
+                        format!("cannot read public key file `{}`: {e}", path.display())
+                    }
+                    too_big => format!("public key file `{}`: {too_big}", path.display()),
+                };
+                (format!("ssh.authorized_keys[{i}]"), message)
             })?;
             let before = out.keys.len();
             for line in text.lines().map(str::trim) {

@@ -3,6 +3,7 @@
 mod ipam;
 mod keys;
 mod labels;
+mod limits;
 mod render;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ pub(crate) use keys::{SshKeys, ensure_generated, generated_key_path};
 pub(crate) use labels::{
     LABEL_MANAGED, LABEL_NAME, LABEL_PROJECT, LABEL_SPEC, is_owned, ownership_labels, selector,
 };
+pub(crate) use limits::oci_metadata;
 pub(crate) use render::{check_all_templates, render_cloud_init};
 
 /// One instance that should exist, with everything the backends need.
@@ -205,5 +207,14 @@ fn instance(
         ssh_authorized_keys: keys.keys.clone(),
     };
     inst.user_data = render_cloud_init(dir, project, spec, &inst)?;
+    if let Some(problem) = limits::cloud_init_problem(project.kind(), &inst) {
+        // Without a template the user data is vauto's own few lines: the keys made it big.
+        let field = if spec.cloud_init.is_some() {
+            "cloud_init.template"
+        } else {
+            "ssh.authorized_keys"
+        };
+        return Err(spec_error(spec, field, problem));
+    }
     Ok(inst)
 }

@@ -3,13 +3,13 @@
 use minijinja::{Environment, UndefinedBehavior, context};
 
 use super::DesiredInstance;
-use crate::config::{ConfigDir, ConfigError, Project, Spec};
+use crate::config::{ConfigDir, ConfigError, Project, Spec, read_limited};
 
 /// A minijinja environment over `templates/` where an undefined variable is an error.
 pub(super) fn environment(dir: &ConfigDir) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_loader(minijinja::path_loader(dir.templates()));
+    env.set_loader(bounded_loader(dir.templates()));
     // minijinja would JSON-escape every value of a `*.yaml.j2` file; cloud-init authors
     // quote where YAML needs it (`| tojson`), like with Ansible or Helm.
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
@@ -23,6 +23,32 @@ pub(super) fn environment(dir: &ConfigDir) -> Environment<'static> {
         env.set_syntax(syntax);
     }
     env
+}
+
+/// minijinja's `path_loader` with the size limit of every configuration file: a template (or
+/// an `{% include %}`d one) over 1 MiB (`config/source.rs` `MAX_FILE_BYTES`) is an error,
+/// never read whole.
+fn bounded_loader(
+    root: std::path::PathBuf,
+) -> impl Fn(&str) -> Result<Option<String>, minijinja::Error> + Send + Sync + 'static {
+    move |name| {
+        // The same rule as minijinja's `safe_join`: no `.`-segments (so no `..`), no `\`.
+        if name
+            .split('/')
+            .any(|seg| seg.starts_with('.') || seg.contains('\\'))
+        {
+            return Ok(None);
+        }
+        let path = root.join(name);
+        match read_limited(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("`{}`: {e}", path.display()),
+            )),
+        }
+    }
 }
 
 /// The user data of `inst`: the spec's template rendered, or a minimal cloud-config.
@@ -118,8 +144,8 @@ pub(crate) fn check_all_templates(dir: &ConfigDir) -> Vec<ConfigError> {
                     .unwrap_or(&p)
                     .to_string_lossy()
                     .replace('\\', "/");
-                match std::fs::read_to_string(&p) {
-                    Err(e) => errs.push(ConfigError::file(&p, format!("cannot read file: {e}"))),
+                match read_limited(&p) {
+                    Err(e) => errs.push(ConfigError::file(&p, e.to_string())),
                     Ok(text) => {
                         let env = environment(dir);
                         if let Err(e) = env.template_from_named_str(&rel, &text) {

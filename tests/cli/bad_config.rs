@@ -510,3 +510,74 @@ fn dotenv_beside_the_config_fills_variables() {
         .run()
         .stdout_has("\"bridge\":\"br-lab\"");
 }
+
+/// A template that renders to `#cloud-config`, a file holding `n` bytes, and nothing else.
+fn big_template(n: usize) -> String {
+    format!(
+        "#cloud-config\nwrite_files:\n- path: /etc/big\n  content: {}\n",
+        "x".repeat(n)
+    )
+}
+
+#[test]
+fn cloud_init_over_the_oci_metadata_limit_is_found_by_validate_and_plan() {
+    let (project, spec) = oci("", "cloud_init: {template: t.yaml.j2}\n");
+    let t = Test::new()
+        .file("projects/p.yaml", &project)
+        .file("specs/s.yaml", &spec)
+        .file("templates/t.yaml.j2", &big_template(24_000));
+    let error = "error: [DIR]/specs/s.yaml:5:14: `cloud_init.template`: `s-01`: the instance metadata OCI would receive is 32092 bytes (user_data: 24056 bytes of rendered cloud-init, 32076 in base64; ssh_authorized_keys: 0 bytes), over OCI's limit of 32000 bytes (LaunchInstanceDetails.metadata): make the template smaller, e.g. have cloud-init download large files at boot instead of writing them inline\n";
+    t.cmd("p s plan").status(2).stderr(error).run();
+    t.cmd("validate").status(2).stderr(error).run();
+    // A little smaller fits.
+    t.put("templates/t.yaml.j2", &big_template(23_900));
+    t.cmd("validate")
+        .stdout("ok: 1 projects, 1 specs, 1 templates, 1 project/spec plans\n")
+        .run();
+}
+
+#[test]
+fn cloud_init_over_the_kubernetes_secret_limit_is_found_by_validate_and_plan() {
+    let (project, spec) = kv("", "cloud_init: {template: t.yaml.j2}\n");
+    // 20,000 lines of 53 bytes: a small template that renders to over 1 MiB.
+    let template = "#cloud-config\nruncmd:\n{% for i in range(20000) %}\n- echo {{ \"%045d\" | format(i) }}\n{% endfor %}\n";
+    let t = Test::new()
+        .file("projects/p.yaml", &project)
+        .file("specs/s.yaml", &spec)
+        .file("templates/t.yaml.j2", template);
+    // userdata: 22 bytes of header and 20,000 × 53; networkdata: the ipam network-config.
+    let error = "error: [DIR]/specs/s.yaml:6:14: `cloud_init.template`: `s-01`: the cloud-init Secret would hold 1060182 bytes (userdata: 1060022, networkdata: 160), over Kubernetes' limit of 1048576 bytes (1 MiB) per Secret: make the template smaller, e.g. have cloud-init download large files at boot instead of writing them inline\n";
+    t.cmd("p s plan").status(2).stderr(error).run();
+    t.cmd("validate").status(2).stderr(error).run();
+}
+
+#[test]
+fn files_over_one_mib_are_refused_with_their_size_before_being_read() {
+    let padding = format!("# {}\n", "x".repeat(1024 * 1024));
+    let size = KV_SPEC.len() + padding.len();
+    let t = Test::new()
+        .file("projects/p.yaml", KV_PROJECT)
+        .file("specs/s.yaml", &format!("{KV_SPEC}{padding}"));
+    let error = format!(
+        "error: [DIR]/specs/s.yaml: file is {size} bytes, over the limit of 1048576 bytes (1 MiB) for projects, specs, .env and templates: is it the file you meant? Keep large data out of the configuration (a template can have cloud-init fetch it at boot)\n"
+    );
+    t.cmd("p s plan").status(2).stderr(error.clone()).run();
+    t.cmd("validate").status(2).stderr(error).run();
+    // The same limit for .env and templates.
+    t.put(
+        "specs/s.yaml",
+        &format!("{KV_SPEC}cloud_init: {{template: t.yaml.j2}}\n"),
+    );
+    t.put("templates/t.yaml.j2", &big_template(1024 * 1024));
+    let template = big_template(1024 * 1024).len();
+    t.cmd("p s plan")
+        .status(2)
+        .stderr(format!("error: [DIR]/templates/t.yaml.j2: template error: `[DIR]/templates/t.yaml.j2`: file is {template} bytes, over the limit of 1048576 bytes (1 MiB) for projects, specs, .env and templates: is it the file you meant? Keep large data out of the configuration (a template can have cloud-init fetch it at boot)\n"))
+        .run();
+    t.put("templates/t.yaml.j2", "#cloud-config\n");
+    t.put(".env", &format!("A=1\n{padding}"));
+    t.cmd("p s plan")
+        .status(2)
+        .stderr(format!("error: [DIR]/.env: file is {} bytes, over the limit of 1048576 bytes (1 MiB) for projects, specs, .env and templates: is it the file you meant? Keep large data out of the configuration (a template can have cloud-init fetch it at boot)\n", padding.len() + 4))
+        .run();
+}

@@ -93,6 +93,20 @@ retry: {{interval: 1s, allow_fast: true, jitter: 0s, throttle_base: 1s, throttle
         out
     }
 
+    /// Every instance's stored phase in the simulator's state, oldest first (terminated ones
+    /// too); a transition whose delay has passed is resolved only when the API reads it.
+    fn states(&self) -> Vec<String> {
+        let path = self.t.path().join("simstate/sim/oci/state.json");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        v["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["phase"].as_str().unwrap_or_default().to_ascii_uppercase())
+            .collect()
+    }
+
     /// Each instance's display name and the VNIC hostname it was launched with.
     fn hostnames(&self) -> BTreeMap<String, Option<String>> {
         let path = self.t.path().join("simstate/sim/oci/state.json");
@@ -636,4 +650,92 @@ start: 1 succeeded, 0 failed in [T]
         .stdout_unchecked()
         .run()
         .stdout_has("\"state\": \"RUNNING\"");
+}
+
+#[test]
+fn a_replayed_retry_token_of_a_terminated_instance_launches_a_new_generation() {
+    // Terminations complete at once, so the replayed instance is TERMINATED whatever the timing.
+    let env = Env::new(|o| o.transition_delay = Duration::ZERO);
+    let launched = |n: u32| {
+        format!(
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an00000{n}[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+deploy: 1 succeeded, 0 failed in [T]
+"
+        )
+    };
+    env.t
+        .cmd("p s deploy")
+        .stdout(launched(1))
+        .stderr(IMAGE_NOTE)
+        .run();
+    env.t
+        .cmd("p s delete --yes")
+        .stdout(
+            "[DELETED] Instance s-01: terminating  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]
+delete: 1 deleted, 0 failed in [T]
+",
+        )
+        .run();
+    // The generations are lost (or another host deploys with a fresh state directory): the
+    // next launch sends generation 0's token again, and OCI answers with the terminated
+    // instance. That is a new generation and a new launch, never a "launched" onto nothing.
+    std::fs::remove_file(env.t.path().join(".vauto/oci/generations.json")).unwrap();
+    env.t
+        .cmd("p s deploy")
+        .stdout(launched(2))
+        .stderr(format!(
+            "{IMAGE_NOTE}note: s-01: retry token of generation 0 belongs to a terminated instance (ocid1.instance.oc1.sim-region-1.an000001[RANDOM], terminated): launching with generation 1 (at most 3 generations per attempt)\n"
+        ))
+        .run();
+    let states = env.states();
+    assert_eq!(states.len(), 2, "{states:?}");
+    // The state file keeps the phase last stored (TERMINATING); the API resolved it to
+    // TERMINATED, as the note says.
+    assert!(states[0].starts_with("TERMINAT"), "{states:?}");
+    assert!(!states[1].contains("TERMINAT"), "{states:?}");
+    assert_eq!(env.live(), BTreeMap::from([("s-01".to_string(), 1)]));
+    // The new generation was saved: a re-run skips the live instance.
+    env.t
+        .cmd("p s deploy")
+        .stdout("[SKIPPED] Instance s-01: already exists\ndeploy: 1 skipped, 0 failed in [T]\n")
+        .run();
+    assert_eq!(env.states().len(), 2);
+}
+
+#[test]
+fn terminated_answers_move_at_most_three_generations_per_attempt() {
+    let env = Env::new(|o| o.transition_delay = Duration::ZERO);
+    // Three launches and deletes use generations 0, 1 and 2; then the generations are lost.
+    for _ in 0..3 {
+        env.t
+            .cmd("p s deploy")
+            .stdout_unchecked()
+            .stderr_unchecked()
+            .run();
+        env.t.cmd("p s delete --yes").stdout_unchecked().run();
+    }
+    std::fs::remove_file(env.t.path().join(".vauto/oci/generations.json")).unwrap();
+    let note = |g: u32, n: u32| {
+        format!(
+            "note: s-01: retry token of generation {g} belongs to a terminated instance (ocid1.instance.oc1.sim-region-1.an00000{n}[RANDOM], terminated): launching with generation {} (at most 3 generations per attempt)\n",
+            g + 1
+        )
+    };
+    // The first attempt goes through generations 0 to 2, all terminated, and stops; after the
+    // engine's wait the next one launches with generation 3.
+    env.t
+        .cmd("p s deploy")
+        .stdout(
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000004[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+deploy: 1 succeeded, 0 failed in [T]
+",
+        )
+        .stderr(format!(
+            "{IMAGE_NOTE}{}{}{}s-01: attempt 1 in SIM-REGION-1-AD-1 2 OCPU/12 GB failed (transient): retry tokens of generations 0 to 2 all belong to terminated instances; the next attempt goes on with generation 3; next try in 1s\n",
+            note(0, 1),
+            note(1, 2),
+            note(2, 3),
+        ))
+        .run();
+    assert_eq!(env.live(), BTreeMap::from([("s-01".to_string(), 1)]));
 }

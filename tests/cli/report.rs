@@ -198,3 +198,38 @@ fn secrets_stay_out_of_logs_and_journal_and_old_logs_are_pruned() {
     );
     assert!(other.join(&today).is_file());
 }
+
+#[test]
+fn a_torn_journal_line_keeps_the_next_record_whole_and_report_counts_it() {
+    let env = Env::with(|_| {}, "");
+    // A record cut short by a crash or a full disk: no closing brace, no newline.
+    let torn = "{\"ts\":\"2026-01-01T00:00:00.000Z\",\"event\":\"attempt\",\"proj";
+    env.t.put(".vauto/journal.jsonl", torn);
+    env.t
+        .cmd("p s deploy")
+        .stdout(
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+deploy: 1 succeeded, 0 failed in [T]
+",
+        )
+        .stderr(crate::oci::IMAGE_NOTE)
+        .run();
+    let journal = std::fs::read_to_string(env.t.path().join(".vauto/journal.jsonl")).unwrap();
+    let lines: Vec<&str> = journal.lines().collect();
+    assert_eq!(
+        lines[0], torn,
+        "the torn line is left as it was:\n{journal}"
+    );
+    // The attempt and the result each parse as a whole record on a line of their own.
+    assert_eq!(lines.len(), 3, "{journal}");
+    for l in &lines[1..] {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["instance"], "s-01", "{l}");
+    }
+    let run = env.t.cmd("report -o json").stdout_unchecked().run();
+    let r: serde_json::Value = serde_json::from_str(&run.raw_stdout).unwrap();
+    assert_eq!(r["lines_read"], 3, "{r:#}");
+    assert_eq!(r["malformed_lines"], 1, "{r:#}");
+    assert_eq!(r["total"]["attempts"], 1, "{r:#}");
+    assert_eq!(r["total"]["successes"], 1, "{r:#}");
+}

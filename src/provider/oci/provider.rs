@@ -35,6 +35,10 @@ pub(crate) const KIND_INSTANCE: &str = "Instance";
 /// 10%), and it stays a small burst of reads for OCI's per-tenancy throttling; a throttled
 /// lookup only blanks that row's IPs.
 const STATUS_CONCURRENCY: usize = 32;
+/// Retry-token generations one launch attempt may go through while OCI answers with terminated
+/// instances (see `launch_new`): each terminated answer costs one LaunchInstance, so a few per
+/// attempt, with the engine's wait between attempts.
+const GENERATIONS_PER_ATTEMPT: u64 = 3;
 /// How long `power --wait` waits for the new state.
 /// How long a start waits for a STOPPING instance to finish stopping (and a stop for a
 /// STARTING one to finish starting) before it acts.
@@ -104,10 +108,21 @@ impl OciProvider {
         spec: Option<&str>,
         name: Option<&str>,
     ) -> Result<Vec<Instance>, ProviderError> {
+        let mut all = self.owned_any_state(spec, name).await?;
+        all.retain(|i| !i.is_gone());
+        Ok(all)
+    }
+
+    /// Managed instances of this project matching `spec` and `name`, terminated ones too.
+    async fn owned_any_state(
+        &self,
+        spec: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<Vec<Instance>, ProviderError> {
         let all = self.client.list_instances(self.compartment(), name).await?;
         Ok(all
             .into_iter()
-            .filter(|i| !i.is_gone() && owned_by(i, &self.project, spec, name))
+            .filter(|i| owned_by(i, &self.project, spec, name))
             .collect())
     }
 
@@ -190,7 +205,8 @@ impl OciProvider {
         observer: &dyn Observer,
     ) -> Result<ResourceReport, ProviderError> {
         let name = &inst.name;
-        if let Some(existing) = self.owned(Some(&inst.spec), Some(name)).await?.first() {
+        let same_name = self.owned_any_state(Some(&inst.spec), Some(name)).await?;
+        if let Some(existing) = same_name.iter().find(|i| !i.is_gone()) {
             return Ok(ResourceReport::new(
                 name,
                 KIND_INSTANCE,
@@ -212,22 +228,12 @@ impl OciProvider {
             image_id: image.id.clone(),
         };
         let body = launch_details(oci_spec(plan)?, inst, placement, &ids);
-        let key = generation_key(&inst.project, &inst.spec, name);
-        let token = retry_token(
-            &inst.project,
-            &inst.spec,
-            name,
-            self.generations.get(&key).await,
-        );
-        let (launched, raw) = match self.client.launch_instance(&body, &token).await {
-            Ok(ok) => ok,
-            Err(e) => {
-                if e.code == ErrorCode::RetryTokenInvalidated {
-                    self.generations.bump(&key).await?;
-                }
-                return Err(e);
-            }
-        };
+        let terminated: Vec<&str> = same_name
+            .iter()
+            .filter(|i| i.is_gone())
+            .map(|i| i.id.as_str())
+            .collect();
+        let (launched, raw) = self.launch_new(&body, inst, &terminated, observer).await?;
         self.launched
             .lock()
             .await
@@ -243,7 +249,66 @@ impl OciProvider {
     }
 }
 
-/// The report of a successful launch of `name` at `placement`.
+impl OciProvider {
+    /// LaunchInstance with the instance's retry token, moving to the next generation while the
+    /// answer is an instance that is already gone.
+    ///
+    /// OCI keeps a retry token for 24 hours (API reference, LaunchInstance `opc-retry-token`:
+    /// "retried ... without risk of executing that same action again. Retry tokens expire after
+    /// 24 hours") and answers a replayed one with the instance it launched, even once that
+    /// instance is terminated (seen in the field; `sim/oci/api/launch.rs` `replay` does the
+    /// same). The generation that moves the
+    /// token on after a delete lives in `generations.json`; when that file is lost, or another
+    /// host runs with a fresh state directory, the old token comes back and the launch
+    /// "succeeds" onto a terminated instance. So every instance a launch returns is checked:
+    /// TERMINATING/TERMINATED in the answer, or one of the `terminated` instances listed just
+    /// before, means a new generation and a new launch. The loop is bounded per attempt; the
+    /// generations are saved, so the engine's next attempt goes on where this one stopped.
+    async fn launch_new(
+        &self,
+        body: &serde_json::Value,
+        inst: &DesiredInstance,
+        terminated: &[&str],
+        observer: &dyn Observer,
+    ) -> Result<(Instance, serde_json::Value), ProviderError> {
+        let name = &inst.name;
+        let key = generation_key(&inst.project, &inst.spec, name);
+        let first = self.generations.get(&key).await;
+        let mut generation = first;
+        for _ in 0..GENERATIONS_PER_ATTEMPT {
+            let token = retry_token(&inst.project, &inst.spec, name, generation);
+            let (launched, raw) = match self.client.launch_instance(body, &token).await {
+                Ok(ok) => ok,
+                Err(e) => {
+                    if e.code == ErrorCode::RetryTokenInvalidated {
+                        self.generations.bump(&key).await?;
+                    }
+                    return Err(e);
+                }
+            };
+            if !launched.is_gone() && !terminated.contains(&launched.id.as_str()) {
+                return Ok((launched, raw));
+            }
+            let next = self.generations.bump(&key).await?;
+            observer.event(Event::Note {
+                message: format!(
+                    "{name}: retry token of generation {generation} belongs to a terminated instance ({}, {}): launching with generation {next} (at most {GENERATIONS_PER_ATTEMPT} generations per attempt)",
+                    launched.id,
+                    launched.lifecycle_state.to_lowercase(),
+                ),
+            });
+            generation = next;
+        }
+        Err(ProviderError::new(
+            ErrorClass::Transient,
+            format!(
+                "retry tokens of generations {first} to {} all belong to terminated instances; the next attempt goes on with generation {generation}",
+                generation.saturating_sub(1)
+            ),
+        ))
+    }
+}
+
 /// The OCI part of the plan's spec (a spec is loaded for its project's provider).
 fn oci_spec(plan: &Plan) -> Result<&OciSpec, ProviderError> {
     plan.spec.oci().ok_or_else(|| {
@@ -254,6 +319,7 @@ fn oci_spec(plan: &Plan) -> Result<&OciSpec, ProviderError> {
     })
 }
 
+/// The report of a successful launch of `name` at `placement`.
 fn launched_report(name: &str, launched: &Instance, placement: &OciPlacement) -> ResourceReport {
     ResourceReport::new(name, KIND_INSTANCE, name, Outcome::Success, "launched").with(|d| {
         d.id = Some(launched.id.clone());

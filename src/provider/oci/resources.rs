@@ -1,14 +1,12 @@
 //! Pure translation of a planned instance into OCI request bodies, placements and plan output.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::client::Image;
 use crate::config::{AdChoice, OciSpec};
 use crate::model::{PlacementInfo, short_zone};
-use crate::plan::{DesiredInstance, Plan, PlannedObject};
+use crate::plan::{DesiredInstance, Plan, PlannedObject, oci_metadata};
 use crate::provider::Placement;
 
 /// The kind shown in plan output and reports for a launch body.
@@ -217,20 +215,8 @@ pub(crate) fn launch_details(
         vnic.insert("hostnameLabel".into(), json!(inst.name));
     }
     body.insert("createVnicDetails".into(), Value::Object(vnic));
-    let mut metadata = Map::new();
-    if !inst.ssh_authorized_keys.is_empty() {
-        metadata.insert(
-            "ssh_authorized_keys".into(),
-            json!(inst.ssh_authorized_keys.join("\n")),
-        );
-    }
-    if !inst.user_data.is_empty() {
-        metadata.insert(
-            "user_data".into(),
-            json!(B64.encode(inst.user_data.as_bytes())),
-        );
-    }
-    body.insert("metadata".into(), Value::Object(metadata));
+    // The same object `plan` checks against OCI's 32,000-byte metadata limit.
+    body.insert("metadata".into(), Value::Object(oci_metadata(inst)));
     body.insert("freeformTags".into(), json!(inst.labels));
     Value::Object(body)
 }
@@ -459,7 +445,8 @@ mod tests {
             b["metadata"]["ssh_authorized_keys"],
             "ssh-ed25519 AAAA a\nssh-ed25519 BBBB b"
         );
-        assert_eq!(b["metadata"]["user_data"], B64.encode("#cloud-config\n"));
+        // base64 of "#cloud-config\n".
+        assert_eq!(b["metadata"]["user_data"], "I2Nsb3VkLWNvbmZpZwo=");
         assert_eq!(b["freeformTags"]["v-auto/managed"], "true");
         assert_eq!(b["freeformTags"]["v-auto/name"], "a1-01");
         assert_eq!(b["freeformTags"]["team"], "ops");
