@@ -178,3 +178,19 @@ fn a_server_that_answers_garbage_fails_at_once() {
         seen.load(Ordering::SeqCst)
     );
 }
+
+/// `--replicas` has the spec's limit: a typo cannot make vauto allocate for ten million
+/// instances (it aborted on a 900 MB allocation).
+#[test]
+fn replicas_on_the_command_line_are_bounded() {
+    Test::new()
+        .file("projects/p.yaml", "provider: oci\noci: {subnet: s}\n")
+        .file(
+            "specs/s.yaml",
+            "shape: VM.Standard.E2.1.Micro\nimage: {id: ocid1.image.oc1..x}\n",
+        )
+        .args("p s plan --replicas 10000000")
+        .status(2)
+        .stderr("error: --replicas 10000000 is too many: at most 999\n")
+        .run();
+}

@@ -739,3 +739,35 @@ deploy: 1 succeeded, 0 failed in [T]
         .run();
     assert_eq!(env.live(), BTreeMap::from([("s-01".to_string(), 1)]));
 }
+
+/// `--deadline` bounds the run from its start: three instances hunted one after another do
+/// not get a fresh deadline each (a 50-replica deploy with `--deadline 8m` ran past 9 min).
+#[test]
+fn the_deadline_bounds_the_whole_run() {
+    let env = Env::new(|o| {
+        o.capacity.default = AdCapacity {
+            free_after_attempts: u64::MAX,
+            ..AdCapacity::default()
+        };
+    });
+    let started = std::time::Instant::now();
+    let run = env
+        .t
+        .cmd("p s deploy --replicas 3 --parallel 1 --deadline 4s")
+        .status(1)
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
+    assert_eq!(
+        run.stdout.matches("[FAILED] Instance").count(),
+        3,
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("deadline reached"), "{}", run.stdout);
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "took {:?}",
+        started.elapsed()
+    );
+}
