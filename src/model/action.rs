@@ -43,6 +43,15 @@ impl Action {
         Action::Completions,
     ];
 
+    /// What a provider does to the instances it manages.
+    pub(crate) const ON_INSTANCES: [Action; 5] = [
+        Action::Deploy,
+        Action::Delete,
+        Action::Status,
+        Action::Start,
+        Action::Stop,
+    ];
+
     /// The actions a schedule may run.
     pub(crate) const SCHEDULED: [Action; 4] =
         [Action::Start, Action::Stop, Action::Deploy, Action::Delete];

@@ -571,13 +571,7 @@ impl Provider for KubevirtProvider {
     }
 
     const CAPABILITY: Capability = Capability {
-        actions: &[
-            Action::Deploy,
-            Action::Delete,
-            Action::Status,
-            Action::Start,
-            Action::Stop,
-        ],
+        actions: &Action::ON_INSTANCES,
         // The scheduler places VMs; vauto has no zones or sizes to rotate through.
         rotates_placements: false,
         capacity_retry: false,

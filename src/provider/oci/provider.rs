@@ -348,13 +348,7 @@ impl Provider for OciProvider {
     }
 
     const CAPABILITY: Capability = Capability {
-        actions: &[
-            Action::Deploy,
-            Action::Delete,
-            Action::Status,
-            Action::Start,
-            Action::Stop,
-        ],
+        actions: &Action::ON_INSTANCES,
         rotates_placements: true,
         capacity_retry: true,
         keeps_boot_volume: true,
