@@ -34,10 +34,10 @@ impl Env {
         let rt = crate::harness::sim_runtime();
         let t = Test::new();
         let schemas =
-            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/schemas"));
+            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/schemas"));
         let mut opts = KubeSimOptions {
             state_dir: t.path().join("simstate"),
-            schema_dir: schemas.is_dir().then(|| schemas.to_path_buf()),
+            schema_dir: Some(schemas.to_path_buf()),
             import_duration: Duration::from_millis(600),
             boot_duration: Duration::from_millis(300),
             seed: 11,

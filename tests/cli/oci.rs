@@ -486,7 +486,7 @@ fn bad_credentials_fail_with_what_to_check() {
     let other = env.t.path().join("other.pem");
     let key = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/vectors/oci-signing/TEST-ONLY-oci-api-key.pem"
+        "/tests/data/oci-signing/TEST-ONLY-oci-api-key.pem"
     ))
     .unwrap();
     std::fs::write(&other, key).unwrap();

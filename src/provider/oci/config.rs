@@ -496,7 +496,7 @@ pub(crate) fn resolve(
 mod tests {
     use super::*;
 
-    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/oci-signing");
+    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/oci-signing");
     const FINGERPRINT: &str = "a4:3f:7f:d6:f3:ce:8a:ce:4a:a5:c4:66:a5:3e:e5:47";
 
     fn vectors() -> PathBuf {

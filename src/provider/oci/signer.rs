@@ -263,7 +263,7 @@ mod tests {
     use rsa::pkcs8::DecodePublicKey;
     use std::path::PathBuf;
 
-    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/oci-signing");
+    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/oci-signing");
 
     fn signer() -> Signer {
         let p = load_profile(&PathBuf::from(VECTORS).join("config"), "DEFAULT").unwrap();

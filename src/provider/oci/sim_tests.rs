@@ -19,7 +19,7 @@ use crate::sim::oci::{AdCapacity, CapacityModel, OciSim, OciSimOptions, sim_dir,
 
 const VECTOR_KEY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/vectors/oci-signing/TEST-ONLY-oci-api-key.pem"
+    "/tests/data/oci-signing/TEST-ONLY-oci-api-key.pem"
 );
 
 /// A simulator whose AD-1 is always full and whose lists answer one item per page, logging

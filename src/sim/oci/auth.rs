@@ -204,7 +204,7 @@ mod tests {
     use rsa::pkcs8::DecodePublicKey as _;
     use serde_json::Value;
 
-    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/oci-signing");
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/oci-signing");
     const KEY_ID: &str = "ocid1.tenancy.oc1..aaaatest/ocid1.user.oc1..aaaatest/a4:3f:7f:d6:f3:ce:8a:ce:4a:a5:c4:66:a5:3e:e5:47";
 
     fn public_key() -> RsaPublicKey {

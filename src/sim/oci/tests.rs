@@ -17,7 +17,7 @@ use super::*;
 
 const VECTOR_KEY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/vectors/oci-signing/TEST-ONLY-oci-api-key.pem"
+    "/tests/data/oci-signing/TEST-ONLY-oci-api-key.pem"
 );
 
 /// A minimal OCI client: reads the sim's config file and signs like the SDK does.
