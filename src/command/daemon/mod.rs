@@ -30,19 +30,38 @@ use crate::ui::output::Format;
 
 pub(crate) use metrics::Metrics;
 
+/// Whose daily report it is: the project it goes to, and the zone its hours are told in.
+#[derive(Clone, Copy)]
+pub(crate) struct DailyScope<'a> {
+    /// The project (each project's receivers get its own numbers only).
+    pub project: &'a str,
+    /// The project's `notify.timezone` (else UTC).
+    pub tz: chrono_tz::Tz,
+}
+
 /// The text of the daily report, given the state directory and the start of the period.
 /// The journal's summary plugs in here; [`Metrics`] is the built-in fallback.
 pub(crate) trait DailySummary: Send + Sync {
     /// The report text.
-    fn summary(&self, state_dir: &Path, since: DateTime<Utc>) -> Result<String, String>;
+    fn summary(
+        &self,
+        state_dir: &Path,
+        since: DateTime<Utc>,
+        scope: DailyScope<'_>,
+    ) -> Result<String, String>;
 }
 
 impl<F> DailySummary for F
 where
-    F: Fn(&Path, DateTime<Utc>) -> Result<String, String> + Send + Sync,
+    F: Fn(&Path, DateTime<Utc>, DailyScope<'_>) -> Result<String, String> + Send + Sync,
 {
-    fn summary(&self, state_dir: &Path, since: DateTime<Utc>) -> Result<String, String> {
-        self(state_dir, since)
+    fn summary(
+        &self,
+        state_dir: &Path,
+        since: DateTime<Utc>,
+        scope: DailyScope<'_>,
+    ) -> Result<String, String> {
+        self(state_dir, since, scope)
     }
 }
 
