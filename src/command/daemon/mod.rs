@@ -113,6 +113,9 @@ pub(crate) async fn run_with(
         options: options.clone(),
     };
     let setup = setup::load(ctx)?;
+    // Open the log file before the first look at the schedules, so a missed run is in it
+    // (otherwise it opens only when the first action runs).
+    super::open_logs(&ctx.settings, setup.projects.first().map(|p| &p.project));
     // One daemon per state directory (and project filter): two would run each schedule twice.
     let _daemon_lock = RunLock::acquire(
         &ctx.settings.state_dir,
