@@ -394,7 +394,9 @@ fn check_common(src: &Source, p: &ProjectFile, errs: &mut Vec<ConfigError>) {
     if n.every_n_attempts == 0 {
         errs.push(src.error("notify.every_n_attempts", "must be at least 1"));
     }
-    if n.events.is_empty() && (n.slack.is_some() || n.discord.is_some() || n.webhook.is_some()) {
+    if n.events.is_empty()
+        && (n.slack.is_some() || n.discord.is_some() || n.webhook.is_some() || n.telegram.is_some())
+    {
         errs.push(src.error(
             "notify.events",
             "is empty: no note would ever be sent (remove the receivers, or list events)",

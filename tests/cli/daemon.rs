@@ -515,3 +515,32 @@ fn a_missed_schedule_reaches_the_receivers_and_the_log_file() {
         .collect();
     assert!(logs.contains("p/s start: missed the run at"), "{logs}");
 }
+
+#[test]
+fn notify_events_accepts_the_six_events_and_refuses_others_or_none() {
+    let project = |events: &str| {
+        format!(
+            "provider: oci\nsim: true\noci: {{subnet: s}}\nnotify:\n  webhook: http://127.0.0.1:9/h\n  events: {events}\n"
+        )
+    };
+    Test::new()
+        .file(
+            "projects/p.yaml",
+            &project("[run_started, attempts, success, failed, scheduled, daily_report]"),
+        )
+        .args("validate")
+        .stdout_unchecked()
+        .run();
+    Test::new()
+        .file("projects/p.yaml", &project("[success, deploy_started]"))
+        .args("validate")
+        .status(2)
+        .stderr("error: [DIR]/projects/p.yaml:6:21: `notify.events[1]`: unknown variant `deploy_started`, expected one of `run_started`, `attempts`, `success`, `failed`, `scheduled`, `daily_report`\n")
+        .run();
+    Test::new()
+        .file("projects/p.yaml", &project("[]"))
+        .args("validate")
+        .status(2)
+        .stderr("error: [DIR]/projects/p.yaml:6:3: `notify.events`: is empty: no note would ever be sent (remove the receivers, or list events)\n")
+        .run();
+}
