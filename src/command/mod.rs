@@ -151,9 +151,12 @@ impl Config {
             } => report::report(settings, project.as_deref(), spec.as_deref(), *since),
             Invocation::Daemon { .. } => {
                 // The daily report is the journal's summary of the period since the last one.
-                let summary = |dir: &Path, since: chrono::DateTime<chrono::Utc>| {
+                let summary = |dir: &Path,
+                               since: chrono::DateTime<chrono::Utc>,
+                               scope: daemon::DailyScope<'_>| {
                     let period = (chrono::Utc::now() - since).to_std().unwrap_or_default();
-                    report::daily_summary(dir, period).map_err(|e| e.to_string())
+                    report::daily_summary(dir, period, scope.project, scope.tz)
+                        .map_err(|e| e.to_string())
                 };
                 daemon::run_with(settings, &self.invocation, Some(&summary)).await
             }

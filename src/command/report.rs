@@ -23,6 +23,7 @@ pub(super) fn report(
         project: project.map(String::from),
         spec: spec.map(String::from),
         since,
+        tz: project.map_or(chrono_tz::UTC, |p| project_tz(settings, p)),
     };
     let r = report::aggregate(&settings.state_dir, filter).map_err(|e| match e {
         ReportError::Since(_) => Error::Usage(e.to_string()),
@@ -35,8 +36,26 @@ pub(super) fn report(
     Ok(exit::OK)
 }
 
-/// A short plain-text summary of the last `window` (for the daemon's daily chat message).
-pub(super) fn daily_summary(state_dir: &Path, window: Duration) -> Result<String, ReportError> {
-    let r = report::aggregate_last(state_dir, window)?;
+/// The project's `notify.timezone`; UTC when it has none (or cannot be loaded: the journal
+/// still names the project, and the report is worth printing).
+fn project_tz(settings: &Settings, project: &str) -> chrono_tz::Tz {
+    match settings.dir.project(project) {
+        Ok(p) => p.notify.timezone.map_or(chrono_tz::UTC, |t| t.0),
+        Err(e) => {
+            tracing::debug!("report in UTC: cannot load project `{project}`: {e}");
+            chrono_tz::UTC
+        }
+    }
+}
+
+/// A short plain-text summary of `project`'s last `window`, hours in `tz` (for the daemon's
+/// daily chat message).
+pub(super) fn daily_summary(
+    state_dir: &Path,
+    window: Duration,
+    project: &str,
+    tz: chrono_tz::Tz,
+) -> Result<String, ReportError> {
+    let r = report::aggregate_last(state_dir, window, Some(project), tz)?;
     Ok(summary_text(&r, window))
 }

@@ -17,7 +17,7 @@ pub(crate) use error::{ConfigError, ConfigErrors};
 pub(crate) use kubevirt::{KubevirtProject, KubevirtSpec};
 pub(crate) use names::{dns_label_problem, instance_name, label_key_problem, label_value_problem};
 pub(crate) use oci::{OciProject, OciSpec};
-pub(crate) use project::{Ipam, Notify, Project, ProviderConfig, ProviderKind, Retry};
+pub(crate) use project::{Ipam, Notify, NotifyEvent, Project, ProviderConfig, ProviderKind, Retry};
 pub(crate) use source::{ReadError, Source, read_limited};
 pub(crate) use spec::{AdChoice, DiskSource, ProviderSpec, Spec};
 pub(crate) use values::{CronExpr, Dur, Secret, Text};
@@ -393,6 +393,14 @@ fn check_common(src: &Source, p: &ProjectFile, errs: &mut Vec<ConfigError>) {
     }
     if n.every_n_attempts == 0 {
         errs.push(src.error("notify.every_n_attempts", "must be at least 1"));
+    }
+    if n.events.is_empty()
+        && (n.slack.is_some() || n.discord.is_some() || n.webhook.is_some() || n.telegram.is_some())
+    {
+        errs.push(src.error(
+            "notify.events",
+            "is empty: no note would ever be sent (remove the receivers, or list events)",
+        ));
     }
 }
 

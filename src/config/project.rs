@@ -196,6 +196,48 @@ pub(crate) struct Notify {
     pub daily_report: Option<CronExpr>,
     /// Time zone for schedules and the daily report.
     pub timezone: Option<TimeZone>,
+    /// Which notes are sent; the default keeps a `*/5` cron hunt from posting every run.
+    pub events: Vec<NotifyEvent>,
+}
+
+/// One kind of note `notify.events` can select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum NotifyEvent {
+    /// A run started (sent once the run has something to do).
+    RunStarted,
+    /// Every `every_n_attempts` failed attempts of a capacity hunt.
+    Attempts,
+    /// An instance launched or is running; a start/stop is done.
+    Success,
+    /// A run failed for a reason retrying cannot fix (not a capacity miss).
+    Failed,
+    /// A scheduled action ran, was skipped or was missed.
+    Scheduled,
+    /// The daily report.
+    DailyReport,
+}
+
+impl NotifyEvent {
+    /// What is sent without `notify.events`.
+    pub(crate) const DEFAULT: [NotifyEvent; 4] = [
+        NotifyEvent::Success,
+        NotifyEvent::Failed,
+        NotifyEvent::Scheduled,
+        NotifyEvent::DailyReport,
+    ];
+
+    /// The word used in `notify.events` and in the webhook's `event` field.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::RunStarted => "run_started",
+            NotifyEvent::Attempts => "attempts",
+            NotifyEvent::Success => "success",
+            NotifyEvent::Failed => "failed",
+            NotifyEvent::Scheduled => "scheduled",
+            NotifyEvent::DailyReport => "daily_report",
+        }
+    }
 }
 
 impl Default for Notify {
@@ -208,6 +250,7 @@ impl Default for Notify {
             every_n_attempts: 10,
             daily_report: None,
             timezone: None,
+            events: NotifyEvent::DEFAULT.to_vec(),
         }
     }
 }

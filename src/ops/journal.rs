@@ -253,6 +253,35 @@ pub(crate) fn files_oldest_first(state_dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Failed attempts of each instance of `project`/`spec` since its last successful launch,
+/// read from the live journal file: what earlier passes of a hunt already tried.
+///
+/// Unreadable files and lines count as nothing; the numbers only label notes.
+pub(crate) fn attempts_since_success(
+    state_dir: &Path,
+    project: &str,
+    spec: &str,
+) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(file) = File::open(state_dir.join(FILE_NAME)) else {
+        return out;
+    };
+    for line in std::io::BufRead::lines(std::io::BufReader::new(file)).map_while(Result::ok) {
+        let Ok(e) = serde_json::from_str::<Entry>(&line) else {
+            continue;
+        };
+        if e.event != EntryKind::Attempt || e.project != project || e.spec != spec {
+            continue;
+        }
+        if e.outcome == "success" {
+            out.remove(&e.instance);
+        } else {
+            *out.entry(e.instance).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
 /// What a journal line says about the run it belongs to.
 #[derive(Debug, Clone)]
 pub(crate) struct RunInfo {
@@ -761,5 +790,30 @@ mod tests {
         let c = cut(&s);
         assert!(c.len() <= MAX_MESSAGE + '…'.len_utf8());
         assert!(c.ends_with('…'));
+    }
+
+    #[test]
+    fn attempts_since_success_counts_each_instance_from_its_last_launch() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |inst: &str, spec: &str, outcome: &str| {
+            format!(
+                r#"{{"ts":"2026-11-01T03:00:00.000Z","event":"attempt","project":"lab","spec":"{spec}","instance":"{inst}","provider":"oci","action":"deploy","attempt":1,"outcome":"{outcome}","message":"m","duration_ms":1}}"#
+            )
+        };
+        let lines = [
+            line("a1-01", "a1", "capacity"),
+            line("a1-01", "a1", "success"),
+            line("a1-01", "a1", "capacity"),
+            line("a1-01", "a1", "throttled"),
+            line("a1-02", "a1", "capacity"),
+            line("x-01", "other", "capacity"),
+            "{torn".to_string(),
+        ];
+        std::fs::write(dir.path().join(FILE_NAME), lines.join("\n")).unwrap();
+        let got = attempts_since_success(dir.path(), "lab", "a1");
+        assert_eq!(
+            got.into_iter().collect::<Vec<_>>(),
+            vec![("a1-01".to_string(), 2), ("a1-02".to_string(), 1)]
+        );
     }
 }

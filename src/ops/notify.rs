@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::{Notify, Project, ProviderSpec, Secret, Spec};
-use crate::model::{Event, Observer, Outcome};
+use crate::config::{Notify, NotifyEvent, Project, ProviderSpec, Secret, Spec};
+use crate::model::{ErrorClass, Event, Observer, Outcome};
 
 /// How long one request may take.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -174,8 +174,21 @@ pub(crate) struct Notifier {
     every_n: u64,
     /// Instances whose `launched` note went out, so `--wait` does not announce twice.
     announced: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
-    /// `[FAILED]` lines of this run, for the closing notice.
+    /// `[FAILED]` lines of this run that retrying cannot fix, for the closing notice.
     failed: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The events `notify.events` selects.
+    events: Arc<Vec<NotifyEvent>>,
+    /// The class of each instance's last failed attempt: a give-up after capacity misses
+    /// is the hunt going on, not a failure worth a message.
+    last_class: Arc<std::sync::Mutex<BTreeMap<String, ErrorClass>>>,
+    /// The start notice, held back until the run does something (a run with nothing to do
+    /// sends nothing).
+    pending_start: Arc<std::sync::Mutex<Option<String>>>,
+    /// Instances a start/stop changed, for the closing "done" note.
+    done: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Attempts made by earlier passes of a hunt, per instance (from the journal), so the
+    /// numbers in notes go on instead of restarting at 1.
+    attempt_base: Arc<BTreeMap<String, u64>>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -208,6 +221,11 @@ impl Notifier {
             every_n: project.notify.every_n_attempts.max(1),
             announced: Arc::default(),
             failed: Arc::default(),
+            events: Arc::new(project.notify.events.clone()),
+            last_class: Arc::default(),
+            pending_start: Arc::default(),
+            done: Arc::default(),
+            attempt_base: Arc::default(),
         }
     }
 
@@ -223,6 +241,11 @@ impl Notifier {
             every_n: 10,
             announced: Arc::default(),
             failed: Arc::default(),
+            events: Arc::new(NotifyEvent::DEFAULT.to_vec()),
+            last_class: Arc::default(),
+            pending_start: Arc::default(),
+            done: Arc::default(),
+            attempt_base: Arc::default(),
         }
     }
 
@@ -233,8 +256,25 @@ impl Notifier {
             action: Some(action.to_string()),
             announced: Arc::default(),
             failed: Arc::default(),
+            last_class: Arc::default(),
+            pending_start: Arc::default(),
+            done: Arc::default(),
+            // Kept: a hunt sets it on the long-lived notifier before each pass.
             ..self.clone()
         }
+    }
+
+    /// The same run, numbering attempts after `base` (per instance) earlier ones.
+    pub(crate) fn with_attempt_base(&self, base: BTreeMap<String, u64>) -> Notifier {
+        Notifier {
+            attempt_base: Arc::new(base),
+            ..self.clone()
+        }
+    }
+
+    /// Whether `notify.events` selects `event`.
+    fn wants(&self, event: &str) -> bool {
+        self.events.iter().any(|e| e.as_str() == event)
     }
 
     /// Whether any receiver is configured.
@@ -251,6 +291,9 @@ impl Notifier {
         details: BTreeMap<String, String>,
     ) {
         let Some(tx) = &self.tx else { return };
+        if !self.wants(event) {
+            return;
+        }
         let note = Note {
             event: event.to_string(),
             project: self.project.clone(),
@@ -266,25 +309,36 @@ impl Notifier {
         }
     }
 
-    /// Announces the start of a run (`deploy started: 2 x VM.Standard.A1.Flex ...`).
+    /// Announces the start of a run (`deploy started: 2 x VM.Standard.A1.Flex ...`) once it
+    /// does something: a run that finds everything in place stays quiet.
     pub(crate) fn run_started(&self, what: &str) {
         let action = self.action.as_deref().unwrap_or("run");
-        self.send(
-            "run_started",
-            None,
-            format!("{action} started: {what}"),
-            BTreeMap::new(),
-        );
+        if let Ok(mut p) = self.pending_start.lock() {
+            *p = Some(format!("{action} started: {what}"));
+        }
     }
 
-    /// Closes a run: a `failed` notice when it hit a fatal `error` or some resource failed.
+    /// Sends the held-back start notice, the first time the run acts.
+    fn acting(&self) {
+        let msg = self.pending_start.lock().ok().and_then(|mut p| p.take());
+        if let Some(msg) = msg {
+            self.send("run_started", None, msg, BTreeMap::new());
+        }
+    }
+
+    /// Closes a run: `failed` when it hit a fatal `error` or a resource failed for a reason
+    /// retrying cannot fix; a "done" note when a start/stop changed something.
     pub(crate) fn run_finished(&self, error: Option<&str>) {
+        if let Ok(mut p) = self.pending_start.lock() {
+            p.take();
+        }
         if let Some(e) = error {
             self.run_failed(e);
             return;
         }
         let lines = self.failed.lock().map(|v| v.clone()).unwrap_or_default();
         if lines.is_empty() {
+            self.power_done();
             return;
         }
         let mut msg = format!("{} resource(s) failed: ", lines.len());
@@ -293,6 +347,29 @@ impl Notifier {
             msg.push_str("; ...");
         }
         self.run_failed(&msg);
+    }
+
+    /// The "done" note of a start or stop that changed at least one instance.
+    fn power_done(&self) {
+        let action = self.action.as_deref().unwrap_or("run");
+        if !matches!(action, "start" | "stop") {
+            return;
+        }
+        let done = self.done.lock().map(|v| v.clone()).unwrap_or_default();
+        if done.is_empty() {
+            return;
+        }
+        let word = if action == "start" {
+            "started"
+        } else {
+            "stopped"
+        };
+        self.send(
+            "success",
+            None,
+            format!("{action} done: {} {word}", done.join(", ")),
+            BTreeMap::new(),
+        );
     }
 
     /// Reports a run that ended badly: `failed` resources or a fatal error.
@@ -356,6 +433,7 @@ impl Observer for Notifier {
             return;
         }
         match event {
+            Event::AttemptStarted { .. } => self.acting(),
             Event::AttemptFailed {
                 instance,
                 attempt,
@@ -363,7 +441,14 @@ impl Observer for Notifier {
                 class,
                 message,
                 next_try_in,
-            } if attempt % self.every_n == 0 => {
+            } => {
+                if let Ok(mut m) = self.last_class.lock() {
+                    m.insert(instance.clone(), class);
+                }
+                let attempt = attempt + self.attempt_base.get(&instance).copied().unwrap_or(0);
+                if attempt % self.every_n != 0 {
+                    return;
+                }
                 let mut d = BTreeMap::new();
                 d.insert("attempt".into(), attempt.to_string());
                 d.insert("class".into(), class.as_str().to_string());
@@ -377,42 +462,75 @@ impl Observer for Notifier {
                     format!(
                         "still trying `{instance}`: attempt {attempt} failed ({}, {}: {message}){next}",
                         class.as_str(),
-                        placement.label.clone()
+                        placement.label
                     ),
                     d,
                 );
             }
-            Event::Report(r) if r.outcome == Outcome::Failed => {
-                if let Ok(mut v) = self.failed.lock() {
+            Event::Report(r) => self.report(&r),
+            _ => {}
+        }
+    }
+}
+
+impl Notifier {
+    /// One resource's result: remembers fatal failures and power changes, announces launches.
+    fn report(&self, r: &crate::model::ResourceReport) {
+        if r.outcome != Outcome::Skipped {
+            self.acting();
+        }
+        match r.outcome {
+            Outcome::Failed => {
+                let class = self
+                    .last_class
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(&r.instance).copied());
+                // Capacity (and a server that kept failing) end a pass, not the hunt.
+                let miss = matches!(
+                    class,
+                    Some(ErrorClass::Capacity | ErrorClass::Throttled | ErrorClass::Transient)
+                );
+                if !miss && let Ok(mut v) = self.failed.lock() {
                     v.push(format!("{} {}: {}", r.kind, r.name, r.reason));
                 }
             }
-            Event::Report(r)
-                if r.outcome == Outcome::Success
-                    && self.action.as_deref() == Some("deploy")
-                    && !r.details.is_empty() =>
-            {
-                let running = r.details.has_address();
-                let first = self
-                    .announced
-                    .lock()
-                    .map(|mut s| s.insert(format!("{}:{running}", r.instance)))
-                    .unwrap_or(true);
-                if first {
-                    let what = if running { "is running" } else { "launched" };
-                    self.send(
-                        "success",
-                        Some(&r.instance),
-                        format!("`{}` {what}", r.instance),
-                        r.details
-                            .pairs()
-                            .into_iter()
-                            .map(|(k, v)| (k.to_string(), v.to_string()))
-                            .collect(),
-                    );
+            Outcome::Success if matches!(self.action.as_deref(), Some("start" | "stop")) => {
+                if let Ok(mut v) = self.done.lock()
+                    && !v.contains(&r.instance)
+                {
+                    v.push(r.instance.clone());
                 }
             }
+            Outcome::Success
+                if self.action.as_deref() == Some("deploy") && !r.details.is_empty() =>
+            {
+                self.launched(r);
+            }
             _ => {}
+        }
+    }
+
+    /// The `success` note of a launched (or running) instance, once per state.
+    fn launched(&self, r: &crate::model::ResourceReport) {
+        let running = r.details.has_address();
+        let first = self
+            .announced
+            .lock()
+            .map(|mut s| s.insert(format!("{}:{running}", r.instance)))
+            .unwrap_or(true);
+        if first {
+            let what = if running { "is running" } else { "launched" };
+            self.send(
+                "success",
+                Some(&r.instance),
+                format!("`{}` {what}", r.instance),
+                r.details
+                    .pairs()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            );
         }
     }
 }
@@ -532,6 +650,15 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
 mod tests {
     use super::*;
 
+    const ALL: [NotifyEvent; 6] = [
+        NotifyEvent::RunStarted,
+        NotifyEvent::Attempts,
+        NotifyEvent::Success,
+        NotifyEvent::Failed,
+        NotifyEvent::Scheduled,
+        NotifyEvent::DailyReport,
+    ];
+
     fn note() -> Note {
         let mut details = BTreeMap::new();
         details.insert("public_ip".into(), "203.0.113.7".into());
@@ -592,5 +719,128 @@ mod tests {
         assert!(!n.active());
         n.send("x", None, "m", BTreeMap::new());
         assert!(!format!("{n:?}").contains("http"));
+    }
+
+    /// A notifier for a `deploy` run whose notes land in the returned queue.
+    fn recording(events: &[NotifyEvent], action: &str) -> (Notifier, mpsc::Receiver<Job>) {
+        let (tx, rx) = mpsc::channel(64);
+        let mut n = Notifier::off("p");
+        n.tx = Some(tx);
+        n.events = Arc::new(events.to_vec());
+        (n.for_run(Some("a1"), action), rx)
+    }
+
+    fn sent(rx: &mut mpsc::Receiver<Job>) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        while let Ok(job) = rx.try_recv() {
+            if let Job::Send(n) = job {
+                out.push((n.event.clone(), n.message.clone()));
+            }
+        }
+        out
+    }
+
+    fn failed_attempt(instance: &str, attempt: u64, class: ErrorClass) -> Event {
+        Event::AttemptFailed {
+            instance: instance.into(),
+            attempt,
+            placement: crate::model::PlacementInfo {
+                label: "AD-1".into(),
+                zone: None,
+            },
+            class,
+            message: "Out of host capacity.".into(),
+            next_try_in: None,
+        }
+    }
+
+    fn result(instance: &str, outcome: Outcome) -> Event {
+        Event::Report(Box::new(crate::model::ResourceReport::new(
+            instance, "Instance", instance, outcome, "why",
+        )))
+    }
+
+    #[test]
+    fn default_events_leave_out_start_and_attempt_notes() {
+        let (n, mut rx) = recording(&NotifyEvent::DEFAULT, "deploy");
+        n.run_started("1 x VM.Standard.A1.Flex");
+        n.event(Event::AttemptStarted {
+            instance: "a1-01".into(),
+            attempt: 1,
+            placement: crate::model::PlacementInfo {
+                label: "AD-1".into(),
+                zone: None,
+            },
+        });
+        n.event(failed_attempt("a1-01", 10, ErrorClass::Capacity));
+        n.run_finished(None);
+        assert_eq!(sent(&mut rx), vec![]);
+    }
+
+    #[test]
+    fn a_run_with_nothing_to_do_sends_no_start_note() {
+        let (n, mut rx) = recording(&ALL, "deploy");
+        n.run_started("1 x shape");
+        n.event(result("a1-01", Outcome::Skipped));
+        n.run_finished(None);
+        assert_eq!(sent(&mut rx), vec![]);
+        let (n, mut rx) = recording(&ALL, "deploy");
+        n.run_started("1 x shape");
+        n.event(failed_attempt("a1-01", 1, ErrorClass::Capacity));
+        n.event(result("a1-01", Outcome::Failed));
+        n.run_finished(None);
+        assert_eq!(
+            sent(&mut rx),
+            vec![("run_started".into(), "deploy started: 1 x shape".into())]
+        );
+    }
+
+    #[test]
+    fn a_capacity_miss_is_not_failed_but_a_fatal_class_is() {
+        let (n, mut rx) = recording(&NotifyEvent::DEFAULT, "deploy");
+        n.event(failed_attempt("a1-01", 3, ErrorClass::Capacity));
+        n.event(result("a1-01", Outcome::Failed));
+        n.event(failed_attempt("a1-02", 1, ErrorClass::Auth));
+        n.event(result("a1-02", Outcome::Failed));
+        n.run_finished(None);
+        assert_eq!(
+            sent(&mut rx),
+            vec![(
+                "failed".into(),
+                "deploy failed: 1 resource(s) failed: Instance a1-02: why".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn attempt_numbers_go_on_from_earlier_passes() {
+        let (n, mut rx) = recording(&[NotifyEvent::Attempts], "deploy");
+        let n = n.with_attempt_base([("a1-01".to_string(), 7)].into_iter().collect());
+        n.event(failed_attempt("a1-01", 3, ErrorClass::Capacity));
+        let got = sent(&mut rx);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0]
+                .1
+                .starts_with("still trying `a1-01`: attempt 10 failed"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_manual_start_sends_a_done_note() {
+        let (n, mut rx) = recording(&NotifyEvent::DEFAULT, "start");
+        n.run_started("every spec of the project");
+        n.event(result("web-01", Outcome::Success));
+        n.event(result("web-02", Outcome::Success));
+        n.event(result("web-03", Outcome::Skipped));
+        n.run_finished(None);
+        assert_eq!(
+            sent(&mut rx),
+            vec![(
+                "success".into(),
+                "start done: web-01, web-02 started".into()
+            )]
+        );
     }
 }

@@ -41,6 +41,8 @@ pub(crate) struct Filter {
     pub spec: Option<String>,
     /// Only lines at or after this time.
     pub since: DateTime<Utc>,
+    /// The zone of the hour-of-day table (the project's `notify.timezone`, else UTC).
+    pub tz: chrono_tz::Tz,
 }
 
 /// Reads `--since`: a duration back from `now` (`24h`, `7d`, `90m`) or a date (`2026-11-01`,
@@ -173,6 +175,8 @@ pub(crate) struct Report {
     pub ads: Vec<AdStats>,
     /// Hours of day (UTC) that saw capacity errors or launches.
     pub hours: Vec<HourRow>,
+    /// The zone `hours` (and the table's times) are in, e.g. `Europe/Berlin`.
+    pub timezone: String,
 }
 
 /// The borrowed view of a line the aggregation needs (the message is skipped).
@@ -239,10 +243,9 @@ struct AdAcc {
 }
 
 impl AdAcc {
-    /// Counts an attempt with `outcome` at normalized time `ts` (hour of day at 11..13).
-    fn attempt(&mut self, outcome: &str, ts: &str) {
+    /// Counts an attempt with `outcome` at `hour` of the day (in the report's zone).
+    fn attempt(&mut self, outcome: &str, hour: Option<usize>) {
         self.counts.add(outcome);
-        let hour = ts.get(11..13).and_then(|h| h.parse::<usize>().ok());
         if let Some(cell) = hour.and_then(|h| self.hours.get_mut(h)) {
             match outcome {
                 "capacity" => cell.capacity += 1,
@@ -332,8 +335,9 @@ impl Aggregator {
                 let Some(where_) = l.ad.as_deref().or(l.node.as_deref()) else {
                     return;
                 };
+                let hour = hour_of(&ts, self.filter.tz);
                 if let Some(ad) = entry(&mut self.ads, where_) {
-                    ad.attempt(&l.outcome, &ts);
+                    ad.attempt(&l.outcome, hour);
                 }
             }
         }
@@ -401,6 +405,7 @@ impl Aggregator {
         ads.sort_by(|a, b| a.ad.cmp(&b.ad));
         hours.retain(|h| !h.ads.is_empty());
         Report {
+            timezone: self.filter.tz.name().to_string(),
             since: self.since,
             until: journal::timestamp(now),
             lines_read: self.lines,
@@ -411,6 +416,17 @@ impl Aggregator {
             hours,
         }
     }
+}
+
+/// The hour of day of normalized time `ts` in `tz`; UTC reads it off the string (the fast
+/// path every journal line takes without a `notify.timezone`).
+fn hour_of(ts: &str, tz: chrono_tz::Tz) -> Option<usize> {
+    if tz == chrono_tz::UTC {
+        return ts.get(11..13).and_then(|h| h.parse::<usize>().ok());
+    }
+    use chrono::Timelike;
+    let t = DateTime::parse_from_rfc3339(ts).ok()?;
+    usize::try_from(t.with_timezone(&tz).hour()).ok()
 }
 
 /// The journal's format is fixed-width; other RFC 3339 spellings are converted (slow path).
@@ -452,8 +468,14 @@ pub(crate) fn aggregate(state_dir: &Path, filter: Filter) -> Result<Report, Repo
     Ok(agg.finish(Utc::now()))
 }
 
-/// Aggregates every journal file of `state_dir` over the last `window`, all projects.
-pub(crate) fn aggregate_last(state_dir: &Path, window: Duration) -> Result<Report, ReportError> {
+/// Aggregates every journal file of `state_dir` over the last `window`, for `project` (all
+/// when `None`), hours in `tz`.
+pub(crate) fn aggregate_last(
+    state_dir: &Path,
+    window: Duration,
+    project: Option<&str>,
+    tz: chrono_tz::Tz,
+) -> Result<Report, ReportError> {
     let now = Utc::now();
     let start = chrono::Duration::from_std(window)
         .ok()
@@ -462,9 +484,10 @@ pub(crate) fn aggregate_last(state_dir: &Path, window: Duration) -> Result<Repor
     aggregate(
         state_dir,
         Filter {
-            project: None,
+            project: project.map(str::to_string),
             spec: None,
             since: start,
+            tz,
         },
     )
 }
@@ -498,6 +521,7 @@ pub(crate) mod fixtures {
             project: None,
             spec: None,
             since: parse_since(s, Utc::now()).unwrap(),
+            tz: chrono_tz::UTC,
         }
     }
 

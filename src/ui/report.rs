@@ -24,9 +24,48 @@ fn table(header: &[&str]) -> comfy_table::Table {
     t
 }
 
+/// A journal time (UTC) as `2026-11-01 04:30 Europe/Berlin`, in the report's zone.
+fn minute(r: &Report, ts: &str) -> String {
+    let utc = || format!("{} UTC", ts.get(..16).unwrap_or(ts).replace('T', " "));
+    let Ok(tz) = r.timezone.parse::<chrono_tz::Tz>() else {
+        return utc();
+    };
+    if tz == chrono_tz::UTC {
+        return utc();
+    }
+    match chrono::DateTime::parse_from_rfc3339(ts) {
+        Ok(t) => format!(
+            "{} {}",
+            t.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+            tz.name()
+        ),
+        Err(_) => utc(),
+    }
+}
+
+/// The zone the report's hours are in, as a label.
+fn zone(r: &Report) -> &str {
+    if r.timezone.is_empty() {
+        "UTC"
+    } else {
+        &r.timezone
+    }
+}
+
+/// A period as people say it: `24 h`, `1 h 30 min`, `45 min` (whole minutes; the daemon's
+/// period is a hair over a day and must not read `1day 1us 252ns`).
+pub(crate) fn period_words(window: Duration) -> String {
+    let mins = (window.as_secs() + 30) / 60;
+    match (mins / 60, mins % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
 /// The report as tables: per project/spec, per AD, and hour of day × AD.
 pub(crate) fn render_table(r: &Report) -> String {
-    let minute = |ts: &str| format!("{} UTC", ts.get(..16).unwrap_or(ts).replace('T', " "));
+    let minute = |ts: &str| minute(r, ts);
     let mut out = format!(
         "journal report from {} to {}\n",
         minute(&r.since),
@@ -116,7 +155,7 @@ fn ad_table(r: &Report) -> comfy_table::Table {
 /// Hour of day × AD: `capacity errors / launches` per cell.
 fn hour_table(r: &Report) -> comfy_table::Table {
     let names: Vec<&str> = r.ads.iter().map(|a| a.ad.as_str()).collect();
-    let mut header = vec!["HOUR (UTC)".to_string()];
+    let mut header = vec![format!("HOUR ({})", zone(r))];
     header.extend(names.iter().map(|n| short_zone(n).to_string()));
     let mut t = table(&[]);
     t.set_header(header);
@@ -136,7 +175,7 @@ fn hour_table(r: &Report) -> comfy_table::Table {
 /// A short plain-text summary of a report over the last `window` (the daemon's daily chat
 /// message).
 pub(crate) fn summary_text(r: &Report, window: Duration) -> String {
-    let w = humantime::format_duration(window);
+    let w = period_words(window);
     let t = &r.total;
     let mut out = format!(
         "vauto, last {w}: {} attempts, {} capacity errors, {} throttled, {} other errors, {} launched",
@@ -172,7 +211,7 @@ pub(crate) fn summary_text(r: &Report, window: Duration) -> String {
         let list: Vec<String> = best
             .iter()
             .take(3)
-            .map(|(h, ad, n)| format!("{h:02}:00 UTC in {} ({n})", short_zone(ad)))
+            .map(|(h, ad, n)| format!("{h:02}:00 {} in {} ({n})", zone(r), short_zone(ad)))
             .collect();
         out.push_str(&format!("\nlaunches landed at {}", list.join(", ")));
     }
@@ -204,7 +243,7 @@ mod tests {
         let r = report(&journal(), since("2026-10-01"));
         let s = summary_text(&r, Duration::from_secs(86_400));
         assert!(
-            s.starts_with("vauto, last 1day: 6 attempts, 3 capacity errors"),
+            s.starts_with("vauto, last 24 h: 6 attempts, 3 capacity errors"),
             "{s}"
         );
         assert!(
@@ -215,6 +254,31 @@ mod tests {
             s.contains("launches landed at 04:00 UTC in PHX-AD-2 (1)"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn the_daily_period_reads_24_h_not_1day_1us() {
+        let day = Duration::from_secs(86_400) + Duration::from_nanos(1_252);
+        assert_eq!(period_words(day), "24 h");
+        assert_eq!(period_words(Duration::from_secs(5_400)), "1 h 30 min");
+        assert_eq!(period_words(Duration::from_secs(600)), "10 min");
+    }
+
+    #[test]
+    fn hours_are_told_in_the_project_zone_and_labelled() {
+        let mut f = since("2026-10-01");
+        f.tz = "Europe/Berlin".parse().unwrap();
+        let r = report(&journal(), f);
+        let s = summary_text(&r, Duration::from_secs(86_400));
+        // 04:30 UTC on 1 November is 05:30 in Berlin (CET, UTC+1).
+        assert!(
+            s.contains("launches landed at 05:00 Europe/Berlin in PHX-AD-2 (1)"),
+            "{s}"
+        );
+        let t = render_table(&r);
+        assert!(t.contains("HOUR (Europe/Berlin)"), "{t}");
+        assert!(t.contains("05:00"), "{t}");
+        assert!(t.contains(" Europe/Berlin\n"), "{t}");
     }
 
     #[test]

@@ -168,7 +168,13 @@ fn a_capacity_hunt_notifies_start_every_n_attempts_and_success_in_each_services_
         default: busy(1),
         ..CapacityModel::default()
     };
-    let env = env(capacity, &notify_yaml(&rx.addr, "  every_n_attempts: 2\n"));
+    let env = env(
+        capacity,
+        &notify_yaml(
+            &rx.addr,
+            "  every_n_attempts: 2\n  events: [run_started, attempts, success, failed]\n",
+        ),
+    );
     let run = run_tg(&env, "p s deploy -v", &format!("http://{}", rx.addr)).run();
     run.stdout_has("[SUCCESS] Instance s-01: launched");
     no_secret(&run);
@@ -417,5 +423,124 @@ fn daemon_takes_a_project_filter_and_rejects_an_unknown_one() {
     t.cmd("daemon --project p --once")
         .normalize(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", "[NOW] ")
         .stdout("[NOW] nothing due\n")
+        .run();
+}
+
+#[test]
+fn default_events_send_launches_and_done_notes_but_no_start_attempt_or_capacity_miss() {
+    let rx = Receiver::start(Mode::Ok);
+    let env = env(
+        CapacityModel {
+            default: busy(2),
+            ..CapacityModel::default()
+        },
+        &notify_yaml(&rx.addr, ""),
+    );
+    let api = format!("http://{}", rx.addr);
+    let hook_events = || -> Vec<String> {
+        rx.bodies("/hook/")
+            .iter()
+            .map(|b| {
+                format!(
+                    "{}: {}",
+                    b["event"].as_str().unwrap_or(""),
+                    b["message"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    // A cron run that finds no capacity: not `failed`, and no start note either.
+    run_tg(&env, "p s deploy --max-attempts 1", &api)
+        .status(1)
+        .run();
+    assert_eq!(hook_events(), Vec::<String>::new());
+    // Capacity turns up: only the launch is told.
+    run_tg(&env, "p s deploy --wait", &api).run();
+    let got = hook_events();
+    assert!(
+        !got.is_empty() && got.iter().all(|e| e.starts_with("success: `s-01` ")),
+        "{got:?}"
+    );
+    let before = got.len();
+    // Nothing to do: nothing sent.
+    run_tg(&env, "p s deploy", &api).run();
+    assert_eq!(hook_events().len(), before, "{:?}", hook_events());
+    // A manual stop says it is done.
+    run_tg(&env, "p s stop --wait", &api).run();
+    assert_eq!(
+        hook_events().get(before..).map(<[String]>::to_vec),
+        Some(vec!["success: stop done: s-01 stopped".to_string()])
+    );
+}
+
+#[test]
+fn a_missed_schedule_reaches_the_receivers_and_the_log_file() {
+    let rx = Receiver::start(Mode::Ok);
+    let env = env(CapacityModel::default(), &notify_yaml(&rx.addr, ""));
+    let api = format!("http://{}", rx.addr);
+    let hour_ago = Utc::now() - chrono::Duration::hours(1);
+    let cron = at(hour_ago);
+    let key = format!("p/s/0/start/{cron}");
+    let mut m = BTreeMap::new();
+    m.insert(key, (Utc::now() - chrono::Duration::hours(2)).to_rfc3339());
+    std::fs::create_dir_all(env.t.path().join(".vauto/daemon")).unwrap();
+    std::fs::write(
+        env.t.path().join(".vauto/daemon/last-runs.json"),
+        serde_json::to_string(&m).unwrap(),
+    )
+    .unwrap();
+    env.t.put(
+        "specs/s.yaml",
+        &format!("{SPEC}schedules:\n  - {{cron: \"{cron}\", action: start}}\n"),
+    );
+    let run = run_tg(&env, "daemon --once", &api).run();
+    run.stdout_has("p/s start: missed the run at");
+    no_secret(&run);
+    let hook = rx
+        .bodies("/hook/")
+        .into_iter()
+        .find(|b| b["event"] == "scheduled")
+        .expect("a scheduled note");
+    assert_eq!(hook["details"]["result"], "missed");
+    let message = hook["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("scheduled start missed at ")
+            && message.ends_with(&format!("(cron `{cron}`, UTC): not run")),
+        "{message}"
+    );
+    let logs: String = std::fs::read_dir(env.t.path().join("logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(logs.contains("p/s start: missed the run at"), "{logs}");
+}
+
+#[test]
+fn notify_events_accepts_the_six_events_and_refuses_others_or_none() {
+    let project = |events: &str| {
+        format!(
+            "provider: oci\nsim: true\noci: {{subnet: s}}\nnotify:\n  webhook: http://127.0.0.1:9/h\n  events: {events}\n"
+        )
+    };
+    Test::new()
+        .file(
+            "projects/p.yaml",
+            &project("[run_started, attempts, success, failed, scheduled, daily_report]"),
+        )
+        .args("validate")
+        .stdout_unchecked()
+        .run();
+    Test::new()
+        .file("projects/p.yaml", &project("[success, deploy_started]"))
+        .args("validate")
+        .status(2)
+        .stderr("error: [DIR]/projects/p.yaml:6:21: `notify.events[1]`: unknown variant `deploy_started`, expected one of `run_started`, `attempts`, `success`, `failed`, `scheduled`, `daily_report`\n")
+        .run();
+    Test::new()
+        .file("projects/p.yaml", &project("[]"))
+        .args("validate")
+        .status(2)
+        .stderr("error: [DIR]/projects/p.yaml:6:3: `notify.events`: is empty: no note would ever be sent (remove the receivers, or list events)\n")
         .run();
 }

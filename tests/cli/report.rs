@@ -233,3 +233,44 @@ deploy: 1 succeeded, 0 failed in [T]
     assert_eq!(r["total"]["attempts"], 1, "{r:#}");
     assert_eq!(r["total"]["successes"], 1, "{r:#}");
 }
+
+#[test]
+fn report_of_a_project_tells_hours_in_its_notify_timezone() {
+    let t = Test::new()
+        .file(
+            "projects/p.yaml",
+            "provider: oci\nsim: true\noci: {subnet: s}\nnotify: {timezone: Asia/Seoul}\n",
+        )
+        .file(
+            ".vauto/journal.jsonl",
+            "{\"ts\":\"2999-01-01T00:00:00.000Z\",\"event\":\"attempt\",\"project\":\"p\",\"spec\":\"s\",\"instance\":\"s-01\",\"ad\":\"AD-1\",\"outcome\":\"capacity\",\"duration_ms\":5}\n",
+        );
+    // Midnight UTC is 09:00 in Seoul (UTC+9 all year).
+    t.cmd("report p --since 7d")
+        .normalize(
+            r"\d{4}-\d\d-\d\d \d\d:\d\d Asia/Seoul",
+            "YYYY-MM-DD hh:mm Asia/Seoul",
+        )
+        .stdout(
+            "\
+journal report from YYYY-MM-DD hh:mm Asia/Seoul to YYYY-MM-DD hh:mm Asia/Seoul
+┌──────────────┬──────────┬──────────┬───────────┬──────────────┬──────────┬────────┬──────────────────────────┐
+│ PROJECT/SPEC ┆ ATTEMPTS ┆ CAPACITY ┆ THROTTLED ┆ OTHER ERRORS ┆ LAUNCHED ┆ FAILED ┆ TIME TO SUCCESS (MEDIAN) │
+╞══════════════╪══════════╪══════════╪═══════════╪══════════════╪══════════╪════════╪══════════════════════════╡
+│ p/s          ┆ 1        ┆ 1        ┆ 0         ┆ 0            ┆ 0        ┆ 0      ┆ -                        │
+└──────────────┴──────────┴──────────┴───────────┴──────────────┴──────────┴────────┴──────────────────────────┘
+┌───────────┬──────────┬──────────┬───────────┬──────────────┬──────────┐
+│ AD / NODE ┆ ATTEMPTS ┆ CAPACITY ┆ THROTTLED ┆ OTHER ERRORS ┆ LAUNCHED │
+╞═══════════╪══════════╪══════════╪═══════════╪══════════════╪══════════╡
+│ AD-1      ┆ 1        ┆ 1        ┆ 0         ┆ 0            ┆ 0        │
+└───────────┴──────────┴──────────┴───────────┴──────────────┴──────────┘
+capacity errors / launches by hour of day:
+┌───────────────────┬───────┐
+│ HOUR (Asia/Seoul) ┆ AD-1  │
+╞═══════════════════╪═══════╡
+│ 09:00             ┆ 1 / 0 │
+└───────────────────┴───────┘
+",
+        )
+        .run();
+}

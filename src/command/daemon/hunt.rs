@@ -10,6 +10,7 @@ use super::say;
 use super::setup::{Hunt, Setup};
 use crate::error::{Error, exit};
 use crate::model::Action;
+use crate::ops::journal;
 use crate::ops::notify::describe_target;
 
 /// After a hunt found every replica, how long until it checks again.
@@ -40,12 +41,15 @@ pub(super) async fn hunt(ctx: &Ctx, setup: &Setup, h: &Hunt, metrics: &Metrics) 
     loop {
         let result = {
             let _turn = h.gate.turn().await;
+            // Attempt numbers in notes go on from the earlier passes instead of restarting.
+            let base = journal::attempts_since_success(&ctx.settings.state_dir, pname, &h.spec);
+            let pass_notifier = pr.notifier.with_attempt_base(base);
             Call::new(
                 ctx,
                 (&pr.project, &h.spec),
                 Action::Deploy,
                 Deadline::Exactly(pass),
-                (metrics, &pr.notifier),
+                (metrics, &pass_notifier),
             )
             .run()
             .await
@@ -60,8 +64,14 @@ pub(super) async fn hunt(ctx: &Ctx, setup: &Setup, h: &Hunt, metrics: &Metrics) 
                 ));
                 tokio::time::sleep(HUNT_RECHECK).await;
             }
-            // The pass ran out of time or attempts without capacity: next turn.
-            Ok(_) => errors = 0,
+            // The pass ran out of time without capacity: the hunt goes on, nothing failed.
+            Ok(_) => {
+                errors = 0;
+                say(&format!(
+                    "{pname}/{}: still hunting: this pass ended without every replica; next pass in turn",
+                    h.spec
+                ));
+            }
             Err(Error::Locked(_)) => {
                 tracing::debug!("{pname}/{}: spec busy, hunt waits", h.spec);
                 tokio::time::sleep(interval).await;

@@ -40,7 +40,11 @@ pub(super) async fn run(
 fn daily(ctx: &Ctx, pr: &ProjectRt, summary: &dyn DailySummary) -> bool {
     let pname = pr.project.name.0.as_str();
     let since = Utc::now() - chrono::Duration::hours(24);
-    match summary.summary(&ctx.settings.state_dir, since) {
+    let scope = super::DailyScope {
+        project: pname,
+        tz: pr.project.notify.timezone.map_or(chrono_tz::UTC, |t| t.0),
+    };
+    match summary.summary(&ctx.settings.state_dir, since, scope) {
         Ok(text) => {
             pr.notifier
                 .send("daily_report", None, text.clone(), BTreeMap::new());

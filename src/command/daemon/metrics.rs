@@ -186,7 +186,12 @@ impl Observer for Metrics {
 }
 
 impl DailySummary for Metrics {
-    fn summary(&self, _: &Path, _: DateTime<Utc>) -> Result<String, String> {
+    fn summary(
+        &self,
+        _: &Path,
+        _: DateTime<Utc>,
+        _: super::DailyScope<'_>,
+    ) -> Result<String, String> {
         let t = self
             .tally
             .lock()
@@ -251,7 +256,16 @@ mod tests {
         assert!(text.contains(
             "vauto_schedule_runs_total{project=\"p\",spec=\"a1\",action=\"stop\",result=\"ok\"} 1"
         ));
-        let summary = m.summary(Path::new("."), Utc::now()).unwrap();
+        let summary = m
+            .summary(
+                Path::new("."),
+                Utc::now(),
+                super::super::DailyScope {
+                    project: "p",
+                    tz: chrono_tz::UTC,
+                },
+            )
+            .unwrap();
         assert!(summary.contains("2 launch attempt(s) (capacity 1, success 1)"));
     }
 

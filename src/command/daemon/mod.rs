@@ -30,19 +30,38 @@ use crate::ui::output::Format;
 
 pub(crate) use metrics::Metrics;
 
+/// Whose daily report it is: the project it goes to, and the zone its hours are told in.
+#[derive(Clone, Copy)]
+pub(crate) struct DailyScope<'a> {
+    /// The project (each project's receivers get its own numbers only).
+    pub project: &'a str,
+    /// The project's `notify.timezone` (else UTC).
+    pub tz: chrono_tz::Tz,
+}
+
 /// The text of the daily report, given the state directory and the start of the period.
 /// The journal's summary plugs in here; [`Metrics`] is the built-in fallback.
 pub(crate) trait DailySummary: Send + Sync {
     /// The report text.
-    fn summary(&self, state_dir: &Path, since: DateTime<Utc>) -> Result<String, String>;
+    fn summary(
+        &self,
+        state_dir: &Path,
+        since: DateTime<Utc>,
+        scope: DailyScope<'_>,
+    ) -> Result<String, String>;
 }
 
 impl<F> DailySummary for F
 where
-    F: Fn(&Path, DateTime<Utc>) -> Result<String, String> + Send + Sync,
+    F: Fn(&Path, DateTime<Utc>, DailyScope<'_>) -> Result<String, String> + Send + Sync,
 {
-    fn summary(&self, state_dir: &Path, since: DateTime<Utc>) -> Result<String, String> {
-        self(state_dir, since)
+    fn summary(
+        &self,
+        state_dir: &Path,
+        since: DateTime<Utc>,
+        scope: DailyScope<'_>,
+    ) -> Result<String, String> {
+        self(state_dir, since, scope)
     }
 }
 
@@ -94,6 +113,9 @@ pub(crate) async fn run_with(
         options: options.clone(),
     };
     let setup = setup::load(ctx)?;
+    // Open the log file before the first look at the schedules, so a missed run is in it
+    // (otherwise it opens only when the first action runs).
+    super::open_logs(&ctx.settings, setup.projects.first().map(|p| &p.project));
     // One daemon per state directory (and project filter): two would run each schedule twice.
     let _daemon_lock = RunLock::acquire(
         &ctx.settings.state_dir,

@@ -1,5 +1,6 @@
 //! The scheduler loop: decides which timed jobs are due, runs them and the hunts until stopped.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use futures::stream::FuturesUnordered;
 use super::super::shutdown_signal;
 use super::Ctx;
 use super::metrics::Metrics;
-use super::setup::{Kind, Setup};
+use super::setup::{Kind, Setup, Timed};
 use super::{DailySummary, hunt, job, say};
 use crate::error::{Error, exit};
 use crate::ops::notify::FLUSH_TIMEOUT;
@@ -85,15 +86,45 @@ impl<'a> Daemon<'a> {
                     ));
                     first.push(i);
                 }
-                Due::Missed(t) => say(&format!(
-                    "{}: missed the run at {t} while vauto was not running; not replayed (set `catch_up: true` to run missed runs)",
-                    j.what(&self.setup.projects)
-                )),
+                Due::Missed(t) => self.missed(
+                    j,
+                    t,
+                    "while vauto was not running; not replayed (set `catch_up: true` to run missed runs)",
+                ),
             }
             cursors.push(now);
             record(last, &j.key, now);
         }
         (cursors, first)
+    }
+
+    /// A missed run, told to the log (stdout and file) and to the project's receivers: a
+    /// schedule that silently did not happen is what an operator most needs to hear of.
+    fn missed(&self, j: &Timed, t: DateTime<Utc>, why: &str) {
+        let what = j.what(&self.setup.projects);
+        let at = t
+            .with_timezone(&j.tz)
+            .to_rfc3339_opts(SecondsFormat::Secs, false);
+        say(&format!("{what}: missed the run at {at} {why}"));
+        let pr = &self.setup.projects[j.project];
+        let (spec, word) = match &j.kind {
+            Kind::Action { spec, action, .. } => (Some(spec.as_str()), action.as_str()),
+            Kind::Daily => (None, "daily report"),
+        };
+        let mut details = BTreeMap::new();
+        details.insert("cron".to_string(), j.cron.text.clone());
+        details.insert("timezone".to_string(), j.tz.name().to_string());
+        details.insert("result".to_string(), "missed".to_string());
+        pr.notifier.for_run(spec, word).send(
+            "scheduled",
+            None,
+            format!(
+                "scheduled {word} missed at {at} (cron `{}`, {}): not run",
+                j.cron.text,
+                j.tz.name()
+            ),
+            details,
+        );
     }
 
     /// `--once`: runs the due jobs and returns the exit code.
@@ -196,10 +227,11 @@ impl<'a> Daemon<'a> {
             match due(&j.cron, j.tz, cursors[i], now, GRACE) {
                 Due::No => continue,
                 Due::Run(_) => actions.push(self.job(i)),
-                Due::Missed(t) => say(&format!(
-                    "{}: missed the run at {t} (the machine slept or the clock jumped); not replayed",
-                    j.what(&self.setup.projects)
-                )),
+                Due::Missed(t) => self.missed(
+                    j,
+                    t,
+                    "(the machine slept or the clock jumped); not replayed",
+                ),
             }
             cursors[i] = now;
             record(last, &j.key, now);
