@@ -48,13 +48,13 @@ pub(super) fn validate(settings: &Settings) -> Result<u8, Error> {
     errs.retain(|e| seen.insert(e.to_string()));
     let templates = count_templates(&dir.templates());
     if errs.is_empty() {
-        println!(
-            "ok: {} projects, {} specs, {} templates, {} project/spec plans",
+        crate::ui::stdout::write(&format!(
+            "ok: {} projects, {} specs, {} templates, {} project/spec plans\n",
             project_files.len(),
             spec_files.len(),
             templates,
             plans
-        );
+        ));
         Ok(exit::OK)
     } else {
         Err(Error::Config(ConfigErrors(errs)))
