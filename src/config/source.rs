@@ -19,6 +19,8 @@ pub(crate) struct Source {
     pub text: String,
     /// Field path (`network.ipam.range`, `schedules[0].cron`) → (line, column), 1-based.
     index: HashMap<String, (usize, usize)>,
+    /// The first key written twice in one mapping (serde only says "duplicate field", at 1:1).
+    duplicate: Duplicate,
 }
 
 impl Source {
@@ -30,11 +32,12 @@ impl Source {
 
     /// A source from text already in memory.
     pub(crate) fn from_text(path: &Path, text: String) -> Source {
-        let index = index_positions(&text);
+        let (index, duplicate) = index_positions(&text);
         Source {
             path: path.to_path_buf(),
             text,
             index,
+            duplicate,
         }
     }
 
@@ -45,6 +48,17 @@ impl Source {
                 &self.path,
                 "file is empty: expected a YAML mapping",
             ));
+        }
+        if let Some((field, (line, column), first)) = &self.duplicate {
+            return Err(ConfigError {
+                file: self.path.clone(),
+                line: Some(*line),
+                column: Some(*column),
+                field: field.clone(),
+                message: format!(
+                    "given twice in the same mapping (first on line {first}): keep one (YAML does not let the second replace the first)"
+                ),
+            });
         }
         let de = serde_yaml::Deserializer::from_str(&self.text);
         let result = with_env(env, || serde_path_to_error::deserialize::<_, T>(de));
@@ -161,11 +175,18 @@ pub(crate) fn read_limited(path: &Path) -> Result<String, ReadError> {
         });
     }
     // The same words as `std::fs::read_to_string`.
-    String::from_utf8(bytes).map_err(|_| {
+    let text = String::from_utf8(bytes).map_err(|_| {
         ReadError::Io(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "stream did not contain valid UTF-8",
         ))
+    })?;
+    // Editors on Windows save "UTF-8 with BOM". YAML 1.2 allows a byte order mark at the
+    // start of a stream, but serde_yaml reads it as a second document, and a template would
+    // pass it on before `#cloud-config` (which cloud-init then ignores): drop it.
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
     })
 }
 
@@ -187,13 +208,23 @@ fn clean_serde_message(msg: &str) -> String {
 
 #[derive(Debug)]
 enum Frame {
-    Map { key: Option<String>, path: String },
-    Seq { index: usize, path: String },
+    Map {
+        key: Option<String>,
+        path: String,
+        /// Keys seen so far in this mapping, with their line.
+        seen: HashMap<String, usize>,
+    },
+    Seq {
+        index: usize,
+        path: String,
+    },
 }
 
 struct Indexer {
     stack: Vec<Frame>,
     out: HashMap<String, (usize, usize)>,
+    /// The first key written twice in one mapping: (path, position, line of the first).
+    duplicate: Option<(String, (usize, usize), usize)>,
 }
 
 impl Indexer {
@@ -201,7 +232,7 @@ impl Indexer {
     fn value_path(&mut self) -> Option<String> {
         match self.stack.last_mut() {
             None => Some(String::new()),
-            Some(Frame::Map { key, path }) => {
+            Some(Frame::Map { key, path, .. }) => {
                 let k = key.take()?;
                 Some(if path.is_empty() {
                     k
@@ -229,12 +260,17 @@ impl MarkedEventReceiver for Indexer {
         match ev {
             Event::Scalar(value, ..) => {
                 if self.expecting_key() {
-                    if let Some(Frame::Map { key, path }) = self.stack.last_mut() {
+                    if let Some(Frame::Map { key, path, seen }) = self.stack.last_mut() {
                         let full = if path.is_empty() {
                             value.clone()
                         } else {
                             format!("{path}.{value}")
                         };
+                        if let Some(first) = seen.insert(value.clone(), pos.0)
+                            && self.duplicate.is_none()
+                        {
+                            self.duplicate = Some((full.clone(), pos, first));
+                        }
                         // Point at the key: that is where an operator looks.
                         self.out.entry(full).or_insert(pos);
                         *key = Some(value);
@@ -246,7 +282,11 @@ impl MarkedEventReceiver for Indexer {
             Event::MappingStart(..) => {
                 let path = self.value_path().unwrap_or_default();
                 self.out.entry(path.clone()).or_insert(pos);
-                self.stack.push(Frame::Map { key: None, path });
+                self.stack.push(Frame::Map {
+                    key: None,
+                    path,
+                    seen: HashMap::new(),
+                });
             }
             Event::SequenceStart(..) => {
                 let path = self.value_path().unwrap_or_default();
@@ -264,16 +304,20 @@ impl MarkedEventReceiver for Indexer {
     }
 }
 
-/// Builds the path → position index; a YAML syntax error just ends the index early
-/// (serde_yaml reports the syntax error itself, with its position).
-fn index_positions(text: &str) -> HashMap<String, (usize, usize)> {
+/// A key given twice in one mapping: (path, position of the second, line of the first).
+type Duplicate = Option<(String, (usize, usize), usize)>;
+
+/// Builds the path → position index and finds the first duplicate key; a YAML syntax error
+/// just ends the index early (serde_yaml reports the syntax error itself, with its position).
+fn index_positions(text: &str) -> (HashMap<String, (usize, usize)>, Duplicate) {
     let mut indexer = Indexer {
         stack: Vec::new(),
         out: HashMap::new(),
+        duplicate: None,
     };
     let mut parser = Parser::new_from_str(text);
     let _ = parser.load(&mut indexer, false);
-    indexer.out
+    (indexer.out, indexer.duplicate)
 }
 
 #[cfg(test)]

@@ -105,6 +105,19 @@ const VARIABLES: &[&str] = &[
 /// Turns a minijinja error into a config error at the template's line (and column, when
 /// minijinja knows the span).
 pub(super) fn template_error(file: &std::path::Path, e: &minijinja::Error) -> ConfigError {
+    if let Some(cycle) = include_cycle(e) {
+        return ConfigError {
+            file: file.to_path_buf(),
+            line: e.line(),
+            column: None,
+            field: String::new(),
+            message: format!(
+                "`{}` includes itself ({}): the include would never end; remove the `{{% include %}}` that closes the loop",
+                cycle[0],
+                cycle.join(" → ")
+            ),
+        };
+    }
     let span = e
         .template_source()
         .zip(e.range())
@@ -140,6 +153,28 @@ pub(super) fn template_error(file: &std::path::Path, e: &minijinja::Error) -> Co
         field: String::new(),
         message,
     }
+}
+
+/// The templates of an `{% include %}` loop (`a.j2`, `b.j2`, `a.j2`), read from the chain of
+/// "error in" errors minijinja builds until its recursion limit stops it (a bare "error in
+/// `t.j2`" at the top says nothing).
+fn include_cycle(e: &minijinja::Error) -> Option<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    // Each link is a `BadInclude` named after the including template.
+    while let Some(err) = cur {
+        if err.kind() != minijinja::ErrorKind::BadInclude {
+            return None;
+        }
+        let name = err.name()?.to_string();
+        let closes = names.contains(&name);
+        names.push(name);
+        if closes {
+            return Some(names);
+        }
+        cur = std::error::Error::source(err).and_then(|s| s.downcast_ref::<minijinja::Error>());
+    }
+    None
 }
 
 /// `` `hostnmae` is undefined (did you mean `hostname`?) `` and the names that exist.
@@ -279,6 +314,15 @@ mod tests {
             err.contains(
                 "t.yaml.j2:2:7: `vars.missing` is undefined (a key of the spec's `cloud_init.vars`)"
             ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_include_loop_names_the_templates() {
+        let err = render("a\n{% include \"t.yaml.j2\" %}\n").unwrap_err();
+        assert!(
+            err.ends_with("t.yaml.j2:2: `t.yaml.j2` includes itself (t.yaml.j2 → t.yaml.j2): the include would never end; remove the `{% include %}` that closes the loop"),
             "{err}"
         );
     }

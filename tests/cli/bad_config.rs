@@ -319,6 +319,58 @@ fn cases() -> Vec<Case> {
                 "applies to provider `kubevirt`",
             ],
         ),
+        case(
+            "duplicate key",
+            kv("sim: true\nsim: false\n", ""),
+            &[
+                "projects/p.yaml:8:1",
+                "`sim`: given twice in the same mapping (first on line 7)",
+            ],
+        ),
+        case(
+            "duplicate label",
+            kv("labels:\n  team: a\n  owner: b\n  team: c\n", ""),
+            &["projects/p.yaml:10:3", "`labels.team`", "first on line 8"],
+        ),
+        Case {
+            template: Some("#cloud-config\n{% include \"t.yaml.j2\" %}\n"),
+            ..case(
+                "template includes itself",
+                kv("", "cloud_init: {template: t.yaml.j2}\n"),
+                &[
+                    "templates/t.yaml.j2:2",
+                    "`t.yaml.j2` includes itself (t.yaml.j2 → t.yaml.j2)",
+                ],
+            )
+        },
+        case(
+            "ssh key without its type",
+            kv(
+                "",
+                "ssh: {authorized_keys: [\"AAAAC3NzaC1lZDI1NTE5AAAAIK me@host\"]}\n",
+            ),
+            &[
+                "specs/s.yaml:6:25",
+                "`ssh.authorized_keys[0]`",
+                "`AAAAC3NzaC1lZDI1NTE5AAAA…` is not a public key line: the key type",
+            ],
+        ),
+        case(
+            "ssh key without its key",
+            kv("", "ssh: {authorized_keys: [\"ssh-ed25519 me@host\"]}\n"),
+            &[
+                "specs/s.yaml:6:25",
+                "the base64 key after `ssh-ed25519` is missing or malformed",
+            ],
+        ),
+        case(
+            "ssh key line cut in two",
+            kv("", "ssh: {authorized_keys: [\"me@host laptop\"]}\n"),
+            &[
+                "specs/s.yaml:6:25",
+                "`me@host laptop` is neither a public key line nor an existing file",
+            ],
+        ),
         Case {
             command: "p wbe plan",
             ..case("unknown spec", kv("", ""), &["unknown spec `wbe`"])
@@ -446,6 +498,26 @@ fn unreadable_file_is_a_clear_error() {
             "error: [DIR]/projects/p.yaml: cannot read file: stream did not contain valid UTF-8\n",
         )
         .run();
+}
+
+#[test]
+fn a_byte_order_mark_is_dropped_from_yaml_and_templates() {
+    // "UTF-8 with BOM" from Windows editors: YAML 1.2 allows it; cloud-init would not see
+    // `#cloud-config` after it, so it never reaches the user data either.
+    let (project, spec) = kv("", "cloud_init: {template: t.yaml.j2}\n");
+    let bom = |s: &str| format!("\u{feff}{s}");
+    let run = Test::new()
+        .file("projects/p.yaml", &bom(&project))
+        .file("specs/s.yaml", &bom(&spec))
+        .file(
+            "templates/t.yaml.j2",
+            &bom("#cloud-config\nhostname: {{ name }}\n"),
+        )
+        .args("p s plan -o json")
+        .stdout_unchecked()
+        .run();
+    run.stdout_has("\"userdata\": \"#cloud-config\\nhostname: s-01\\n\"");
+    assert!(!run.raw_stdout.contains('\u{feff}'));
 }
 
 #[test]
