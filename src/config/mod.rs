@@ -1,7 +1,9 @@
 //! Loading and checking projects, specs and templates (no network, no side effects).
 
+mod dotenv;
 mod env;
 mod error;
+mod expand;
 mod kubevirt;
 mod names;
 mod oci;

@@ -61,7 +61,9 @@ impl Source {
             });
         }
         let de = serde_yaml::Deserializer::from_str(&self.text);
-        let result = with_env(env, || serde_path_to_error::deserialize::<_, T>(de));
+        let result = with_env(env, || {
+            serde_path_to_error::deserialize::<_, T>(super::expand::Expand(de))
+        });
         result.map_err(|err| {
             let field = err.path().to_string();
             let inner = err.into_inner();

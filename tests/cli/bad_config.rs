@@ -584,6 +584,49 @@ fn dotenv_beside_the_config_fills_variables() {
         .stdout_has("\"bridge\":\"br-lab\"");
 }
 
+#[test]
+fn dotenv_reads_what_python_dotenv_reads_and_fills_numbers() {
+    let run = Test::new()
+        .file(
+            "projects/p.yaml",
+            &KV_PROJECT.replace("bridge: br1", "bridge: ${BRIDGE}"),
+        )
+        .file(
+            "specs/s.yaml",
+            &format!(
+                "{}ssh: {{authorized_keys: [\"${{SSH_PUBLIC_KEY}}\"]}}\nreplicas: ${{N:-1}}\n",
+                KV_SPEC.replace("cpu: 2", "cpu: ${CPUS}")
+            ),
+        )
+        .file(
+            ".env",
+            "# lab settings\nexport BRIDGE=\"br-lab\"  # the lab bridge\n\
+             SSH_PUBLIC_KEY=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI me@host\nCPUS = '3'\n",
+        )
+        .args("p s plan -o yaml")
+        .stdout_unchecked()
+        .run();
+    run.stdout_has("\"bridge\":\"br-lab\"")
+        .stdout_has("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI me@host")
+        .stdout_has("cores: 3");
+}
+
+#[test]
+fn dotenv_and_variable_errors_name_the_line() {
+    let t = Test::new()
+        .file("projects/p.yaml", KV_PROJECT)
+        .file("specs/s.yaml", &KV_SPEC.replace("cpu: 2", "cpu: ${CPUS}"))
+        .file(".env", "CPUS=two\nNAME=\"web\n");
+    let error = "error: [DIR]/.env:2:6: the value of `NAME` opens a \" quote that is never closed: close it (a quoted value may span lines)\n";
+    t.cmd("p s plan").status(2).stderr(error).run();
+    t.cmd("validate").status(2).stderr(error).run();
+    t.put(".env", "CPUS=two\n");
+    t.cmd("p s plan")
+        .status(2)
+        .stderr("error: [DIR]/specs/s.yaml:1:1: `cpu`: `${CPUS}` is `two`, not a whole number (a `${VAR}` here must hold a whole number)\n")
+        .run();
+}
+
 /// A template that renders to `#cloud-config`, a file holding `n` bytes, and nothing else.
 fn big_template(n: usize) -> String {
     format!(
