@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-use super::ConfigError;
 use super::env::{Env, with_env};
+use super::{ConfigError, ConfigErrors};
 
 /// One configuration file's text plus an index from field path to its position.
 #[derive(Debug)]
@@ -42,12 +42,12 @@ impl Source {
     }
 
     /// Deserialises the whole file into `T`, rejecting unknown keys, expanding `${VAR}`.
-    pub(crate) fn parse<T: DeserializeOwned>(&self, env: &Env) -> Result<T, ConfigError> {
+    /// A file with several problems (two unknown keys, a wrong type) gets them all.
+    pub(crate) fn parse<T: DeserializeOwned>(&self, env: &Env) -> Result<T, ConfigErrors> {
         if self.text.trim().is_empty() {
-            return Err(ConfigError::file(
-                &self.path,
-                "file is empty: expected a YAML mapping",
-            ));
+            return Err(
+                ConfigError::file(&self.path, "file is empty: expected a YAML mapping").into(),
+            );
         }
         if let Some((field, (line, column), first)) = &self.duplicate {
             return Err(ConfigError {
@@ -58,9 +58,50 @@ impl Source {
                 message: format!(
                     "given twice in the same mapping (first on line {first}): keep one (YAML does not let the second replace the first)"
                 ),
-            });
+            }
+            .into());
         }
         let de = serde_yaml::Deserializer::from_str(&self.text);
+        let first = match self.parse_with::<T, _>(env, de) {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let mut errs = vec![first];
+        self.more_errors::<T>(env, &mut errs);
+        Err(ConfigErrors(errs))
+    }
+
+    /// serde stops at the first problem: drop the field it named and read the file again,
+    /// until it reads or a problem has no field (a syntax error, a missing field).
+    fn more_errors<T: DeserializeOwned>(&self, env: &Env, errs: &mut Vec<ConfigError>) {
+        let Ok(mut value) = serde_yaml::from_str::<serde_yaml::Value>(&self.text) else {
+            return;
+        };
+        // A file has a few dozen keys; the bound only guards against a loop.
+        for _ in 0..50 {
+            let Some(last) = errs.last() else { return };
+            if last.field.is_empty() || !remove_field(&mut value, &last.field) {
+                return;
+            }
+            match self.parse_with::<T, _>(env, value.clone()) {
+                Ok(_) => return,
+                // Dropping a required field's bad value only makes it missing: said already.
+                Err(e) if e.message.starts_with("missing field") => return,
+                Err(e) if errs.iter().any(|x| x.field == e.field) => return,
+                Err(e) => errs.push(e),
+            }
+        }
+    }
+
+    fn parse_with<
+        'de,
+        T: DeserializeOwned,
+        D: serde::Deserializer<'de, Error = serde_yaml::Error>,
+    >(
+        &self,
+        env: &Env,
+        de: D,
+    ) -> Result<T, ConfigError> {
         let result = with_env(env, || {
             serde_path_to_error::deserialize::<_, T>(super::expand::Expand(de))
         });
@@ -190,6 +231,42 @@ pub(crate) fn read_limited(path: &Path) -> Result<String, ReadError> {
         Some(rest) => rest.to_string(),
         None => text,
     })
+}
+
+/// Removes the mapping entry at `field` (`a.b`, `list[0].c`) from `value`; false when there is
+/// none, or it is a list item (removing one would shift the indexes of later errors).
+fn remove_field(value: &mut serde_yaml::Value, field: &str) -> bool {
+    let mut segments: Vec<&str> = Vec::new();
+    for part in field.split('.') {
+        let mut rest = part;
+        while let Some(open) = rest.find('[') {
+            segments.push(&rest[..open]);
+            let Some(close) = rest[open..].find(']') else {
+                return false;
+            };
+            segments.push(&rest[open..open + close + 1]);
+            rest = &rest[open + close + 1..];
+        }
+        segments.push(rest);
+    }
+    segments.retain(|s| !s.is_empty());
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    if last.starts_with('[') {
+        return false;
+    }
+    let mut cur = value;
+    for seg in parents {
+        let next = match seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            Some(i) => i.parse::<usize>().ok().and_then(|i| cur.get_mut(i)),
+            None => cur.get_mut(*seg),
+        };
+        let Some(next) = next else { return false };
+        cur = next;
+    }
+    cur.as_mapping_mut()
+        .is_some_and(|m| m.shift_remove(*last).is_some())
 }
 
 /// serde_yaml appends " at line N column M" to messages; we print the position ourselves.

@@ -554,6 +554,64 @@ error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one 
 }
 
 #[test]
+fn validate_lists_every_problem_in_one_file() {
+    let t = Test::new()
+        .file(
+            "projects/p.yaml",
+            &format!("{KV_PROJECT}sim: maybe\nretries: 3\n"),
+        )
+        .file(
+            "specs/s.yaml",
+            &format!("{KV_SPEC}replica: 2\ncloud_int: {{template: t.j2}}\nhunt: often\n"),
+        );
+    t.cmd("validate")
+        .status(2)
+        .stderr(
+            "error: [DIR]/projects/p.yaml:7:1: `sim`: invalid type: string \"maybe\", expected a boolean
+error: [DIR]/projects/p.yaml:8:1: `retries`: unknown field `retries`, expected one of `name`, `provider`, `sim`, `kubevirt`, `oci`, `network`, `labels`, `retry`, `notify`, `logs`
+error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `cpu`, `memory`, `disk`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
+error: [DIR]/specs/s.yaml:7:1: `cloud_int`: unknown field `cloud_int`, expected one of `name`, `replicas`, `name_prefix`, `cpu`, `memory`, `disk`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
+error: [DIR]/specs/s.yaml:8:1: `hunt`: invalid type: string \"often\", expected a boolean
+",
+        )
+        .run();
+}
+
+#[test]
+fn validate_finds_a_spec_no_project_can_use_and_its_schedules() {
+    let t = Test::new().file("projects/p.yaml", KV_PROJECT).file(
+        "specs/s.yaml",
+        &format!("{OCI_SPEC}schedules: [{{cron: \"0 8 * * 1-5\", action: start}}]\n"),
+    );
+    t.cmd("validate")
+        .status(2)
+        .stderr("error: [DIR]/specs/s.yaml: no project can use this spec (so its schedules and hunt would never run): `p` (kubevirt): line 1: `shape`: applies to provider `oci`, but this spec is used with `kubevirt`; fix the spec or add a project for it\n")
+        .run();
+}
+
+#[test]
+fn cron_errors_name_the_real_range() {
+    for (cron, says) in [
+        ("0 24 * * *", "hour must be 0-23, not `24`"),
+        ("60 8 * * *", "minute must be 0-59, not `60`"),
+        ("0 8 32 * *", "day of month must be 1-31, not `32`"),
+        ("0 8 * 0 *", "month must be 1-12, not `0`"),
+    ] {
+        let (project, spec) = kv(
+            "",
+            &format!("schedules: [{{cron: \"{cron}\", action: stop}}]\n"),
+        );
+        Test::new()
+            .file("projects/p.yaml", &project)
+            .file("specs/s.yaml", &spec)
+            .args("validate")
+            .status(2)
+            .stderr(format!("error: [DIR]/specs/s.yaml:6:14: `schedules[0].cron`: invalid cron expression `{cron}`: {says}\n"))
+            .run();
+    }
+}
+
+#[test]
 fn secrets_from_the_environment_never_show_in_errors() {
     let run = Test::new()
         .file(
