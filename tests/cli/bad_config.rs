@@ -612,6 +612,40 @@ fn cron_errors_name_the_real_range() {
 }
 
 #[test]
+fn names_give_exact_instance_names_and_target_takes_them() {
+    let t = Test::new()
+        .file("projects/p.yaml", KV_PROJECT)
+        .file("specs/s.yaml", &format!("{KV_SPEC}names: [a1-main]\n"));
+    t.cmd("p s plan --target a1-main -o yaml")
+        .stdout_unchecked()
+        .run()
+        .stdout_has("  name: a1-main\n");
+    t.cmd("p s plan --target s-01")
+        .status(2)
+        .stderr("error: [DIR]/specs/s.yaml: --target `s-01` is not an instance of spec `s` with 1 replicas (`a1-main` … `a1-main`)\n")
+        .run();
+    t.put(
+        "specs/s.yaml",
+        &format!("{KV_SPEC}replicas: 2\nnames: [a1-main]\n"),
+    );
+    t.cmd("validate")
+        .status(2)
+        .stderr("error: [DIR]/specs/s.yaml:7:1: `names`: lists 1 names but `replicas` is 2: give one name per replica (or drop `replicas`)\n")
+        .run();
+    t.put(
+        "specs/s.yaml",
+        &format!("{KV_SPEC}names: [a1-main, A1_Main, a1-main]\nname_prefix: a1\n"),
+    );
+    t.cmd("validate")
+        .status(2)
+        .stderr("error: [DIR]/specs/s.yaml:6:1: `names`: `names` and `name_prefix` both name the instances: keep one
+error: [DIR]/specs/s.yaml:6:18: `names[1]`: `A1_Main` is not a valid name: it may contain only lowercase letters, digits and `-`
+error: [DIR]/specs/s.yaml:6:27: `names[2]`: `a1-main` is listed twice: each instance needs its own name
+")
+        .run();
+}
+
+#[test]
 fn secrets_from_the_environment_never_show_in_errors() {
     let run = Test::new()
         .file(
