@@ -152,6 +152,8 @@ pub(crate) struct Image {
     /// Every string must occur in the image's display name.
     #[serde(default)]
     pub name_contains: Vec<Text>,
+    /// The compartment whose images the filter lists (default: the project's).
+    pub compartment: Option<Text>,
 }
 
 /// One `fallback:` entry (OCI flex sizes).

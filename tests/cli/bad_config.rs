@@ -294,11 +294,32 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
-            "image id and filter",
-            oci("", "").clone_with_spec(
-                OCI_SPEC.replace("image: {os:", "image: {id: ocid1.image.oc1..x, os:"),
-            ),
-            &["specs/s.yaml:4:1", "either `id` or a filter"],
+            "image id not an ocid",
+            oci("", "")
+                .clone_with_spec(OCI_SPEC.replace("image: {os:", "image: {id: ami-0abc, os:")),
+            &[
+                "specs/s.yaml:4:9",
+                "`image.id`",
+                "`ami-0abc` is not an image OCID",
+            ],
+        ),
+        case(
+            "image compartment not an ocid",
+            oci("", "")
+                .clone_with_spec(OCI_SPEC.replace("image: {os:", "image: {compartment: root, os:")),
+            &[
+                "specs/s.yaml:4:9",
+                "`image.compartment`",
+                "`root` is not a compartment OCID",
+            ],
+        ),
+        case(
+            "image id empty without a filter",
+            oci("", "").clone_with_spec(OCI_SPEC.replace(
+                "image: {os: Canonical Ubuntu, os_version: \"22.04\"}",
+                "image: {id: \"${IMAGE_OCID:-}\"}",
+            )),
+            &["specs/s.yaml:4:1", "`image.os`", "when `id` is empty"],
         ),
         case(
             "flex shape without ocpus",
@@ -547,7 +568,7 @@ fn validate_lists_every_problem_at_once() {
         .stderr(
             "error: [DIR]/projects/p.yaml:8:10: `labels.team`: `a b` is not a valid label value: it may contain only letters, digits, `-`, `_` and `.`
 error: [DIR]/projects/p.yaml:7:9: `retry.interval`: 5s is under 30s: polling that often gets accounts throttled or banned (set `retry.allow_fast: true` to insist)
-error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `cpu`, `memory`, `disk`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
+error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
 ",
         )
         .run();
@@ -569,8 +590,8 @@ fn validate_lists_every_problem_in_one_file() {
         .stderr(
             "error: [DIR]/projects/p.yaml:7:1: `sim`: invalid type: string \"maybe\", expected a boolean
 error: [DIR]/projects/p.yaml:8:1: `retries`: unknown field `retries`, expected one of `name`, `provider`, `sim`, `kubevirt`, `oci`, `network`, `labels`, `retry`, `notify`, `logs`
-error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `cpu`, `memory`, `disk`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
-error: [DIR]/specs/s.yaml:7:1: `cloud_int`: unknown field `cloud_int`, expected one of `name`, `replicas`, `name_prefix`, `cpu`, `memory`, `disk`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
+error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
+error: [DIR]/specs/s.yaml:7:1: `cloud_int`: unknown field `cloud_int`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
 error: [DIR]/specs/s.yaml:8:1: `hunt`: invalid type: string \"often\", expected a boolean
 ",
         )
@@ -643,6 +664,22 @@ error: [DIR]/specs/s.yaml:6:18: `names[1]`: `A1_Main` is not a valid name: it ma
 error: [DIR]/specs/s.yaml:6:27: `names[2]`: `a1-main` is listed twice: each instance needs its own name
 ")
         .run();
+}
+
+#[test]
+fn an_empty_image_id_falls_back_to_the_filter() {
+    let spec = OCI_SPEC.replace("image: {os:", "image: {id: \"${IMAGE_OCID:-}\", os:");
+    let t = Test::new()
+        .file("projects/p.yaml", OCI_PROJECT)
+        .file("specs/s.yaml", &spec);
+    t.cmd("validate")
+        .stdout("ok: 1 projects, 1 specs, 0 templates, 1 project/spec plans\n")
+        .run();
+    t.cmd("p s plan -o yaml")
+        .env("IMAGE_OCID", "ocid1.image.oc1..pinned")
+        .stdout_unchecked()
+        .run()
+        .stdout_has("imageId: ocid1.image.oc1..pinned");
 }
 
 #[test]
