@@ -16,6 +16,9 @@ pub(crate) mod exit {
     pub(crate) const LOCKED: u8 = 3;
     /// Interrupted by a signal.
     pub(crate) const INTERRUPTED: u8 = 130;
+    /// stdout was a pipe whose reader closed it (`| head`): 128 + SIGPIPE, as a shell reports
+    /// for tools that SIGPIPE ends.
+    pub(crate) const BROKEN_PIPE: u8 = 141;
 }
 
 /// Why a run stopped early.

@@ -37,7 +37,7 @@ pub(super) async fn connect_options(
         opts.simulated = true;
         match project.kind() {
             ProviderKind::Kubevirt => {
-                let sim = start_kube_sim(state_dir).await?;
+                let sim = start_kube_sim(state_dir, project).await?;
                 opts.kubeconfig = Some(sim.kubeconfig());
                 Ok((opts, SimGuard::Kube(sim)))
             }
@@ -93,7 +93,10 @@ fn oci_sim_options(state_dir: &std::path::Path) -> crate::sim::oci::OciSimOption
 /// high-memory nodes of the shipped `web` spec, short import and boot times.
 /// `VAUTO_SIM_SCHEMA_DIR` makes it validate objects against CRD schemas (tests use it).
 #[cfg(feature = "sim")]
-async fn start_kube_sim(state_dir: &std::path::Path) -> Result<crate::sim::kube::KubeSim, Error> {
+async fn start_kube_sim(
+    state_dir: &std::path::Path,
+    project: &Project,
+) -> Result<crate::sim::kube::KubeSim, Error> {
     use crate::sim::kube::{KubeSimOptions, SimNode};
     let mut nodes = vec![
         SimNode::worker("worker-0", "zone-a"),
@@ -111,6 +114,15 @@ async fn start_kube_sim(state_dir: &std::path::Path) -> Result<crate::sim::kube:
         boot_duration: std::time::Duration::from_secs(3),
         seed: fastrand::u64(..),
         nodes,
+        // The project's names as they are: a real project rehearses with `sim: true` alone.
+        context: project
+            .kubevirt()
+            .and_then(|k| k.context.as_ref())
+            .map(|c| c.0.clone()),
+        namespace: project
+            .kubevirt()
+            .and_then(|k| k.namespace.as_ref())
+            .map(|n| n.0.clone()),
         ..KubeSimOptions::default()
     };
     crate::sim::kube::start(opts)

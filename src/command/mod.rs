@@ -39,6 +39,7 @@ pub fn main_entry() -> ExitCode {
             });
         }
     };
+    crate::ui::stdout::exit_quietly_on_broken_pipe();
     crate::ops::logging::init(args.verbose, args.quiet);
     crate::tls::install_crypto_provider();
     // The daemon handles signals itself: it finishes the action in flight before exiting.
@@ -179,6 +180,9 @@ pub(crate) fn open_logs(settings: &Settings, project: Option<&Project>) {
 
 fn completions(shell: clap_complete::Shell) -> Result<u8, Error> {
     let mut cmd = <Args as CommandFactory>::command();
-    clap_complete::generate(shell, &mut cmd, "vauto", &mut std::io::stdout());
+    // clap_complete panics on a write error; render first, then write like every other output.
+    let mut text = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "vauto", &mut text);
+    crate::ui::stdout::write(&String::from_utf8_lossy(&text));
     Ok(exit::OK)
 }

@@ -27,7 +27,7 @@ pub(super) fn planned_objects(plan: &Plan) -> Vec<(String, PlannedObject)> {
 pub(super) fn plan(settings: &Settings, plan: &Plan) -> Result<u8, Error> {
     let objects = planned_objects(plan);
     match settings.output {
-        Format::Table => print!("{}", crate::ui::table::plan_table(plan, &objects)),
+        Format::Table => crate::ui::stdout::write(&crate::ui::table::plan_table(plan, &objects)),
         Format::Yaml => {
             let mut s = String::new();
             for (_, o) in &objects {
@@ -40,7 +40,7 @@ pub(super) fn plan(settings: &Settings, plan: &Plan) -> Result<u8, Error> {
             for n in &plan.notes {
                 s.push_str(&format!("# note: {n}\n"));
             }
-            print!("{s}");
+            crate::ui::stdout::write(&s);
         }
         Format::Json => {
             #[derive(Serialize)]

@@ -30,7 +30,7 @@ pub(super) fn report(
         ReportError::Io { .. } => Error::Other(e.to_string()),
     })?;
     match settings.output {
-        Format::Table => print!("{}", render_table(&r)),
+        Format::Table => crate::ui::stdout::write(&render_table(&r)),
         f => crate::ui::output::print_doc(f, &r),
     }
     Ok(exit::OK)

@@ -7,6 +7,36 @@ use crate::config::{ConfigError, ConfigErrors, Project, yaml_files};
 use crate::error::{Error, exit};
 use crate::plan::{PlanOptions, check_all_templates};
 
+/// A spec that every project refuses: `vauto P S …` can never run it, nor can the daemon.
+fn unusable(
+    file: &std::path::Path,
+    spec: &crate::config::Spec,
+    refusals: &[String],
+) -> ConfigError {
+    let daemon = if !spec.schedules.is_empty() || spec.hunt {
+        " (so its schedules and hunt would never run)"
+    } else {
+        ""
+    };
+    ConfigError::file(
+        file,
+        format!(
+            "no project can use this spec{daemon}: {}; fix the spec or add a project for it",
+            refusals.join("; ")
+        ),
+    )
+}
+
+/// One error's reason without its file: for a list of refusals in another error.
+fn why(e: &ConfigError) -> String {
+    let at = e.line.map(|l| format!("line {l}: ")).unwrap_or_default();
+    if e.field.is_empty() {
+        format!("{at}{}", e.message)
+    } else {
+        format!("{at}`{}`: {}", e.field, e.message)
+    }
+}
+
 /// Checks everything under the config directory and lists every problem.
 pub(super) fn validate(settings: &Settings) -> Result<u8, Error> {
     let dir = &settings.dir;
@@ -27,20 +57,33 @@ pub(super) fn validate(settings: &Settings) -> Result<u8, Error> {
         }
     }
     let mut plans = 0;
+    let every_project_loaded = !projects.is_empty() && projects.len() == project_files.len();
     for f in &spec_files {
-        if let Err(e) = dir.load_spec(f, None) {
-            errs.extend(e.0);
-            continue;
-        }
-        // Plan the spec with every project whose provider it can run on.
-        for p in &projects {
-            let Ok(spec) = dir.load_spec(f, Some(p.kind())) else {
+        let unbound = match dir.load_spec(f, None) {
+            Ok(s) => s,
+            Err(e) => {
+                errs.extend(e.0);
                 continue;
+            }
+        };
+        // Plan the spec with every project whose provider it can run on.
+        let mut refusals = Vec::new();
+        for p in &projects {
+            let spec = match dir.load_spec(f, Some(p.kind())) {
+                Ok(s) => s,
+                Err(e) => {
+                    let why = e.0.first().map(why).unwrap_or_default();
+                    refusals.push(format!("`{}` ({}): {why}", p.name, p.kind().as_str()));
+                    continue;
+                }
             };
             match crate::plan::build(dir, p, &spec, &PlanOptions::default()) {
                 Ok(_) => plans += 1,
                 Err(e) => errs.extend(e.0),
             }
+        }
+        if every_project_loaded && refusals.len() == projects.len() {
+            errs.push(unusable(f, &unbound, &refusals));
         }
     }
     errs.extend(check_all_templates(dir));
@@ -48,13 +91,13 @@ pub(super) fn validate(settings: &Settings) -> Result<u8, Error> {
     errs.retain(|e| seen.insert(e.to_string()));
     let templates = count_templates(&dir.templates());
     if errs.is_empty() {
-        println!(
-            "ok: {} projects, {} specs, {} templates, {} project/spec plans",
+        crate::ui::stdout::write(&format!(
+            "ok: {} projects, {} specs, {} templates, {} project/spec plans\n",
             project_files.len(),
             spec_files.len(),
             templates,
             plans
-        );
+        ));
         Ok(exit::OK)
     } else {
         Err(Error::Config(ConfigErrors(errs)))

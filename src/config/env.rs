@@ -33,11 +33,15 @@ impl Env {
                 super::ReadError::Io(e) => ConfigError::file(&path, format!("cannot read: {e}")),
                 too_big => ConfigError::file(&path, too_big.to_string()),
             })?;
-            for item in dotenvy::from_read_iter(text.as_bytes()) {
-                let (k, v) =
-                    item.map_err(|e| ConfigError::file(&path, format!("bad line: {e}")))?;
-                dotenv.insert(k, v);
-            }
+            let bindings =
+                super::dotenv::parse(&text).map_err(|(line, column, message)| ConfigError {
+                    file: path.clone(),
+                    line: Some(line),
+                    column: Some(column),
+                    field: String::new(),
+                    message,
+                })?;
+            dotenv.extend(bindings);
         }
         Ok(Env {
             dotenv,

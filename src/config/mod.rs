@@ -1,7 +1,9 @@
 //! Loading and checking projects, specs and templates (no network, no side effects).
 
+mod dotenv;
 mod env;
 mod error;
+mod expand;
 mod kubevirt;
 mod names;
 mod oci;
@@ -185,10 +187,12 @@ impl ConfigDir {
             Some(ProviderKind::Oci) => oci::spec(&src, &s, &mut errs).map(ProviderSpec::Oci),
             None => Some(ProviderSpec::Unbound),
         };
+        let replicas = replicas_of(&s);
         match typed {
             Some(provider) if errs.is_empty() => Ok(Spec {
                 name: s.name,
-                replicas: s.replicas,
+                replicas,
+                names: s.names.iter().map(|n| n.0.clone()).collect(),
                 name_prefix: s.name_prefix,
                 provider,
                 cloud_init: s.cloud_init,
@@ -483,6 +487,46 @@ fn infer_provider(src: &Source, s: &SpecFile, errs: &mut Vec<ConfigError>) -> Op
     }
 }
 
+/// `replicas`, or as many as `names` lists, or 1.
+fn replicas_of(s: &SpecFile) -> u32 {
+    s.replicas
+        .unwrap_or_else(|| u32::try_from(s.names.len()).unwrap_or(u32::MAX).max(1))
+}
+
+/// `names:` holds one valid, distinct name per replica, and replaces `name_prefix`.
+fn check_names(src: &Source, s: &SpecFile, errs: &mut Vec<ConfigError>) {
+    if s.names.is_empty() {
+        return;
+    }
+    if s.name_prefix.is_some() {
+        errs.push(src.error(
+            "names",
+            "`names` and `name_prefix` both name the instances: keep one",
+        ));
+    }
+    let replicas = replicas_of(s);
+    if s.names.len() != replicas as usize {
+        errs.push(src.error(
+            "names",
+            format!(
+                "lists {} names but `replicas` is {replicas}: give one name per replica (or drop `replicas`)",
+                s.names.len()
+            ),
+        ));
+    }
+    for (i, n) in s.names.iter().enumerate() {
+        let field = format!("names[{i}]");
+        if let Some(p) = dns_label_problem(n) {
+            errs.push(src.error(&field, format!("`{n}` is not a valid name: it {p}")));
+        } else if s.names[..i].contains(n) {
+            errs.push(src.error(
+                &field,
+                format!("`{n}` is listed twice: each instance needs its own name"),
+            ));
+        }
+    }
+}
+
 fn check_spec(
     dir: &ConfigDir,
     src: &Source,
@@ -490,12 +534,13 @@ fn check_spec(
     provider: Option<ProviderKind>,
     errs: &mut Vec<ConfigError>,
 ) {
-    if s.replicas > MAX_REPLICAS {
+    if replicas_of(s) > MAX_REPLICAS {
         errs.push(src.error(
             "replicas",
-            format!("{} is too many: at most {MAX_REPLICAS}", s.replicas),
+            format!("{} is too many: at most {MAX_REPLICAS}", replicas_of(s)),
         ));
     }
+    check_names(src, s, errs);
     if let Some(prefix) = &s.name_prefix {
         check_name(src, "name_prefix", prefix, errs);
     }

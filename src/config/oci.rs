@@ -46,6 +46,38 @@ pub(crate) struct OciSpec {
     pub fault_domain: Option<Text>,
 }
 
+/// `image`: an OCID, a filter, or both, the OCID winning when it is not empty, so
+/// `id: "${IMAGE_OCID:-}"` beside a filter uses the filter until the variable is set.
+fn check_image(src: &Source, img: &Image, errs: &mut Vec<ConfigError>) {
+    let id = img.id.as_ref().filter(|i| !i.is_empty());
+    if let Some(id) = id
+        && !id.starts_with("ocid1.image.")
+    {
+        errs.push(src.error(
+            "image.id",
+            format!("`{id}` is not an image OCID (`ocid1.image.…`)"),
+        ));
+    }
+    let filter =
+        img.os_version.is_some() || !img.name_contains.is_empty() || img.compartment.is_some();
+    if id.is_none() && img.os.is_none() {
+        let why = if img.id.is_some() || filter {
+            "is required for an image filter when `id` is empty, e.g. `Canonical Ubuntu`"
+        } else {
+            "is required for an image filter, e.g. `Canonical Ubuntu`"
+        };
+        errs.push(src.error("image.os", why));
+    }
+    if let Some(c) = &img.compartment
+        && !(c.starts_with("ocid1.compartment.") || c.starts_with("ocid1.tenancy."))
+    {
+        errs.push(src.error(
+            "image.compartment",
+            format!("`{c}` is not a compartment OCID (`ocid1.compartment.…`, or `ocid1.tenancy.…` for the root)"),
+        ));
+    }
+}
+
 /// The OCI fields a spec file sets, by their names in the file.
 pub(super) fn fields_set(s: &SpecFile) -> Vec<&'static str> {
     [
@@ -133,25 +165,7 @@ fn check(src: &Source, s: &SpecFile, errs: &mut Vec<ConfigError>) {
             "image",
             "is required for oci: `{id: ocid1.image...}` or `{os, os_version}`",
         )),
-        Some(img) => match (&img.id, &img.os) {
-            (Some(id), None) if img.os_version.is_none() && img.name_contains.is_empty() => {
-                if !id.starts_with("ocid1.image.") {
-                    errs.push(src.error(
-                        "image.id",
-                        format!("`{id}` is not an image OCID (`ocid1.image.…`)"),
-                    ));
-                }
-            }
-            (Some(_), _) => errs.push(src.error(
-                "image",
-                "give either `id` or a filter (`os`, `os_version`, `name_contains`), not both",
-            )),
-            (None, None) => errs.push(src.error(
-                "image.os",
-                "is required for an image filter, e.g. `Canonical Ubuntu`",
-            )),
-            (None, Some(_)) => {}
-        },
+        Some(img) => check_image(src, img, errs),
     }
     if let Some(AdChoice::List(l)) = &s.placement.availability_domains
         && l.is_empty()

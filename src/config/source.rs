@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-use super::ConfigError;
 use super::env::{Env, with_env};
+use super::{ConfigError, ConfigErrors};
 
 /// One configuration file's text plus an index from field path to its position.
 #[derive(Debug)]
@@ -19,6 +19,8 @@ pub(crate) struct Source {
     pub text: String,
     /// Field path (`network.ipam.range`, `schedules[0].cron`) → (line, column), 1-based.
     index: HashMap<String, (usize, usize)>,
+    /// The first key written twice in one mapping (serde only says "duplicate field", at 1:1).
+    duplicate: Duplicate,
 }
 
 impl Source {
@@ -30,24 +32,79 @@ impl Source {
 
     /// A source from text already in memory.
     pub(crate) fn from_text(path: &Path, text: String) -> Source {
-        let index = index_positions(&text);
+        let (index, duplicate) = index_positions(&text);
         Source {
             path: path.to_path_buf(),
             text,
             index,
+            duplicate,
         }
     }
 
     /// Deserialises the whole file into `T`, rejecting unknown keys, expanding `${VAR}`.
-    pub(crate) fn parse<T: DeserializeOwned>(&self, env: &Env) -> Result<T, ConfigError> {
+    /// A file with several problems (two unknown keys, a wrong type) gets them all.
+    pub(crate) fn parse<T: DeserializeOwned>(&self, env: &Env) -> Result<T, ConfigErrors> {
         if self.text.trim().is_empty() {
-            return Err(ConfigError::file(
-                &self.path,
-                "file is empty: expected a YAML mapping",
-            ));
+            return Err(
+                ConfigError::file(&self.path, "file is empty: expected a YAML mapping").into(),
+            );
+        }
+        if let Some((field, (line, column), first)) = &self.duplicate {
+            return Err(ConfigError {
+                file: self.path.clone(),
+                line: Some(*line),
+                column: Some(*column),
+                field: field.clone(),
+                message: format!(
+                    "given twice in the same mapping (first on line {first}): keep one (YAML does not let the second replace the first)"
+                ),
+            }
+            .into());
         }
         let de = serde_yaml::Deserializer::from_str(&self.text);
-        let result = with_env(env, || serde_path_to_error::deserialize::<_, T>(de));
+        let first = match self.parse_with::<T, _>(env, de) {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let mut errs = vec![first];
+        self.more_errors::<T>(env, &mut errs);
+        Err(ConfigErrors(errs))
+    }
+
+    /// serde stops at the first problem: drop the field it named and read the file again,
+    /// until it reads or a problem has no field (a syntax error, a missing field).
+    fn more_errors<T: DeserializeOwned>(&self, env: &Env, errs: &mut Vec<ConfigError>) {
+        let Ok(mut value) = serde_yaml::from_str::<serde_yaml::Value>(&self.text) else {
+            return;
+        };
+        // A file has a few dozen keys; the bound only guards against a loop.
+        for _ in 0..50 {
+            let Some(last) = errs.last() else { return };
+            if last.field.is_empty() || !remove_field(&mut value, &last.field) {
+                return;
+            }
+            match self.parse_with::<T, _>(env, value.clone()) {
+                Ok(_) => return,
+                // Dropping a required field's bad value only makes it missing: said already.
+                Err(e) if e.message.starts_with("missing field") => return,
+                Err(e) if errs.iter().any(|x| x.field == e.field) => return,
+                Err(e) => errs.push(e),
+            }
+        }
+    }
+
+    fn parse_with<
+        'de,
+        T: DeserializeOwned,
+        D: serde::Deserializer<'de, Error = serde_yaml::Error>,
+    >(
+        &self,
+        env: &Env,
+        de: D,
+    ) -> Result<T, ConfigError> {
+        let result = with_env(env, || {
+            serde_path_to_error::deserialize::<_, T>(super::expand::Expand(de))
+        });
         result.map_err(|err| {
             let field = err.path().to_string();
             let inner = err.into_inner();
@@ -161,12 +218,55 @@ pub(crate) fn read_limited(path: &Path) -> Result<String, ReadError> {
         });
     }
     // The same words as `std::fs::read_to_string`.
-    String::from_utf8(bytes).map_err(|_| {
+    let text = String::from_utf8(bytes).map_err(|_| {
         ReadError::Io(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "stream did not contain valid UTF-8",
         ))
+    })?;
+    // Editors on Windows save "UTF-8 with BOM". YAML 1.2 allows a byte order mark at the
+    // start of a stream, but serde_yaml reads it as a second document, and a template would
+    // pass it on before `#cloud-config` (which cloud-init then ignores): drop it.
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
     })
+}
+
+/// Removes the mapping entry at `field` (`a.b`, `list[0].c`) from `value`; false when there is
+/// none, or it is a list item (removing one would shift the indexes of later errors).
+fn remove_field(value: &mut serde_yaml::Value, field: &str) -> bool {
+    let mut segments: Vec<&str> = Vec::new();
+    for part in field.split('.') {
+        let mut rest = part;
+        while let Some(open) = rest.find('[') {
+            segments.push(&rest[..open]);
+            let Some(close) = rest[open..].find(']') else {
+                return false;
+            };
+            segments.push(&rest[open..open + close + 1]);
+            rest = &rest[open + close + 1..];
+        }
+        segments.push(rest);
+    }
+    segments.retain(|s| !s.is_empty());
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    if last.starts_with('[') {
+        return false;
+    }
+    let mut cur = value;
+    for seg in parents {
+        let next = match seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            Some(i) => i.parse::<usize>().ok().and_then(|i| cur.get_mut(i)),
+            None => cur.get_mut(*seg),
+        };
+        let Some(next) = next else { return false };
+        cur = next;
+    }
+    cur.as_mapping_mut()
+        .is_some_and(|m| m.shift_remove(*last).is_some())
 }
 
 /// serde_yaml appends " at line N column M" to messages; we print the position ourselves.
@@ -187,13 +287,23 @@ fn clean_serde_message(msg: &str) -> String {
 
 #[derive(Debug)]
 enum Frame {
-    Map { key: Option<String>, path: String },
-    Seq { index: usize, path: String },
+    Map {
+        key: Option<String>,
+        path: String,
+        /// Keys seen so far in this mapping, with their line.
+        seen: HashMap<String, usize>,
+    },
+    Seq {
+        index: usize,
+        path: String,
+    },
 }
 
 struct Indexer {
     stack: Vec<Frame>,
     out: HashMap<String, (usize, usize)>,
+    /// The first key written twice in one mapping: (path, position, line of the first).
+    duplicate: Option<(String, (usize, usize), usize)>,
 }
 
 impl Indexer {
@@ -201,7 +311,7 @@ impl Indexer {
     fn value_path(&mut self) -> Option<String> {
         match self.stack.last_mut() {
             None => Some(String::new()),
-            Some(Frame::Map { key, path }) => {
+            Some(Frame::Map { key, path, .. }) => {
                 let k = key.take()?;
                 Some(if path.is_empty() {
                     k
@@ -229,12 +339,17 @@ impl MarkedEventReceiver for Indexer {
         match ev {
             Event::Scalar(value, ..) => {
                 if self.expecting_key() {
-                    if let Some(Frame::Map { key, path }) = self.stack.last_mut() {
+                    if let Some(Frame::Map { key, path, seen }) = self.stack.last_mut() {
                         let full = if path.is_empty() {
                             value.clone()
                         } else {
                             format!("{path}.{value}")
                         };
+                        if let Some(first) = seen.insert(value.clone(), pos.0)
+                            && self.duplicate.is_none()
+                        {
+                            self.duplicate = Some((full.clone(), pos, first));
+                        }
                         // Point at the key: that is where an operator looks.
                         self.out.entry(full).or_insert(pos);
                         *key = Some(value);
@@ -246,7 +361,11 @@ impl MarkedEventReceiver for Indexer {
             Event::MappingStart(..) => {
                 let path = self.value_path().unwrap_or_default();
                 self.out.entry(path.clone()).or_insert(pos);
-                self.stack.push(Frame::Map { key: None, path });
+                self.stack.push(Frame::Map {
+                    key: None,
+                    path,
+                    seen: HashMap::new(),
+                });
             }
             Event::SequenceStart(..) => {
                 let path = self.value_path().unwrap_or_default();
@@ -264,16 +383,20 @@ impl MarkedEventReceiver for Indexer {
     }
 }
 
-/// Builds the path → position index; a YAML syntax error just ends the index early
-/// (serde_yaml reports the syntax error itself, with its position).
-fn index_positions(text: &str) -> HashMap<String, (usize, usize)> {
+/// A key given twice in one mapping: (path, position of the second, line of the first).
+type Duplicate = Option<(String, (usize, usize), usize)>;
+
+/// Builds the path → position index and finds the first duplicate key; a YAML syntax error
+/// just ends the index early (serde_yaml reports the syntax error itself, with its position).
+fn index_positions(text: &str) -> (HashMap<String, (usize, usize)>, Duplicate) {
     let mut indexer = Indexer {
         stack: Vec::new(),
         out: HashMap::new(),
+        duplicate: None,
     };
     let mut parser = Parser::new_from_str(text);
     let _ = parser.load(&mut indexer, false);
-    indexer.out
+    (indexer.out, indexer.duplicate)
 }
 
 #[cfg(test)]

@@ -19,9 +19,12 @@ use crate::model::Action;
 pub(super) struct SpecFile {
     #[serde(default)]
     pub name: Text,
-    #[serde(default = "one")]
-    pub replicas: u32,
+    /// Defaults to the number of `names`, else 1.
+    pub replicas: Option<u32>,
     pub name_prefix: Option<Text>,
+    /// Exact instance names, one per replica, instead of `<name_prefix>-NN`.
+    #[serde(default)]
+    pub names: Vec<Text>,
     pub cpu: Option<u32>,
     pub memory: Option<Text>,
     pub disk: Option<Disk>,
@@ -52,6 +55,8 @@ pub(crate) struct Spec {
     pub replicas: u32,
     /// Instance names are `<name_prefix>-NN`; default the spec name.
     pub name_prefix: Option<Text>,
+    /// Exact instance names (`names:`), one per replica; empty: `<name_prefix>-NN`.
+    pub names: Vec<String>,
     /// The provider's part: size, image or disk, placement.
     pub provider: ProviderSpec,
     /// Cloud-init template and its variables.
@@ -96,10 +101,6 @@ impl Spec {
             _ => None,
         }
     }
-}
-
-fn one() -> u32 {
-    1
 }
 
 /// `disk:` (KubeVirt).
@@ -151,6 +152,8 @@ pub(crate) struct Image {
     /// Every string must occur in the image's display name.
     #[serde(default)]
     pub name_contains: Vec<Text>,
+    /// The compartment whose images the filter lists (default: the project's).
+    pub compartment: Option<Text>,
 }
 
 /// One `fallback:` entry (OCI flex sizes).

@@ -146,8 +146,15 @@ impl FromStr for CronExpr {
                 ));
             }
         };
-        let dow =
-            crontab_weekdays(rest[4]).map_err(|e| format!("invalid cron expression `{s}`: {e}"))?;
+        let fields_ok = |e: String| format!("invalid cron expression `{s}`: {e}");
+        if sec != "0" {
+            check_cron_field("second", sec, 0, 59).map_err(fields_ok)?;
+        }
+        check_cron_field("minute", rest[0], 0, 59).map_err(fields_ok)?;
+        check_cron_field("hour", rest[1], 0, 23).map_err(fields_ok)?;
+        check_cron_field("day of month", rest[2], 1, 31).map_err(fields_ok)?;
+        check_cron_field("month", rest[3], 1, 12).map_err(fields_ok)?;
+        let dow = crontab_weekdays(rest[4]).map_err(fields_ok)?;
         let full = format!(
             "{sec} {} {} {} {} {dow}",
             rest[0], rest[1], rest[2], rest[3]
@@ -163,6 +170,43 @@ impl FromStr for CronExpr {
             schedule,
         })
     }
+}
+
+/// Checks the numbers of one crontab field (`5`, `1-5`, `*/15`, `0,30`) against its range,
+/// because the `cron` crate's own messages name the wrong bound ("Minutes must be less than
+/// 59" while it accepts 59). Names (`JAN`, `MON`) are left to the crate.
+fn check_cron_field(name: &str, field: &str, lo: u32, hi: u32) -> Result<(), String> {
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (r, Some(s)),
+            None => (part, None),
+        };
+        if let Some(step) = step
+            && step.parse::<u32>().ok().filter(|s| *s > 0).is_none()
+        {
+            return Err(format!(
+                "the step `/{step}` of the {name} must be a whole number over 0"
+            ));
+        }
+        if range == "*" || range == "?" {
+            continue;
+        }
+        let ends: Vec<&str> = match range.split_once('-') {
+            Some((a, b)) => vec![a, b],
+            None => vec![range],
+        };
+        for end in ends {
+            // A name (`JAN`, `MON-FRI`) is not a number: the crate checks those.
+            if end.chars().any(|c| c.is_ascii_alphabetic()) {
+                continue;
+            }
+            match end.parse::<u32>() {
+                Ok(n) if (lo..=hi).contains(&n) => {}
+                _ => return Err(format!("{name} must be {lo}-{hi}, not `{end}`")),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Translates a crontab weekday field (0 or 7 = Sunday, 1 = Monday) to day names,
@@ -374,5 +418,37 @@ mod tests {
                 .contains("expected 5 fields")
         );
         assert!("61 * * * *".parse::<CronExpr>().is_err());
+    }
+
+    #[test]
+    fn cron_ranges_are_named_as_they_are() {
+        let err = |s: &str| s.parse::<CronExpr>().unwrap_err();
+        assert_eq!(
+            err("0 24 * * *"),
+            "invalid cron expression `0 24 * * *`: hour must be 0-23, not `24`"
+        );
+        assert_eq!(
+            err("60 * * * *"),
+            "invalid cron expression `60 * * * *`: minute must be 0-59, not `60`"
+        );
+        assert_eq!(
+            err("0 0 0 * *"),
+            "invalid cron expression `0 0 0 * *`: day of month must be 1-31, not `0`"
+        );
+        assert_eq!(
+            err("0 0 1 1-13 *"),
+            "invalid cron expression `0 0 1 1-13 *`: month must be 1-12, not `13`"
+        );
+        assert_eq!(
+            err("*/0 * * * *"),
+            "invalid cron expression `*/0 * * * *`: the step `/0` of the minute must be a whole number over 0"
+        );
+        for ok in [
+            "59 23 31 12 *",
+            "*/15 8-18 * JAN-MAR mon-fri",
+            "0,30 * 1 * 0",
+        ] {
+            assert!(ok.parse::<CronExpr>().is_ok(), "{ok}");
+        }
     }
 }

@@ -55,6 +55,13 @@ fn filter(default: &str) -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default))
 }
 
+/// Whether to colour a stream: only a terminal, and not when `NO_COLOR` is set to anything
+/// but the empty string (<https://no-color.org>). Redirected stderr, `journalctl` and log
+/// files get plain text.
+fn color(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// Installs the loggers: `RUST_LOG` wins for both; else `-v` raises and `-q` lowers the
 /// stderr level, and the files get `info` (every attempt and result) or `debug` with `-v`.
 pub(crate) fn init(verbose: u8, quiet: bool) {
@@ -71,6 +78,10 @@ pub(crate) fn init(verbose: u8, quiet: bool) {
     };
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(color(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR"),
+        ))
         .with_target(false)
         .with_filter(filter(stderr_default));
     let file = tracing_subscriber::fmt::layer()
@@ -140,6 +151,14 @@ pub(crate) fn prune(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(color(true, None));
+        assert!(color(true, Some("".into())));
+        assert!(!color(true, Some("1".into())));
+        assert!(!color(false, None));
+    }
 
     #[test]
     fn prune_deletes_only_dated_logs_older_than_keep_days() {

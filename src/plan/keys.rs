@@ -17,18 +17,69 @@ fn looks_like_key(s: &str) -> bool {
     ["ssh-", "ecdsa-", "sk-"].iter().any(|p| s.starts_with(p))
 }
 
+const KEY_LINE: &str =
+    "expected a public key line like `ssh-ed25519 AAAA… me@host`, or the path of a `.pub` file";
+
+/// The start of `k` for a message: key lines are long.
+fn shown(k: &str) -> String {
+    match k.char_indices().nth(24) {
+        Some((i, _)) => format!("{}…", &k[..i]),
+        None => k.to_string(),
+    }
+}
+
+/// Why an `authorized_keys` entry that is not a path is not a key line either, if it is not.
+fn not_a_key_line(k: &str) -> Option<String> {
+    let fields: Vec<&str> = k.split_whitespace().collect();
+    // Every OpenSSH key blob is base64 starting `AAAA` (the length of the type name).
+    if fields.first().is_some_and(|f| f.starts_with("AAAA")) {
+        return Some(format!(
+            "`{}` is not a public key line: the key type (`ssh-ed25519`, `ssh-rsa`, …) before the key is missing; {KEY_LINE}",
+            shown(k)
+        ));
+    }
+    if looks_like_key(k)
+        && !fields.get(1).is_some_and(|b| {
+            b.starts_with("AAAA")
+                && b.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"+/=".contains(&c))
+        })
+    {
+        return Some(format!(
+            "`{}` is not a public key line: the base64 key after `{}` is missing or malformed; {KEY_LINE}",
+            shown(k),
+            fields.first().copied().unwrap_or_default()
+        ));
+    }
+    None
+}
+
 impl SshKeys {
     /// Reads `ssh.authorized_keys` and the generated key; an error is (field, message).
     pub(crate) fn load(spec: &Spec) -> Result<SshKeys, (String, String)> {
         let mut out = SshKeys::default();
         for (i, k) in spec.ssh.authorized_keys.iter().enumerate() {
+            let k = k.trim();
+            if let Some(message) = not_a_key_line(k) {
+                return Err((format!("ssh.authorized_keys[{i}]"), message));
+            }
             if looks_like_key(k) {
-                out.keys.push(k.trim().to_string());
+                out.keys.push(k.to_string());
                 continue;
             }
             let path = resolve(spec, k);
             let text = read_limited(&path).map_err(|e| {
                 let message = match e {
+                    // A key line cut or pasted wrong, not a file name.
+                    ReadError::Io(e)
+                        if e.kind() == std::io::ErrorKind::NotFound
+                            && k.contains(char::is_whitespace) =>
+                    {
+                        format!(
+                            "`{}` is neither a public key line nor an existing file; {KEY_LINE}",
+                            shown(k)
+                        )
+                    }
                     ReadError::Io(e) => {
                         format!("cannot read public key file `{}`: {e}", path.display())
                     }

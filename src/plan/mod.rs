@@ -82,6 +82,29 @@ fn prefix(spec: &Spec) -> &str {
     spec.name_prefix.as_deref().unwrap_or(spec.name.as_str())
 }
 
+/// Replica `index`'s name: its entry in `names:`, else `<prefix>-NN`.
+fn name_of(spec: &Spec, prefix: &str, index: u32) -> String {
+    match spec.names.get(index as usize) {
+        Some(n) => n.clone(),
+        None => instance_name(prefix, index),
+    }
+}
+
+/// `--replicas` beyond the names a spec lists would mix `names` with `<prefix>-NN`.
+fn check_replicas_named(spec: &Spec, replicas: u32) -> Result<(), ConfigError> {
+    if spec.names.is_empty() || replicas as usize <= spec.names.len() {
+        return Ok(());
+    }
+    Err(spec_error(
+        spec,
+        "names",
+        format!(
+            "--replicas {replicas} asks for more instances than the {} names listed: add names for them",
+            spec.names.len()
+        ),
+    ))
+}
+
 /// Builds the plan: names, labels, addresses and rendered cloud-init for every replica.
 pub(crate) fn build(
     dir: &ConfigDir,
@@ -91,10 +114,12 @@ pub(crate) fn build(
 ) -> Result<Plan, ConfigErrors> {
     let replicas = opts.replicas.unwrap_or(spec.replicas);
     let prefix = prefix(spec).to_string();
+    check_replicas_named(spec, replicas)?;
     check_target(spec, &prefix, replicas, opts.target.as_deref())?;
     let mut errs = Vec::new();
     let mut notes = Vec::new();
-    if let Some(longest) = (replicas > 0).then(|| instance_name(&prefix, replicas - 1))
+    if let Some(longest) =
+        (replicas > 0 && spec.names.is_empty()).then(|| instance_name(&prefix, replicas - 1))
         && longest.len() > 63
     {
         errs.push(spec_error(
@@ -113,7 +138,7 @@ pub(crate) fn build(
     notes.extend(keys.notes.iter().cloned());
     let mut instances = Vec::new();
     for index in 0..replicas {
-        let name = instance_name(&prefix, index);
+        let name = name_of(spec, &prefix, index);
         if opts.target.as_ref().is_some_and(|t| *t != name) {
             continue;
         }
@@ -156,20 +181,20 @@ fn check_target(
     let Some(t) = target else {
         return Ok(());
     };
-    if (0..replicas).any(|i| instance_name(prefix, i) == t) {
+    if (0..replicas).any(|i| name_of(spec, prefix, i) == t) {
         return Ok(());
     }
     let last = if replicas == 0 {
         String::from("none")
     } else {
-        instance_name(prefix, replicas - 1)
+        name_of(spec, prefix, replicas - 1)
     };
     Err(ConfigError::file(
         &spec.file,
         format!(
             "--target `{t}` is not an instance of spec `{}` with {replicas} replicas (`{}` … `{last}`)",
             spec.name,
-            instance_name(prefix, 0)
+            name_of(spec, prefix, 0)
         ),
     ))
 }

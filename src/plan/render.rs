@@ -85,32 +85,118 @@ pub(crate) fn render_cloud_init(
     tmpl.render(ctx).map_err(|e| template_error(&file, &e))
 }
 
-/// Turns a minijinja error into a config error at the template's line.
+/// The names a template may use, in the order the README lists them.
+const VARIABLES: &[&str] = &[
+    "name",
+    "index",
+    "replica",
+    "hostname",
+    "static_ip",
+    "prefix_len",
+    "netmask",
+    "gateway",
+    "dns",
+    "project",
+    "spec",
+    "ssh_authorized_keys",
+    "vars",
+];
+
+/// Turns a minijinja error into a config error at the template's line (and column, when
+/// minijinja knows the span).
 pub(super) fn template_error(file: &std::path::Path, e: &minijinja::Error) -> ConfigError {
-    let mut msg = match e.kind() {
-        minijinja::ErrorKind::UndefinedError => "undefined variable".to_string(),
-        minijinja::ErrorKind::SyntaxError => "template syntax error".to_string(),
-        minijinja::ErrorKind::TemplateNotFound => "template not found".to_string(),
-        _ => "template error".to_string(),
+    if let Some(cycle) = include_cycle(e) {
+        return ConfigError {
+            file: file.to_path_buf(),
+            line: e.line(),
+            column: None,
+            field: String::new(),
+            message: format!(
+                "`{}` includes itself ({}): the include would never end; remove the `{{% include %}}` that closes the loop",
+                cycle[0],
+                cycle.join(" → ")
+            ),
+        };
+    }
+    let span = e
+        .template_source()
+        .zip(e.range())
+        .and_then(|(src, r)| Some((src, r.start, src.get(r)?)));
+    let message = match (e.kind(), span) {
+        // minijinja's own detail (`undefined value`) does not say which name; the span does.
+        (minijinja::ErrorKind::UndefinedError, Some((_, _, expr))) => undefined_message(expr),
+        _ => {
+            let what = match e.kind() {
+                minijinja::ErrorKind::UndefinedError => "undefined variable",
+                minijinja::ErrorKind::SyntaxError => "template syntax error",
+                minijinja::ErrorKind::TemplateNotFound => "template not found",
+                _ => "template error",
+            };
+            match e.detail() {
+                Some(d) => format!("{what}: {d}"),
+                None => what.to_string(),
+            }
+        }
     };
-    if let Some(d) = e.detail() {
-        msg.push_str(": ");
-        msg.push_str(d);
-    }
-    if e.kind() == minijinja::ErrorKind::UndefinedError
-        && let Some(src) = e.template_source()
-        && let Some(span) = e.range()
-        && let Some(expr) = src.get(span)
-    {
-        msg.push_str(&format!("`{expr}` is not defined (variables: name, index, replica, hostname, static_ip, prefix_len, netmask, gateway, dns, project, spec, ssh_authorized_keys, vars.NAME)"));
-    }
+    // Only an undefined name has a span that points at what is wrong (a syntax error's
+    // points wherever the parser gave up).
+    let column = span
+        .filter(|_| e.kind() == minijinja::ErrorKind::UndefinedError)
+        .map(|(src, start, _)| {
+            let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
+            src[line_start..start].chars().count() + 1
+        });
     ConfigError {
         file: file.to_path_buf(),
         line: e.line(),
-        column: None,
+        column: e.line().and(column),
         field: String::new(),
-        message: msg,
+        message,
     }
+}
+
+/// The templates of an `{% include %}` loop (`a.j2`, `b.j2`, `a.j2`), read from the chain of
+/// "error in" errors minijinja builds until its recursion limit stops it (a bare "error in
+/// `t.j2`" at the top says nothing).
+fn include_cycle(e: &minijinja::Error) -> Option<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    // Each link is a `BadInclude` named after the including template.
+    while let Some(err) = cur {
+        if err.kind() != minijinja::ErrorKind::BadInclude {
+            return None;
+        }
+        let name = err.name()?.to_string();
+        let closes = names.contains(&name);
+        names.push(name);
+        if closes {
+            return Some(names);
+        }
+        cur = std::error::Error::source(err).and_then(|s| s.downcast_ref::<minijinja::Error>());
+    }
+    None
+}
+
+/// `` `hostnmae` is undefined (did you mean `hostname`?) `` and the names that exist.
+fn undefined_message(expr: &str) -> String {
+    let expr = expr.trim();
+    // `vars.x` (or `vars["x"]`) is a missing key of the spec's `cloud_init.vars`.
+    let head = expr
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or(expr);
+    let known: Vec<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
+    let hint = if head == "vars" {
+        " (a key of the spec's `cloud_init.vars`)".to_string()
+    } else {
+        crate::config::did_you_mean(head, &known)
+            .map(|k| format!(" (did you mean `{k}`?)"))
+            .unwrap_or_default()
+    };
+    format!(
+        "`{expr}` is undefined{hint}: the variables are {}, and vars.NAME for each key of `cloud_init.vars`",
+        VARIABLES[..VARIABLES.len() - 1].join(", ")
+    )
 }
 
 fn default_user_data(inst: &DesiredInstance) -> String {
@@ -222,7 +308,23 @@ mod tests {
         assert!(err.contains("t.yaml.j2:3"), "{err}");
         assert!(err.contains("undefined"), "{err}");
         let err = render("{{ hostnmae }}").unwrap_err();
-        assert!(err.contains("hostnmae"), "{err}");
+        assert!(err.contains("t.yaml.j2:1:4: `hostnmae` is undefined (did you mean `hostname`?): the variables are name,"), "{err}");
+        let err = render("a\nb: {{ vars.missing }}\n").unwrap_err();
+        assert!(
+            err.contains(
+                "t.yaml.j2:2:7: `vars.missing` is undefined (a key of the spec's `cloud_init.vars`)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_include_loop_names_the_templates() {
+        let err = render("a\n{% include \"t.yaml.j2\" %}\n").unwrap_err();
+        assert!(
+            err.ends_with("t.yaml.j2:2: `t.yaml.j2` includes itself (t.yaml.j2 → t.yaml.j2): the include would never end; remove the `{% include %}` that closes the loop"),
+            "{err}"
+        );
     }
 
     #[test]

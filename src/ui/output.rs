@@ -178,7 +178,7 @@ pub(crate) fn print_doc<T: Serialize>(format: Format, value: &T) {
             .map(|s| s + "\n")
             .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}\n")),
     };
-    let _ = std::io::stdout().write_all(text.as_bytes());
+    super::stdout::write(&text);
 }
 
 impl Observer for Printer {

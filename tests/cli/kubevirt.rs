@@ -572,3 +572,27 @@ deploy: 4 succeeded, 1 failed in [T]
         rows[0]
     );
 }
+
+#[test]
+fn a_real_project_rehearses_on_the_simulator_by_adding_sim_true() {
+    // A production project names its context and namespace; `sim: true` alone must do.
+    let t = Test::new()
+        .file(
+            "projects/p.yaml",
+            "provider: kubevirt\nsim: true\nkubevirt: {context: ocp-prod, namespace: vms-prod}\nnetwork: {bridge: br1}\n",
+        )
+        .file(
+            "specs/s.yaml",
+            "cpu: 1\nmemory: 1Gi\ndisk: {size: 5Gi, source: {registry: \"docker://r.local/x:1\"}}\n",
+        );
+    t.cmd("p s status")
+        .stdout("no managed instances match v-auto/managed=true,v-auto/project=p,v-auto/spec=s\n[SIMULATED] 0 instances on the built-in kubevirt simulator\n")
+        .run();
+    let kubeconfig =
+        std::fs::read_to_string(t.path().join(".vauto/sim/kube/kubeconfig")).unwrap_or_default();
+    assert!(
+        kubeconfig.contains("current-context: \"ocp-prod\"")
+            && kubeconfig.contains("namespace: \"vms-prod\""),
+        "{kubeconfig}"
+    );
+}

@@ -11,4 +11,5 @@ mod harness;
 mod kubevirt;
 mod oci;
 mod report;
+mod streams;
 mod usage;

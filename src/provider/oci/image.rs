@@ -46,7 +46,9 @@ impl Images {
             shape: Some(spec.shape.0.clone()),
         };
         let names: Vec<String> = image.name_contains.iter().map(|n| n.0.clone()).collect();
-        let key = format!("{query:?}{names:?}");
+        // Platform images may live elsewhere (`image.compartment`, e.g. the tenancy's root).
+        let compartment = image.compartment.as_deref().unwrap_or(compartment);
+        let key = format!("{compartment}{query:?}{names:?}");
         let mut cache = self.cache.lock().await;
         if let Some(hit) = cache.get(&key) {
             return Ok(hit.clone());

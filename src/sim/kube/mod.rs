@@ -88,6 +88,11 @@ pub struct KubeSimOptions {
     pub continue_ttl: Duration,
     /// The fake nodes the scheduler picks from.
     pub nodes: Vec<SimNode>,
+    /// The kubeconfig's context name (default `vauto-sim`): a real project's
+    /// `kubevirt.context`, so that adding `sim: true` is all a rehearsal needs.
+    pub context: Option<String>,
+    /// The context's namespace (default `default`).
+    pub namespace: Option<String>,
 }
 
 impl Default for KubeSimOptions {
@@ -111,6 +116,8 @@ impl Default for KubeSimOptions {
                 SimNode::worker("worker-1", "zone-b"),
                 SimNode::worker("worker-2", "zone-c"),
             ],
+            context: None,
+            namespace: None,
         }
     }
 }
@@ -237,7 +244,7 @@ pub async fn start(opts: KubeSimOptions) -> Result<KubeSim, String> {
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let kubeconfig = dir.join("kubeconfig");
-    write_kubeconfig(&kubeconfig, addr, &opts.token)?;
+    write_kubeconfig(&kubeconfig, addr, &opts)?;
 
     let shared = Arc::new(api::Shared {
         fault_rng: Mutex::new(fastrand::Rng::with_seed(opts.seed)),
@@ -283,14 +290,17 @@ pub async fn serve_forever(opts: KubeSimOptions) -> Result<(), String> {
 }
 
 /// Writes a kubeconfig for `http://addr` with the bearer token, readable only by the owner.
-fn write_kubeconfig(path: &Path, addr: SocketAddr, token: &str) -> Result<(), String> {
-    // JSON strings are valid YAML double-quoted scalars, so this quotes any token safely.
-    let quoted = serde_json::to_string(token).map_err(|e| format!("cannot encode token: {e}"))?;
+fn write_kubeconfig(path: &Path, addr: SocketAddr, opts: &KubeSimOptions) -> Result<(), String> {
+    // JSON strings are valid YAML double-quoted scalars, so this quotes any name safely.
+    let json = |s: &str| serde_json::to_string(s).map_err(|e| format!("cannot encode: {e}"));
+    let quoted = json(&opts.token)?;
+    let context = json(opts.context.as_deref().unwrap_or("vauto-sim"))?;
+    let namespace = json(opts.namespace.as_deref().unwrap_or("default"))?;
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: vauto-sim\n  cluster:\n    server: http://{addr}\n\
          users:\n- name: vauto-sim\n  user:\n    token: {quoted}\n\
-         contexts:\n- name: vauto-sim\n  context:\n    cluster: vauto-sim\n    user: vauto-sim\n    namespace: default\n\
-         current-context: vauto-sim\npreferences: {{}}\n"
+         contexts:\n- name: {context}\n  context:\n    cluster: vauto-sim\n    user: vauto-sim\n    namespace: {namespace}\n\
+         current-context: {context}\npreferences: {{}}\n"
     );
     store::write_atomic(path, text.as_bytes(), true)
 }
