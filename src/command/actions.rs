@@ -223,7 +223,7 @@ async fn act<P: Provider>(
         _ => return Err(Error::Usage(format!("`{action}` is not a provider action"))),
     };
     printer.finish(action.as_str(), &reports, started.elapsed());
-    Ok(if Summary::of(&reports).failed > 0 {
+    Ok(if Summary::of(&reports).failed() {
         exit::FAILED
     } else {
         exit::OK

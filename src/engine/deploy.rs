@@ -81,9 +81,55 @@ pub(crate) async fn deploy<P: Provider>(
     Ok(results.into_iter().flatten().collect())
 }
 
-fn emit(observer: &dyn Observer, out: &mut Vec<ResourceReport>, r: ResourceReport) {
-    observer.event(Event::Report(Box::new(r.clone())));
-    out.push(r);
+/// Records `r` as the outcome of its object so far: each object is reported once per run.
+///
+/// A later attempt finds what an earlier one created (`Skipped`, "already exists"): the
+/// object stays `created`. Any other later outcome is the object's final one and replaces
+/// the earlier, in the earlier's place.
+fn record(out: &mut Vec<ResourceReport>, r: ResourceReport) {
+    match out
+        .iter_mut()
+        .find(|o| o.kind == r.kind && o.name == r.name)
+    {
+        Some(old) if old.outcome == Outcome::Success && r.outcome == Outcome::Skipped => {}
+        Some(old) => *old = r,
+        None => out.push(r),
+    }
+}
+
+/// Folds the wait's report into the created object's: one line says it was created and
+/// runs (or does not), with the addresses the wait found.
+fn record_wait(out: &mut Vec<ResourceReport>, waited: ResourceReport) {
+    let Some(old) = out
+        .iter_mut()
+        .find(|o| o.kind == waited.kind && o.name == waited.name)
+    else {
+        out.push(waited);
+        return;
+    };
+    let mut details = waited.details;
+    let before = std::mem::take(&mut old.details);
+    for (slot, earlier) in [
+        (&mut details.availability_domain, before.availability_domain),
+        (&mut details.id, before.id),
+        (&mut details.launch_result, before.launch_result),
+        (&mut details.shape, before.shape),
+        (&mut details.size, before.size),
+        (&mut details.warning, before.warning),
+    ] {
+        if slot.is_none() {
+            *slot = earlier;
+        }
+    }
+    old.details = details;
+    old.reason = match (old.reason.is_empty(), waited.reason.is_empty()) {
+        (true, _) => waited.reason,
+        (false, true) => std::mem::take(&mut old.reason),
+        (false, false) => format!("{}, {}", old.reason, waited.reason),
+    };
+    if waited.outcome == Outcome::Failed {
+        old.outcome = Outcome::Failed;
+    }
 }
 
 async fn deploy_one<P: Provider>(
@@ -107,10 +153,12 @@ async fn deploy_one<P: Provider>(
     };
     if let Some(e) = found.filter(|e| e.complete) {
         run.skip_existing(e);
-        return run.out;
-    }
-    if let Some(placements) = run.placements().await {
+    } else if let Some(placements) = run.placements().await {
         run.attempt_rounds(&placements).await;
+    }
+    // Told once the instance is done, so that a retried object shows only its final outcome.
+    for r in &run.out {
+        observer.event(Event::Report(Box::new(r.clone())));
     }
     run.out
 }
@@ -138,7 +186,7 @@ struct InstanceRun<'a, P: Provider> {
 
 impl<P: Provider> InstanceRun<'_, P> {
     fn emit(&mut self, r: ResourceReport) {
-        emit(self.observer, &mut self.out, r);
+        record(&mut self.out, r);
     }
 
     fn fail(&mut self, reason: String) {
@@ -337,15 +385,24 @@ impl<P: Provider> InstanceRun<'_, P> {
             .await;
         let r = match waited {
             Ok(r) => r,
-            Err(e) => ResourceReport::new(
-                name,
-                "Instance",
-                name,
-                Outcome::Failed,
-                format!("not running: {}", e.message),
-            ),
+            Err(e) => {
+                // The object the wait was about: the last one created (the VM, the instance).
+                let (kind, rname) = self
+                    .out
+                    .last()
+                    .map_or(("Instance".to_string(), name.clone()), |o| {
+                        (o.kind.clone(), o.name.clone())
+                    });
+                ResourceReport::new(
+                    name,
+                    &kind,
+                    &rname,
+                    Outcome::Failed,
+                    format!("not running: {}", e.message),
+                )
+            }
         };
-        self.emit(r);
+        record_wait(&mut self.out, r);
     }
 
     /// What follows a failed attempt; the observers hear of the failure and the wait.

@@ -169,7 +169,7 @@ fn capacity_exhausted_in_three_domains_then_success() {
         .cmd("p s deploy")
         .stdout(
             "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 0 failed in [T]
+deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr(format!(
@@ -202,7 +202,7 @@ fn fallback_size_is_tried_before_waiting() {
         .cmd("p s deploy")
         .stdout(
             "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-2
-deploy: 1 succeeded, 0 failed in [T]
+deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr(format!("{IMAGE_NOTE}s-01: attempt 1 in SIM-REGION-1-AD-2 2 OCPU/12 GB failed (capacity): out of capacity (500 `InternalError`: Out of host capacity)\n"))
@@ -247,7 +247,7 @@ fn transient_faults_and_throttling_still_give_exactly_the_replicas() {
 [SKIPPED] Instance s-02: already exists
 [SKIPPED] Instance s-03: already exists
 [SKIPPED] Instance s-04: already exists
-deploy: 4 skipped, 0 failed in [T]
+deploy: 4 instances: 4 skipped in [T]
 ",
         )
         .run();
@@ -340,7 +340,7 @@ fn deploy_status_power_delete_round_trip() {
         .cmd("p s stop --target s-02 --wait")
         .stdout(
             "[SUCCESS] Instance s-02: stopped  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]
-stop: 1 succeeded, 0 failed in [T]
+stop: 1 instance: 1 stopped in [T]
 ",
         )
         .run();
@@ -348,7 +348,7 @@ stop: 1 succeeded, 0 failed in [T]
         .cmd("p s stop --target s-02")
         .stdout(
             "[SKIPPED] Instance s-02: already stopped  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]
-stop: 1 skipped, 0 failed in [T]
+stop: 1 instance: 1 skipped in [T]
 ",
         )
         .run();
@@ -356,7 +356,7 @@ stop: 1 skipped, 0 failed in [T]
         .cmd("p s start --target s-02 --wait")
         .stdout(
             "[SUCCESS] Instance s-02: started  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]
-start: 1 succeeded, 0 failed in [T]
+start: 1 instance: 1 started in [T]
 ",
         )
         .run();
@@ -384,7 +384,7 @@ start: 1 succeeded, 0 failed in [T]
         .cmd("p s deploy")
         .stdout(
             "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000003[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 0 failed in [T]
+deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr(IMAGE_NOTE)
@@ -457,7 +457,7 @@ fn wait_lock_queues_behind_the_holder_and_runs_once_it_lets_go() {
         .cmd("p s deploy --wait-lock")
         .stdout(
             "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 0 failed in [T]
+deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr(IMAGE_NOTE)
@@ -569,7 +569,7 @@ fn interrupt_exits_130_and_releases_the_lock() {
         .status(1)
         .stdout(
             "[FAILED] Instance s-01: gave up after 1 attempt, last: out of capacity (500 `InternalError`: Out of host capacity)
-deploy: 1 failed in [T]
+deploy: 1 instance: 1 failed in [T]
 ",
         )
         .stderr(format!("{IMAGE_NOTE}s-01: attempt 1 in SIM-REGION-1-AD-1 2 OCPU/12 GB failed (capacity): out of capacity (500 `InternalError`: Out of host capacity)\n"))
@@ -585,7 +585,7 @@ fn a_subnet_without_dns_gets_no_hostname_label() {
         .cmd("p s deploy")
         .stdout(
             "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 0 failed in [T]
+deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr(IMAGE_NOTE)
@@ -601,7 +601,7 @@ deploy: 1 succeeded, 0 failed in [T]
         .stdout(
             "[SKIPPED] Instance s-01: already exists
 [SUCCESS] Instance s-02: launched  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 1 skipped, 0 failed in [T]
+deploy: 2 instances: 1 created, 1 skipped in [T]
 ",
         )
         .stderr(IMAGE_NOTE)
@@ -633,7 +633,7 @@ fn start_survives_capacity_and_waits_through_stopping() {
         .cmd("p s start --wait")
         .stdout(
             "[SUCCESS] Instance s-01: started  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]
-start: 1 succeeded, 0 failed in [T]
+start: 1 instance: 1 started in [T]
 ",
         )
         .stderr_unchecked()
@@ -659,7 +659,7 @@ fn a_replayed_retry_token_of_a_terminated_instance_launches_a_new_generation() {
     let launched = |n: u32| {
         format!(
             "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an00000{n}[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 0 failed in [T]
+deploy: 1 instance: 1 created in [T]
 "
         )
     };
@@ -672,7 +672,7 @@ deploy: 1 succeeded, 0 failed in [T]
         .cmd("p s delete --yes")
         .stdout(
             "[DELETED] Instance s-01: terminating  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]
-delete: 1 deleted, 0 failed in [T]
+delete: 1 instance: 1 deleted in [T]
 ",
         )
         .run();
@@ -697,7 +697,7 @@ delete: 1 deleted, 0 failed in [T]
     // The new generation was saved: a re-run skips the live instance.
     env.t
         .cmd("p s deploy")
-        .stdout("[SKIPPED] Instance s-01: already exists\ndeploy: 1 skipped, 0 failed in [T]\n")
+        .stdout("[SKIPPED] Instance s-01: already exists\ndeploy: 1 instance: 1 skipped in [T]\n")
         .run();
     assert_eq!(env.states().len(), 2);
 }
@@ -727,7 +727,7 @@ fn terminated_answers_move_at_most_three_generations_per_attempt() {
         .cmd("p s deploy")
         .stdout(
             "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000004[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 0 failed in [T]
+deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr(format!(

@@ -209,7 +209,7 @@ fn a_torn_journal_line_keeps_the_next_record_whole_and_report_counts_it() {
         .cmd("p s deploy")
         .stdout(
             "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 0 failed in [T]
+deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr(crate::oci::IMAGE_NOTE)
