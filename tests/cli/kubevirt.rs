@@ -589,3 +589,21 @@ deploy: 1 instance: 1 failed; 4 objects: 3 created, 1 failed in [T]
         rows[0]
     );
 }
+
+#[test]
+fn delete_dry_run_lists_the_instances_and_objects_and_changes_nothing() {
+    let env = Env::new(|_| {});
+    env.t
+        .cmd("p s deploy --parallel 1")
+        .stdout_unchecked()
+        .run();
+    env.t
+        .cmd("p s delete --dry-run --target s-02")
+        .stdout(
+            "dry run: `delete` would delete 1 instance and 4 objects (it only read; nothing is changed):
+s-02: VirtualMachine s-02, DataVolume s-02-disk, NetworkAttachmentDefinition s-02-net, Secret s-02-cloudinit  id=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx
+",
+        )
+        .run();
+    assert_eq!(env.objects(), full(2));
+}

@@ -771,3 +771,79 @@ fn the_deadline_bounds_the_whole_run() {
         started.elapsed()
     );
 }
+
+#[test]
+fn target_takes_a_name_an_ocid_or_a_glob_and_a_miss_names_what_exists() {
+    let env = Env::new(|_| {});
+    env.t
+        .cmd("p s deploy --replicas 3 --parallel 1 --wait")
+        .stdout_unchecked()
+        .stderr(IMAGE_NOTE)
+        .run();
+    // A typo fails (cron notices) and says what exists.
+    for action in ["status", "start", "stop --wait", "delete --yes"] {
+        env.t
+            .cmd(&format!("p s {action} --target s-1"))
+            .status(1)
+            .stderr(
+                "error: no instance `s-1` in p/s; known: s-01, s-02, s-03; did you mean `s-01`?\n",
+            )
+            .run();
+    }
+    env.t
+        .cmd("p status --target x-0*")
+        .status(1)
+        .stderr("error: no instance `x-0*` in p; known: s-01, s-02, s-03\n")
+        .run();
+    // A glob.
+    let st = env
+        .t
+        .cmd("p s status -o json --target s-0*")
+        .stdout_unchecked()
+        .run();
+    let rows: serde_json::Value = serde_json::from_str(&st.raw_stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 3);
+    let ocid = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "s-02")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // An OCID.
+    env.t
+        .cmd(&format!("p s stop --wait --target {ocid}"))
+        .stdout(
+            "[SUCCESS] Instance s-02: stopped  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]
+stop: 1 instance: 1 stopped in [T]
+",
+        )
+        .run();
+    // A dry run lists what a delete would remove, reading only.
+    env.t
+        .cmd("p s delete --dry-run --target *-0?")
+        .stdout(
+            "dry run: `delete` would delete 3 instances and 3 objects (it only read; nothing is changed):
+s-03: Instance s-03  id=ocid1.instance.oc1.sim-region-1.an000003[RANDOM]
+s-02: Instance s-02  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]
+s-01: Instance s-01  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]
+",
+        )
+        .run();
+    assert_eq!(env.live().len(), 3);
+    // Only `*` and `?` are wildcards: a bracket is a literal character.
+    env.t
+        .cmd("p s delete --yes --target s-0[13]")
+        .status(1)
+        .stderr(
+            "error: no instance `s-0[13]` in p/s; known: s-01, s-02, s-03; did you mean `s-01`?\n",
+        )
+        .run();
+    env.t
+        .cmd("p s delete --yes --parallel 1 --target s-0*")
+        .stdout_unchecked()
+        .run();
+    assert_eq!(env.live().len(), 0);
+}
