@@ -153,6 +153,11 @@ async fn deploy_one<P: Provider>(
     };
     if let Some(e) = found.filter(|e| e.complete) {
         run.skip_existing(e);
+        // An instance that exists but is stopped is not deployed until it runs: with `--wait`
+        // it is started (a capacity hunt, when it comes to that, is a start, not a success).
+        if opts.wait && e.stopped() {
+            run.start_stopped(e).await;
+        }
     } else if let Some(placements) = run.placements().await {
         run.attempt_rounds(&placements).await;
     }
@@ -195,16 +200,22 @@ impl<P: Provider> InstanceRun<'_, P> {
         self.emit(r);
     }
 
-    /// Every resource of a complete instance is `[SKIPPED]`.
+    /// Every resource of a complete instance is `[SKIPPED]`; the instance's own line says
+    /// its state when it is not running (`exists (STOPPED)`).
     fn skip_existing(&mut self, e: &Existing) {
         let name = self.inst.name.clone();
+        let state = e.state.as_deref().filter(|_| !e.running());
         for (kind, rname) in &e.resources {
+            let reason = match state {
+                Some(s) if *rname == name => format!("exists ({s})"),
+                _ => "already exists".to_string(),
+            };
             self.emit(ResourceReport::new(
                 &name,
                 kind,
                 rname,
                 Outcome::Skipped,
-                "already exists",
+                reason,
             ));
         }
         if e.resources.is_empty() {
@@ -216,6 +227,19 @@ impl<P: Provider> InstanceRun<'_, P> {
                 "already exists",
             ));
         }
+    }
+
+    /// Starts a stopped instance and waits for it, retried like `start`; its line replaces
+    /// the `[SKIPPED]` one.
+    async fn start_stopped(&mut self, e: &Existing) {
+        let opts = super::PowerOptions {
+            action: crate::model::Power::Start,
+            wait: true,
+            parallel: 1,
+            policy: self.opts.policy.clone(),
+        };
+        let r = super::power::power_one(self.provider, e, &opts, self.started, self.observer).await;
+        self.emit(r);
     }
 
     /// The placements to go through, or `None` when the instance failed getting them.

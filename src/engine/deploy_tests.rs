@@ -235,6 +235,7 @@ fn existing(name: &str) -> Existing {
         id: format!("id-{name}"),
         complete: true,
         resources: vec![("Instance".into(), name.into())],
+        state: None,
     }
 }
 

@@ -145,8 +145,10 @@ impl ResourceReport {
 /// Counts of each outcome among instances or among objects.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct Counts {
-    /// Created, started or stopped as asked.
+    /// Created or stopped as asked.
     pub success: usize,
+    /// Started (by `start`, or by a `deploy --wait` that found the instance stopped).
+    pub started: usize,
     /// Nothing to do.
     pub skipped: usize,
     /// Could not be done.
@@ -156,8 +158,9 @@ pub(crate) struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, outcome: Outcome) {
-        match outcome {
+    fn add(&mut self, r: &ResourceReport) {
+        match r.outcome {
+            Outcome::Success if r.reason.starts_with("started") => self.started += 1,
             Outcome::Success => self.success += 1,
             Outcome::Skipped => self.skipped += 1,
             Outcome::Failed => self.failed += 1,
@@ -167,7 +170,7 @@ impl Counts {
 
     /// How many were counted.
     pub(crate) fn total(&self) -> usize {
-        self.success + self.skipped + self.failed + self.deleted
+        self.success + self.started + self.skipped + self.failed + self.deleted
     }
 }
 
@@ -187,7 +190,7 @@ impl Summary {
         let mut s = Summary::default();
         let mut names: Vec<&str> = Vec::new();
         for r in reports {
-            s.objects.add(r.outcome);
+            s.objects.add(r);
             if !names.contains(&r.instance.as_str()) {
                 names.push(&r.instance);
             }
@@ -195,14 +198,15 @@ impl Summary {
         for name in names {
             let own: Vec<&ResourceReport> = reports.iter().filter(|r| r.instance == name).collect();
             let main = own.iter().find(|r| r.name == name).or(own.last());
-            let outcome = if own.iter().any(|r| r.outcome == Outcome::Failed) {
-                Outcome::Failed
-            } else if own.iter().any(|r| r.outcome == Outcome::Success) {
-                Outcome::Success
-            } else {
-                main.map_or(Outcome::Skipped, |r| r.outcome)
-            };
-            s.instances.add(outcome);
+            let failed = own.iter().find(|r| r.outcome == Outcome::Failed);
+            let success = own.iter().find(|r| r.outcome == Outcome::Success);
+            let skipped = ResourceReport::new(name, "", name, Outcome::Skipped, "");
+            // A start is what happened to the instance when its own object was started.
+            let started = main.filter(|r| r.outcome == Outcome::Success);
+            match failed.or(started).or(success).or(main) {
+                Some(r) => s.instances.add(r),
+                None => s.instances.add(&skipped),
+            }
         }
         s
     }
@@ -220,6 +224,7 @@ impl Summary {
             let noun = if n == 1 { one } else { many };
             let words: Vec<String> = [
                 (c.success, done),
+                (c.started, "started"),
                 (c.deleted, "deleted"),
                 (c.skipped, "skipped"),
                 (c.failed, "failed"),

@@ -596,8 +596,10 @@ deploy: 1 instance: 1 created in [T]
         .unwrap()
         .replace("\"public subnet-main-vcn\"", oci::catalog::SUBNET_ID);
     std::fs::write(&project, text).unwrap();
+    // The simulator's 300 ms of PROVISIONING may or may not be over by now: either is a skip.
     env.t
         .cmd("p s deploy --replicas 2 --parallel 1")
+        .normalize(r"exists \(PROVISIONING\)", "already exists")
         .stdout(
             "[SKIPPED] Instance s-01: already exists
 [SUCCESS] Instance s-02: launched  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
@@ -695,8 +697,10 @@ delete: 1 instance: 1 deleted in [T]
     assert!(!states[1].contains("TERMINAT"), "{states:?}");
     assert_eq!(env.live(), BTreeMap::from([("s-01".to_string(), 1)]));
     // The new generation was saved: a re-run skips the live instance.
+    // The simulator's 300 ms of PROVISIONING may or may not be over by now: either is a skip.
     env.t
         .cmd("p s deploy")
+        .normalize(r"exists \(PROVISIONING\)", "already exists")
         .stdout("[SKIPPED] Instance s-01: already exists\ndeploy: 1 instance: 1 skipped in [T]\n")
         .run();
     assert_eq!(env.states().len(), 2);
@@ -846,4 +850,39 @@ s-01: Instance s-01  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]
         .stdout_unchecked()
         .run();
     assert_eq!(env.live().len(), 0);
+}
+
+#[test]
+fn a_stopped_instance_says_so_and_deploy_wait_starts_it() {
+    let env = Env::new(|_| {});
+    env.t
+        .cmd("p s deploy --wait")
+        .stdout_unchecked()
+        .stderr(IMAGE_NOTE)
+        .run();
+    env.t.cmd("p s stop --wait").stdout_unchecked().run();
+    env.t
+        .cmd("p s deploy")
+        .stdout(
+            "[SKIPPED] Instance s-01: exists (STOPPED)
+deploy: 1 instance: 1 skipped in [T]
+",
+        )
+        .run();
+    env.t
+        .cmd("p s deploy --wait")
+        .stdout(
+            "[SUCCESS] Instance s-01: started  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]
+deploy: 1 instance: 1 started in [T]
+",
+        )
+        .run();
+    env.t
+        .cmd("p s deploy --wait")
+        .stdout(
+            "[SKIPPED] Instance s-01: already exists
+deploy: 1 instance: 1 skipped in [T]
+",
+        )
+        .run();
 }

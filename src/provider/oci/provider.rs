@@ -365,6 +365,7 @@ impl Provider for OciProvider {
                 Existing {
                     spec: i.freeform_tags.get(LABEL_SPEC).cloned().unwrap_or_default(),
                     id: i.id,
+                    state: Some(i.lifecycle_state),
                     complete: true,
                     resources: vec![(KIND_INSTANCE.to_string(), name.clone())],
                     name,
