@@ -97,6 +97,28 @@ fn record(out: &mut Vec<ResourceReport>, r: ResourceReport) {
     }
 }
 
+/// The provider's `ssh <user>@<ip>` made a command that works: with `-i` and the private key
+/// when vauto generated it (`ssh.generate`) or was given it as a `.pub` file beside its
+/// private half; none when no key was authorised (nobody could log in with it).
+fn ssh_hint(plan: &Plan, inst: &DesiredInstance, hint: Option<String>) -> Option<String> {
+    let hint = hint.filter(|_| !inst.ssh_authorized_keys.is_empty())?;
+    let private = crate::plan::generated_key_path(&plan.spec).or_else(|| {
+        plan.spec.ssh.authorized_keys.iter().find_map(|k| {
+            let private = std::path::Path::new(k.strip_suffix(".pub")?);
+            let root = plan.spec.file.parent().and_then(std::path::Path::parent);
+            let private = match root {
+                Some(r) if private.is_relative() => r.join(private),
+                _ => private.to_path_buf(),
+            };
+            private.is_file().then_some(private)
+        })
+    });
+    Some(match (private, hint.strip_prefix("ssh ")) {
+        (Some(key), Some(rest)) => format!("ssh -i {} {rest}", key.display()),
+        _ => hint,
+    })
+}
+
 /// Folds the wait's report into the created object's: one line says it was created and
 /// runs (or does not), with the addresses the wait found.
 fn record_wait(out: &mut Vec<ResourceReport>, waited: ResourceReport) {
@@ -426,6 +448,7 @@ impl<P: Provider> InstanceRun<'_, P> {
                 )
             }
         };
+        let r = r.with(|d| d.ssh = ssh_hint(self.plan, self.inst, d.ssh.take()));
         record_wait(&mut self.out, r);
     }
 

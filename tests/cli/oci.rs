@@ -239,9 +239,11 @@ fn transient_faults_and_throttling_still_give_exactly_the_replicas() {
         run.stdout,
         run.stderr
     );
-    // Re-running converges: everything is skipped, nothing new is launched.
+    // Re-running converges: everything is skipped, nothing new is launched (an instance may
+    // still be in the simulator's 300 ms of PROVISIONING: that is a skip too).
     env.t
         .cmd("p s deploy --replicas 4 --parallel 1")
+        .normalize(r"exists \(PROVISIONING\)", "already exists")
         .stdout(
             "[SKIPPED] Instance s-01: already exists
 [SKIPPED] Instance s-02: already exists
@@ -884,5 +886,48 @@ deploy: 1 instance: 1 started in [T]
 deploy: 1 instance: 1 skipped in [T]
 ",
         )
+        .run();
+}
+
+#[test]
+fn the_ssh_hint_is_a_command_that_works_or_none() {
+    let env = Env::new(|_| {});
+    let keyed = SPEC.replace(
+        "ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}",
+        "ssh: {generate: keys/lab}",
+    );
+    env.t.put("specs/s.yaml", &keyed);
+    env.t
+        .cmd("p s deploy --wait")
+        .stdout(
+            "[SUCCESS] Instance s-01: launched, running  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  private_ip=10.0.0.2  public_ip=203.0.113.2  availability_domain=Kyqh:SIM-REGION-1-AD-1  ssh=ssh -i [DIR]/keys/lab ubuntu@203.0.113.2
+deploy: 1 instance: 1 created in [T]
+",
+        )
+        .stderr_unchecked()
+        .run();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(env.t.path().join("keys"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+    // Without an authorised key nobody can log in: no hint.
+    let keyless = SPEC.replace(
+        "ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}\n",
+        "",
+    );
+    env.t.put("specs/t.yaml", &keyless);
+    env.t
+        .cmd("p t deploy --wait")
+        .stdout(
+            "[SUCCESS] Instance t-01: launched, running  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]  private_ip=10.0.0.3  public_ip=203.0.113.3  availability_domain=Kyqh:SIM-REGION-1-AD-1
+deploy: 1 instance: 1 created in [T]
+",
+        )
+        .stderr_unchecked()
         .run();
 }
