@@ -92,6 +92,8 @@ impl Printer {
             ("node", &d.node),
             ("availability_domain", &d.availability_domain),
             ("ssh", &d.ssh),
+            // Where the launch result was saved (or set aside by a delete).
+            ("launch_result", &d.launch_result),
         ] {
             if let Some(v) = value {
                 s.push_str(&format!("  {key}={v}"));

@@ -66,6 +66,11 @@ retry: {{interval: 1s, allow_fast: true, jitter: 0s, throttle_base: 1s, throttle
             .normalize(
                 r"(ocid1\.instance\.oc1\.[a-z0-9-]+\.an\d{6})[a-z]{40}",
                 "$1[RANDOM]",
+            )
+            // A deleted instance's launch result is set aside under the time of the delete.
+            .normalize(
+                r"(launch/deleted/[a-z0-9-]+)-\d{8}T\d{6}Z\.json",
+                "$1-[TIME].json",
             );
         Env {
             t,
@@ -168,7 +173,7 @@ fn capacity_exhausted_in_three_domains_then_success() {
     env.t
         .cmd("p s deploy")
         .stdout(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-01.json
 deploy: 1 instance: 1 created in [T]
 ",
         )
@@ -201,7 +206,7 @@ fn fallback_size_is_tried_before_waiting() {
     env.t
         .cmd("p s deploy")
         .stdout(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-2
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-2  launch_result=[DIR]/.vauto/launch/s-01.json
 deploy: 1 instance: 1 created in [T]
 ",
         )
@@ -385,7 +390,7 @@ start: 1 instance: 1 started in [T]
     env.t
         .cmd("p s deploy")
         .stdout(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000003[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000003[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-01.json
 deploy: 1 instance: 1 created in [T]
 ",
         )
@@ -458,7 +463,7 @@ fn wait_lock_queues_behind_the_holder_and_runs_once_it_lets_go() {
         .t
         .cmd("p s deploy --wait-lock")
         .stdout(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-01.json
 deploy: 1 instance: 1 created in [T]
 ",
         )
@@ -586,7 +591,7 @@ fn a_subnet_without_dns_gets_no_hostname_label() {
     env.t
         .cmd("p s deploy")
         .stdout(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-01.json
 deploy: 1 instance: 1 created in [T]
 ",
         )
@@ -604,7 +609,7 @@ deploy: 1 instance: 1 created in [T]
         .normalize(r"exists \(PROVISIONING\)", "already exists")
         .stdout(
             "[SKIPPED] Instance s-01: already exists
-[SUCCESS] Instance s-02: launched  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+[SUCCESS] Instance s-02: launched  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-02.json
 deploy: 2 instances: 1 created, 1 skipped in [T]
 ",
         )
@@ -662,7 +667,7 @@ fn a_replayed_retry_token_of_a_terminated_instance_launches_a_new_generation() {
     let env = Env::new(|o| o.transition_delay = Duration::ZERO);
     let launched = |n: u32| {
         format!(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an00000{n}[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an00000{n}[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-01.json
 deploy: 1 instance: 1 created in [T]
 "
         )
@@ -675,7 +680,7 @@ deploy: 1 instance: 1 created in [T]
     env.t
         .cmd("p s delete --yes")
         .stdout(
-            "[DELETED] Instance s-01: terminating  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]
+            "[DELETED] Instance s-01: terminating  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  launch_result=[DIR]/.vauto/launch/deleted/s-01-[TIME].json
 delete: 1 instance: 1 deleted in [T]
 ",
         )
@@ -732,7 +737,7 @@ fn terminated_answers_move_at_most_three_generations_per_attempt() {
     env.t
         .cmd("p s deploy")
         .stdout(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000004[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000004[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-01.json
 deploy: 1 instance: 1 created in [T]
 ",
         )
@@ -900,7 +905,7 @@ fn the_ssh_hint_is_a_command_that_works_or_none() {
     env.t
         .cmd("p s deploy --wait")
         .stdout(
-            "[SUCCESS] Instance s-01: launched, running  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  private_ip=10.0.0.2  public_ip=203.0.113.2  availability_domain=Kyqh:SIM-REGION-1-AD-1  ssh=ssh -i [DIR]/keys/lab ubuntu@203.0.113.2
+            "[SUCCESS] Instance s-01: launched, running  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  private_ip=10.0.0.2  public_ip=203.0.113.2  availability_domain=Kyqh:SIM-REGION-1-AD-1  ssh=ssh -i [DIR]/keys/lab ubuntu@203.0.113.2  launch_result=[DIR]/.vauto/launch/s-01.json
 deploy: 1 instance: 1 created in [T]
 ",
         )
@@ -924,7 +929,7 @@ deploy: 1 instance: 1 created in [T]
     env.t
         .cmd("p t deploy --wait")
         .stdout(
-            "[SUCCESS] Instance t-01: launched, running  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]  private_ip=10.0.0.3  public_ip=203.0.113.3  availability_domain=Kyqh:SIM-REGION-1-AD-1
+            "[SUCCESS] Instance t-01: launched, running  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]  private_ip=10.0.0.3  public_ip=203.0.113.3  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/t-01.json
 deploy: 1 instance: 1 created in [T]
 ",
         )
