@@ -51,7 +51,7 @@ pub(crate) struct Args {
     /// Number of replicas (overrides the spec)
     #[arg(long)]
     pub replicas: Option<u32>,
-    /// Act on one instance only, e.g. web-01
+    /// Act on some instances: a name (web-01), an OCI instance OCID or a glob (web-0*)
     #[arg(long, short = 't')]
     pub target: Option<String>,
     /// Print what would be sent; touch nothing

@@ -10,7 +10,7 @@ use crate::engine::retry::{RetryPolicy, retry_reads};
 use crate::engine::{DeployOptions, PowerOptions};
 use crate::error::{Error, exit};
 use crate::model::{
-    Action, DeleteOptions, Existing, Fanout, Observer, Power, ResourceReport, Summary,
+    Action, DeleteOptions, Existing, Fanout, Observer, Power, ResourceReport, Scope, Summary,
 };
 use crate::ops::journal::{Journal, JournalFile, RunInfo};
 use crate::ops::lock::RunLock;
@@ -57,7 +57,10 @@ pub(super) async fn run_with(
         )));
     };
     super::open_logs(settings, Some(project));
-    if let Invocation::DryRun { action, selection } = invocation {
+    // A delete dry run lists what it would delete (read only); the others contact nothing.
+    if let Invocation::DryRun { action, selection } = invocation
+        && *action != Action::Delete
+    {
         return dry_run(*action, selection);
     }
     let (opts, _sim) = connect_options(project, &settings.state_dir).await?;
@@ -73,7 +76,10 @@ pub(super) async fn run_with(
     let action = invocation.action();
     let spec = spec_of(invocation);
     let notifier = base.for_run(spec.map(|s| s.name.as_str()), action.as_str());
-    let announce = hooks.announce && action != Action::Status && notifier.active();
+    let announce = hooks.announce
+        && action != Action::Status
+        && !matches!(invocation, Invocation::DryRun { .. })
+        && notifier.active();
     if announce {
         let what = match spec {
             Some(spec) => describe_target(project, spec),
@@ -204,6 +210,7 @@ async fn act<P: Provider>(
     let reports = match invocation {
         Invocation::Deploy { plan, options } => run.deploy(p, plan, options).await?,
         Invocation::Status { selection } => return status(settings, p, selection).await,
+        Invocation::DryRun { selection, .. } => return dry_run_delete(p, selection).await,
         Invocation::Delete {
             selection,
             keep_boot_volume,
@@ -223,7 +230,7 @@ async fn act<P: Provider>(
         _ => return Err(Error::Usage(format!("`{action}` is not a provider action"))),
     };
     printer.finish(action.as_str(), &reports, started.elapsed());
-    Ok(if Summary::of(&reports).failed > 0 {
+    Ok(if Summary::of(&reports).failed() {
         exit::FAILED
     } else {
         exit::OK
@@ -279,9 +286,7 @@ impl Run<'_> {
         keep_boot_volume: bool,
         options: &RunOptions,
     ) -> Result<Option<Vec<ResourceReport>>, Error> {
-        let policy = RetryPolicy::from_config(&self.project.retry);
-        let scope = selection.scope();
-        let found = retry_reads(&policy, || p.list(&scope)).await?;
+        let found = list_targets(p, selection).await?;
         if found.is_empty() {
             if self.settings.output == Format::Table {
                 println!(
@@ -325,9 +330,7 @@ impl Run<'_> {
         let _lock = self
             .lock(options, selection.spec_name().unwrap_or_default())
             .await?;
-        let policy = RetryPolicy::from_config(&self.project.retry);
-        let scope = selection.scope();
-        let found = retry_reads(&policy, || p.list(&scope)).await?;
+        let found = list_targets(p, selection).await?;
         let opts = PowerOptions {
             action: power,
             wait: options.wait,
@@ -344,8 +347,9 @@ async fn status<P: Provider>(
     selection: &Selection,
 ) -> Result<u8, Error> {
     let policy = RetryPolicy::from_config(&selection.project.retry);
-    let scope = selection.scope();
+    let scope = untargeted(selection);
     let rows = retry_reads(&policy, || p.status(&scope)).await?;
+    let rows = super::target::select(selection, rows, |r| (&r.name, &r.id))?;
     match settings.output {
         Format::Table => {
             if rows.is_empty() {
@@ -362,6 +366,53 @@ async fn status<P: Provider>(
             }
         }
         f => crate::ui::output::print_doc(f, &rows),
+    }
+    Ok(exit::OK)
+}
+
+/// The selection's scope without `--target`: the target (a name, an OCID or a glob) is
+/// matched by `target::select`, the same way for every provider.
+fn untargeted(selection: &Selection) -> Scope {
+    Scope {
+        target: None,
+        ..selection.scope()
+    }
+}
+
+/// The managed instances `selection` selects; a `--target` that selects none is an error.
+async fn list_targets<P: Provider>(p: &P, selection: &Selection) -> Result<Vec<Existing>, Error> {
+    let policy = RetryPolicy::from_config(&selection.project.retry);
+    let scope = untargeted(selection);
+    let found = retry_reads(&policy, || p.list(&scope)).await?;
+    super::target::select(selection, found, |e| (&e.name, &e.id))
+}
+
+/// `delete --dry-run`: the instances and objects a delete would remove, found by reading only.
+async fn dry_run_delete<P: Provider>(p: &P, selection: &Selection) -> Result<u8, Error> {
+    let found = list_targets(p, selection).await?;
+    if found.is_empty() {
+        println!(
+            "dry run: `delete` would delete nothing: no managed instances match {} (it only read; nothing is changed)",
+            selection.selector()
+        );
+        return Ok(exit::OK);
+    }
+    let objects: usize = found.iter().map(|e| e.resources.len().max(1)).sum();
+    let noun = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    println!(
+        "dry run: `delete` would delete {} and {} (it only read; nothing is changed):",
+        noun(found.len(), "instance", "instances"),
+        noun(objects, "object", "objects")
+    );
+    for e in &found {
+        // In the order delete goes: the reverse of creation.
+        let names: Vec<String> = e
+            .resources
+            .iter()
+            .rev()
+            .map(|(kind, name)| format!("{kind} {name}"))
+            .collect();
+        println!("{}: {}  id={}", e.name, names.join(", "), e.id);
     }
     Ok(exit::OK)
 }

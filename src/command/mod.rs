@@ -7,6 +7,7 @@ pub(crate) mod invocation;
 mod man;
 mod plan;
 mod report;
+mod target;
 mod validate;
 
 use std::path::{Path, PathBuf};

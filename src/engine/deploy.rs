@@ -81,9 +81,77 @@ pub(crate) async fn deploy<P: Provider>(
     Ok(results.into_iter().flatten().collect())
 }
 
-fn emit(observer: &dyn Observer, out: &mut Vec<ResourceReport>, r: ResourceReport) {
-    observer.event(Event::Report(Box::new(r.clone())));
-    out.push(r);
+/// Records `r` as the outcome of its object so far: each object is reported once per run.
+///
+/// A later attempt finds what an earlier one created (`Skipped`, "already exists"): the
+/// object stays `created`. Any other later outcome is the object's final one and replaces
+/// the earlier, in the earlier's place.
+fn record(out: &mut Vec<ResourceReport>, r: ResourceReport) {
+    match out
+        .iter_mut()
+        .find(|o| o.kind == r.kind && o.name == r.name)
+    {
+        Some(old) if old.outcome == Outcome::Success && r.outcome == Outcome::Skipped => {}
+        Some(old) => *old = r,
+        None => out.push(r),
+    }
+}
+
+/// The provider's `ssh <user>@<ip>` made a command that works: with `-i` and the private key
+/// when vauto generated it (`ssh.generate`) or was given it as a `.pub` file beside its
+/// private half; none when no key was authorised (nobody could log in with it).
+fn ssh_hint(plan: &Plan, inst: &DesiredInstance, hint: Option<String>) -> Option<String> {
+    let hint = hint.filter(|_| !inst.ssh_authorized_keys.is_empty())?;
+    let private = crate::plan::generated_key_path(&plan.spec).or_else(|| {
+        plan.spec.ssh.authorized_keys.iter().find_map(|k| {
+            let private = std::path::Path::new(k.strip_suffix(".pub")?);
+            let root = plan.spec.file.parent().and_then(std::path::Path::parent);
+            let private = match root {
+                Some(r) if private.is_relative() => r.join(private),
+                _ => private.to_path_buf(),
+            };
+            private.is_file().then_some(private)
+        })
+    });
+    Some(match (private, hint.strip_prefix("ssh ")) {
+        (Some(key), Some(rest)) => format!("ssh -i {} {rest}", key.display()),
+        _ => hint,
+    })
+}
+
+/// Folds the wait's report into the created object's: one line says it was created and
+/// runs (or does not), with the addresses the wait found.
+fn record_wait(out: &mut Vec<ResourceReport>, waited: ResourceReport) {
+    let Some(old) = out
+        .iter_mut()
+        .find(|o| o.kind == waited.kind && o.name == waited.name)
+    else {
+        out.push(waited);
+        return;
+    };
+    let mut details = waited.details;
+    let before = std::mem::take(&mut old.details);
+    for (slot, earlier) in [
+        (&mut details.availability_domain, before.availability_domain),
+        (&mut details.id, before.id),
+        (&mut details.launch_result, before.launch_result),
+        (&mut details.shape, before.shape),
+        (&mut details.size, before.size),
+        (&mut details.warning, before.warning),
+    ] {
+        if slot.is_none() {
+            *slot = earlier;
+        }
+    }
+    old.details = details;
+    old.reason = match (old.reason.is_empty(), waited.reason.is_empty()) {
+        (true, _) => waited.reason,
+        (false, true) => std::mem::take(&mut old.reason),
+        (false, false) => format!("{}, {}", old.reason, waited.reason),
+    };
+    if waited.outcome == Outcome::Failed {
+        old.outcome = Outcome::Failed;
+    }
 }
 
 async fn deploy_one<P: Provider>(
@@ -107,10 +175,17 @@ async fn deploy_one<P: Provider>(
     };
     if let Some(e) = found.filter(|e| e.complete) {
         run.skip_existing(e);
-        return run.out;
-    }
-    if let Some(placements) = run.placements().await {
+        // An instance that exists but is stopped is not deployed until it runs: with `--wait`
+        // it is started (a capacity hunt, when it comes to that, is a start, not a success).
+        if opts.wait && e.stopped() {
+            run.start_stopped(e).await;
+        }
+    } else if let Some(placements) = run.placements().await {
         run.attempt_rounds(&placements).await;
+    }
+    // Told once the instance is done, so that a retried object shows only its final outcome.
+    for r in &run.out {
+        observer.event(Event::Report(Box::new(r.clone())));
     }
     run.out
 }
@@ -138,7 +213,7 @@ struct InstanceRun<'a, P: Provider> {
 
 impl<P: Provider> InstanceRun<'_, P> {
     fn emit(&mut self, r: ResourceReport) {
-        emit(self.observer, &mut self.out, r);
+        record(&mut self.out, r);
     }
 
     fn fail(&mut self, reason: String) {
@@ -147,16 +222,22 @@ impl<P: Provider> InstanceRun<'_, P> {
         self.emit(r);
     }
 
-    /// Every resource of a complete instance is `[SKIPPED]`.
+    /// Every resource of a complete instance is `[SKIPPED]`; the instance's own line says
+    /// its state when it is not running (`exists (STOPPED)`).
     fn skip_existing(&mut self, e: &Existing) {
         let name = self.inst.name.clone();
+        let state = e.state.as_deref().filter(|_| !e.running());
         for (kind, rname) in &e.resources {
+            let reason = match state {
+                Some(s) if *rname == name => format!("exists ({s})"),
+                _ => "already exists".to_string(),
+            };
             self.emit(ResourceReport::new(
                 &name,
                 kind,
                 rname,
                 Outcome::Skipped,
-                "already exists",
+                reason,
             ));
         }
         if e.resources.is_empty() {
@@ -168,6 +249,19 @@ impl<P: Provider> InstanceRun<'_, P> {
                 "already exists",
             ));
         }
+    }
+
+    /// Starts a stopped instance and waits for it, retried like `start`; its line replaces
+    /// the `[SKIPPED]` one.
+    async fn start_stopped(&mut self, e: &Existing) {
+        let opts = super::PowerOptions {
+            action: crate::model::Power::Start,
+            wait: true,
+            parallel: 1,
+            policy: self.opts.policy.clone(),
+        };
+        let r = super::power::power_one(self.provider, e, &opts, self.started, self.observer).await;
+        self.emit(r);
     }
 
     /// The placements to go through, or `None` when the instance failed getting them.
@@ -337,15 +431,25 @@ impl<P: Provider> InstanceRun<'_, P> {
             .await;
         let r = match waited {
             Ok(r) => r,
-            Err(e) => ResourceReport::new(
-                name,
-                "Instance",
-                name,
-                Outcome::Failed,
-                format!("not running: {}", e.message),
-            ),
+            Err(e) => {
+                // The object the wait was about: the last one created (the VM, the instance).
+                let (kind, rname) = self
+                    .out
+                    .last()
+                    .map_or(("Instance".to_string(), name.clone()), |o| {
+                        (o.kind.clone(), o.name.clone())
+                    });
+                ResourceReport::new(
+                    name,
+                    &kind,
+                    &rname,
+                    Outcome::Failed,
+                    format!("not running: {}", e.message),
+                )
+            }
         };
-        self.emit(r);
+        let r = r.with(|d| d.ssh = ssh_hint(self.plan, self.inst, d.ssh.take()));
+        record_wait(&mut self.out, r);
     }
 
     /// What follows a failed attempt; the observers hear of the failure and the wait.

@@ -235,6 +235,7 @@ fn existing(name: &str) -> Existing {
         id: format!("id-{name}"),
         complete: true,
         resources: vec![("Instance".into(), name.into())],
+        state: None,
     }
 }
 
@@ -704,4 +705,46 @@ async fn the_deadline_counts_from_the_start_of_the_run() {
         "the run took {:?}",
         start.elapsed()
     );
+}
+
+#[test]
+fn a_retried_object_is_reported_once_with_its_final_outcome() {
+    let r = |kind: &str, name: &str, outcome, reason: &str| {
+        ResourceReport::new("web-01", kind, name, outcome, reason)
+    };
+    let mut out = Vec::new();
+    // Attempt 1 creates the Secret, then the VM fails; attempt 2 finds the Secret.
+    record(
+        &mut out,
+        r("Secret", "web-01-ci", Outcome::Success, "created"),
+    );
+    record(
+        &mut out,
+        r("VirtualMachine", "web-01", Outcome::Failed, "boom"),
+    );
+    record(
+        &mut out,
+        r("Secret", "web-01-ci", Outcome::Skipped, "already exists"),
+    );
+    record(
+        &mut out,
+        r("VirtualMachine", "web-01", Outcome::Success, "created"),
+    );
+    record_wait(
+        &mut out,
+        r("VirtualMachine", "web-01", Outcome::Success, "running")
+            .with(|d| d.ip = Some("10.0.0.9".into())),
+    );
+    let got: Vec<(&str, Outcome, &str)> = out
+        .iter()
+        .map(|o| (o.kind.as_str(), o.outcome, o.reason.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("Secret", Outcome::Success, "created"),
+            ("VirtualMachine", Outcome::Success, "created, running"),
+        ]
+    );
+    assert_eq!(out[1].details.ip.as_deref(), Some("10.0.0.9"));
 }

@@ -47,7 +47,8 @@ pub(crate) async fn power<P: Provider>(
         .await
 }
 
-async fn power_one<P: Provider>(
+/// One instance's power action, retried by the policy (a start hunts capacity).
+pub(super) async fn power_one<P: Provider>(
     provider: &P,
     e: &Existing,
     opts: &PowerOptions,

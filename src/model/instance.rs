@@ -15,6 +15,24 @@ pub(crate) struct Existing {
     pub complete: bool,
     /// Every resource of this instance, in creation order: (kind, name).
     pub resources: Vec<(String, String)>,
+    /// The backend's state as it spells it (OCI `STOPPED`, KubeVirt `Stopped`), when known.
+    pub state: Option<String>,
+}
+
+impl Existing {
+    /// The backend says the instance is stopped (a deploy with `--wait` starts it).
+    pub(crate) fn stopped(&self) -> bool {
+        self.state
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("stopped"))
+    }
+
+    /// The backend says the instance runs, or does not say.
+    pub(crate) fn running(&self) -> bool {
+        self.state
+            .as_deref()
+            .is_none_or(|s| s.eq_ignore_ascii_case("running"))
+    }
 }
 
 /// Which managed instances an action looks at.

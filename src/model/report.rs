@@ -142,32 +142,109 @@ impl ResourceReport {
     }
 }
 
-/// Counts of each outcome, printed at the end of a run.
+/// Counts of each outcome among instances or among objects.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub(crate) struct Summary {
-    /// `[SUCCESS]` lines.
+pub(crate) struct Counts {
+    /// Created or stopped as asked.
     pub success: usize,
-    /// `[SKIPPED]` lines.
+    /// Started (by `start`, or by a `deploy --wait` that found the instance stopped).
+    pub started: usize,
+    /// Nothing to do.
     pub skipped: usize,
-    /// `[FAILED]` lines.
+    /// Could not be done.
     pub failed: usize,
-    /// `[DELETED]` lines.
+    /// Deleted.
     pub deleted: usize,
 }
 
+impl Counts {
+    fn add(&mut self, r: &ResourceReport) {
+        match r.outcome {
+            Outcome::Success if r.reason.starts_with("started") => self.started += 1,
+            Outcome::Success => self.success += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Deleted => self.deleted += 1,
+        }
+    }
+
+    /// How many were counted.
+    pub(crate) fn total(&self) -> usize {
+        self.success + self.started + self.skipped + self.failed + self.deleted
+    }
+}
+
+/// What a run did, printed at its end: each instance once, each object once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct Summary {
+    /// One outcome per instance: failed if any of its objects failed, else its main
+    /// object's (the VM, the OCI instance).
+    pub instances: Counts,
+    /// One outcome per object (KubeVirt: Secret, NAD, DataVolume, VM; OCI: the instance).
+    pub objects: Counts,
+}
+
 impl Summary {
-    /// Counts the outcomes of `reports`.
+    /// Counts `reports` (one per object, as the engine reports them).
     pub(crate) fn of(reports: &[ResourceReport]) -> Summary {
         let mut s = Summary::default();
+        let mut names: Vec<&str> = Vec::new();
         for r in reports {
-            match r.outcome {
-                Outcome::Success => s.success += 1,
-                Outcome::Skipped => s.skipped += 1,
-                Outcome::Failed => s.failed += 1,
-                Outcome::Deleted => s.deleted += 1,
+            s.objects.add(r);
+            if !names.contains(&r.instance.as_str()) {
+                names.push(&r.instance);
+            }
+        }
+        for name in names {
+            let own: Vec<&ResourceReport> = reports.iter().filter(|r| r.instance == name).collect();
+            let main = own.iter().find(|r| r.name == name).or(own.last());
+            let failed = own.iter().find(|r| r.outcome == Outcome::Failed);
+            let success = own.iter().find(|r| r.outcome == Outcome::Success);
+            let skipped = ResourceReport::new(name, "", name, Outcome::Skipped, "");
+            // A start is what happened to the instance when its own object was started.
+            let started = main.filter(|r| r.outcome == Outcome::Success);
+            match failed.or(started).or(success).or(main) {
+                Some(r) => s.instances.add(r),
+                None => s.instances.add(&skipped),
             }
         }
         s
+    }
+
+    /// Whether anything failed.
+    pub(crate) fn failed(&self) -> bool {
+        self.objects.failed > 0 || self.instances.failed > 0
+    }
+
+    /// `2 instances: 2 created; 8 objects: 8 created`: the objects only where an instance
+    /// has more than one (KubeVirt). `done` names a success (`created`, `started`, `stopped`).
+    pub(crate) fn text(&self, done: &str) -> String {
+        let part = |c: &Counts, one: &str, many: &str| {
+            let n = c.total();
+            let noun = if n == 1 { one } else { many };
+            let words: Vec<String> = [
+                (c.success, done),
+                (c.started, "started"),
+                (c.deleted, "deleted"),
+                (c.skipped, "skipped"),
+                (c.failed, "failed"),
+            ]
+            .into_iter()
+            .filter(|(k, _)| *k > 0)
+            .map(|(k, w)| format!("{k} {w}"))
+            .collect();
+            if words.is_empty() {
+                format!("{n} {noun}")
+            } else {
+                format!("{n} {noun}: {}", words.join(", "))
+            }
+        };
+        let instances = part(&self.instances, "instance", "instances");
+        if self.objects.total() > self.instances.total() {
+            format!("{instances}; {}", part(&self.objects, "object", "objects"))
+        } else {
+            instances
+        }
     }
 }
 

@@ -168,7 +168,13 @@ pub(crate) fn ensure_generated(private: &Path, comment: &str) -> Result<bool, St
         return Ok(true);
     }
     if let Some(dir) = private.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+        // Only the owner may look into a folder vauto makes for private keys.
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
             .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     }
     let mut key =
@@ -211,6 +217,7 @@ mod tests {
             let m = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
             assert_eq!(m(&key), 0o600);
             assert_eq!(m(&pub_path(&key)), 0o644);
+            assert_eq!(m(&dir.path().join("sub")), 0o700);
         }
         assert!(!ensure_generated(&key, "x").unwrap());
         assert_eq!(std::fs::read_to_string(pub_path(&key)).unwrap(), public);

@@ -92,6 +92,8 @@ impl Printer {
             ("node", &d.node),
             ("availability_domain", &d.availability_domain),
             ("ssh", &d.ssh),
+            // Where the launch result was saved (or set aside by a delete).
+            ("launch_result", &d.launch_result),
         ] {
             if let Some(v) = value {
                 s.push_str(&format!("  {key}={v}"));
@@ -129,22 +131,16 @@ impl Printer {
         let summary = Summary::of(reports);
         match self.format {
             Format::Table => {
-                let mut parts = Vec::new();
-                for (n, word) in [
-                    (summary.success, "succeeded"),
-                    (summary.skipped, "skipped"),
-                    (summary.deleted, "deleted"),
-                    (summary.failed, "failed"),
-                ] {
-                    if n > 0 || word == "failed" {
-                        parts.push(format!("{n} {word}"));
-                    }
-                }
+                let done = match action {
+                    "start" => "started",
+                    "stop" => "stopped",
+                    _ => "created",
+                };
                 let sim = if self.simulated { " [SIMULATED]" } else { "" };
                 let _ = writeln!(
                     std::io::stdout(),
                     "{action}: {} in {:.1}s{sim}",
-                    parts.join(", "),
+                    summary.text(done),
                     elapsed.as_secs_f64()
                 );
             }

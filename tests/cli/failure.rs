@@ -75,7 +75,7 @@ current-context: x
         .status(1)
         .stdout(
             "[FAILED] Instance s-01: namespace `lab-vmz` does not exist: create it (`oc new-project lab-vmz`) or fix `kubevirt.namespace`
-deploy: 1 failed in [T]
+deploy: 1 instance: 1 failed in [T]
 ",
         )
         .stderr_unchecked()

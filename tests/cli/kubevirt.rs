@@ -199,7 +199,7 @@ fn deploy_status_redeploy_power_delete() {
 [SKIPPED] NetworkAttachmentDefinition s-02-net: already exists
 [SKIPPED] DataVolume s-02-disk: already exists
 [SKIPPED] VirtualMachine s-02: already exists
-deploy: 8 skipped, 0 failed in [T]
+deploy: 2 instances: 2 skipped; 8 objects: 8 skipped in [T]
 ",
         )
         .run();
@@ -209,7 +209,7 @@ deploy: 8 skipped, 0 failed in [T]
         .stdout(
             "[SUCCESS] VirtualMachine s-01: stopped
 [SUCCESS] VirtualMachine s-02: stopped
-stop: 2 succeeded, 0 failed in [T]
+stop: 2 instances: 2 stopped in [T]
 ",
         )
         .run();
@@ -218,7 +218,7 @@ stop: 2 succeeded, 0 failed in [T]
         .stdout(
             "[SKIPPED] VirtualMachine s-01: vm is not running
 [SKIPPED] VirtualMachine s-02: vm is not running
-stop: 2 skipped, 0 failed in [T]
+stop: 2 instances: 2 skipped in [T]
 ",
         )
         .run();
@@ -238,7 +238,7 @@ stop: 2 skipped, 0 failed in [T]
         .run();
     env.t
         .cmd("p s start --wait --target s-02")
-        .stdout("[SUCCESS] VirtualMachine s-02: started\nstart: 1 succeeded, 0 failed in [T]\n")
+        .stdout("[SUCCESS] VirtualMachine s-02: started\nstart: 1 instance: 1 started in [T]\n")
         .run();
 
     let del = env
@@ -332,6 +332,25 @@ fn server_errors_do_not_stop_convergence_or_make_duplicates() {
         .stderr_unchecked()
         .run();
     assert_eq!(env.objects(), full(3), "{}\n{}", run.stdout, run.stderr);
+    // Each object is reported once, with its final outcome: one that an attempt created is
+    // not reported again as `[SKIPPED]` by the attempt that retried past a server error.
+    let mut lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines.pop(),
+        Some("deploy: 3 instances: 3 created; 12 objects: 12 created in [T]"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(lines.len(), 12, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("[SUCCESS] ") && l.ends_with(": created")),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
     // One delete run converges under the same errors (it used to take many runs): every
     // object is retried past the 5xx and 429s, none is reported twice.
     let run = t
@@ -412,7 +431,7 @@ fn an_unlabelled_look_alike_is_never_touched() {
 [SUCCESS] NetworkAttachmentDefinition s-02-net: created
 [SUCCESS] DataVolume s-02-disk: created
 [SUCCESS] VirtualMachine s-02: created
-deploy: 4 succeeded, 1 failed in [T]
+deploy: 2 instances: 1 created, 1 failed; 5 objects: 4 created, 1 failed in [T]
 ",
         )
         .stderr("s-01: attempt 1 in - failed (already_exists): `Secret` `s-01-cloudinit` exists and is not managed by vauto\n")
@@ -425,7 +444,7 @@ deploy: 4 succeeded, 1 failed in [T]
 [DELETED] DataVolume s-02-disk: deleted
 [DELETED] NetworkAttachmentDefinition s-02-net: deleted
 [DELETED] Secret s-02-cloudinit: deleted
-delete: 4 deleted, 0 failed in [T]
+delete: 1 instance: 1 deleted; 4 objects: 4 deleted in [T]
 ",
         )
         .run();
@@ -433,7 +452,7 @@ delete: 4 deleted, 0 failed in [T]
         .cmd("p delete --yes")
         .stdout(
             "nothing to delete: no managed instances match v-auto/managed=true,v-auto/project=p
-delete: 0 failed in [T]
+delete: 0 instances in [T]
 ",
         )
         .run();
@@ -473,7 +492,7 @@ fn rbac_and_login_errors_say_what_to_do() {
         .cmd("ro s deploy --parallel 1")
         .status(1)
         .stdout(format!(
-            "[FAILED] Instance s-01: {forbidden}\n[FAILED] Instance s-02: {forbidden}\ndeploy: 2 failed in [T]\n"
+            "[FAILED] Instance s-01: {forbidden}\n[FAILED] Instance s-02: {forbidden}\ndeploy: 2 instances: 2 failed in [T]\n"
         ))
         .stderr(format!(
             "s-01: attempt 1 in - failed (auth): {forbidden}\ns-02: attempt 1 in - failed (auth): {forbidden}\n"
@@ -522,9 +541,8 @@ fn a_vm_that_can_never_schedule_fails_the_wait_at_once_with_the_scheduler_messag
             "[SUCCESS] Secret u-01-cloudinit: created
 [SUCCESS] NetworkAttachmentDefinition u-01-net: created
 [SUCCESS] DataVolume u-01-disk: created
-[SUCCESS] VirtualMachine u-01: created
-[FAILED] Instance u-01: not running: u-01 is ErrorUnschedulable: FailedScheduling: 0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.
-deploy: 4 succeeded, 1 failed in [T]
+[FAILED] VirtualMachine u-01: created, not running: u-01 is ErrorUnschedulable: FailedScheduling: 0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.
+deploy: 1 instance: 1 failed; 4 objects: 3 created, 1 failed in [T]
 ",
         )
         .run();
@@ -551,9 +569,8 @@ fn a_disk_import_that_cannot_reach_its_source_fails_the_wait_with_the_import_err
             "[SUCCESS] Secret f-01-cloudinit: created
 [SUCCESS] NetworkAttachmentDefinition f-01-net: created
 [SUCCESS] DataVolume f-01-disk: created
-[SUCCESS] VirtualMachine f-01: created
-[FAILED] Instance f-01: not running: f-01 is disk ImportInProgress: Error: Unable to connect to http data source: HTTP request errored: Get \"http://images.invalid/rhel9.qcow2\": dial tcp: lookup images.invalid: no such host
-deploy: 4 succeeded, 1 failed in [T]
+[FAILED] VirtualMachine f-01: created, not running: f-01 is disk ImportInProgress: Error: Unable to connect to http data source: HTTP request errored: Get \"http://images.invalid/rhel9.qcow2\": dial tcp: lookup images.invalid: no such host
+deploy: 1 instance: 1 failed; 4 objects: 3 created, 1 failed in [T]
 ",
         )
         .run();
@@ -595,4 +612,22 @@ fn a_real_project_rehearses_on_the_simulator_by_adding_sim_true() {
             && kubeconfig.contains("namespace: \"vms-prod\""),
         "{kubeconfig}"
     );
+}
+
+#[test]
+fn delete_dry_run_lists_the_instances_and_objects_and_changes_nothing() {
+    let env = Env::new(|_| {});
+    env.t
+        .cmd("p s deploy --parallel 1")
+        .stdout_unchecked()
+        .run();
+    env.t
+        .cmd("p s delete --dry-run --target s-02")
+        .stdout(
+            "dry run: `delete` would delete 1 instance and 4 objects (it only read; nothing is changed):
+s-02: VirtualMachine s-02, DataVolume s-02-disk, NetworkAttachmentDefinition s-02-net, Secret s-02-cloudinit  id=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx
+",
+        )
+        .run();
+    assert_eq!(env.objects(), full(2));
 }

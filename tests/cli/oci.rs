@@ -66,6 +66,11 @@ retry: {{interval: 1s, allow_fast: true, jitter: 0s, throttle_base: 1s, throttle
             .normalize(
                 r"(ocid1\.instance\.oc1\.[a-z0-9-]+\.an\d{6})[a-z]{40}",
                 "$1[RANDOM]",
+            )
+            // A deleted instance's launch result is set aside under the time of the delete.
+            .normalize(
+                r"(launch/deleted/[a-z0-9-]+)-\d{8}T\d{6}Z\.json",
+                "$1-[TIME].json",
             );
         Env {
             t,
@@ -168,8 +173,8 @@ fn capacity_exhausted_in_three_domains_then_success() {
     env.t
         .cmd("p s deploy")
         .stdout(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 0 failed in [T]
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-01.json
+deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr(format!(
@@ -201,8 +206,8 @@ fn fallback_size_is_tried_before_waiting() {
     env.t
         .cmd("p s deploy")
         .stdout(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-2
-deploy: 1 succeeded, 0 failed in [T]
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-2  launch_result=[DIR]/.vauto/launch/s-01.json
+deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr(format!("{IMAGE_NOTE}s-01: attempt 1 in SIM-REGION-1-AD-2 2 OCPU/12 GB failed (capacity): out of capacity (500 `InternalError`: Out of host capacity)\n"))
@@ -239,15 +244,17 @@ fn transient_faults_and_throttling_still_give_exactly_the_replicas() {
         run.stdout,
         run.stderr
     );
-    // Re-running converges: everything is skipped, nothing new is launched.
+    // Re-running converges: everything is skipped, nothing new is launched (an instance may
+    // still be in the simulator's 300 ms of PROVISIONING: that is a skip too).
     env.t
         .cmd("p s deploy --replicas 4 --parallel 1")
+        .normalize(r"exists \(PROVISIONING\)", "already exists")
         .stdout(
             "[SKIPPED] Instance s-01: already exists
 [SKIPPED] Instance s-02: already exists
 [SKIPPED] Instance s-03: already exists
 [SKIPPED] Instance s-04: already exists
-deploy: 4 skipped, 0 failed in [T]
+deploy: 4 instances: 4 skipped in [T]
 ",
         )
         .run();
@@ -340,7 +347,7 @@ fn deploy_status_power_delete_round_trip() {
         .cmd("p s stop --target s-02 --wait")
         .stdout(
             "[SUCCESS] Instance s-02: stopped  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]
-stop: 1 succeeded, 0 failed in [T]
+stop: 1 instance: 1 stopped in [T]
 ",
         )
         .run();
@@ -348,7 +355,7 @@ stop: 1 succeeded, 0 failed in [T]
         .cmd("p s stop --target s-02")
         .stdout(
             "[SKIPPED] Instance s-02: already stopped  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]
-stop: 1 skipped, 0 failed in [T]
+stop: 1 instance: 1 skipped in [T]
 ",
         )
         .run();
@@ -356,7 +363,7 @@ stop: 1 skipped, 0 failed in [T]
         .cmd("p s start --target s-02 --wait")
         .stdout(
             "[SUCCESS] Instance s-02: started  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]
-start: 1 succeeded, 0 failed in [T]
+start: 1 instance: 1 started in [T]
 ",
         )
         .run();
@@ -383,8 +390,8 @@ start: 1 succeeded, 0 failed in [T]
     env.t
         .cmd("p s deploy")
         .stdout(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000003[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 0 failed in [T]
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000003[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-01.json
+deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr(IMAGE_NOTE)
@@ -456,8 +463,8 @@ fn wait_lock_queues_behind_the_holder_and_runs_once_it_lets_go() {
         .t
         .cmd("p s deploy --wait-lock")
         .stdout(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 0 failed in [T]
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-01.json
+deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr(IMAGE_NOTE)
@@ -569,7 +576,7 @@ fn interrupt_exits_130_and_releases_the_lock() {
         .status(1)
         .stdout(
             "[FAILED] Instance s-01: gave up after 1 attempt, last: out of capacity (500 `InternalError`: Out of host capacity)
-deploy: 1 failed in [T]
+deploy: 1 instance: 1 failed in [T]
 ",
         )
         .stderr(format!("{IMAGE_NOTE}s-01: attempt 1 in SIM-REGION-1-AD-1 2 OCPU/12 GB failed (capacity): out of capacity (500 `InternalError`: Out of host capacity)\n"))
@@ -584,8 +591,8 @@ fn a_subnet_without_dns_gets_no_hostname_label() {
     env.t
         .cmd("p s deploy")
         .stdout(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 0 failed in [T]
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-01.json
+deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr(IMAGE_NOTE)
@@ -596,12 +603,14 @@ deploy: 1 succeeded, 0 failed in [T]
         .unwrap()
         .replace("\"public subnet-main-vcn\"", oci::catalog::SUBNET_ID);
     std::fs::write(&project, text).unwrap();
+    // The simulator's 300 ms of PROVISIONING may or may not be over by now: either is a skip.
     env.t
         .cmd("p s deploy --replicas 2 --parallel 1")
+        .normalize(r"exists \(PROVISIONING\)", "already exists")
         .stdout(
             "[SKIPPED] Instance s-01: already exists
-[SUCCESS] Instance s-02: launched  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 1 skipped, 0 failed in [T]
+[SUCCESS] Instance s-02: launched  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-02.json
+deploy: 2 instances: 1 created, 1 skipped in [T]
 ",
         )
         .stderr(IMAGE_NOTE)
@@ -633,7 +642,7 @@ fn start_survives_capacity_and_waits_through_stopping() {
         .cmd("p s start --wait")
         .stdout(
             "[SUCCESS] Instance s-01: started  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]
-start: 1 succeeded, 0 failed in [T]
+start: 1 instance: 1 started in [T]
 ",
         )
         .stderr_unchecked()
@@ -658,8 +667,8 @@ fn a_replayed_retry_token_of_a_terminated_instance_launches_a_new_generation() {
     let env = Env::new(|o| o.transition_delay = Duration::ZERO);
     let launched = |n: u32| {
         format!(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an00000{n}[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 0 failed in [T]
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an00000{n}[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-01.json
+deploy: 1 instance: 1 created in [T]
 "
         )
     };
@@ -671,8 +680,8 @@ deploy: 1 succeeded, 0 failed in [T]
     env.t
         .cmd("p s delete --yes")
         .stdout(
-            "[DELETED] Instance s-01: terminating  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]
-delete: 1 deleted, 0 failed in [T]
+            "[DELETED] Instance s-01: terminating  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  launch_result=[DIR]/.vauto/launch/deleted/s-01-[TIME].json
+delete: 1 instance: 1 deleted in [T]
 ",
         )
         .run();
@@ -695,9 +704,11 @@ delete: 1 deleted, 0 failed in [T]
     assert!(!states[1].contains("TERMINAT"), "{states:?}");
     assert_eq!(env.live(), BTreeMap::from([("s-01".to_string(), 1)]));
     // The new generation was saved: a re-run skips the live instance.
+    // The simulator's 300 ms of PROVISIONING may or may not be over by now: either is a skip.
     env.t
         .cmd("p s deploy")
-        .stdout("[SKIPPED] Instance s-01: already exists\ndeploy: 1 skipped, 0 failed in [T]\n")
+        .normalize(r"exists \(PROVISIONING\)", "already exists")
+        .stdout("[SKIPPED] Instance s-01: already exists\ndeploy: 1 instance: 1 skipped in [T]\n")
         .run();
     assert_eq!(env.states().len(), 2);
 }
@@ -726,8 +737,8 @@ fn terminated_answers_move_at_most_three_generations_per_attempt() {
     env.t
         .cmd("p s deploy")
         .stdout(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000004[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 0 failed in [T]
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000004[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-01.json
+deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr(format!(
@@ -770,4 +781,158 @@ fn the_deadline_bounds_the_whole_run() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn target_takes_a_name_an_ocid_or_a_glob_and_a_miss_names_what_exists() {
+    let env = Env::new(|_| {});
+    env.t
+        .cmd("p s deploy --replicas 3 --parallel 1 --wait")
+        .stdout_unchecked()
+        .stderr(IMAGE_NOTE)
+        .run();
+    // A typo fails (cron notices) and says what exists.
+    for action in ["status", "start", "stop --wait", "delete --yes"] {
+        env.t
+            .cmd(&format!("p s {action} --target s-1"))
+            .status(1)
+            .stderr(
+                "error: no instance `s-1` in p/s; known: s-01, s-02, s-03; did you mean `s-01`?\n",
+            )
+            .run();
+    }
+    env.t
+        .cmd("p status --target x-0*")
+        .status(1)
+        .stderr("error: no instance `x-0*` in p; known: s-01, s-02, s-03\n")
+        .run();
+    // A glob.
+    let st = env
+        .t
+        .cmd("p s status -o json --target s-0*")
+        .stdout_unchecked()
+        .run();
+    let rows: serde_json::Value = serde_json::from_str(&st.raw_stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 3);
+    let ocid = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "s-02")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // An OCID.
+    env.t
+        .cmd(&format!("p s stop --wait --target {ocid}"))
+        .stdout(
+            "[SUCCESS] Instance s-02: stopped  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]
+stop: 1 instance: 1 stopped in [T]
+",
+        )
+        .run();
+    // A dry run lists what a delete would remove, reading only.
+    env.t
+        .cmd("p s delete --dry-run --target *-0?")
+        .stdout(
+            "dry run: `delete` would delete 3 instances and 3 objects (it only read; nothing is changed):
+s-03: Instance s-03  id=ocid1.instance.oc1.sim-region-1.an000003[RANDOM]
+s-02: Instance s-02  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]
+s-01: Instance s-01  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]
+",
+        )
+        .run();
+    assert_eq!(env.live().len(), 3);
+    // Only `*` and `?` are wildcards: a bracket is a literal character.
+    env.t
+        .cmd("p s delete --yes --target s-0[13]")
+        .status(1)
+        .stderr(
+            "error: no instance `s-0[13]` in p/s; known: s-01, s-02, s-03; did you mean `s-01`?\n",
+        )
+        .run();
+    env.t
+        .cmd("p s delete --yes --parallel 1 --target s-0*")
+        .stdout_unchecked()
+        .run();
+    assert_eq!(env.live().len(), 0);
+}
+
+#[test]
+fn a_stopped_instance_says_so_and_deploy_wait_starts_it() {
+    let env = Env::new(|_| {});
+    env.t
+        .cmd("p s deploy --wait")
+        .stdout_unchecked()
+        .stderr(IMAGE_NOTE)
+        .run();
+    env.t.cmd("p s stop --wait").stdout_unchecked().run();
+    env.t
+        .cmd("p s deploy")
+        .stdout(
+            "[SKIPPED] Instance s-01: exists (STOPPED)
+deploy: 1 instance: 1 skipped in [T]
+",
+        )
+        .run();
+    env.t
+        .cmd("p s deploy --wait")
+        .stdout(
+            "[SUCCESS] Instance s-01: started  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]
+deploy: 1 instance: 1 started in [T]
+",
+        )
+        .run();
+    env.t
+        .cmd("p s deploy --wait")
+        .stdout(
+            "[SKIPPED] Instance s-01: already exists
+deploy: 1 instance: 1 skipped in [T]
+",
+        )
+        .run();
+}
+
+#[test]
+fn the_ssh_hint_is_a_command_that_works_or_none() {
+    let env = Env::new(|_| {});
+    let keyed = SPEC.replace(
+        "ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}",
+        "ssh: {generate: keys/lab}",
+    );
+    env.t.put("specs/s.yaml", &keyed);
+    env.t
+        .cmd("p s deploy --wait")
+        .stdout(
+            "[SUCCESS] Instance s-01: launched, running  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  private_ip=10.0.0.2  public_ip=203.0.113.2  availability_domain=Kyqh:SIM-REGION-1-AD-1  ssh=ssh -i [DIR]/keys/lab ubuntu@203.0.113.2  launch_result=[DIR]/.vauto/launch/s-01.json
+deploy: 1 instance: 1 created in [T]
+",
+        )
+        .stderr_unchecked()
+        .run();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(env.t.path().join("keys"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+    // Without an authorised key nobody can log in: no hint.
+    let keyless = SPEC.replace(
+        "ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}\n",
+        "",
+    );
+    env.t.put("specs/t.yaml", &keyless);
+    env.t
+        .cmd("p t deploy --wait")
+        .stdout(
+            "[SUCCESS] Instance t-01: launched, running  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]  private_ip=10.0.0.3  public_ip=203.0.113.3  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/t-01.json
+deploy: 1 instance: 1 created in [T]
+",
+        )
+        .stderr_unchecked()
+        .run();
 }

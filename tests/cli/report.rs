@@ -208,8 +208,8 @@ fn a_torn_journal_line_keeps_the_next_record_whole_and_report_counts_it() {
     env.t
         .cmd("p s deploy")
         .stdout(
-            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1
-deploy: 1 succeeded, 0 failed in [T]
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-01.json
+deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr(crate::oci::IMAGE_NOTE)

@@ -79,10 +79,11 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn delete_dry_run_names_the_selector_and_contacts_nothing() {
-    // The dry-run path needs no credentials and says what it would select.
+fn stop_dry_run_names_the_selector_and_contacts_nothing() {
+    // The dry-run path needs no credentials and says what it would select (a delete dry
+    // run reads what it would delete: tests/cli/kubevirt.rs).
     Test::with_examples()
-        .args("lab web delete --dry-run")
-        .stdout("dry run: `delete` would act on the resources labelled v-auto/managed=true,v-auto/project=lab,v-auto/spec=web (nothing was contacted)\n")
+        .args("lab web stop --dry-run")
+        .stdout("dry run: `stop` would act on the resources labelled v-auto/managed=true,v-auto/project=lab,v-auto/spec=web (nothing was contacted)\n")
         .run();
 }

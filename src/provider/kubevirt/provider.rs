@@ -603,11 +603,14 @@ impl Provider for KubevirtProvider {
                     && g.find(Kind::Secret).is_some()
                     && g.find(Kind::DataVolume).is_some()
                     && (!needs_nad || g.find(Kind::Nad).is_some());
+                let state =
+                    vm.and_then(|v| str_at(&v.data, "/status/printableStatus").map(String::from));
                 Existing {
                     name,
                     spec: g.spec.clone(),
                     id,
                     complete,
+                    state,
                     resources: g
                         .objects
                         .iter()

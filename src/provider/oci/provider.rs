@@ -197,6 +197,29 @@ impl OciProvider {
         Ok(path)
     }
 
+    /// Moves the launch result of a deleted instance to `launch/deleted/<name>-<time>.json`:
+    /// kept for the record, out of the way of the next launch of that name.
+    fn set_launch_aside(&self, name: &str) -> Result<Option<PathBuf>, String> {
+        let launch = self.state_dir.join("launch");
+        let from = launch.join(format!("{name}.json"));
+        if !from.is_file() {
+            return Ok(None);
+        }
+        let dir = launch.join("deleted");
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let to = dir.join(format!("{name}-{stamp}.json"));
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::rename(&from, &to))
+            .map_err(|e| {
+                format!(
+                    "cannot move `{}` to `{}`: {e}",
+                    from.display(),
+                    to.display()
+                )
+            })?;
+        Ok(Some(to))
+    }
+
     async fn try_create(
         &self,
         plan: &Plan,
@@ -365,6 +388,7 @@ impl Provider for OciProvider {
                 Existing {
                     spec: i.freeform_tags.get(LABEL_SPEC).cloned().unwrap_or_default(),
                     id: i.id,
+                    state: Some(i.lifecycle_state),
                     complete: true,
                     resources: vec![(KIND_INSTANCE.to_string(), name.clone())],
                     name,
@@ -476,6 +500,11 @@ impl Provider for OciProvider {
         let report = match bumped {
             Ok(_) => report,
             Err(e) => report.with(|d| d.warning = Some(e.message)),
+        };
+        let report = match self.set_launch_aside(name) {
+            Ok(Some(path)) => report.with(|d| d.launch_result = Some(path.display().to_string())),
+            Ok(None) => report,
+            Err(e) => report.with(|d| d.warning = Some(e)),
         };
         Attempt {
             reports: vec![report],
