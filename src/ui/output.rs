@@ -180,27 +180,7 @@ pub(crate) fn print_doc<T: Serialize>(format: Format, value: &T) {
 impl Observer for Printer {
     fn event(&self, event: Event) {
         match event {
-            Event::Report(r) => {
-                self.heartbeat.reset(&r.instance);
-                if self.format == Format::Table {
-                    let line = self.line(&r);
-                    let _g = self.lock.lock();
-                    if let Some(p) = &self.progress {
-                        p.done(&r.instance);
-                        p.println(&line);
-                    } else {
-                        let _ = writeln!(std::io::stdout(), "{line}");
-                    }
-                } else if r.outcome == Outcome::Failed {
-                    self.err_line(&format!(
-                        "{} {} {}: {}",
-                        r.outcome.tag(),
-                        r.kind,
-                        r.name,
-                        r.reason
-                    ));
-                }
-            }
+            Event::Report(r) => self.report(&r),
             Event::AttemptStarted {
                 instance,
                 attempt,
@@ -245,28 +225,55 @@ impl Observer for Printer {
                 instance,
                 phase,
                 percent,
-            } => {
-                let text = match percent {
-                    Some(p) => format!("{phase} {p:.1}%"),
-                    None => phase.clone(),
-                };
-                if let Some(p) = &self.progress {
-                    p.set(&instance, &text);
-                    return;
-                }
-                // Waits report every look; a log gets a line when one is due.
-                let now = tokio::time::Instant::now();
-                match self.heartbeat.progress(&instance, &phase, &text, now) {
-                    Beat::Print(elapsed) => {
-                        self.err_line(&heartbeat::line(&instance, &text, elapsed))
-                    }
-                    Beat::Changed if self.verbosity == Verbosity::Verbose => {
-                        self.err_line(&format!("{instance}: {text}"));
-                    }
-                    Beat::Changed | Beat::Same => {}
-                }
-            }
+            } => self.progress(&instance, &phase, percent),
             Event::Note { message, .. } => self.err_line(&format!("note: {message}")),
+        }
+    }
+}
+
+impl Printer {
+    /// A result line: on stdout as a table row, or (machine-readable output) only failures
+    /// on stderr.
+    fn report(&self, r: &ResourceReport) {
+        self.heartbeat.reset(&r.instance);
+        if self.format == Format::Table {
+            let line = self.line(r);
+            let _g = self.lock.lock();
+            if let Some(p) = &self.progress {
+                p.done(&r.instance);
+                p.println(&line);
+            } else {
+                let _ = writeln!(std::io::stdout(), "{line}");
+            }
+        } else if r.outcome == Outcome::Failed {
+            self.err_line(&format!(
+                "{} {} {}: {}",
+                r.outcome.tag(),
+                r.kind,
+                r.name,
+                r.reason
+            ));
+        }
+    }
+
+    /// A long step's progress: the live line on a terminal; in a log, a line when one is due.
+    fn progress(&self, instance: &str, phase: &str, percent: Option<f32>) {
+        let text = match percent {
+            Some(p) => format!("{phase} {p:.1}%"),
+            None => phase.to_string(),
+        };
+        if let Some(p) = &self.progress {
+            p.set(instance, &text);
+            return;
+        }
+        // Waits report every look; a log gets a line when one is due.
+        let now = tokio::time::Instant::now();
+        match self.heartbeat.progress(instance, phase, &text, now) {
+            Beat::Print(elapsed) => self.err_line(&heartbeat::line(instance, &text, elapsed)),
+            Beat::Changed if self.verbosity == Verbosity::Verbose => {
+                self.err_line(&format!("{instance}: {text}"));
+            }
+            Beat::Changed | Beat::Same => {}
         }
     }
 }

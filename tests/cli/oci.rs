@@ -635,6 +635,13 @@ fn start_survives_capacity_and_waits_through_stopping() {
         .stdout_unchecked()
         .stderr(IMAGE_NOTE)
         .run();
+    // `--wait` saw RUNNING: the saved launch answer (PROVISIONING, no addresses) is updated.
+    let saved: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.t.path().join(".vauto/launch/s-01.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(saved["lifecycleState"], "RUNNING", "{saved}");
+    assert!(saved["vauto"]["privateIp"].is_string(), "{saved}");
     // No --wait: the start below finds the instance STOPPING.
     env.t.cmd("p s stop").stdout_unchecked().run();
     let run = env

@@ -35,7 +35,8 @@ fn a_closed_pipe_ends_vauto_quietly_with_141() {
         "lab web plan -o json",
         "validate",
         "completions bash",
-        "lab web delete --dry-run",
+        // `stop --dry-run` contacts nothing (a `delete --dry-run` reads the cluster).
+        "lab web stop --dry-run",
     ] {
         let (code, stderr) = into_closed_pipe(&t, args);
         assert_eq!((code, stderr.as_str()), (Some(141), ""), "vauto {args}");

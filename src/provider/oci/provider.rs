@@ -197,6 +197,40 @@ impl OciProvider {
         Ok(path)
     }
 
+    /// Brings the saved launch result up to date once the instance runs: the launch answer
+    /// says PROVISIONING and has no addresses; `vauto` records what `--wait` saw.
+    fn update_launch(
+        &self,
+        name: &str,
+        state: &str,
+        (private, public): (&Option<String>, &Option<String>),
+    ) -> Result<(), String> {
+        let path = self.state_dir.join("launch").join(format!("{name}.json"));
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            // Launched by an earlier run on another host: nothing to update.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let mut saved: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| e.to_string())?;
+        let Some(obj) = saved.as_object_mut() else {
+            return Ok(());
+        };
+        obj.insert("lifecycleState".into(), serde_json::json!(state));
+        obj.insert(
+            "vauto".into(),
+            serde_json::json!({
+                "seenRunningAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "privateIp": private,
+                "publicIp": public,
+            }),
+        );
+        self.save_launch(name, &saved)
+            .map(|_| ())
+            .map_err(|e| e.message)
+    }
+
     /// Moves the launch result of a deleted instance to `launch/deleted/<name>-<time>.json`:
     /// kept for the record, out of the way of the next launch of that name.
     fn set_launch_aside(&self, name: &str) -> Result<Option<PathBuf>, String> {
@@ -440,6 +474,11 @@ impl Provider for OciProvider {
         // The VNIC attaches shortly after RUNNING; give it the rest of the timeout.
         let (private, public) =
             wait_addresses(&self.client, polling, self.compartment(), &id).await?;
+        if let Err(e) = self.update_launch(instance, &inst.lifecycle_state, (&private, &public)) {
+            observer.event(Event::Note {
+                message: format!("could not update the launch result of `{instance}`: {e}"),
+            });
+        }
         Ok(ResourceReport::new(
             instance,
             KIND_INSTANCE,
