@@ -74,7 +74,10 @@ pub(super) async fn power_one<P: Provider>(
             None => DEFAULT_WAIT,
         });
         let err = match provider.power(e, opts.action, wait).await {
-            Ok(r) => return r,
+            Ok(mut r) => {
+                r.started = opts.action == Power::Start && r.outcome == Outcome::Success;
+                return r;
+            }
             Err(err) => err,
         };
         if let Err(reason) = retry.after(&err).await {

@@ -114,6 +114,10 @@ pub(crate) struct ResourceReport {
     /// Extra machine-readable facts (instance id, IPs, ssh command).
     #[serde(skip_serializing_if = "Details::is_empty")]
     pub details: Details,
+    /// The engine started the instance (`start`, or `deploy --wait` finding it stopped):
+    /// counted as started, whatever words the provider chose.
+    #[serde(skip)]
+    pub(crate) started: bool,
 }
 
 impl ResourceReport {
@@ -132,6 +136,7 @@ impl ResourceReport {
             outcome,
             reason: reason.into(),
             details: Details::default(),
+            started: false,
         }
     }
 
@@ -160,7 +165,7 @@ pub(crate) struct Counts {
 impl Counts {
     fn add(&mut self, r: &ResourceReport) {
         match r.outcome {
-            Outcome::Success if r.reason.starts_with("started") => self.started += 1,
+            Outcome::Success if r.started => self.started += 1,
             Outcome::Success => self.success += 1,
             Outcome::Skipped => self.skipped += 1,
             Outcome::Failed => self.failed += 1,
