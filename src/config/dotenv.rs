@@ -76,7 +76,12 @@ impl Reader<'_> {
             || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             || key.starts_with(|c: char| c.is_ascii_digit())
         {
-            let shown: String = self.rest().chars().take_while(|c| *c != '\n').collect();
+            // The name only: the rest of the line may be a secret (a webhook URL, a token).
+            let shown: String = self
+                .rest()
+                .chars()
+                .take_while(|c| *c != '\n' && *c != '=')
+                .collect();
             return Err(self.error(
                 start,
                 format!("`{shown}` is not a binding: expected `NAME=value`, NAME being letters, digits and `_` (not starting with a digit)"),
@@ -215,5 +220,15 @@ mod tests {
         );
         assert_eq!(parse("A='x' y\n").unwrap_err().0, 1);
         assert_eq!(parse("A=1\n\nMY-KEY=2\n").unwrap_err().0, 3);
+    }
+
+    #[test]
+    fn a_bad_name_is_shown_without_its_value() {
+        let (_, _, msg) =
+            parse("SLACK-URL=https://hooks.slack.com/services/T0/B0/secret\n").unwrap_err();
+        assert_eq!(
+            msg,
+            "`SLACK-URL` is not a binding: expected `NAME=value`, NAME being letters, digits and `_` (not starting with a digit)"
+        );
     }
 }

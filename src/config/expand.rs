@@ -38,8 +38,14 @@ impl<'de, V: Visitor<'de>> Primitive<V> {
         let text = expand_current(s).map_err(E::custom)?;
         let t = text.trim();
         let bad = |what: &str| {
+            // A short value helps (`two`); a long one may be a secret put in the wrong place.
+            let is = if t.chars().count() <= 16 && !t.contains("://") {
+                format!("is `{t}`")
+            } else {
+                "holds something else".to_string()
+            };
             E::custom(format!(
-                "`{s}` is `{text}`, not {what} (a `${{VAR}}` here must hold {what})"
+                "`{s}` {is}, not {what} (a `${{VAR}}` here must hold {what})"
             ))
         };
         match self.want {
