@@ -91,7 +91,8 @@ fn oci_sim_options(state_dir: &std::path::Path) -> crate::sim::oci::OciSimOption
 
 /// The in-process Kubernetes simulator: three workers, two of them labelled like the core
 /// high-memory nodes of the shipped `web` spec, short import and boot times.
-/// `VAUTO_SIM_SCHEMA_DIR` makes it validate objects against CRD schemas (tests use it).
+/// The project's namespace exists in it (and CDI's `openshift-virtualization-os-images`,
+/// where OpenShift keeps the DataSources of its boot images); a create anywhere else is 404.
 #[cfg(feature = "sim")]
 async fn start_kube_sim(
     state_dir: &std::path::Path,
@@ -109,7 +110,13 @@ async fn start_kube_sim(
     }
     let opts = KubeSimOptions {
         state_dir: state_dir.to_path_buf(),
-        schema_dir: std::env::var_os("VAUTO_SIM_SCHEMA_DIR").map(std::path::PathBuf::from),
+        namespaces: project
+            .kubevirt()
+            .and_then(|k| k.namespace.as_ref())
+            .map(|n| n.0.clone())
+            .into_iter()
+            .chain(["openshift-virtualization-os-images".to_string()])
+            .collect(),
         import_duration: std::time::Duration::from_secs(6),
         boot_duration: std::time::Duration::from_secs(3),
         seed: fastrand::u64(..),

@@ -33,11 +33,8 @@ impl Env {
         vauto::tls::install_crypto_provider();
         let rt = crate::harness::sim_runtime();
         let t = Test::new();
-        let schemas =
-            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/schemas"));
         let mut opts = KubeSimOptions {
             state_dir: t.path().join("simstate"),
-            schema_dir: Some(schemas.to_path_buf()),
             import_duration: Duration::from_millis(600),
             boot_duration: Duration::from_millis(300),
             seed: 11,
