@@ -16,6 +16,8 @@ mod store;
 mod validate;
 
 #[cfg(test)]
+mod strict_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

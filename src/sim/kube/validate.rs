@@ -101,6 +101,8 @@ impl Schemas {
                 }
             }
         }
+        // Sorted, so the answer does not depend on the order the schema is evaluated in.
+        unknown.sort();
         unknown
     }
 }
