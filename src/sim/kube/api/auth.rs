@@ -52,6 +52,14 @@ pub(super) fn forbidden(route: &Route, verb: &str) -> ApiError {
             Some(ns.clone()),
             Some(name.clone()),
         ),
+        Route::Namespaces => ("namespaces".into(), "namespaces".into(), "", None, None),
+        Route::Namespace(name) => (
+            "namespaces".into(),
+            "namespaces".into(),
+            "",
+            None,
+            Some(name.clone()),
+        ),
         _ => (String::new(), String::new(), "", None, None),
     };
     let subject = match &name {
