@@ -238,6 +238,18 @@ async fn string_data_becomes_base64_data_and_wins() {
     let got = s.get(&format!("{SECRETS}/s")).await;
     assert_eq!(got.body["data"], a.body["data"]);
     assert!(got.body.get("stringData").is_none());
+
+    // A deleted Secret is answered with a Success Status, not the object.
+    let uid = got.body["metadata"]["uid"].clone();
+    let a = s
+        .send("DELETE", &format!("{SECRETS}/s"), "", &Value::Null)
+        .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.body,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+               "details": {"name": "s", "kind": "secrets", "uid": uid}})
+    );
 }
 
 #[tokio::test]

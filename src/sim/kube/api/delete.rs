@@ -10,7 +10,7 @@ use super::error::{ApiError, json_response};
 use super::read::selectors;
 use super::request::Req;
 use crate::sim::kube::select;
-use crate::sim::kube::store::{ResourceDef, Store, key};
+use crate::sim::kube::store::{ResourceDef, Store, key, uid_of};
 
 /// How dependents (objects whose `ownerReferences` name the deleted one) are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +196,19 @@ pub(super) fn delete(
     // (kubernetes.io/docs/reference/using-api/api-concepts/#dry-run).
     if !opts.dry_run {
         remove(store, &k, opts.propagation);
+    }
+    // Custom resources answer with the deleted object (apiextensions-apiserver
+    // registry/customresource/etcd.go: ReturnDeletedObject); Secrets and Events with a
+    // Success Status naming it (generic registry store.go, ReturnDeletedObject unset).
+    if def.group.is_empty() {
+        let status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "kind": def.plural, "uid": uid_of(&entry.object)},
+        });
+        return Ok(json_response(StatusCode::OK, &status));
     }
     Ok(json_response(StatusCode::OK, &entry.object))
 }
