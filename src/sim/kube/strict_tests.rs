@@ -490,7 +490,7 @@ async fn unknown_fields_follow_field_validation() {
         (
             400,
             "BadRequest",
-            "strict decoding error: unknown field \"spec.foo\", unknown field \"spec.template.spec.domain.bar\""
+            "VirtualMachine in version \"v1\" cannot be handled as a VirtualMachine: strict decoding error: unknown field \"spec.foo\", unknown field \"spec.template.spec.domain.bar\""
         )
     );
     assert_eq!(s.get(&format!("{VMS}/a")).await.status, 404);

@@ -30,9 +30,12 @@ pub(super) fn decode_fields(
         .map(|f| format!("unknown field \"{f}\""))
         .collect();
     match fv {
+        // Wrapped as handlers/create.go's transformDecodeError words a decode failure.
         FieldValidation::Strict => Err(ApiError::bad_request(format!(
-            "strict decoding error: {}",
-            texts.join(", ")
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            texts.join(", "),
+            kind = def.kind,
+            version = def.version,
         ))),
         FieldValidation::Warn => {
             *obj = pruned;
