@@ -481,6 +481,7 @@ async fn unknown_fields_follow_field_validation() {
     let mut body = vm("a");
     body["spec"]["foo"] = json!(1);
     body["spec"]["template"]["spec"]["domain"]["bar"] = json!(true);
+    body["metadata"]["lables"] = json!({"a": "b"});
 
     let a = s
         .post(&format!("{VMS}?fieldValidation=Strict"), &body)
@@ -490,7 +491,7 @@ async fn unknown_fields_follow_field_validation() {
         (
             400,
             "BadRequest",
-            "VirtualMachine in version \"v1\" cannot be handled as a VirtualMachine: strict decoding error: unknown field \"spec.foo\", unknown field \"spec.template.spec.domain.bar\""
+            "VirtualMachine in version \"v1\" cannot be handled as a VirtualMachine: strict decoding error: unknown field \"metadata.lables\", unknown field \"spec.foo\", unknown field \"spec.template.spec.domain.bar\""
         )
     );
     assert_eq!(s.get(&format!("{VMS}/a")).await.status, 404);
@@ -501,11 +502,13 @@ async fn unknown_fields_follow_field_validation() {
     assert_eq!(
         a.warnings,
         [
+            "299 - \"unknown field \\\"metadata.lables\\\"\"",
             "299 - \"unknown field \\\"spec.foo\\\"\"",
             "299 - \"unknown field \\\"spec.template.spec.domain.bar\\\"\""
         ]
     );
     assert!(a.body["spec"].get("foo").is_none());
+    assert!(a.body["metadata"].get("lables").is_none());
     assert!(
         a.body["spec"]["template"]["spec"]["domain"]
             .get("bar")

@@ -22,6 +22,25 @@ pub(crate) struct Cause {
 /// At most this many causes are reported, like the API server's truncation.
 const MAX_CAUSES: usize = 10;
 
+/// The members of `ObjectMeta` (apimachinery/pkg/apis/meta/v1/types.go).
+const OBJECT_META: [&str; 15] = [
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
 /// Compiled validators, one per kind.
 pub(crate) struct Schemas {
     by_kind: HashMap<&'static str, jsonschema::Validator>,
@@ -99,6 +118,19 @@ impl Schemas {
                         }
                     }
                 }
+            }
+        }
+        // A CRD schema says only `metadata: {type: object}`; the server still decodes it as
+        // ObjectMeta (apimachinery/pkg/apis/meta/v1/types.go), so unknown members go too.
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            let extra: Vec<String> = meta
+                .keys()
+                .filter(|k| !OBJECT_META.contains(&k.as_str()))
+                .cloned()
+                .collect();
+            for k in extra {
+                meta.remove(&k);
+                unknown.push(format!("metadata.{k}"));
             }
         }
         // Sorted, so the answer does not depend on the order the schema is evaluated in.
