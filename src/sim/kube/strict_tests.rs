@@ -420,7 +420,18 @@ async fn patch_types_follow_the_resource_kind() {
     let a = s
         .send("PATCH", &path, "application/json-patch+json", &bad)
         .await;
-    assert_eq!(a.status, 422);
+    assert_eq!(
+        a.status(),
+        (
+            422,
+            "Invalid",
+            "the server rejected our request due to an error in our request"
+        )
+    );
+    assert_eq!(
+        a.body["details"]["causes"][0]["message"],
+        "remove operation does not apply: doc is missing path: \"/spec/nope\""
+    );
 
     // Server-side apply: needs a field manager, then merges and records ownership.
     let applied = "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata:\n  name: a\n  labels:\n    z: \"3\"\n";

@@ -166,16 +166,16 @@ fn tokens(path: &str) -> Option<Vec<String>> {
     )
 }
 
+/// A JSON patch that does not apply: apiserver handlers/patch.go answers 422 through
+/// errors.NewGenericServerResponse, whose message is fixed and whose cause carries the
+/// json-patch library's text.
 fn json_patch_error(msg: impl Into<String>) -> ApiError {
-    // apiserver patch.go: a patch that cannot be applied is 422 (NewGenericServerResponse).
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "Invalid",
-        format!(
-            "the server rejected our request due to an error in our request: {}",
-            msg.into()
-        ),
+        "the server rejected our request due to an error in our request",
     )
+    .details(json!({"causes": [{"reason": "UnexpectedServerResponse", "message": msg.into()}]}))
 }
 
 /// Removes the value at `path` and returns it.
