@@ -71,8 +71,8 @@ pub struct KubeSimOptions {
     pub token: String,
     /// Tokens that may read but get 403 Forbidden on every write.
     pub read_only_tokens: Vec<String>,
-    /// Namespaces that exist from the start, besides `default`, `kube-system` and
-    /// `kube-public` (a project's `kubevirt.namespace`); a create anywhere else is 404.
+    /// Namespaces that exist from the start, besides `default`, `kube-system`,
+    /// `kube-public` and [`Self::namespace`]; a create anywhere else is 404.
     pub namespaces: Vec<String>,
     /// Added to every request before it is answered.
     pub latency: Duration,
@@ -233,7 +233,10 @@ pub async fn start(opts: KubeSimOptions) -> Result<KubeSim, String> {
     let store = {
         let held = disk.lock()?;
         let mut store = disk.load(&held)?;
-        api::seed_namespaces(&mut store, &opts.namespaces);
+        // The kubeconfig context's namespace exists too: kubectl and vauto default to it.
+        let mut namespaces = opts.namespaces.clone();
+        namespaces.extend(opts.namespace.clone());
+        api::seed_namespaces(&mut store, &namespaces);
         // Start each process from a fresh snapshot so the journal stays short.
         disk.compact(&mut store, &held)?;
         store

@@ -16,6 +16,7 @@ fn opts(dir: &Path) -> KubeSimOptions {
         state_dir: dir.to_path_buf(),
         read_only_tokens: vec![READ_ONLY.into()],
         namespaces: vec!["team-a".into()],
+        namespace: Some("ctx-ns".into()),
         import_duration: Duration::from_millis(600),
         boot_duration: Duration::from_millis(450),
         ..KubeSimOptions::default()
@@ -149,7 +150,11 @@ async fn namespaces_exist_or_not() {
         .iter()
         .map(|n| n["metadata"]["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["default", "kube-public", "kube-system", "team-a"]);
+    // The built-in ones, the configured ones and the kubeconfig context's namespace.
+    assert_eq!(
+        names,
+        ["ctx-ns", "default", "kube-public", "kube-system", "team-a"]
+    );
 
     // A create in a missing namespace: 404 from the NamespaceLifecycle admission plugin.
     let a = s
