@@ -21,7 +21,10 @@ fn main() {
     println!("cargo:rerun-if-changed=VERSION");
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
-    if let Err(e) = pack_schemas() {
+    // Only the simulator (cargo feature `sim`) embeds the schemas.
+    if std::env::var_os("CARGO_FEATURE_SIM").is_some()
+        && let Err(e) = pack_schemas()
+    {
         panic!("cannot pack data/schemas/jsonschema: {e}");
     }
 }
