@@ -107,12 +107,15 @@ fn oci_sim_options(state_dir: &std::path::Path) -> crate::sim::oci::OciSimOption
 /// The Kubernetes simulator's options, for `sim: true` and `vauto sim serve`: three workers,
 /// two of them labelled like the core high-memory nodes of the shipped `web` spec, short
 /// import and boot times; `context` and `namespace` named as the project names them.
-/// `VAUTO_SIM_SCHEMA_DIR` makes it validate objects against CRD schemas (tests use it).
+/// `namespaces` exist in it besides `default` (the project's, and CDI's
+/// `openshift-virtualization-os-images`, where OpenShift keeps the DataSources of its boot
+/// images); a create anywhere else is 404, as on a real cluster.
 #[cfg(feature = "sim")]
 pub(super) fn kube_sim_options(
     state_dir: &std::path::Path,
     context: Option<String>,
     namespace: Option<String>,
+    extra_namespaces: Vec<String>,
 ) -> crate::sim::kube::KubeSimOptions {
     use crate::sim::kube::{KubeSimOptions, SimNode};
     let mut nodes = vec![
@@ -126,7 +129,12 @@ pub(super) fn kube_sim_options(
     }
     KubeSimOptions {
         state_dir: state_dir.to_path_buf(),
-        schema_dir: std::env::var_os("VAUTO_SIM_SCHEMA_DIR").map(std::path::PathBuf::from),
+        namespaces: namespace
+            .iter()
+            .cloned()
+            .chain(extra_namespaces)
+            .chain(["openshift-virtualization-os-images".to_string()])
+            .collect(),
         import_duration: std::time::Duration::from_secs(6),
         boot_duration: std::time::Duration::from_secs(3),
         seed: fastrand::u64(..),
@@ -155,7 +163,7 @@ async fn start_kube_sim(
     project: &Project,
 ) -> Result<crate::sim::kube::KubeSim, Error> {
     let (context, namespace) = kube_names(project);
-    crate::sim::kube::start(kube_sim_options(state_dir, context, namespace))
+    crate::sim::kube::start(kube_sim_options(state_dir, context, namespace, Vec::new()))
         .await
         .map_err(|e| Error::Other(format!("cannot start the kubernetes simulator: {e}")))
 }

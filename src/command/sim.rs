@@ -277,12 +277,11 @@ async fn start_kube(
     faults: &SimFaults,
     namespaces: Vec<String>,
 ) -> Result<crate::sim::kube::KubeSim, Error> {
-    let mut opts = super::connect::kube_sim_options(state_dir, None, None);
+    let mut opts = super::connect::kube_sim_options(state_dir, None, None, namespaces);
     opts.listen = listen;
     opts.latency = faults.latency;
     opts.error_rate = faults.error;
     opts.throttle_rate = faults.throttle;
-    let _ = namespaces;
     crate::sim::kube::start(opts)
         .await
         .map_err(|e| Error::Other(format!("cannot start the kubernetes simulator: {e}")))
