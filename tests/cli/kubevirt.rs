@@ -45,6 +45,8 @@ impl Env {
         };
         tune(&mut opts);
         let sim = rt.block_on(kube::start(opts)).unwrap();
+        let sim_ca = sim.ca_pem().to_string();
+        vauto::tls::install_crypto_provider();
         let project = format!(
             "provider: kubevirt
 kubevirt: {{kubeconfig: {}, namespace: default}}
@@ -67,7 +69,12 @@ network:
             t,
             sim: Some(sim),
             rt,
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .add_root_certificate(
+                    reqwest::Certificate::from_pem(sim_ca.as_bytes()).unwrap(),
+                )
+                .build()
+                .unwrap(),
         }
     }
 

@@ -39,6 +39,16 @@ async fn client_from(path: &Path) -> Client {
     Client::try_from(cfg).unwrap()
 }
 
+/// A plain HTTPS client trusting the simulator's CA, for requests kube-rs does not make.
+fn raw_client(sim: &KubeSim) -> reqwest::Client {
+    crate::tls::install_crypto_provider();
+    let ca = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap()
+}
+
 async fn client(sim: &KubeSim) -> Client {
     client_from(&sim.kubeconfig()).await
 }
@@ -190,7 +200,7 @@ fn field<'a>(o: &'a DynamicObject, pointer: &str) -> Option<&'a Value> {
 async fn create_conflict_get_list_page_and_delete() {
     let dir = tempfile::tempdir().unwrap();
     let sim = start(opts(dir.path())).await.unwrap();
-    assert!(sim.base_url().starts_with("http://127.0.0.1:"));
+    assert!(sim.base_url().starts_with("https://127.0.0.1:"));
     let c = client(&sim).await;
     let api = secrets(&c);
     let pp = PostParams::default();
@@ -588,8 +598,7 @@ async fn state_survives_restart_and_faults_leave_no_trace() {
             .unwrap_err(),
     );
     assert_eq!((code, reason.as_str()), (429, "TooManyRequests"));
-    crate::tls::install_crypto_provider();
-    let raw = reqwest::Client::new()
+    let raw = raw_client(&sim)
         .get(format!(
             "{}/api/v1/namespaces/default/secrets",
             sim.base_url()
