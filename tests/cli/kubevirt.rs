@@ -70,9 +70,7 @@ network:
             sim: Some(sim),
             rt,
             http: reqwest::Client::builder()
-                .add_root_certificate(
-                    reqwest::Certificate::from_pem(sim_ca.as_bytes()).unwrap(),
-                )
+                .add_root_certificate(reqwest::Certificate::from_pem(sim_ca.as_bytes()).unwrap())
                 .build()
                 .unwrap(),
         }

@@ -171,6 +171,9 @@ fn dispatch(
         (Route::Object(def, ns, name), "PUT") => update::replace(store, req, def, ns, name),
         (Route::Object(def, ns, name), "PATCH") => update::patch(store, req, def, ns, name, rng),
         (Route::Object(def, ns, name), "DELETE") => delete::delete(store, req, def, ns, name),
+        (Route::Builtin(plural, ns, name), "GET") => {
+            read::builtin(store, req, plural, ns.as_deref(), name.as_deref())
+        }
         (Route::VmAction(ns, name, action), _) => {
             subresources::vm_action(store, req, ns, name, action)
         }
