@@ -257,7 +257,9 @@ pub async fn start(opts: KubeSimOptions) -> Result<KubeSim, String> {
     let kubeconfig = dir.join("kubeconfig");
     write_kubeconfig(&kubeconfig, addr, &certs.ca_pem, &opts)?;
 
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let shared = Arc::new(api::Shared {
+        closing,
         fault_rng: Mutex::new(fastrand::Rng::with_seed(opts.seed)),
         opts,
         store: Mutex::new(store),
@@ -270,6 +272,8 @@ pub async fn start(opts: KubeSimOptions) -> Result<KubeSim, String> {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
+                // End open watches, or the graceful shutdown would wait for them.
+                let _ = closing_tx.send(true);
             })
             .await;
         if let Err(e) = served {

@@ -11,7 +11,9 @@ mod read;
 mod request;
 mod route;
 mod subresources;
+mod table;
 mod update;
+mod watch;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -44,6 +46,8 @@ pub(crate) struct Shared {
     pub disk: Disk,
     pub schemas: Option<Schemas>,
     pub fault_rng: Mutex<fastrand::Rng>,
+    /// Becomes `true` when the simulator shuts down, so open watches end.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Shared {
@@ -65,8 +69,17 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Result<Response,
     serve(&sh, req).await
 }
 
+/// The resource a GET reads, for Table answers and watches.
+fn read_plural(route: &Route) -> Option<&'static str> {
+    match route {
+        Route::Collection(def, _) | Route::Object(def, _, _) => Some(def.plural),
+        Route::Builtin(plural, _, _) => Some(plural),
+        _ => None,
+    }
+}
+
 /// Route, authenticate, authorise, inject faults, read the body; then run the verb.
-async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
+async fn serve(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let route = route::route(parts.uri.path())?;
     authorize(sh, &parts, &route)?;
@@ -79,10 +92,15 @@ async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
         )
     })?;
     let query = Query(parse_query(parts.uri.query()));
-    if query.get("watch").is_some_and(|w| w != "false") {
-        return Err(ApiError::bad_request(
-            "watch is not supported by the simulator",
-        ));
+    let is_get = parts.method == http::Method::GET;
+    let table = match read_plural(&route) {
+        Some(plural) if is_get && table::wants_table(&parts.headers) => {
+            Some((plural, table::Include::parse(query.get("includeObject"))?))
+        }
+        _ => None,
+    };
+    if is_get && query.get("watch").is_some_and(|w| w != "false" && w != "0") {
+        return watch::watch(sh, &route, &query, table.map(|t| t.1));
     }
     let content_type = parts
         .headers
@@ -98,7 +116,11 @@ async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
     };
     // Everything from here on is synchronous: the locks are never held while
     // sleeping for latency or waiting on the client.
-    run_locked(&req, &route, parts.method.as_str())
+    let resp = run_locked(&req, &route, parts.method.as_str())?;
+    match table {
+        Some((plural, include)) => table::convert(resp, plural, include, req.now).await,
+        None => Ok(resp),
+    }
 }
 
 /// Checks the token (public routes need none) and refuses writes to read-only tokens.
@@ -118,7 +140,18 @@ fn authorize(sh: &Shared, parts: &Parts, route: &Route) -> Result<(), ApiError> 
 
 /// Under the store and disk locks: reload, reconcile, run the verb, persist.
 fn run_locked(req: &Req<'_>, route: &Route, method: &str) -> Result<Response, ApiError> {
-    let sh = req.sh;
+    with_store(req.sh, req.now, |store, rng| {
+        dispatch(store, req, route, method, rng)
+    })
+}
+
+/// Runs `f` on the up-to-date store under the store and disk locks: reload what other
+/// processes wrote, run the lazy controllers as of `now`, then persist any change.
+pub(super) fn with_store<T>(
+    sh: &Shared,
+    now: i64,
+    f: impl FnOnce(&mut Store, &mut fastrand::Rng) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
     let mut store = sh.store();
     let held = sh.disk.lock().map_err(|e| {
         tracing::warn!("kubernetes simulator: {e}");
@@ -132,11 +165,11 @@ fn run_locked(req: &Req<'_>, route: &Route, method: &str) -> Result<Response, Ap
         nodes: &sh.opts.nodes,
         boot_ms: millis(sh.opts.boot_duration),
         stop_ms: millis(sh.opts.boot_duration) / 4,
-        now: req.now,
+        now,
     };
     let mut rng = fastrand::Rng::new();
     controller::reconcile(&mut store, &ctx, &mut rng);
-    let result = dispatch(&mut store, req, route, method, &mut rng);
+    let result = f(&mut store, &mut rng);
     // A mutation may already have happened; persist it even when the answer is an error.
     if let Err(e) = sh.disk.save(&mut store, &held) {
         tracing::warn!("kubernetes simulator: {e}");
