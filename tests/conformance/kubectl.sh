@@ -92,7 +92,7 @@ run_suite() {
   # HTTPS with the generated CA: client-go sends a bearer token only over TLS
   # (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#putting-a-bearer-token-in-a-request).
   [[ $url == https://127.0.0.1:* ]] && ok https-url || fail https-url "url is $url"
-  expect version 0 'Server Version: v1\.' -- "${k[@]}" version
+  expect version 0 '"serverVersion"' -- "${k[@]}" version -o json
 
   # Discovery short names and categories, as `kubectl api-resources` shows them on a cluster
   # with KubeVirt and CDI (KubeVirt crds.go: vm/vms, vmi/vmis, category all).
