@@ -260,6 +260,7 @@ pub async fn start(opts: KubeSimOptions) -> Result<KubeSim, String> {
     let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let shared = Arc::new(api::Shared {
         closing,
+        watch_floor: store.resource_version,
         fault_rng: Mutex::new(fastrand::Rng::with_seed(opts.seed)),
         opts,
         store: Mutex::new(store),

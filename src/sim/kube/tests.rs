@@ -1181,3 +1181,42 @@ async fn a_watch_sees_the_controllers_transitions_and_ends_at_shutdown() {
     sim.shutdown().await;
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn a_watch_from_before_this_process_started_is_410_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let c = client(&sim).await;
+    secrets(&c)
+        .create(&PostParams::default(), &secret("a", "x"))
+        .await
+        .unwrap();
+    secrets(&c)
+        .create(&PostParams::default(), &secret("b", "x"))
+        .await
+        .unwrap();
+    sim.shutdown().await;
+    let sim = start(opts(dir.path())).await.unwrap();
+    let http = raw_client(&sim);
+    let events = watch_lines(
+        &http,
+        &sim,
+        "/api/v1/namespaces/default/secrets?watch=1&resourceVersion=1&timeoutSeconds=5",
+    )
+    .await;
+    assert_eq!(
+        events,
+        [
+            json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "reason": "Expired", "code": 410,
+            "message": "too old resource version: 1 (2)"}})
+        ]
+    );
+    let fresh = watch_lines(
+        &http,
+        &sim,
+        "/api/v1/namespaces/default/secrets?watch=1&resourceVersion=2&timeoutSeconds=1",
+    )
+    .await;
+    assert!(fresh.is_empty());
+}

@@ -48,6 +48,9 @@ pub(crate) struct Shared {
     pub fault_rng: Mutex<fastrand::Rng>,
     /// Becomes `true` when the simulator shuts down, so open watches end.
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// The resourceVersion the store had when this process started: a watch from an
+    /// older one cannot be served (its changes were never seen here) and gets 410 Gone.
+    pub watch_floor: u64,
 }
 
 impl Shared {

@@ -213,6 +213,19 @@ impl Stream {
         timeout: Duration,
         bookmarks: bool,
     ) {
+        // As the API server's watch cache: a resourceVersion older than its window is
+        // answered with one ERROR event carrying 410 Expired, and the client relists
+        // (Kubernetes API concepts, "410 Gone responses"; the watch cache's
+        // `errors.NewResourceExpired("too old resource version: X (Y)")`).
+        if let Some(rv) = since
+            && rv < sh.watch_floor
+        {
+            let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                "status": "Failure", "reason": "Expired", "code": 410,
+                "message": format!("too old resource version: {rv} ({})", sh.watch_floor)});
+            let _ = self.send_raw("ERROR", status).await;
+            return;
+        }
         let deadline = tokio::time::Instant::now() + timeout;
         let mut closing = sh.closing.clone();
         for obj in first.values() {
