@@ -211,6 +211,11 @@ EOF
   # [kstrict] `kubectl auth can-i` posts a SelfSubjectAccessReview
   # (https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access).
   expect auth-can-i 0 '^yes$' -- "${k[@]}" auth can-i create vm
+  # The read-only context of `vauto sim serve` may read and is refused writes with 403
+  # Forbidden (https://kubernetes.io/docs/reference/access-authn-authz/rbac/).
+  expect auth-can-i-readonly 1 '^no$' -- "${k[@]}" --context vauto-sim-readonly auth can-i create vm
+  expect readonly-get 0 '^w1 ' -- "${k[@]}" --context vauto-sim-readonly get vmi w1 --no-headers
+  expect readonly-delete-forbidden 1 'Forbidden|forbidden' -- "${k[@]}" --context vauto-sim-readonly delete vmi w1
   # [kstrict] A create in a namespace that does not exist is 404 NotFound
   # (https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/).
   expect create-missing-namespace 1 'namespaces "nope" not found' -- "${k[@]}" create --validate=false -n nope -f "$DIR/w1.yaml"

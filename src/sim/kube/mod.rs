@@ -327,11 +327,23 @@ fn write_kubeconfig(
     let context = json(opts.context.as_deref().unwrap_or("vauto-sim"))?;
     let namespace = json(opts.namespace.as_deref().unwrap_or("default"))?;
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let mut users = format!("- name: vauto-sim\n  user:\n    token: {quoted}\n");
+    let mut contexts = format!(
+        "- name: {context}\n  context:\n    cluster: vauto-sim\n    user: vauto-sim\n    namespace: {namespace}\n"
+    );
+    // A context whose token may only read, for rehearsing RBAC (`--context vauto-sim-readonly`).
+    if let Some(ro) = opts.read_only_tokens.first() {
+        let ro = json(ro)?;
+        users.push_str(&format!(
+            "- name: vauto-sim-readonly\n  user:\n    token: {ro}\n"
+        ));
+        contexts.push_str(&format!(
+            "- name: vauto-sim-readonly\n  context:\n    cluster: vauto-sim\n    user: vauto-sim-readonly\n    namespace: {namespace}\n"
+        ));
+    }
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: vauto-sim\n  cluster:\n    server: https://{addr}\n    certificate-authority-data: {ca}\n\
-         users:\n- name: vauto-sim\n  user:\n    token: {quoted}\n\
-         contexts:\n- name: {context}\n  context:\n    cluster: vauto-sim\n    user: vauto-sim\n    namespace: {namespace}\n\
-         current-context: {context}\npreferences: {{}}\n"
+         users:\n{users}contexts:\n{contexts}current-context: {context}\npreferences: {{}}\n"
     );
     store::write_atomic(path, text.as_bytes(), true)
 }
