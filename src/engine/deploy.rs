@@ -1,6 +1,6 @@
 //! `deploy`: create every missing resource, retrying by error class, in parallel with a bound.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -26,6 +26,13 @@ pub(crate) struct DeployOptions {
     pub policy: RetryPolicy,
     /// Seed for jitter (tests make it reproducible).
     pub seed: u64,
+    /// Started by the daemon (a capacity hunt pass or a scheduled deploy): an instance that
+    /// runs out of attempts or time with nothing but capacity misses is
+    /// [`Outcome::NoCapacity`], not failed.
+    pub hunt: bool,
+    /// Attempts already made per instance by earlier runs (from the journal): attempt
+    /// numbers go on from there.
+    pub attempt_base: BTreeMap<String, u64>,
 }
 
 /// Deploys `plan` on `provider`; returns every report (also sent to `observer`).
@@ -170,6 +177,7 @@ async fn deploy_one<P: Provider>(
         opts,
         observer,
         state: RetryState::new(opts.policy.clone(), seed),
+        base: opts.attempt_base.get(&inst.name).copied().unwrap_or(0),
         started: run_started,
         out: Vec::new(),
     };
@@ -206,6 +214,8 @@ struct InstanceRun<'a, P: Provider> {
     opts: &'a DeployOptions,
     observer: &'a dyn Observer,
     state: RetryState,
+    /// Attempts made by earlier runs: this run's attempt 1 is said as `base + 1`.
+    base: u64,
     /// The run's start: `--deadline` counts from here.
     started: tokio::time::Instant,
     out: Vec<ResourceReport>,
@@ -218,6 +228,20 @@ impl<P: Provider> InstanceRun<'_, P> {
 
     fn fail(&mut self, reason: String) {
         let name = &self.inst.name;
+        if self.opts.hunt && self.state.out_of_time_without_capacity() {
+            let r = ResourceReport::new(
+                name,
+                "Instance",
+                name,
+                Outcome::NoCapacity,
+                format!(
+                    "no capacity yet (attempt {}); the hunt goes on",
+                    self.base + self.state.attempts()
+                ),
+            );
+            self.emit(r);
+            return;
+        }
         let r = ResourceReport::new(name, "Instance", name, Outcome::Failed, reason);
         self.emit(r);
     }
@@ -389,7 +413,7 @@ impl<P: Provider> InstanceRun<'_, P> {
         placement: &P::Placement,
         info: &PlacementInfo,
     ) -> Option<(ProviderError, bool)> {
-        let attempt_no = self.state.start_attempt();
+        let attempt_no = self.base + self.state.start_attempt();
         self.observer.event(Event::AttemptStarted {
             instance: self.inst.name.clone(),
             attempt: attempt_no,
@@ -466,7 +490,7 @@ impl<P: Provider> InstanceRun<'_, P> {
         };
         self.observer.event(Event::AttemptFailed {
             instance: self.inst.name.clone(),
-            attempt: self.state.attempts(),
+            attempt: self.base + self.state.attempts(),
             placement: info.clone(),
             class: err.class,
             message: err.message.clone(),

@@ -14,6 +14,11 @@ pub(crate) enum Outcome {
     Failed,
     /// Deleted.
     Deleted,
+    /// A daemon hunt pass or scheduled deploy found no capacity before its deadline or
+    /// attempt limit, and capacity was its only trouble: not done yet, not failed. Printed
+    /// `[SKIPPED]` with the reason `no capacity yet (attempt N); the hunt goes on`.
+    #[serde(rename = "NO_CAPACITY")]
+    NoCapacity,
 }
 
 impl Outcome {
@@ -21,7 +26,7 @@ impl Outcome {
     pub(crate) fn tag(self) -> &'static str {
         match self {
             Outcome::Success => "[SUCCESS]",
-            Outcome::Skipped => "[SKIPPED]",
+            Outcome::Skipped | Outcome::NoCapacity => "[SKIPPED]",
             Outcome::Failed => "[FAILED]",
             Outcome::Deleted => "[DELETED]",
         }
@@ -160,6 +165,13 @@ pub(crate) struct Counts {
     pub failed: usize,
     /// Deleted.
     pub deleted: usize,
+    /// No capacity yet (a daemon hunt pass or scheduled deploy): neither done nor failed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub no_capacity: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Counts {
@@ -170,12 +182,13 @@ impl Counts {
             Outcome::Skipped => self.skipped += 1,
             Outcome::Failed => self.failed += 1,
             Outcome::Deleted => self.deleted += 1,
+            Outcome::NoCapacity => self.no_capacity += 1,
         }
     }
 
     /// How many were counted.
     pub(crate) fn total(&self) -> usize {
-        self.success + self.started + self.skipped + self.failed + self.deleted
+        self.success + self.started + self.skipped + self.failed + self.deleted + self.no_capacity
     }
 }
 
@@ -216,6 +229,11 @@ impl Summary {
         s
     }
 
+    /// Whether some instance found no capacity yet (and none failed): a hunt goes on.
+    pub(crate) fn no_capacity(&self) -> bool {
+        !self.failed() && self.instances.no_capacity > 0
+    }
+
     /// Whether anything failed.
     pub(crate) fn failed(&self) -> bool {
         self.objects.failed > 0 || self.instances.failed > 0
@@ -233,6 +251,7 @@ impl Summary {
                 (c.deleted, "deleted"),
                 (c.skipped, "skipped"),
                 (c.failed, "failed"),
+                (c.no_capacity, "no capacity yet"),
             ]
             .into_iter()
             .filter(|(k, _)| *k > 0)

@@ -79,9 +79,13 @@ pub(crate) fn render_cloud_init(
     };
     let env = environment(dir);
     let file = dir.templates().join(ci.template.as_str());
-    let tmpl = env
-        .get_template(ci.template.as_str())
-        .map_err(|e| template_error(&file, &e))?;
+    let tmpl = env.get_template(ci.template.as_str()).map_err(|e| {
+        // A byte order mark is said at 1:1 with the fix, like in a project or spec.
+        match read_limited(&file) {
+            Err(bom @ crate::config::ReadError::Bom(_)) => bom.config_error(&file),
+            _ => template_error(&file, &e),
+        }
+    })?;
     tmpl.render(ctx).map_err(|e| template_error(&file, &e))
 }
 
@@ -231,7 +235,7 @@ pub(crate) fn check_all_templates(dir: &ConfigDir) -> Vec<ConfigError> {
                     .to_string_lossy()
                     .replace('\\', "/");
                 match read_limited(&p) {
-                    Err(e) => errs.push(ConfigError::file(&p, e.to_string())),
+                    Err(e) => errs.push(e.config_error(&p)),
                     Ok(text) => {
                         let env = environment(dir);
                         if let Err(e) = env.template_from_named_str(&rel, &text) {

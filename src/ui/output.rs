@@ -69,7 +69,7 @@ impl Printer {
         }
         let code = match outcome {
             Outcome::Success => "32",
-            Outcome::Skipped => "33",
+            Outcome::Skipped | Outcome::NoCapacity => "33",
             Outcome::Failed => "31;1",
             Outcome::Deleted => "36",
         };

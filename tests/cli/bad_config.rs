@@ -522,23 +522,47 @@ fn unreadable_file_is_a_clear_error() {
 }
 
 #[test]
-fn a_byte_order_mark_is_dropped_from_yaml_and_templates() {
-    // "UTF-8 with BOM" from Windows editors: YAML 1.2 allows it; cloud-init would not see
-    // `#cloud-config` after it, so it never reaches the user data either.
+fn a_byte_order_mark_is_refused_with_the_fix_in_a_project_a_spec_and_a_template() {
+    // "UTF-8 with BOM" from Windows editors: serde_yaml reads it as a second document, and
+    // cloud-init would not see `#cloud-config` after it. Refused at 1:1 with the fix, before
+    // anything is contacted.
     let (project, spec) = kv("", "cloud_init: {template: t.yaml.j2}\n");
     let bom = |s: &str| format!("\u{feff}{s}");
-    let run = Test::new()
-        .file("projects/p.yaml", &bom(&project))
-        .file("specs/s.yaml", &bom(&spec))
-        .file(
-            "templates/t.yaml.j2",
-            &bom("#cloud-config\nhostname: {{ name }}\n"),
+    let template = "#cloud-config\nhostname: {{ name }}\n";
+    let fix = |file: &str| {
+        format!(
+            "error: [DIR]/{file}:1:1: the file starts with a UTF-8 byte order mark (BOM); save it as UTF-8 without BOM (e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' [DIR]/{file}`)\n"
         )
-        .args("p s plan -o json")
-        .stdout_unchecked()
-        .run();
-    run.stdout_has("\"userdata\": \"#cloud-config\\nhostname: s-01\\n\"");
-    assert!(!run.raw_stdout.contains('\u{feff}'));
+    };
+    for (p, s, t, file) in [
+        (
+            bom(&project),
+            spec.clone(),
+            template.to_string(),
+            "projects/p.yaml",
+        ),
+        (
+            project.clone(),
+            bom(&spec),
+            template.to_string(),
+            "specs/s.yaml",
+        ),
+        (
+            project.clone(),
+            spec.clone(),
+            bom(template),
+            "templates/t.yaml.j2",
+        ),
+    ] {
+        Test::new()
+            .file("projects/p.yaml", &p)
+            .file("specs/s.yaml", &s)
+            .file("templates/t.yaml.j2", &t)
+            .args("p s plan")
+            .status(2)
+            .stderr(&fix(file))
+            .run();
+    }
 }
 
 #[test]
