@@ -104,12 +104,14 @@ fn record(out: &mut Vec<ResourceReport>, r: ResourceReport) {
     }
 }
 
-/// The provider's `ssh <user>@<ip>` made a command that works: with `-i` and the private key
-/// when vauto generated it (`ssh.generate`) or was given it as a `.pub` file beside its
-/// private half; none when no key was authorised (nobody could log in with it).
-fn ssh_hint(plan: &Plan, inst: &DesiredInstance, hint: Option<String>) -> Option<String> {
-    let hint = hint.filter(|_| !inst.ssh_authorized_keys.is_empty())?;
-    let private = crate::plan::generated_key_path(&plan.spec).or_else(|| {
+/// The private key that logs in to `inst`: the one vauto generated (`ssh.generate`), or the
+/// private half beside a `.pub` file given in `ssh.authorized_keys`; none when no key was
+/// authorised (nobody could log in with it).
+fn private_key(plan: &Plan, inst: &DesiredInstance) -> Option<std::path::PathBuf> {
+    if inst.ssh_authorized_keys.is_empty() {
+        return None;
+    }
+    crate::plan::generated_key_path(&plan.spec).or_else(|| {
         plan.spec.ssh.authorized_keys.iter().find_map(|k| {
             let private = std::path::Path::new(k.strip_suffix(".pub")?);
             let root = plan.spec.file.parent().and_then(std::path::Path::parent);
@@ -119,8 +121,14 @@ fn ssh_hint(plan: &Plan, inst: &DesiredInstance, hint: Option<String>) -> Option
             };
             private.is_file().then_some(private)
         })
-    });
-    Some(match (private, hint.strip_prefix("ssh ")) {
+    })
+}
+
+/// The provider's `ssh <user>@<ip>` made a command that works: with `-i` and the private key
+/// when vauto knows it; none when no key was authorised.
+fn ssh_hint(plan: &Plan, inst: &DesiredInstance, hint: Option<String>) -> Option<String> {
+    let hint = hint.filter(|_| !inst.ssh_authorized_keys.is_empty())?;
+    Some(match (private_key(plan, inst), hint.strip_prefix("ssh ")) {
         (Some(key), Some(rest)) => format!("ssh -i {} {rest}", key.display()),
         _ => hint,
     })
@@ -142,6 +150,7 @@ fn record_wait(out: &mut Vec<ResourceReport>, waited: ResourceReport) {
         (&mut details.availability_domain, before.availability_domain),
         (&mut details.id, before.id),
         (&mut details.launch_result, before.launch_result),
+        (&mut details.private_key, before.private_key),
         (&mut details.shape, before.shape),
         (&mut details.size, before.size),
         (&mut details.warning, before.warning),
@@ -431,6 +440,13 @@ impl<P: Provider> InstanceRun<'_, P> {
         }
         match attempt.error {
             None => {
+                // Said after every launch, with or without `--wait`.
+                let key = private_key(self.plan, self.inst).map(|k| k.display().to_string());
+                if let Some(main) = self.out.iter_mut().find(|r| {
+                    r.name == self.inst.name && r.outcome == Outcome::Success && !r.started
+                }) {
+                    main.details.private_key = key;
+                }
                 self.wait_running().await;
                 None
             }

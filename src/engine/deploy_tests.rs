@@ -764,10 +764,16 @@ async fn a_hunt_pass_without_capacity_is_no_capacity_yet_not_failed() {
     for (hunt, extra, want) in [
         (true, None, Outcome::NoCapacity),
         (false, None, Outcome::Failed),
-        // Another kind of trouble on the way: the pass failed, a person should look.
+        // A 429 waited out on the way does not make it a failure.
         (
             true,
             Some(ProviderError::new(ErrorClass::Throttled, "too many")),
+            Outcome::NoCapacity,
+        ),
+        // Another kind of trouble on the way: the pass failed, a person should look.
+        (
+            true,
+            Some(ProviderError::new(ErrorClass::NotFound, "shape not found")),
             Outcome::Failed,
         ),
     ] {
@@ -791,7 +797,7 @@ async fn a_hunt_pass_without_capacity_is_no_capacity_yet_not_failed() {
         if want == Outcome::NoCapacity {
             assert_eq!(
                 reports[0].reason,
-                "no capacity yet (attempt 12); the hunt goes on"
+                format!("no capacity yet (attempt {}); the hunt goes on", 9 + 3)
             );
             let summary = crate::model::Summary::of(&reports);
             assert!(!summary.failed() && summary.no_capacity());

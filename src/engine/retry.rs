@@ -75,7 +75,7 @@ pub(crate) struct RetryState {
     transient: backon::ExponentialBackoff,
     transients_in_a_row: u32,
     rng: fastrand::Rng,
-    /// An error of another class than capacity was seen.
+    /// An error was seen that is neither a capacity miss nor a retried slow-down (429, 5xx).
     other_than_capacity: bool,
     /// The attempts or the deadline were used up.
     exhausted: bool,
@@ -120,7 +120,8 @@ impl RetryState {
     }
 
     /// The last decision gave up because the attempts or the deadline were used up, and
-    /// every error so far was a capacity miss: the instance found no capacity yet.
+    /// every error so far was a capacity miss (or a 429 or 5xx waited out): the instance
+    /// found no capacity yet.
     pub(crate) fn out_of_time_without_capacity(&self) -> bool {
         self.exhausted && !self.other_than_capacity
     }
@@ -196,7 +197,12 @@ impl RetryState {
         if err.class != ErrorClass::Transient {
             self.transients_in_a_row = 0;
         }
-        if err.class != ErrorClass::Capacity {
+        // Throttling and passing server trouble are waited out on the way; they do not make
+        // a pass that found no capacity a failure (the notifier's "miss" classes too).
+        if !matches!(
+            err.class,
+            ErrorClass::Capacity | ErrorClass::Throttled | ErrorClass::Transient
+        ) {
             self.other_than_capacity = true;
         }
         let decision = match err.class {

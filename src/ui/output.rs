@@ -92,6 +92,15 @@ impl Printer {
             ("node", &d.node),
             ("availability_domain", &d.availability_domain),
             ("ssh", &d.ssh),
+            // The key is in the ssh hint once the instance runs; before, it is said alone.
+            (
+                "private_key",
+                if d.ssh.is_some() {
+                    &None
+                } else {
+                    &d.private_key
+                },
+            ),
             // Where the launch result was saved (or set aside by a delete).
             ("launch_result", &d.launch_result),
         ] {

@@ -69,11 +69,18 @@ pub(super) async fn hunt(ctx: &Ctx, setup: &Setup, h: &Hunt, metrics: &Metrics) 
                     "{pname}/{}: still hunting: no capacity yet; next pass in turn",
                     h.spec
                 ));
+                // A pass cut short (`--max-attempts`) must not make the next ask at once.
+                tokio::time::sleep(interval).await;
             }
-            // Something else went wrong (the lines above say what; a fatal class was
-            // notified): try again later, less often while it keeps failing.
+            // Something else went wrong (the lines above say what): told once, tried again
+            // later, less often while it keeps failing.
             Ok(Ended::Failed) => {
                 errors += 1;
+                if errors == 1 {
+                    notifier.run_failed(
+                        "capacity hunt: a pass failed for another reason than capacity (see the daemon's log)",
+                    );
+                }
                 let wait = interval * errors.min(10);
                 say(&format!(
                     "{pname}/{}: hunt pass failed; next pass in {}s at the earliest",
