@@ -560,7 +560,7 @@ fn a_byte_order_mark_is_refused_with_the_fix_in_a_project_a_spec_and_a_template(
             .file("templates/t.yaml.j2", &t)
             .args("p s plan")
             .status(2)
-            .stderr(&fix(file))
+            .stderr(fix(file))
             .run();
     }
 }

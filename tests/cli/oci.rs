@@ -977,14 +977,12 @@ deploy: 1 instance: 1 created in [T]
         )
         .stderr(IMAGE_NOTE)
         .run();
-    // ...and 404s one that is not a compartment: the lookup went there, not to the project's.
+    // ...and something that is not a compartment OCID is bad input: exit 2, nothing contacted.
     env.t
         .put("specs/t.yaml", &elsewhere("ocid1.bucket.oc1..nope"));
     env.t
         .cmd("p t deploy")
-        .status(1)
-        .stdout_unchecked()
-        .stderr_unchecked()
-        .run()
-        .stdout_has("[FAILED] Instance t-01: ");
+        .status(2)
+        .stderr("error: [DIR]/specs/t.yaml:5:9: `image.compartment`: `ocid1.bucket.oc1..nope` is not a compartment OCID (`ocid1.compartment.…`, or `ocid1.tenancy.…` for the root)\n")
+        .run();
 }
