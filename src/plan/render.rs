@@ -110,10 +110,16 @@ const VARIABLES: &[&str] = &[
 /// minijinja knows the span).
 pub(super) fn template_error(file: &std::path::Path, e: &minijinja::Error) -> ConfigError {
     if let Some(cycle) = include_cycle(e) {
+        // The `{% include %}` tag's column, when minijinja knows its span.
+        let column = e.template_source().zip(e.range()).and_then(|(src, r)| {
+            let before = src.get(..r.start)?;
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            Some(before.get(line_start..)?.chars().count() + 1)
+        });
         return ConfigError {
             file: file.to_path_buf(),
             line: e.line(),
-            column: None,
+            column: e.line().and(column),
             field: String::new(),
             message: format!(
                 "`{}` includes itself ({}): the include would never end; remove the `{{% include %}}` that closes the loop",
@@ -326,7 +332,7 @@ mod tests {
     fn an_include_loop_names_the_templates() {
         let err = render("a\n{% include \"t.yaml.j2\" %}\n").unwrap_err();
         assert!(
-            err.ends_with("t.yaml.j2:2: `t.yaml.j2` includes itself (t.yaml.j2 → t.yaml.j2): the include would never end; remove the `{% include %}` that closes the loop"),
+            err.ends_with("t.yaml.j2:2:4: `t.yaml.j2` includes itself (t.yaml.j2 → t.yaml.j2): the include would never end; remove the `{% include %}` that closes the loop"),
             "{err}"
         );
     }

@@ -359,7 +359,7 @@ fn cases() -> Vec<Case> {
                 "template includes itself",
                 kv("", "cloud_init: {template: t.yaml.j2}\n"),
                 &[
-                    "templates/t.yaml.j2:2",
+                    "templates/t.yaml.j2:2:4",
                     "`t.yaml.j2` includes itself (t.yaml.j2 → t.yaml.j2)",
                 ],
             )
