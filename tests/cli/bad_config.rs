@@ -522,7 +522,7 @@ fn unreadable_file_is_a_clear_error() {
 }
 
 #[test]
-fn a_byte_order_mark_is_refused_with_the_fix_in_a_project_a_spec_and_a_template() {
+fn a_byte_order_mark_is_refused_with_the_fix_in_a_project_a_spec_a_template_and_env() {
     // "UTF-8 with BOM" from Windows editors: serde_yaml reads it as a second document, and
     // cloud-init would not see `#cloud-config` after it. Refused at 1:1 with the fix, before
     // anything is contacted.
@@ -563,6 +563,15 @@ fn a_byte_order_mark_is_refused_with_the_fix_in_a_project_a_spec_and_a_template(
             .stderr(fix(file))
             .run();
     }
+    Test::new()
+        .file("projects/p.yaml", &project)
+        .file("specs/s.yaml", &spec)
+        .file("templates/t.yaml.j2", template)
+        .file(".env", &bom("A=1\n"))
+        .args("p s plan")
+        .status(2)
+        .stderr(fix(".env"))
+        .run();
 }
 
 #[test]
