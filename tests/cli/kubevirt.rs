@@ -615,24 +615,6 @@ fn a_real_project_rehearses_on_the_simulator_by_adding_sim_true() {
 }
 
 #[test]
-fn delete_dry_run_lists_the_instances_and_objects_and_changes_nothing() {
-    let env = Env::new(|_| {});
-    env.t
-        .cmd("p s deploy --parallel 1")
-        .stdout_unchecked()
-        .run();
-    env.t
-        .cmd("p s delete --dry-run --target s-02")
-        .stdout(
-            "dry run: `delete` would delete 1 instance and 4 objects (it only read; nothing is changed):
-s-02: VirtualMachine s-02, DataVolume s-02-disk, NetworkAttachmentDefinition s-02-net, Secret s-02-cloudinit  id=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx
-",
-        )
-        .run();
-    assert_eq!(env.objects(), full(2));
-}
-
-#[test]
 fn the_private_key_is_said_after_a_launch_without_wait() {
     let env = Env::new(|_| {});
     let spec = SPEC.replace("replicas: 2", "replicas: 1").replace(
@@ -652,4 +634,22 @@ deploy: 1 instance: 1 created; 4 objects: 4 created in [T]
         )
         .stderr_unchecked()
         .run();
+}
+
+#[test]
+fn delete_dry_run_lists_the_instances_and_objects_and_changes_nothing() {
+    let env = Env::new(|_| {});
+    env.t
+        .cmd("p s deploy --parallel 1")
+        .stdout_unchecked()
+        .run();
+    env.t
+        .cmd("p s delete --dry-run --target s-02")
+        .stdout(
+            "dry run: `delete` would delete 1 instance and 4 objects (it only read; nothing is changed):
+s-02: VirtualMachine s-02, DataVolume s-02-disk, NetworkAttachmentDefinition s-02-net, Secret s-02-cloudinit  id=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx
+",
+        )
+        .run();
+    assert_eq!(env.objects(), full(2));
 }
