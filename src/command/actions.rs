@@ -31,7 +31,37 @@ pub(super) struct Hooks<'a> {
     pub announce: bool,
 }
 
-/// Connects to the invocation's backend and runs it.
+/// How a run ended: what the daemon branches on, and the exit code of the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ended {
+    /// Everything was done (or nothing was left to do).
+    Done,
+    /// Something failed.
+    Failed,
+    /// A daemon hunt pass or scheduled deploy found no capacity yet, and nothing failed:
+    /// the hunt goes on.
+    NoCapacity,
+}
+
+impl Ended {
+    /// The exit code: 1 unless everything was done (cron notices a pass without capacity).
+    pub(super) fn code(self) -> u8 {
+        match self {
+            Ended::Done => exit::OK,
+            Ended::Failed | Ended::NoCapacity => exit::FAILED,
+        }
+    }
+
+    fn of_code(code: u8) -> Ended {
+        if code == exit::OK {
+            Ended::Done
+        } else {
+            Ended::Failed
+        }
+    }
+}
+
+/// Connects to the invocation's backend and runs it; the exit code.
 pub(super) async fn run(settings: &Settings, invocation: &Invocation) -> Result<u8, Error> {
     run_with(
         settings,
@@ -42,6 +72,7 @@ pub(super) async fn run(settings: &Settings, invocation: &Invocation) -> Result<
         },
     )
     .await
+    .map(Ended::code)
 }
 
 /// [`run`] with extra observers and notifier: how the daemon runs an action.
@@ -49,7 +80,7 @@ pub(super) async fn run_with(
     settings: &Settings,
     invocation: &Invocation,
     hooks: Hooks<'_>,
-) -> Result<u8, Error> {
+) -> Result<Ended, Error> {
     let Some(project) = invocation.project() else {
         return Err(Error::Usage(format!(
             "`{}` is not a provider action",
@@ -61,7 +92,7 @@ pub(super) async fn run_with(
     if let Invocation::DryRun { action, selection } = invocation
         && *action != Action::Delete
     {
-        return dry_run(*action, selection);
+        return dry_run(*action, selection).map(Ended::of_code);
     }
     let (opts, _sim) = connect_options(project, &settings.state_dir).await?;
     let printer = Printer::new(settings.output, settings.verbosity, opts.simulated);
@@ -184,7 +215,7 @@ async fn act<P: Provider>(
     invocation: &Invocation,
     printer: &Printer,
     observer: &dyn Observer,
-) -> Result<u8, Error> {
+) -> Result<Ended, Error> {
     let started = Instant::now();
     let action = invocation.action();
     let Some(project) = invocation.project() else {
@@ -209,8 +240,12 @@ async fn act<P: Provider>(
     };
     let reports = match invocation {
         Invocation::Deploy { plan, options } => run.deploy(p, plan, options).await?,
-        Invocation::Status { selection } => return status(settings, p, selection).await,
-        Invocation::DryRun { selection, .. } => return dry_run_delete(p, selection).await,
+        Invocation::Status { selection } => {
+            return status(settings, p, selection).await.map(Ended::of_code);
+        }
+        Invocation::DryRun { selection, .. } => {
+            return dry_run_delete(p, selection).await.map(Ended::of_code);
+        }
         Invocation::Delete {
             selection,
             keep_boot_volume,
@@ -219,7 +254,7 @@ async fn act<P: Provider>(
             Some(reports) => reports,
             None => {
                 printer.finish("delete", &[], started.elapsed());
-                return Ok(exit::OK);
+                return Ok(Ended::Done);
             }
         },
         Invocation::Power {
@@ -230,10 +265,13 @@ async fn act<P: Provider>(
         _ => return Err(Error::Usage(format!("`{action}` is not a provider action"))),
     };
     printer.finish(action.as_str(), &reports, started.elapsed());
-    Ok(if Summary::of(&reports).failed() {
-        exit::FAILED
+    let summary = Summary::of(&reports);
+    Ok(if summary.failed() {
+        Ended::Failed
+    } else if summary.no_capacity() {
+        Ended::NoCapacity
     } else {
-        exit::OK
+        Ended::Done
     })
 }
 
@@ -268,12 +306,24 @@ impl Run<'_> {
     ) -> Result<Vec<ResourceReport>, Error> {
         let _lock = self.lock(options, &plan.spec.name).await?;
         let policy = self.policy(options);
+        // A daemon pass goes on numbering attempts from the earlier passes of its hunt.
+        let attempt_base = if options.hunt {
+            crate::ops::journal::attempts_since_success(
+                &self.settings.state_dir,
+                &self.project.name,
+                &plan.spec.name,
+            )
+        } else {
+            std::collections::BTreeMap::new()
+        };
         let opts = DeployOptions {
             parallel: options.parallel,
             wait: options.wait,
             wait_timeout: Duration::from_secs(1800),
             policy,
             seed: fastrand::u64(..),
+            hunt: options.hunt,
+            attempt_base,
         };
         Ok(crate::engine::deploy(p, plan, &opts, self.observer).await?)
     }

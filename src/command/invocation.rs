@@ -79,6 +79,9 @@ pub(crate) struct RunOptions {
     pub max_attempts: Option<u64>,
     /// `--deadline`.
     pub deadline: Option<Duration>,
+    /// Started by the daemon (a capacity hunt pass or a scheduled action): attempt numbers
+    /// go on from the journal, and a deploy that found no capacity yet has not failed.
+    pub hunt: bool,
 }
 
 /// One action, loaded and checked: the whole of what it runs from.
@@ -205,6 +208,7 @@ impl Invocation {
         let options = RunOptions {
             yes: true,
             wait_lock: false,
+            hunt: true,
             ..options.clone()
         };
         let spec = dir.spec(spec, project.kind())?;
@@ -310,6 +314,7 @@ fn run_options(args: &Args) -> RunOptions {
         yes: args.yes,
         max_attempts: args.max_attempts,
         deadline: args.deadline.map(|d| d.0),
+        hunt: false,
     }
 }
 
@@ -610,6 +615,7 @@ mod tests {
             yes: false,
             max_attempts: None,
             deadline: None,
+            hunt: false,
         };
         let inv = Invocation::scheduled(&dir, &project, "web", Action::Stop, &options).unwrap();
         let Invocation::Power { options, .. } = inv else {

@@ -6,7 +6,7 @@
 //! removed (`SSH_PUBLIC_KEY=ssh-ed25519 AAAA… me@host` is one value). `'single'` quotes are
 //! literal but for `\\` and `\'`; `"double"` quotes understand `\n`, `\t`, `\"`, `\\`, …; both
 //! may span lines. `#` lines are comments, and a `KEY` without `=` names no value. A UTF-8 BOM
-//! is dropped when the file is read. Values are not interpolated (`${A}` in a value stays as
+//! at the start is refused when the file is read, with the fix. Values are not interpolated (`${A}` in a value stays as
 //! written), as with `docker --env-file`.
 
 /// A problem at a 1-based (line, column) of the file.

@@ -31,7 +31,7 @@ impl Env {
         if path.is_file() {
             let text = super::read_limited(&path).map_err(|e| match e {
                 super::ReadError::Io(e) => ConfigError::file(&path, format!("cannot read: {e}")),
-                too_big => ConfigError::file(&path, too_big.to_string()),
+                other => other.config_error(&path),
             })?;
             let bindings =
                 super::dotenv::parse(&text).map_err(|(line, column, message)| ConfigError {

@@ -26,7 +26,7 @@ pub(crate) struct Source {
 impl Source {
     /// Reads `path`; an unreadable or oversized file is an error naming it.
     pub(crate) fn read(path: &Path) -> Result<Source, ConfigError> {
-        let text = read_limited(path).map_err(|e| ConfigError::file(path, e.to_string()))?;
+        let text = read_limited(path).map_err(|e| e.config_error(path))?;
         Ok(Source::from_text(path, text))
     }
 
@@ -171,6 +171,8 @@ pub(crate) enum ReadError {
     /// The file is over [`MAX_FILE_BYTES`]: `size` bytes (only a lower bound when `at_least`:
     /// a file that grew while read, or a pipe or device that reports no size).
     TooBig { size: u64, at_least: bool },
+    /// The file starts with a UTF-8 byte order mark (the file's path, for the fix).
+    Bom(PathBuf),
 }
 
 impl std::fmt::Display for ReadError {
@@ -182,6 +184,11 @@ impl std::fmt::Display for ReadError {
                 "file is {}{size} bytes, over the limit of {MAX_FILE_BYTES} bytes (1 MiB) for projects, specs, .env and templates: is it the file you meant? Keep large data out of the configuration (a template can have cloud-init fetch it at boot)",
                 if *at_least { "more than " } else { "" }
             ),
+            ReadError::Bom(path) => write!(
+                f,
+                "the file starts with a UTF-8 byte order mark (BOM); save it as UTF-8 without BOM (e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' {}`)",
+                path.display()
+            ),
         }
     }
 }
@@ -190,6 +197,20 @@ impl ReadError {
     /// Whether the file does not exist (a template loader answers "not found" then).
     pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound)
+    }
+
+    /// The error as a configuration error of `path`: a byte order mark is at 1:1.
+    pub(crate) fn config_error(&self, path: &Path) -> ConfigError {
+        match self {
+            ReadError::Bom(_) => ConfigError {
+                file: path.to_path_buf(),
+                line: Some(1),
+                column: Some(1),
+                field: String::new(),
+                message: self.to_string(),
+            },
+            _ => ConfigError::file(path, self.to_string()),
+        }
     }
 }
 
@@ -226,11 +247,12 @@ pub(crate) fn read_limited(path: &Path) -> Result<String, ReadError> {
     })?;
     // Editors on Windows save "UTF-8 with BOM". YAML 1.2 allows a byte order mark at the
     // start of a stream, but serde_yaml reads it as a second document, and a template would
-    // pass it on before `#cloud-config` (which cloud-init then ignores): drop it.
-    Ok(match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_string(),
-        None => text,
-    })
+    // pass it on before `#cloud-config` (which cloud-init then ignores): refuse it with the
+    // fix rather than guess (issue 12: every bad input gets file:line:column and the fix).
+    if text.starts_with('\u{feff}') {
+        return Err(ReadError::Bom(path.to_path_buf()));
+    }
+    Ok(text)
 }
 
 /// Removes the mapping entry at `field` (`a.b`, `list[0].c`) from `value`; false when there is

@@ -1,6 +1,6 @@
 //! `deploy`: create every missing resource, retrying by error class, in parallel with a bound.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -26,6 +26,13 @@ pub(crate) struct DeployOptions {
     pub policy: RetryPolicy,
     /// Seed for jitter (tests make it reproducible).
     pub seed: u64,
+    /// Started by the daemon (a capacity hunt pass or a scheduled deploy): an instance that
+    /// runs out of attempts or time with nothing but capacity misses is
+    /// [`Outcome::NoCapacity`], not failed.
+    pub hunt: bool,
+    /// Attempts already made per instance by earlier runs (from the journal): attempt
+    /// numbers go on from there.
+    pub attempt_base: BTreeMap<String, u64>,
 }
 
 /// Deploys `plan` on `provider`; returns every report (also sent to `observer`).
@@ -97,12 +104,14 @@ fn record(out: &mut Vec<ResourceReport>, r: ResourceReport) {
     }
 }
 
-/// The provider's `ssh <user>@<ip>` made a command that works: with `-i` and the private key
-/// when vauto generated it (`ssh.generate`) or was given it as a `.pub` file beside its
-/// private half; none when no key was authorised (nobody could log in with it).
-fn ssh_hint(plan: &Plan, inst: &DesiredInstance, hint: Option<String>) -> Option<String> {
-    let hint = hint.filter(|_| !inst.ssh_authorized_keys.is_empty())?;
-    let private = crate::plan::generated_key_path(&plan.spec).or_else(|| {
+/// The private key that logs in to `inst`: the one vauto generated (`ssh.generate`), or the
+/// private half beside a `.pub` file given in `ssh.authorized_keys`; none when no key was
+/// authorised (nobody could log in with it).
+fn private_key(plan: &Plan, inst: &DesiredInstance) -> Option<std::path::PathBuf> {
+    if inst.ssh_authorized_keys.is_empty() {
+        return None;
+    }
+    crate::plan::generated_key_path(&plan.spec).or_else(|| {
         plan.spec.ssh.authorized_keys.iter().find_map(|k| {
             let private = std::path::Path::new(k.strip_suffix(".pub")?);
             let root = plan.spec.file.parent().and_then(std::path::Path::parent);
@@ -112,8 +121,14 @@ fn ssh_hint(plan: &Plan, inst: &DesiredInstance, hint: Option<String>) -> Option
             };
             private.is_file().then_some(private)
         })
-    });
-    Some(match (private, hint.strip_prefix("ssh ")) {
+    })
+}
+
+/// The provider's `ssh <user>@<ip>` made a command that works: with `-i` and the private key
+/// when vauto knows it; none when no key was authorised.
+fn ssh_hint(plan: &Plan, inst: &DesiredInstance, hint: Option<String>) -> Option<String> {
+    let hint = hint.filter(|_| !inst.ssh_authorized_keys.is_empty())?;
+    Some(match (private_key(plan, inst), hint.strip_prefix("ssh ")) {
         (Some(key), Some(rest)) => format!("ssh -i {} {rest}", key.display()),
         _ => hint,
     })
@@ -135,6 +150,7 @@ fn record_wait(out: &mut Vec<ResourceReport>, waited: ResourceReport) {
         (&mut details.availability_domain, before.availability_domain),
         (&mut details.id, before.id),
         (&mut details.launch_result, before.launch_result),
+        (&mut details.private_key, before.private_key),
         (&mut details.shape, before.shape),
         (&mut details.size, before.size),
         (&mut details.warning, before.warning),
@@ -170,6 +186,7 @@ async fn deploy_one<P: Provider>(
         opts,
         observer,
         state: RetryState::new(opts.policy.clone(), seed),
+        base: opts.attempt_base.get(&inst.name).copied().unwrap_or(0),
         started: run_started,
         out: Vec::new(),
     };
@@ -206,6 +223,8 @@ struct InstanceRun<'a, P: Provider> {
     opts: &'a DeployOptions,
     observer: &'a dyn Observer,
     state: RetryState,
+    /// Attempts made by earlier runs: this run's attempt 1 is said as `base + 1`.
+    base: u64,
     /// The run's start: `--deadline` counts from here.
     started: tokio::time::Instant,
     out: Vec<ResourceReport>,
@@ -218,6 +237,20 @@ impl<P: Provider> InstanceRun<'_, P> {
 
     fn fail(&mut self, reason: String) {
         let name = &self.inst.name;
+        if self.opts.hunt && self.state.out_of_time_without_capacity() {
+            let r = ResourceReport::new(
+                name,
+                "Instance",
+                name,
+                Outcome::NoCapacity,
+                format!(
+                    "no capacity yet (attempt {}); the hunt goes on",
+                    self.base + self.state.attempts()
+                ),
+            );
+            self.emit(r);
+            return;
+        }
         let r = ResourceReport::new(name, "Instance", name, Outcome::Failed, reason);
         self.emit(r);
     }
@@ -389,7 +422,7 @@ impl<P: Provider> InstanceRun<'_, P> {
         placement: &P::Placement,
         info: &PlacementInfo,
     ) -> Option<(ProviderError, bool)> {
-        let attempt_no = self.state.start_attempt();
+        let attempt_no = self.base + self.state.start_attempt();
         self.observer.event(Event::AttemptStarted {
             instance: self.inst.name.clone(),
             attempt: attempt_no,
@@ -407,6 +440,13 @@ impl<P: Provider> InstanceRun<'_, P> {
         }
         match attempt.error {
             None => {
+                // Said after every launch, with or without `--wait`.
+                let key = private_key(self.plan, self.inst).map(|k| k.display().to_string());
+                if let Some(main) = self.out.iter_mut().find(|r| {
+                    r.name == self.inst.name && r.outcome == Outcome::Success && !r.started
+                }) {
+                    main.details.private_key = key;
+                }
                 self.wait_running().await;
                 None
             }
@@ -466,7 +506,7 @@ impl<P: Provider> InstanceRun<'_, P> {
         };
         self.observer.event(Event::AttemptFailed {
             instance: self.inst.name.clone(),
-            attempt: self.state.attempts(),
+            attempt: self.base + self.state.attempts(),
             placement: info.clone(),
             class: err.class,
             message: err.message.clone(),

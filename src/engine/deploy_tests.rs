@@ -225,6 +225,8 @@ fn opts() -> DeployOptions {
         wait_timeout: Duration::from_secs(60),
         policy,
         seed: 1,
+        hunt: false,
+        attempt_base: BTreeMap::new(),
     }
 }
 
@@ -747,4 +749,68 @@ fn a_retried_object_is_reported_once_with_its_final_outcome() {
         ]
     );
     assert_eq!(out[1].details.ip.as_deref(), Some("10.0.0.9"));
+}
+
+/// A daemon hunt pass that runs out of attempts with nothing but capacity misses found no
+/// capacity yet: not failed; its attempt numbers go on from the earlier passes.
+#[tokio::test(start_paused = true)]
+async fn a_hunt_pass_without_capacity_is_no_capacity_yet_not_failed() {
+    let cap = || {
+        Err(ProviderError::new(
+            ErrorClass::Capacity,
+            "Out of host capacity.",
+        ))
+    };
+    for (hunt, extra, want) in [
+        (true, None, Outcome::NoCapacity),
+        (false, None, Outcome::Failed),
+        // A 429 waited out on the way does not make it a failure.
+        (
+            true,
+            Some(ProviderError::new(ErrorClass::Throttled, "too many")),
+            Outcome::NoCapacity,
+        ),
+        // Another kind of trouble on the way: the pass failed, a person should look.
+        (
+            true,
+            Some(ProviderError::new(ErrorClass::NotFound, "shape not found")),
+            Outcome::Failed,
+        ),
+    ] {
+        let fake = Fake {
+            ads: vec!["AD-1", "AD-2"],
+            ..Fake::default()
+        };
+        let mut script: VecDeque<_> = VecDeque::from([cap(), cap(), cap()]);
+        if let Some(e) = extra {
+            script.push_front(Err(e));
+        }
+        fake.script.lock().unwrap().insert("web-01".into(), script);
+        let mut o = opts();
+        o.policy.max_attempts = 3;
+        o.hunt = hunt;
+        o.attempt_base = [("web-01".to_string(), 9)].into_iter().collect();
+        let rec = Recorder::default();
+        let reports = deploy(&fake, &plan(1), &o, &rec).await.unwrap();
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].outcome, want, "hunt {hunt}");
+        if want == Outcome::NoCapacity {
+            assert_eq!(
+                reports[0].reason,
+                format!("no capacity yet (attempt {}); the hunt goes on", 9 + 3)
+            );
+            let summary = crate::model::Summary::of(&reports);
+            assert!(!summary.failed() && summary.no_capacity());
+            assert_eq!(summary.text("created"), "1 instance: 1 no capacity yet");
+        }
+        let numbers: Vec<u64> = rec
+            .events()
+            .iter()
+            .filter_map(|e| match e {
+                Event::AttemptStarted { attempt, .. } => Some(*attempt),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(numbers.first(), Some(&10), "numbers go on from the journal");
+    }
 }

@@ -75,6 +75,10 @@ pub(crate) struct RetryState {
     transient: backon::ExponentialBackoff,
     transients_in_a_row: u32,
     rng: fastrand::Rng,
+    /// An error was seen that is neither a capacity miss nor a retried slow-down (429, 5xx).
+    other_than_capacity: bool,
+    /// The attempts or the deadline were used up.
+    exhausted: bool,
 }
 
 impl RetryState {
@@ -99,6 +103,8 @@ impl RetryState {
             transient,
             transients_in_a_row: 0,
             rng: fastrand::Rng::with_seed(seed),
+            other_than_capacity: false,
+            exhausted: false,
         }
     }
 
@@ -111,6 +117,13 @@ impl RetryState {
     /// Attempts made so far.
     pub(crate) fn attempts(&self) -> u64 {
         self.attempts
+    }
+
+    /// The last decision gave up because the attempts or the deadline were used up, and
+    /// every error so far was a capacity miss (or a 429 or 5xx waited out): the instance
+    /// found no capacity yet.
+    pub(crate) fn out_of_time_without_capacity(&self) -> bool {
+        self.exhausted && !self.other_than_capacity
     }
 
     fn jitter(&mut self) -> Duration {
@@ -147,7 +160,13 @@ impl RetryState {
     }
 
     /// `GiveUp` when attempts or the deadline are used up before a `wait`.
-    fn limits(&self, err: &ProviderError, elapsed: Duration, wait: Duration) -> Option<Decision> {
+    fn limits(
+        &mut self,
+        err: &ProviderError,
+        elapsed: Duration,
+        wait: Duration,
+    ) -> Option<Decision> {
+        self.exhausted = self.out_of_attempts() || self.past_deadline(elapsed, wait);
         if self.out_of_attempts() {
             return Some(Decision::GiveUp(format!(
                 "gave up after {}, last: {}",
@@ -177,6 +196,14 @@ impl RetryState {
     ) -> Decision {
         if err.class != ErrorClass::Transient {
             self.transients_in_a_row = 0;
+        }
+        // Throttling and passing server trouble are waited out on the way; they do not make
+        // a pass that found no capacity a failure (the notifier's "miss" classes too).
+        if !matches!(
+            err.class,
+            ErrorClass::Capacity | ErrorClass::Throttled | ErrorClass::Transient
+        ) {
+            self.other_than_capacity = true;
         }
         let decision = match err.class {
             ErrorClass::Capacity => {

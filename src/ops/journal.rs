@@ -429,6 +429,7 @@ impl Journal {
             Outcome::Skipped => "skipped",
             Outcome::Failed => "failed",
             Outcome::Deleted => "deleted",
+            Outcome::NoCapacity => "no_capacity",
         };
         let mut e = self.entry(EntryKind::Result, &r.instance, outcome, &r.reason);
         e.attempt = open.as_ref().map(|o| o.0);

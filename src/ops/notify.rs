@@ -186,9 +186,6 @@ pub(crate) struct Notifier {
     pending_start: Arc<std::sync::Mutex<Option<String>>>,
     /// Instances a start/stop changed, for the closing "done" note.
     done: Arc<std::sync::Mutex<Vec<String>>>,
-    /// Attempts made by earlier passes of a hunt, per instance (from the journal), so the
-    /// numbers in notes go on instead of restarting at 1.
-    attempt_base: Arc<BTreeMap<String, u64>>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -225,7 +222,6 @@ impl Notifier {
             last_class: Arc::default(),
             pending_start: Arc::default(),
             done: Arc::default(),
-            attempt_base: Arc::default(),
         }
     }
 
@@ -245,7 +241,6 @@ impl Notifier {
             last_class: Arc::default(),
             pending_start: Arc::default(),
             done: Arc::default(),
-            attempt_base: Arc::default(),
         }
     }
 
@@ -259,15 +254,7 @@ impl Notifier {
             last_class: Arc::default(),
             pending_start: Arc::default(),
             done: Arc::default(),
-            // Kept: a hunt sets it on the long-lived notifier before each pass.
-            ..self.clone()
-        }
-    }
-
-    /// The same run, numbering attempts after `base` (per instance) earlier ones.
-    pub(crate) fn with_attempt_base(&self, base: BTreeMap<String, u64>) -> Notifier {
-        Notifier {
-            attempt_base: Arc::new(base),
+            // The channel and the chosen events are shared.
             ..self.clone()
         }
     }
@@ -445,7 +432,6 @@ impl Observer for Notifier {
                 if let Ok(mut m) = self.last_class.lock() {
                     m.insert(instance.clone(), class);
                 }
-                let attempt = attempt + self.attempt_base.get(&instance).copied().unwrap_or(0);
                 if attempt % self.every_n != 0 {
                     return;
                 }
@@ -809,21 +795,6 @@ mod tests {
                 "failed".into(),
                 "deploy failed: 1 resource(s) failed: Instance a1-02: why".into()
             )]
-        );
-    }
-
-    #[test]
-    fn attempt_numbers_go_on_from_earlier_passes() {
-        let (n, mut rx) = recording(&[NotifyEvent::Attempts], "deploy");
-        let n = n.with_attempt_base([("a1-01".to_string(), 7)].into_iter().collect());
-        n.event(failed_attempt("a1-01", 3, ErrorClass::Capacity));
-        let got = sent(&mut rx);
-        assert_eq!(got.len(), 1, "{got:?}");
-        assert!(
-            got[0]
-                .1
-                .starts_with("still trying `a1-01`: attempt 10 failed"),
-            "{got:?}"
         );
     }
 

@@ -79,9 +79,13 @@ pub(crate) fn render_cloud_init(
     };
     let env = environment(dir);
     let file = dir.templates().join(ci.template.as_str());
-    let tmpl = env
-        .get_template(ci.template.as_str())
-        .map_err(|e| template_error(&file, &e))?;
+    let tmpl = env.get_template(ci.template.as_str()).map_err(|e| {
+        // A byte order mark is said at 1:1 with the fix, like in a project or spec.
+        match read_limited(&file) {
+            Err(bom @ crate::config::ReadError::Bom(_)) => bom.config_error(&file),
+            _ => template_error(&file, &e),
+        }
+    })?;
     tmpl.render(ctx).map_err(|e| template_error(&file, &e))
 }
 
@@ -106,10 +110,16 @@ const VARIABLES: &[&str] = &[
 /// minijinja knows the span).
 pub(super) fn template_error(file: &std::path::Path, e: &minijinja::Error) -> ConfigError {
     if let Some(cycle) = include_cycle(e) {
+        // The `{% include %}` tag's column, when minijinja knows its span.
+        let column = e.template_source().zip(e.range()).and_then(|(src, r)| {
+            let before = src.get(..r.start)?;
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            Some(before.get(line_start..)?.chars().count() + 1)
+        });
         return ConfigError {
             file: file.to_path_buf(),
             line: e.line(),
-            column: None,
+            column: e.line().and(column),
             field: String::new(),
             message: format!(
                 "`{}` includes itself ({}): the include would never end; remove the `{{% include %}}` that closes the loop",
@@ -231,7 +241,7 @@ pub(crate) fn check_all_templates(dir: &ConfigDir) -> Vec<ConfigError> {
                     .to_string_lossy()
                     .replace('\\', "/");
                 match read_limited(&p) {
-                    Err(e) => errs.push(ConfigError::file(&p, e.to_string())),
+                    Err(e) => errs.push(e.config_error(&p)),
                     Ok(text) => {
                         let env = environment(dir);
                         if let Err(e) = env.template_from_named_str(&rel, &text) {
@@ -322,7 +332,7 @@ mod tests {
     fn an_include_loop_names_the_templates() {
         let err = render("a\n{% include \"t.yaml.j2\" %}\n").unwrap_err();
         assert!(
-            err.ends_with("t.yaml.j2:2: `t.yaml.j2` includes itself (t.yaml.j2 → t.yaml.j2): the include would never end; remove the `{% include %}` that closes the loop"),
+            err.ends_with("t.yaml.j2:2:4: `t.yaml.j2` includes itself (t.yaml.j2 → t.yaml.j2): the include would never end; remove the `{% include %}` that closes the loop"),
             "{err}"
         );
     }

@@ -69,7 +69,7 @@ impl Printer {
         }
         let code = match outcome {
             Outcome::Success => "32",
-            Outcome::Skipped => "33",
+            Outcome::Skipped | Outcome::NoCapacity => "33",
             Outcome::Failed => "31;1",
             Outcome::Deleted => "36",
         };
@@ -92,6 +92,15 @@ impl Printer {
             ("node", &d.node),
             ("availability_domain", &d.availability_domain),
             ("ssh", &d.ssh),
+            // The key is in the ssh hint once the instance runs; before, it is said alone.
+            (
+                "private_key",
+                if d.ssh.is_some() {
+                    &None
+                } else {
+                    &d.private_key
+                },
+            ),
             // Where the launch result was saved (or set aside by a delete).
             ("launch_result", &d.launch_result),
         ] {

@@ -172,19 +172,31 @@ fn hour_table(r: &Report) -> comfy_table::Table {
     t
 }
 
+/// `1 attempt`, `2 attempts`.
+fn counted(k: u64, one: &str, many: &str) -> String {
+    format!("{k} {}", if k == 1 { one } else { many })
+}
+
 /// A short plain-text summary of a report over the last `window` (the daemon's daily chat
 /// message).
 pub(crate) fn summary_text(r: &Report, window: Duration) -> String {
     let w = period_words(window);
     let t = &r.total;
     let mut out = format!(
-        "vauto, last {w}: {} attempts, {} capacity errors, {} throttled, {} other errors, {} launched",
-        t.attempts, t.capacity, t.throttled, t.other_errors, t.successes
+        "vauto, last {w}: {}, {}, {} throttled, {}, {} launched",
+        counted(t.attempts, "attempt", "attempts"),
+        counted(t.capacity, "capacity error", "capacity errors"),
+        t.throttled,
+        counted(t.other_errors, "other error", "other errors"),
+        t.successes
     );
     for s in &r.specs {
         out.push_str(&format!(
-            "\n- {}/{}: {} attempts, {} launched",
-            s.project, s.spec, s.counts.attempts, s.counts.successes
+            "\n- {}/{}: {}, {} launched",
+            s.project,
+            s.spec,
+            counted(s.counts.attempts, "attempt", "attempts"),
+            s.counts.successes
         ));
         if let Some(tts) = s.time_to_success {
             out.push_str(&format!(

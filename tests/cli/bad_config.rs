@@ -359,7 +359,7 @@ fn cases() -> Vec<Case> {
                 "template includes itself",
                 kv("", "cloud_init: {template: t.yaml.j2}\n"),
                 &[
-                    "templates/t.yaml.j2:2",
+                    "templates/t.yaml.j2:2:4",
                     "`t.yaml.j2` includes itself (t.yaml.j2 → t.yaml.j2)",
                 ],
             )
@@ -522,23 +522,56 @@ fn unreadable_file_is_a_clear_error() {
 }
 
 #[test]
-fn a_byte_order_mark_is_dropped_from_yaml_and_templates() {
-    // "UTF-8 with BOM" from Windows editors: YAML 1.2 allows it; cloud-init would not see
-    // `#cloud-config` after it, so it never reaches the user data either.
+fn a_byte_order_mark_is_refused_with_the_fix_in_a_project_a_spec_a_template_and_env() {
+    // "UTF-8 with BOM" from Windows editors: serde_yaml reads it as a second document, and
+    // cloud-init would not see `#cloud-config` after it. Refused at 1:1 with the fix, before
+    // anything is contacted.
     let (project, spec) = kv("", "cloud_init: {template: t.yaml.j2}\n");
     let bom = |s: &str| format!("\u{feff}{s}");
-    let run = Test::new()
-        .file("projects/p.yaml", &bom(&project))
-        .file("specs/s.yaml", &bom(&spec))
-        .file(
-            "templates/t.yaml.j2",
-            &bom("#cloud-config\nhostname: {{ name }}\n"),
+    let template = "#cloud-config\nhostname: {{ name }}\n";
+    let fix = |file: &str| {
+        format!(
+            "error: [DIR]/{file}:1:1: the file starts with a UTF-8 byte order mark (BOM); save it as UTF-8 without BOM (e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' [DIR]/{file}`)\n"
         )
-        .args("p s plan -o json")
-        .stdout_unchecked()
+    };
+    for (p, s, t, file) in [
+        (
+            bom(&project),
+            spec.clone(),
+            template.to_string(),
+            "projects/p.yaml",
+        ),
+        (
+            project.clone(),
+            bom(&spec),
+            template.to_string(),
+            "specs/s.yaml",
+        ),
+        (
+            project.clone(),
+            spec.clone(),
+            bom(template),
+            "templates/t.yaml.j2",
+        ),
+    ] {
+        Test::new()
+            .file("projects/p.yaml", &p)
+            .file("specs/s.yaml", &s)
+            .file("templates/t.yaml.j2", &t)
+            .args("p s plan")
+            .status(2)
+            .stderr(fix(file))
+            .run();
+    }
+    Test::new()
+        .file("projects/p.yaml", &project)
+        .file("specs/s.yaml", &spec)
+        .file("templates/t.yaml.j2", template)
+        .file(".env", &bom("A=1\n"))
+        .args("p s plan")
+        .status(2)
+        .stderr(fix(".env"))
         .run();
-    run.stdout_has("\"userdata\": \"#cloud-config\\nhostname: s-01\\n\"");
-    assert!(!run.raw_stdout.contains('\u{feff}'));
 }
 
 #[test]

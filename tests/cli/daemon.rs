@@ -544,3 +544,194 @@ fn notify_events_accepts_the_six_events_and_refuses_others_or_none() {
         .stderr("error: [DIR]/projects/p.yaml:6:3: `notify.events`: is empty: no note would ever be sent (remove the receivers, or list events)\n")
         .run();
 }
+
+/// What a run of `vauto daemon` (a child killed with SIGTERM) printed, read from files.
+fn daemon_until(env: &Env, args: &[&str], api: &str, done: impl Fn(&str) -> bool) -> String {
+    let out_path = env.t.path().join("daemon.out");
+    let out = std::fs::File::create(&out_path).unwrap();
+    let err = std::fs::File::create(env.t.path().join("daemon.err")).unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("vauto"))
+        .args(args)
+        .current_dir(env.t.path())
+        .env("HOME", env.t.path())
+        .env("VAUTO_TELEGRAM_API", api)
+        .env_remove("RUST_LOG")
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < until && !done(&std::fs::read_to_string(&out_path).unwrap_or_default()) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    std::fs::read_to_string(&out_path).unwrap_or_default()
+}
+
+/// Lines of `text` without the daemon's leading `2026-12-01T18:00:00Z ` time.
+fn untimed(text: &str) -> Vec<String> {
+    let re = regex::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ").unwrap();
+    text.lines()
+        .map(|l| re.replace(l, "").into_owned())
+        .collect()
+}
+
+#[test]
+fn a_hunt_pass_without_capacity_is_not_failed_and_its_attempts_go_on() {
+    let rx = Receiver::start(Mode::Ok);
+    let env = env(
+        CapacityModel {
+            default: busy(1000),
+            ..CapacityModel::default()
+        },
+        &notify_yaml(&rx.addr, ""),
+    );
+    let api = format!("http://{}", rx.addr);
+    env.t.put("specs/s.yaml", &format!("{SPEC}hunt: true\n"));
+    // Two attempts a pass: the second pass goes on from the first's numbers.
+    let out = daemon_until(&env, &["daemon", "--max-attempts", "2"], &api, |o| {
+        o.matches("still hunting").count() >= 2
+    });
+    let lines = untimed(&out);
+    let took = regex::Regex::new(r"in \d+\.\ds$").unwrap();
+    for want in [
+        "[SKIPPED] Instance s-01: no capacity yet (attempt 2); the hunt goes on",
+        "deploy: 1 instance: 1 no capacity yet in [T]",
+        "p/s: still hunting: no capacity yet; next pass in turn",
+        "[SKIPPED] Instance s-01: no capacity yet (attempt 4); the hunt goes on",
+    ] {
+        assert!(
+            lines.iter().any(|l| took.replace(l, "in [T]") == want),
+            "no line `{want}` in\n{out}"
+        );
+    }
+    assert!(!out.contains("[FAILED]"), "{out}");
+    let events: Vec<String> = rx
+        .bodies("/hook/")
+        .iter()
+        .filter_map(|b| b["event"].as_str().map(str::to_string))
+        .collect();
+    assert!(!events.iter().any(|e| e == "failed"), "{events:?}");
+}
+
+#[test]
+fn a_scheduled_deploy_without_capacity_is_no_capacity_yet_and_a_manual_one_fails() {
+    let rx = Receiver::start(Mode::Ok);
+    let env = env(
+        CapacityModel {
+            default: busy(1000),
+            ..CapacityModel::default()
+        },
+        &notify_yaml(&rx.addr, ""),
+    );
+    let api = format!("http://{}", rx.addr);
+    let schedule = |cron: &str| {
+        env.t.put(
+            "specs/s.yaml",
+            &format!("{SPEC}schedules:\n  - {{cron: \"{cron}\", action: deploy}}\n"),
+        );
+    };
+    let first = at(Utc::now() - chrono::Duration::seconds(10));
+    schedule(&first);
+    let run = run_tg(&env, "daemon --once --max-attempts 2", &api).run();
+    let lines = untimed(&run.stdout);
+    for want in [
+        format!("p/s: scheduled deploy (cron `{first}`, UTC)"),
+        "[SKIPPED] Instance s-01: no capacity yet (attempt 2); the hunt goes on".to_string(),
+        "p/s: scheduled deploy found no capacity yet; the next run goes on".to_string(),
+    ] {
+        assert!(lines.contains(&want), "no line `{want}` in\n{}", run.stdout);
+    }
+    assert!(!run.stdout.contains("[FAILED]"), "{}", run.stdout);
+    let notes = rx.bodies("/hook/");
+    let scheduled: Vec<&Value> = notes.iter().filter(|b| b["event"] == "scheduled").collect();
+    assert_eq!(scheduled.len(), 1, "{notes:?}");
+    assert_eq!(scheduled[0]["details"]["result"], "no_capacity");
+    assert_eq!(
+        scheduled[0]["message"],
+        format!(
+            "scheduled deploy found no capacity yet; the next run goes on (cron `{first}`, UTC)"
+        )
+    );
+    assert!(!notes.iter().any(|b| b["event"] == "failed"), "{notes:?}");
+
+    // The next scheduled run goes on numbering from the journal.
+    let second = at(Utc::now() - chrono::Duration::seconds(5));
+    schedule(&second);
+    let run = run_tg(&env, "daemon --once --max-attempts 2", &api).run();
+    assert!(
+        untimed(&run.stdout).contains(
+            &"[SKIPPED] Instance s-01: no capacity yet (attempt 4); the hunt goes on".to_string()
+        ),
+        "{}",
+        run.stdout
+    );
+
+    // A manual deploy that runs out of attempts has failed, and cron sees exit 1.
+    env.t
+        .cmd("p s deploy --max-attempts 1")
+        .status(1)
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run()
+        .stdout_has("[FAILED] Instance s-01: gave up after 1 attempt, last: ");
+}
+
+#[test]
+fn the_daily_report_says_last_24_h_with_hours_in_the_project_zone() {
+    let rx = Receiver::start(Mode::Ok);
+    let tz: chrono_tz::Tz = "Asia/Seoul".parse().unwrap();
+    let due = (Utc::now() - chrono::Duration::seconds(10)).with_timezone(&tz);
+    let cron = format!("{} {} {} * * *", due.second(), due.minute(), due.hour());
+    let env = env(
+        CapacityModel::default(),
+        &format!(
+            "notify:\n  webhook: http://{}/hook/{MARK}HOOK\n  daily_report: \"{cron}\"\n  timezone: Asia/Seoul\n",
+            rx.addr
+        ),
+    );
+    let api = format!("http://{}", rx.addr);
+    // One launch: what the report counts.
+    env.t
+        .cmd("p s deploy")
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
+    let landed = Utc::now().with_timezone(&tz).hour();
+    let run = run_tg(&env, "daemon --once", &api).run();
+    run.stdout_has("p: daily report");
+    no_secret(&run);
+    let report = rx
+        .bodies("/hook/")
+        .into_iter()
+        .find(|b| b["event"] == "daily_report")
+        .expect("a daily_report note");
+    let text = report["message"].as_str().unwrap_or_default().to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some(
+            "vauto, last 24 h: 1 attempt, 0 capacity errors, 0 throttled, 0 other errors, 1 launched"
+        ),
+        "{text}"
+    );
+    let spec_line = regex::Regex::new(
+        r"^- p/s: 1 attempt, 1 launched \(median \d+(\.\d+)?s from first attempt\)$",
+    )
+    .unwrap();
+    assert!(
+        lines.get(1).is_some_and(|l| spec_line.is_match(l)),
+        "{text}"
+    );
+    assert_eq!(
+        lines.get(2).copied(),
+        Some(
+            format!("launches landed at {landed:02}:00 Asia/Seoul in SIM-REGION-1-AD-1 (1)")
+                .as_str()
+        ),
+        "{text}"
+    );
+}

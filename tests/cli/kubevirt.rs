@@ -617,6 +617,28 @@ fn a_real_project_rehearses_on_the_simulator_by_adding_sim_true() {
 }
 
 #[test]
+fn the_private_key_is_said_after_a_launch_without_wait() {
+    let env = Env::new(|_| {});
+    let spec = SPEC.replace("replicas: 2", "replicas: 1").replace(
+        "ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}",
+        "ssh: {generate: keys/lab}",
+    );
+    env.t.put("specs/s.yaml", &spec);
+    env.t
+        .cmd("p s deploy")
+        .stdout(
+            "[SUCCESS] Secret s-01-cloudinit: created
+[SUCCESS] NetworkAttachmentDefinition s-01-net: created
+[SUCCESS] DataVolume s-01-disk: created
+[SUCCESS] VirtualMachine s-01: created  private_key=[DIR]/keys/lab
+deploy: 1 instance: 1 created; 4 objects: 4 created in [T]
+",
+        )
+        .stderr_unchecked()
+        .run();
+}
+
+#[test]
 fn delete_dry_run_lists_the_instances_and_objects_and_changes_nothing() {
     let env = Env::new(|_| {});
     env.t

@@ -927,6 +927,17 @@ deploy: 1 instance: 1 created in [T]
             .mode();
         assert_eq!(mode & 0o777, 0o700);
     }
+    // Without --wait the launch line names the private key (and the launch JSON).
+    env.t.put("specs/u.yaml", &keyed);
+    env.t
+        .cmd("p u deploy")
+        .stdout(
+            "[SUCCESS] Instance u-01: launched  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  private_key=[DIR]/keys/lab  launch_result=[DIR]/.vauto/launch/u-01.json
+deploy: 1 instance: 1 created in [T]
+",
+        )
+        .stderr_unchecked()
+        .run();
     // Without an authorised key nobody can log in: no hint.
     let keyless = SPEC.replace(
         "ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}\n",
@@ -936,10 +947,42 @@ deploy: 1 instance: 1 created in [T]
     env.t
         .cmd("p t deploy --wait")
         .stdout(
-            "[SUCCESS] Instance t-01: launched, running  id=ocid1.instance.oc1.sim-region-1.an000002[RANDOM]  private_ip=10.0.0.3  public_ip=203.0.113.3  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/t-01.json
+            "[SUCCESS] Instance t-01: launched, running  id=ocid1.instance.oc1.sim-region-1.an000003[RANDOM]  private_ip=10.0.0.4  public_ip=203.0.113.4  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/t-01.json
 deploy: 1 instance: 1 created in [T]
 ",
         )
         .stderr_unchecked()
+        .run();
+}
+
+#[test]
+fn image_compartment_lists_the_images_of_that_compartment() {
+    let env = Env::new(|_| {});
+    let elsewhere = |c: &str| {
+        SPEC.replace(
+            "image: {os: Canonical Ubuntu,",
+            &format!("image: {{compartment: \"{c}\", os: Canonical Ubuntu,"),
+        )
+    };
+    // The simulator, like OCI, lists the platform images in any compartment of the tenancy
+    // ("ListImages: ... including platform images", OCI API reference)...
+    env.t
+        .put("specs/s.yaml", &elsewhere("ocid1.compartment.oc1..images"));
+    env.t
+        .cmd("p s deploy")
+        .stdout(
+            "[SUCCESS] Instance s-01: launched  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]  availability_domain=Kyqh:SIM-REGION-1-AD-1  launch_result=[DIR]/.vauto/launch/s-01.json
+deploy: 1 instance: 1 created in [T]
+",
+        )
+        .stderr(IMAGE_NOTE)
+        .run();
+    // ...and something that is not a compartment OCID is bad input: exit 2, nothing contacted.
+    env.t
+        .put("specs/t.yaml", &elsewhere("ocid1.bucket.oc1..nope"));
+    env.t
+        .cmd("p t deploy")
+        .status(2)
+        .stderr("error: [DIR]/specs/t.yaml:5:9: `image.compartment`: `ocid1.bucket.oc1..nope` is not a compartment OCID (`ocid1.compartment.…`, or `ocid1.tenancy.…` for the root)\n")
         .run();
 }

@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::super::actions::Ended;
 use super::Ctx;
 use super::invoke::{Call, Deadline};
 use super::metrics::Metrics;
 use super::say;
 use super::setup::{Hunt, Setup};
-use crate::error::{Error, exit};
+use crate::error::Error;
 use crate::model::Action;
-use crate::ops::journal;
 use crate::ops::notify::describe_target;
 
 /// After a hunt found every replica, how long until it checks again.
@@ -41,21 +41,19 @@ pub(super) async fn hunt(ctx: &Ctx, setup: &Setup, h: &Hunt, metrics: &Metrics) 
     loop {
         let result = {
             let _turn = h.gate.turn().await;
-            // Attempt numbers in notes go on from the earlier passes instead of restarting.
-            let base = journal::attempts_since_success(&ctx.settings.state_dir, pname, &h.spec);
-            let pass_notifier = pr.notifier.with_attempt_base(base);
+            // Attempt numbers go on from the earlier passes (the deploy reads the journal).
             Call::new(
                 ctx,
                 (&pr.project, &h.spec),
                 Action::Deploy,
                 Deadline::Exactly(pass),
-                (metrics, &pass_notifier),
+                (metrics, &pr.notifier),
             )
             .run()
             .await
         };
         match result {
-            Ok(code) if code == exit::OK => {
+            Ok(Ended::Done) => {
                 errors = 0;
                 say(&format!(
                     "{pname}/{}: every replica exists; checking again in {}m",
@@ -65,12 +63,31 @@ pub(super) async fn hunt(ctx: &Ctx, setup: &Setup, h: &Hunt, metrics: &Metrics) 
                 tokio::time::sleep(HUNT_RECHECK).await;
             }
             // The pass ran out of time without capacity: the hunt goes on, nothing failed.
-            Ok(_) => {
+            Ok(Ended::NoCapacity) => {
                 errors = 0;
                 say(&format!(
-                    "{pname}/{}: still hunting: this pass ended without every replica; next pass in turn",
+                    "{pname}/{}: still hunting: no capacity yet; next pass in turn",
                     h.spec
                 ));
+                // A pass cut short (`--max-attempts`) must not make the next ask at once.
+                tokio::time::sleep(interval).await;
+            }
+            // Something else went wrong (the lines above say what): told once, tried again
+            // later, less often while it keeps failing.
+            Ok(Ended::Failed) => {
+                errors += 1;
+                if errors == 1 {
+                    notifier.run_failed(
+                        "capacity hunt: a pass failed for another reason than capacity (see the daemon's log)",
+                    );
+                }
+                let wait = interval * errors.min(10);
+                say(&format!(
+                    "{pname}/{}: hunt pass failed; next pass in {}s at the earliest",
+                    h.spec,
+                    wait.as_secs()
+                ));
+                tokio::time::sleep(wait).await;
             }
             Err(Error::Locked(_)) => {
                 tracing::debug!("{pname}/{}: spec busy, hunt waits", h.spec);

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::super::actions::{Hooks, run_with as run_action};
+use super::super::actions::{Ended, Hooks, run_with as run_action};
 use super::super::{Invocation, RunOptions};
 use super::Ctx;
 use super::metrics::Metrics;
@@ -67,8 +67,8 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// Runs the action once; the exit code as on the command line.
-    pub(super) async fn run(&self) -> Result<u8, Error> {
+    /// Runs the action once; how it ended.
+    pub(super) async fn run(&self) -> Result<Ended, Error> {
         match &self.invocation {
             Ok(invocation) => run_action(&self.ctx.settings, invocation, self.hooks).await,
             Err(e) => Err(Error::Other(e.clone())),

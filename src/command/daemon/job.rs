@@ -6,12 +6,13 @@ use std::time::Duration;
 use backon::{ConstantBuilder, Retryable};
 use chrono::Utc;
 
+use super::super::actions::Ended;
 use super::Ctx;
 use super::invoke::{Call, Deadline};
 use super::metrics::Metrics;
 use super::setup::{Kind, ProjectRt, Timed};
 use super::{DailySummary, say};
-use crate::error::{Error, exit};
+use crate::error::Error;
 use crate::model::Action;
 use crate::ops::lock::LockError;
 
@@ -104,12 +105,13 @@ async fn scheduled(
         ),
         details,
     );
-    label == "ok"
+    // No capacity yet is not a failure: `daemon --once` exits 0 for it.
+    matches!(label, "ok" | "no_capacity")
 }
 
 /// Runs `call`, trying again every [`LOCK_POLL`] for up to [`LOCK_WAIT`] while another run
 /// holds the spec's lock.
-async fn run_waiting(call: &Call<'_>, pname: &str, spec: &str) -> Result<u8, Error> {
+async fn run_waiting(call: &Call<'_>, pname: &str, spec: &str) -> Result<Ended, Error> {
     let told = std::sync::atomic::AtomicBool::new(false);
     let tries = (LOCK_WAIT.as_secs() / LOCK_POLL.as_secs()).max(1) as usize;
     let poll = ConstantBuilder::default()
@@ -132,11 +134,17 @@ async fn run_waiting(call: &Call<'_>, pname: &str, spec: &str) -> Result<u8, Err
         .await
 }
 
-/// The result label (`ok`, `failed`, `skipped`) and the words for the log and the notification.
-fn describe(result: &Result<u8, Error>) -> (&'static str, String) {
+/// The result label (`ok`, `failed`, `no_capacity`, `skipped`) and the words for the log
+/// and the notification.
+fn describe(result: &Result<Ended, Error>) -> (&'static str, String) {
     match result {
-        Ok(code) if *code == exit::OK => ("ok", "done".to_string()),
-        Ok(_) => ("failed", "finished with failures".to_string()),
+        Ok(Ended::Done) => ("ok", "done".to_string()),
+        Ok(Ended::Failed) => ("failed", "finished with failures".to_string()),
+        // A scheduled deploy that found no capacity yet has not failed: the next one goes on.
+        Ok(Ended::NoCapacity) => (
+            "no_capacity",
+            "found no capacity yet; the next run goes on".to_string(),
+        ),
         Err(Error::Locked(LockError::Held { .. })) => (
             "skipped",
             format!(
