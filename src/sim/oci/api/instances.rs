@@ -171,6 +171,8 @@ pub(super) async fn instance_action(
         .find(|i| i.id == id)
         .ok_or_else(not_found)?;
     inst.settle(now, sim.delays);
+    // Preconditions come before the state check: a stale etag is 412 whatever the state.
+    check_if_match(&headers, &etag(&sim, inst, now))?;
     let from = inst.phase;
     let incorrect = || {
         error(
@@ -222,7 +224,6 @@ pub(super) async fn instance_action(
         }
         (other, _) => return Err(invalid(&format!("Invalid action {other}."))),
     };
-    check_if_match(&headers, &etag(&sim, inst, now))?;
     let ad = inst.availability_domain.clone();
     if action == "START" && to.is_some() {
         start_capacity(&sim, &mut store, &ad, now)?;
