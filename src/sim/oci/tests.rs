@@ -1601,3 +1601,91 @@ async fn throttle_and_auth_failure_faults() {
         "{a:?}"
     );
 }
+
+#[tokio::test]
+async fn bad_input_gets_oci_errors_never_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(options(dir.path())).await.unwrap();
+    let c = Client::new(&sim);
+    let id = running_instance(&c).await;
+    let path = format!("/20160918/instances/{id}");
+    let err = |status: u16, code: &str, message: &str| {
+        (status, json!({"code": code, "message": message}))
+    };
+    // Missing required query parameters: 400 MissingParameter.
+    let r = c.call("POST", &path, None).await;
+    assert_eq!(
+        (r.status, r.body),
+        err(
+            400,
+            "MissingParameter",
+            "Missing required query parameter action."
+        )
+    );
+    let r = c.call("GET", "/20160918/instances", None).await;
+    assert_eq!(
+        (r.status, r.body),
+        err(
+            400,
+            "MissingParameter",
+            "Missing required query parameter compartmentId."
+        )
+    );
+    let r = c.call("GET", &list_path("&limit=zero"), None).await;
+    assert_eq!(
+        (r.status, r.body),
+        err(400, "InvalidParameter", "Invalid limit zero.")
+    );
+    // A body that is not a JSON object on an action: 400 CannotParseRequest.
+    let raw = b"not json".to_vec();
+    let target = format!("{path}?action=STOP");
+    let h = c.sign(
+        "POST",
+        &target,
+        &http_date(chrono::Utc::now()),
+        Some(&raw),
+        &|s| s,
+    );
+    let r = c.raw("POST", &target, h, Some(raw)).await.unwrap();
+    assert_eq!(
+        (r.status, r.body),
+        err(
+            400,
+            "CannotParseRequest",
+            "Incorrectly formatted request. Please refer to the documentation and try again."
+        )
+    );
+    // A body over the limit: 400 CannotParseRequest, and the server keeps serving.
+    let big = vec![b' '; 3 * 1024 * 1024];
+    let h = c.sign(
+        "PUT",
+        &path,
+        &http_date(chrono::Utc::now()),
+        Some(&big),
+        &|s| s,
+    );
+    let r = c.raw("PUT", &path, h, Some(big)).await.unwrap();
+    assert_eq!(
+        (r.status, r.body),
+        err(
+            400,
+            "CannotParseRequest",
+            "The request body could not be read or is too large."
+        )
+    );
+    // A method a served path does not take: 405 MethodNotAllowed.
+    let r = c.call("PATCH", &path, Some(&json!({}))).await;
+    assert_eq!(
+        (r.status, r.body),
+        err(
+            405,
+            "MethodNotAllowed",
+            "The method is not allowed for this resource."
+        )
+    );
+    let got = c.call("GET", &path, None).await;
+    assert_eq!(
+        got.body["lifecycleState"], "RUNNING",
+        "nothing above changed the instance"
+    );
+}

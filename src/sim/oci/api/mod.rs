@@ -108,11 +108,19 @@ pub(super) fn query(uri: &Uri) -> Result<Q, ApiError> {
         .map_err(|_| invalid("The query string could not be parsed."))
 }
 
+/// A required query parameter; absent or empty is 400 `MissingParameter` ("A required
+/// parameter is missing", OCI API Errors table).
 pub(super) fn required<'a>(q: &'a Q, name: &str) -> Result<&'a str, ApiError> {
     q.get(name)
         .map(String::as_str)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| invalid(&format!("Missing required query parameter {name}.")))
+        .ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "MissingParameter",
+                &format!("Missing required query parameter {name}."),
+            )
+        })
 }
 
 /// The compartment must be the sim tenancy or any compartment OCID (all compartments exist).
