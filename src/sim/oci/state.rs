@@ -237,6 +237,9 @@ pub(crate) struct RetryRecord {
     pub body: Value,
     pub instance_id: String,
     pub time: DateTime<Utc>,
+    /// The work request of the launch, named again when the token is replayed.
+    #[serde(default)]
+    pub work_request_id: Option<String>,
 }
 
 /// Everything that must survive a restart of the sim.

@@ -483,6 +483,13 @@ async fn retry_token_returns_the_same_instance_and_rejects_a_changed_body() {
     assert_eq!(again.status, 200, "{}", again.body);
     let third = c.launch(&body, Some("tok-web-01")).await.unwrap();
     assert_eq!(third.body["id"], again.body["id"]);
+    // Each replay names the launch's one work request, which the store knows.
+    let wr = again.header("opc-work-request-id").unwrap();
+    assert_eq!(third.header("opc-work-request-id"), Some(wr));
+    let w = c
+        .call("GET", &format!("/20160918/workRequests/{wr}"), None)
+        .await;
+    assert_eq!(w.body["resources"][0]["identifier"], again.body["id"]);
     let (items, _) = list_all(&c, &list_path("")).await;
     assert_eq!(items.len(), 1, "one instance for one token");
 

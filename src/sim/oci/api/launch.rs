@@ -42,16 +42,6 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
     store.data.next_seq += 1;
     let seq = store.data.next_seq;
     let inst = new_instance(sim, &plan, seq, private_ip, public_ip, now);
-    if let Some(t) = token {
-        store.data.retry_tokens.insert(
-            t,
-            RetryRecord {
-                body: raw,
-                instance_id: inst.id.clone(),
-                time: now,
-            },
-        );
-    }
     store.data.instances.push(inst.clone());
     // LaunchInstance answers `opc-work-request-id` (LaunchInstanceResponse.OpcWorkRequestId in
     // the SDKs); the request succeeds when PROVISIONING ends.
@@ -65,6 +55,17 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
         now,
         done,
     );
+    if let Some(t) = token {
+        store.data.retry_tokens.insert(
+            t,
+            RetryRecord {
+                body: raw,
+                instance_id: inst.id.clone(),
+                time: now,
+                work_request_id: Some(wr.clone()),
+            },
+        );
+    }
     save(sim, &mut store, now)?;
     drop(store);
     lose_response(sim, &inst)?;
@@ -136,7 +137,14 @@ fn replay(
         .iter()
         .find(|i| i.id == rec.instance_id)
         .ok_or_else(not_found)?;
-    Ok(Some(instance_response(inst, now, sim.delays)))
+    // The replay names the same work request as the first answer did.
+    let mut resp = instance_response(inst, now, sim.delays);
+    if let Some(wr) = &rec.work_request_id
+        && let Ok(v) = HeaderValue::from_str(wr)
+    {
+        resp.headers_mut().insert("opc-work-request-id", v);
+    }
+    Ok(Some(resp))
 }
 
 /// Addresses, the OCPU service limit and host capacity: where the instance would go.
