@@ -101,14 +101,11 @@ pub(super) async fn terminate_instance(
         now,
         "The instance was terminated before the operation completed.",
     );
-    store.data.next_seq += 1;
-    let seq = store.data.next_seq;
     let wr = new_work_request(
         &sim,
         &mut store,
         WorkKind::TerminateInstance,
         &inst,
-        seq,
         now,
         done,
     );

@@ -46,15 +46,7 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
     // LaunchInstance answers `opc-work-request-id` (LaunchInstanceResponse.OpcWorkRequestId in
     // the SDKs); the request succeeds when PROVISIONING ends.
     let done = now + chrono::Duration::from_std(sim.delays.provision).unwrap_or_default();
-    let wr = new_work_request(
-        sim,
-        &mut store,
-        WorkKind::LaunchInstance,
-        &inst,
-        seq,
-        now,
-        done,
-    );
+    let wr = new_work_request(sim, &mut store, WorkKind::LaunchInstance, &inst, now, done);
     if let Some(t) = token {
         store.data.retry_tokens.insert(
             t,

@@ -13,6 +13,7 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use http::Uri;
 use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
 
 use super::paging::page;
 use super::{Res, query};
@@ -22,18 +23,32 @@ use crate::sim::oci::error::{ApiError, not_found};
 use crate::sim::oci::state::{Instance, Store, WorkKind, WorkRequest};
 
 /// Records a new work request for `inst` that finishes at `done`; returns its OCID.
+///
+/// A launch's OCID draws from the seeded RNG right after the instance's (as it always has);
+/// a terminate's is a digest of the instance and the time, so terminating does not shift
+/// the OCIDs later launches get from a seed.
 pub(super) fn new_work_request(
     sim: &Sim,
     store: &mut Store,
     kind: WorkKind,
     inst: &Instance,
-    seq: u64,
     now: DateTime<Utc>,
     done: DateTime<Utc>,
 ) -> String {
-    let suffix: String = sim.rng(|r| (0..40).map(|_| r.lowercase()).collect());
+    let suffix: String = match kind {
+        WorkKind::LaunchInstance => {
+            let seq = store.data.next_seq;
+            let r: String = sim.rng(|r| (0..40).map(|_| r.lowercase()).collect());
+            format!("ab{seq:06}{r}")
+        }
+        WorkKind::TerminateInstance => {
+            let d = Sha256::digest(format!("{} {}", inst.id, now.timestamp_micros()).as_bytes());
+            let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+            format!("at{}", &hex[..46])
+        }
+    };
     let id = format!(
-        "ocid1.coreservicesworkrequest.oc1.{}.ab{seq:06}{suffix}",
+        "ocid1.coreservicesworkrequest.oc1.{}.{suffix}",
         catalog::REGION
     );
     store.data.work_requests.insert(
