@@ -1146,6 +1146,31 @@ async fn launch_and_terminate_work_requests_track_the_lifecycle() {
         )
         .await;
     assert_eq!((errors.status, errors.body.clone()), (200, json!([])));
+    // ListWorkRequests: both, newest first, without `resources`; filtered by resource.
+    let list = c
+        .call(
+            "GET",
+            &format!("/20160918/workRequests?compartmentId={TENANCY_OCID}&resourceId={id}"),
+            None,
+        )
+        .await;
+    let ids: Vec<&str> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [term_wr.as_str(), launch_wr.as_str()]);
+    assert_eq!(list.body[0].get("resources"), None);
+    let none = c
+        .call(
+            "GET",
+            &format!("/20160918/workRequests?compartmentId={TENANCY_OCID}&resourceId=ocid1.instance.oc1..other"),
+            None,
+        )
+        .await;
+    assert_eq!(none.body, json!([]));
     let logs = c
         .call(
             "GET",

@@ -61,6 +61,10 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
         .route("/20160918/images/{id}", get(images::get_image))
         .route("/20160918/shapes", get(shapes::list_shapes))
         .route(
+            "/20160918/workRequests",
+            get(work_requests::list_work_requests),
+        )
+        .route(
             "/20160918/workRequests/{id}",
             get(work_requests::get_work_request),
         )

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use super::paging::page;
-use super::{Res, query};
+use super::{Res, compartment, query};
 use crate::sim::oci::Sim;
 use crate::sim::oci::catalog::{self, ts};
 use crate::sim::oci::error::{ApiError, not_found};
@@ -139,5 +139,30 @@ pub(super) async fn list_logs(
             },
         ));
     }
+    page(&sim, &q, items, false)
+}
+
+/// ListWorkRequests (`GET /workRequests?compartmentId=...[&resourceId=...]`):
+/// `WorkRequestSummary` items (a work request without its `resources`), newest first, paged.
+pub(super) async fn list_work_requests(State(sim): State<Arc<Sim>>, uri: Uri) -> Res {
+    let q = query(&uri)?;
+    let comp = compartment(&q)?;
+    let now = Utc::now();
+    let store = sim.store()?;
+    let mut items: Vec<(DateTime<Utc>, String, Value)> = store
+        .data
+        .work_requests
+        .values()
+        .filter(|w| w.compartment_id == comp)
+        .filter(|w| q.get("resourceId").is_none_or(|r| *r == w.instance_id))
+        .map(|w| {
+            let mut v = w.to_json(now);
+            if let Some(o) = v.as_object_mut() {
+                o.remove("resources");
+            }
+            (w.time_accepted, w.id.clone(), v)
+        })
+        .collect();
+    items.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     page(&sim, &q, items, false)
 }
