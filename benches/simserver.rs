@@ -48,9 +48,6 @@ enum Sim {
     Kube {
         #[command(flatten)]
         common: Common,
-        /// Folder with the `jsonschema/` CRD schemas; validates created objects when given.
-        #[arg(long)]
-        schemas: Option<PathBuf>,
         /// How long a DataVolume import takes.
         #[arg(long, value_parser = humantime::parse_duration, default_value = "20s")]
         import_duration: Duration,
@@ -137,7 +134,6 @@ async fn run(sim: Sim) -> Result<(), String> {
         }
         Sim::Kube {
             common,
-            schemas,
             import_duration,
             boot_duration,
         } => {
@@ -145,7 +141,6 @@ async fn run(sim: Sim) -> Result<(), String> {
                 state_dir: common.state_dir.clone(),
                 listen: common.listen(),
                 latency: common.latency,
-                schema_dir: schemas,
                 import_duration,
                 boot_duration,
                 ..kube::KubeSimOptions::default()

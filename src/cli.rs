@@ -19,6 +19,8 @@ Actions:
   report      attempt statistics from the journal (default: last 24 h)
   validate    load and check every project, spec and template; no network
   completions print shell completions: vauto completions bash|zsh|fish
+  sim         serve a built-in simulator for kubectl, the OCI CLI and vauto:
+              vauto sim serve kubevirt|oci [--listen ADDR] [--faults ...]
 
 Examples:
   vauto demo-oci a1 deploy                 deploy against the built-in OCI simulator
@@ -103,9 +105,14 @@ pub(crate) struct Args {
     /// daemon: run what is due now, then exit (for cron)
     #[arg(long)]
     pub once: bool,
-    /// daemon: serve /healthz and /metrics on this address, e.g. 127.0.0.1:9464
+    /// daemon: serve /healthz and /metrics on this address, e.g. 127.0.0.1:9464;
+    /// sim serve: the simulator's address (default 127.0.0.1:0, a free port)
     #[arg(long)]
     pub listen: Option<String>,
+    /// sim serve: injected faults, e.g. throttle=0.1,error=0.05,latency=20ms
+    /// (oci also: lost_launch=0.1, auth=0.02)
+    #[arg(long)]
+    pub faults: Option<String>,
     /// Directory for daily log files (default: logs.dir of the project, else logs/)
     #[arg(long)]
     pub log_dir: Option<PathBuf>,
@@ -205,6 +212,9 @@ impl Args {
     }
 }
 
+/// How `sim` is used.
+pub(crate) const SIM_USAGE: &str = "usage: vauto sim serve kubevirt|oci [--listen 127.0.0.1:PORT] [--state-dir DIR] [--faults ...]";
+
 /// Whether `action` has the project, spec and extra words it needs, and no others.
 fn check_words(
     action: Action,
@@ -217,7 +227,7 @@ fn check_words(
     }
     match action {
         // `daemon` takes a project (and spec) only as a filter: `vauto daemon --project P`.
-        Action::Validate | Action::Completions if project.is_some() => {
+        Action::Validate | Action::Completions | Action::Sim if project.is_some() => {
             return Err(format!("`{}` takes no PROJECT", action.as_str()));
         }
         Action::Deploy | Action::Start | Action::Stop | Action::Plan if spec.is_none() => {
@@ -237,9 +247,12 @@ fn check_words(
         Action::Completions if rest.len() != 1 => {
             return Err("usage: vauto completions bash|zsh|fish".into());
         }
+        Action::Sim if rest.len() != 2 || rest[0] != "serve" => {
+            return Err(SIM_USAGE.into());
+        }
         _ => {}
     }
-    if action != Action::Completions && !rest.is_empty() {
+    if !matches!(action, Action::Completions | Action::Sim) && !rest.is_empty() {
         return Err(format!(
             "unexpected words after `{}`: {}",
             action.as_str(),

@@ -149,6 +149,17 @@ pub(crate) enum Invocation {
     },
     /// `completions SHELL`.
     Completions(clap_complete::Shell),
+    /// `sim serve KIND`: a simulator until Ctrl-C.
+    SimServe {
+        /// Which simulator.
+        kind: ProviderKind,
+        /// `--listen`.
+        listen: std::net::SocketAddr,
+        /// `--faults`.
+        faults: super::sim::SimFaults,
+        /// Namespaces that exist from the start: those the config dir's KubeVirt projects name.
+        namespaces: Vec<String>,
+    },
 }
 
 impl Invocation {
@@ -165,6 +176,7 @@ impl Invocation {
             Invocation::Report { .. } => Action::Report,
             Invocation::Daemon { .. } => Action::Daemon,
             Invocation::Completions(_) => Action::Completions,
+            Invocation::SimServe { .. } => Action::Sim,
         }
     }
 
@@ -272,6 +284,24 @@ fn settings(args: &Args, dir: ConfigDir, state_dir: PathBuf) -> Settings {
     }
 }
 
+/// The namespaces the config dir's KubeVirt projects name (projects that do not load are
+/// left out: `validate` reports them).
+fn project_namespaces(dir: &ConfigDir) -> Vec<String> {
+    let mut out: Vec<String> = dir
+        .names("projects")
+        .iter()
+        .filter_map(|name| dir.project(name).ok())
+        .filter_map(|p| {
+            p.kubevirt()
+                .and_then(|k| k.namespace.as_ref())
+                .map(|n| n.0.clone())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn run_options(args: &Args) -> RunOptions {
     RunOptions {
         parallel: args.parallel.max(1),
@@ -315,6 +345,17 @@ fn invocation(args: &Args, cmd: &Command, dir: &ConfigDir) -> Result<Invocation,
         Action::Completions => Err(Error::Usage(
             "usage: vauto completions bash|zsh|fish".into(),
         )),
+        Action::Sim => {
+            let (kind, listen, faults) =
+                super::sim::parse_serve(&cmd.rest, args.listen.as_deref(), args.faults.as_deref())
+                    .map_err(Error::Usage)?;
+            Ok(Invocation::SimServe {
+                kind,
+                listen,
+                faults,
+                namespaces: project_namespaces(dir),
+            })
+        }
         action => {
             let selection = selection(cmd, dir, args)?;
             act(

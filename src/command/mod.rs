@@ -7,6 +7,7 @@ pub(crate) mod invocation;
 mod man;
 mod plan;
 mod report;
+mod sim;
 mod target;
 mod validate;
 
@@ -43,10 +44,14 @@ pub fn main_entry() -> ExitCode {
     crate::ui::stdout::exit_quietly_on_broken_pipe();
     crate::ops::logging::init(args.verbose, args.quiet);
     crate::tls::install_crypto_provider();
-    // The daemon handles signals itself: it finishes the action in flight before exiting.
-    let daemon = args
-        .resolve()
-        .is_ok_and(|c| c.action == crate::model::Action::Daemon);
+    // The daemon handles signals itself: it finishes the action in flight before exiting;
+    // `sim serve` too: Ctrl-C is how it ends, not an interruption.
+    let daemon = args.resolve().is_ok_and(|c| {
+        matches!(
+            c.action,
+            crate::model::Action::Daemon | crate::model::Action::Sim
+        )
+    });
     // One-shot commands wait on the network, not the CPU: a single-threaded runtime keeps
     // their memory small (no worker threads, no per-thread allocator arenas); the long-lived
     // daemon keeps the worker pool.
@@ -163,6 +168,21 @@ impl Config {
                 daemon::run_with(settings, &self.invocation, Some(&summary)).await
             }
             Invocation::Completions(shell) => completions(*shell),
+            Invocation::SimServe {
+                kind,
+                listen,
+                faults,
+                namespaces,
+            } => {
+                sim::serve(
+                    &settings.state_dir,
+                    *kind,
+                    *listen,
+                    faults,
+                    namespaces.clone(),
+                )
+                .await
+            }
             invocation => actions::run(settings, invocation).await,
         }
     }

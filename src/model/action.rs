@@ -26,11 +26,13 @@ pub(crate) enum Action {
     Validate,
     /// Print shell completions.
     Completions,
+    /// Run a built-in simulator standalone: `sim serve kubevirt|oci`.
+    Sim,
 }
 
 impl Action {
     /// Every action, in the order `--help` lists them.
-    pub(crate) const ALL: [Action; 10] = [
+    pub(crate) const ALL: [Action; 11] = [
         Action::Deploy,
         Action::Delete,
         Action::Status,
@@ -41,6 +43,7 @@ impl Action {
         Action::Report,
         Action::Validate,
         Action::Completions,
+        Action::Sim,
     ];
 
     /// What a provider does to the instances it manages.
@@ -69,6 +72,7 @@ impl Action {
             Action::Report => "report",
             Action::Validate => "validate",
             Action::Completions => "completions",
+            Action::Sim => "sim",
         }
     }
 

@@ -33,11 +33,8 @@ impl Env {
         vauto::tls::install_crypto_provider();
         let rt = crate::harness::sim_runtime();
         let t = Test::new();
-        let schemas =
-            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/schemas"));
         let mut opts = KubeSimOptions {
             state_dir: t.path().join("simstate"),
-            schema_dir: Some(schemas.to_path_buf()),
             import_duration: Duration::from_millis(600),
             boot_duration: Duration::from_millis(300),
             seed: 11,
@@ -630,4 +627,27 @@ s-02: VirtualMachine s-02, DataVolume s-02-disk, NetworkAttachmentDefinition s-0
         )
         .run();
     assert_eq!(env.objects(), full(2));
+}
+
+#[test]
+fn a_missing_namespace_fails_once_with_the_fix_as_on_a_real_cluster() {
+    // The simulator answers 404 `namespaces "lab-vmz" not found` like the NamespaceLifecycle
+    // admission plugin; vauto stops at once with the fix instead of retrying.
+    let env = Env::new(|_| {});
+    let project = format!(
+        "provider: kubevirt\nkubevirt: {{kubeconfig: {}, namespace: lab-vmz}}\nnetwork: {{bridge: br1}}\n",
+        env.sim.as_ref().unwrap().kubeconfig().display()
+    );
+    env.t.put("projects/q.yaml", &project);
+    env.t
+        .cmd("q s deploy --parallel 1 --target s-01")
+        .status(1)
+        .stdout(
+            "[FAILED] Instance s-01: namespace `lab-vmz` does not exist: create it (`oc new-project lab-vmz`) or fix `kubevirt.namespace`
+deploy: 1 instance: 1 failed in [T]
+",
+        )
+        .stderr_unchecked()
+        .run();
+    assert_eq!(env.stored_count(), 0);
 }

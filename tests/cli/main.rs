@@ -11,5 +11,6 @@ mod harness;
 mod kubevirt;
 mod oci;
 mod report;
+mod sim_serve;
 mod streams;
 mod usage;

@@ -27,6 +27,35 @@ fn help_has_examples() {
 }
 
 #[test]
+fn sim_serve_words_and_options_are_checked_before_anything_starts() {
+    for (line, err) in [
+        (
+            "sim",
+            "error: usage: vauto sim serve kubevirt|oci [--listen 127.0.0.1:PORT] [--state-dir DIR] [--faults ...]\n",
+        ),
+        (
+            "sim serve vmware",
+            "error: unknown simulator `vmware`: expected kubevirt or oci\n",
+        ),
+        (
+            "sim serve oci --listen 8443",
+            "error: --listen `8443` is not an address with a port, e.g. 127.0.0.1:8443\n",
+        ),
+        (
+            "sim serve kubevirt --faults lost_launch=0.1",
+            "error: --faults: unknown key `lost_launch` for the kubevirt simulator; keys: throttle, error, latency\n",
+        ),
+        (
+            "sim serve oci --faults throttle=1.5",
+            "error: --faults: throttle `1.5` must be a share from 0 to 1, e.g. 0.05\n",
+        ),
+        ("lab sim serve oci", "error: `sim` takes no PROJECT\n"),
+    ] {
+        Test::new().args(line).status(2).stderr(err).run();
+    }
+}
+
+#[test]
 fn completions_for_each_shell() {
     for (sh, marker) in [
         ("bash", "complete -F _vauto"),
@@ -55,7 +84,7 @@ fn usage_errors_exit_2() {
     Test::new()
         .args("lab web")
         .status(2)
-        .stderr("error: no action given: expected one of deploy, delete, status, start, stop, plan, daemon, report, validate, completions\n")
+        .stderr("error: no action given: expected one of deploy, delete, status, start, stop, plan, daemon, report, validate, completions, sim\n")
         .run();
     Test::new()
         .args("lab web deplyo")

@@ -406,7 +406,7 @@ placement:
 
     fn schema(file: &str) -> Value {
         let path = format!(
-            "{}/tests/data/schemas/jsonschema/{file}",
+            "{}/data/schemas/jsonschema/{file}",
             env!("CARGO_MANIFEST_DIR")
         );
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()

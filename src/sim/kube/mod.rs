@@ -10,10 +10,13 @@
 mod api;
 mod controller;
 mod persist;
+mod schemas;
 mod select;
 mod store;
 mod validate;
 
+#[cfg(test)]
+mod strict_tests;
 #[cfg(test)]
 mod tests;
 
@@ -68,8 +71,9 @@ pub struct KubeSimOptions {
     pub token: String,
     /// Tokens that may read but get 403 Forbidden on every write.
     pub read_only_tokens: Vec<String>,
-    /// Folder with the `jsonschema/` CRD schemas; when set, created objects are validated.
-    pub schema_dir: Option<PathBuf>,
+    /// Namespaces that exist from the start, besides `default`, `kube-system`,
+    /// `kube-public` and [`Self::namespace`]; a create anywhere else is 404.
+    pub namespaces: Vec<String>,
     /// Added to every request before it is answered.
     pub latency: Duration,
     /// Share of requests answered with 500 InternalError or 503 ServiceUnavailable.
@@ -102,7 +106,7 @@ impl Default for KubeSimOptions {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             token: "vauto-sim-token".to_string(),
             read_only_tokens: Vec::new(),
-            schema_dir: None,
+            namespaces: Vec::new(),
             latency: Duration::ZERO,
             error_rate: 0.0,
             throttle_rate: 0.0,
@@ -130,7 +134,7 @@ impl fmt::Debug for KubeSimOptions {
             .field("listen", &self.listen)
             .field("token", &"<redacted>")
             .field("read_only_tokens", &self.read_only_tokens.len())
-            .field("schema_dir", &self.schema_dir)
+            .field("namespaces", &self.namespaces)
             .field("latency", &self.latency)
             .field("error_rate", &self.error_rate)
             .field("throttle_rate", &self.throttle_rate)
@@ -229,14 +233,16 @@ pub async fn start(opts: KubeSimOptions) -> Result<KubeSim, String> {
     let store = {
         let held = disk.lock()?;
         let mut store = disk.load(&held)?;
+        // The kubeconfig context's namespace exists too: kubectl and vauto default to it.
+        let mut namespaces = opts.namespaces.clone();
+        namespaces.extend(opts.namespace.clone());
+        api::seed_namespaces(&mut store, &namespaces);
         // Start each process from a fresh snapshot so the journal stays short.
         disk.compact(&mut store, &held)?;
         store
     };
-    let schemas = match &opts.schema_dir {
-        Some(d) => Some(validate::Schemas::load(d)?),
-        None => None,
-    };
+    // Every write is validated against the schemas embedded in the binary.
+    let schemas = validate::Schemas::embedded()?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| format!("cannot listen on `{}`: {e}", opts.listen))?;

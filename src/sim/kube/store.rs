@@ -105,7 +105,19 @@ pub(crate) const NADS: ResourceDef = ResourceDef {
     status_subresource: false,
 };
 
-/// Every resource the simulator serves.
+/// Namespaces: cluster-scoped, stored under `namespaces//<name>`, served outside
+/// [`RESOURCES`] (no schema; their own routes and delete).
+pub(crate) const NAMESPACES: ResourceDef = ResourceDef {
+    group: "",
+    version: "v1",
+    plural: "namespaces",
+    kind: "Namespace",
+    schema: "",
+    draft7: false,
+    status_subresource: false,
+};
+
+/// Every namespaced resource the simulator serves.
 pub(crate) const RESOURCES: [ResourceDef; 6] = [SECRETS, EVENTS, VMS, VMIS, DVS, NADS];
 
 /// Finds a resource by group, version and plural.
@@ -225,6 +237,45 @@ impl Store {
             .collect();
         for k in owned {
             self.remove_cascade(&k);
+        }
+        Some(entry)
+    }
+}
+
+impl Store {
+    /// Removes an object and takes its owner reference off every dependent, which stays
+    /// (`propagationPolicy: Orphan`).
+    pub(super) fn remove_orphaning(&mut self, key: &str) -> Option<Entry> {
+        let entry = self.objects.remove(key)?;
+        self.changed.insert(key.to_string());
+        self.resource_version += 1;
+        let uid = uid_of(&entry.object).to_string();
+        let mut orphans = Vec::new();
+        for (k, e) in &mut self.objects {
+            if e.namespace != entry.namespace {
+                continue;
+            }
+            let Some(refs) = e
+                .object
+                .pointer_mut("/metadata/ownerReferences")
+                .and_then(Value::as_array_mut)
+            else {
+                continue;
+            };
+            let before = refs.len();
+            refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
+            if refs.len() != before {
+                let empty = refs.is_empty();
+                if empty
+                    && let Some(meta) = e.object.get_mut("metadata").and_then(Value::as_object_mut)
+                {
+                    meta.remove("ownerReferences");
+                }
+                orphans.push(k.clone());
+            }
+        }
+        for k in orphans {
+            self.bump(&k);
         }
         Some(entry)
     }

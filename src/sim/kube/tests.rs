@@ -12,15 +12,14 @@ use serde_json::{Value, json};
 
 use super::{KubeSim, KubeSimOptions, start};
 
-/// The real schemas, kept in the repository (tests/data/README.md): always there.
+/// The real schemas, kept in the repository (data/schemas/README.md): always there.
 fn schema_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/schemas"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/schemas"))
 }
 
 fn opts(dir: &Path) -> KubeSimOptions {
     KubeSimOptions {
         state_dir: dir.to_path_buf(),
-        schema_dir: Some(schema_dir()),
         import_duration: Duration::from_millis(600),
         boot_duration: Duration::from_millis(450),
         ..KubeSimOptions::default()
@@ -321,18 +320,18 @@ async fn schema_and_cni_config_errors_are_422() {
     let c = client(&sim).await;
     let pp = PostParams::default();
 
-    let mut typo = vm("vm1", json!({}));
-    if let Some(spec) = typo.pointer_mut("/spec").and_then(Value::as_object_mut) {
-        let rs = spec.remove("runStrategy").unwrap();
-        spec.insert("runStrategyy".into(), rs);
+    // A wrong type is a schema violation (an unknown field is pruned instead: strict_tests).
+    let mut wrong = vm("vm1", json!({}));
+    if let Some(spec) = wrong.pointer_mut("/spec").and_then(Value::as_object_mut) {
+        spec.insert("runStrategy".into(), json!(5));
     }
-    let (code, reason, msg) = api_err(vms(&c).create(&pp, &obj(typo)).await.unwrap_err());
+    let (code, reason, msg) = api_err(vms(&c).create(&pp, &obj(wrong)).await.unwrap_err());
     assert_eq!((code, reason.as_str()), (422, "Invalid"));
     assert!(
         msg.starts_with("VirtualMachine.kubevirt.io \"vm1\" is invalid"),
         "{msg}"
     );
-    assert!(msg.contains("runStrategyy"), "{msg}");
+    assert!(msg.contains("spec.runStrategy"), "{msg}");
     assert!(vms(&c).get_opt("vm1").await.unwrap().is_none());
 
     let (code, _, msg) = api_err(

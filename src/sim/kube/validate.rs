@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::Path;
+use std::sync::OnceLock;
 
 use base64::Engine;
+use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
+use super::schemas;
 use super::store::{NADS, RESOURCES, ResourceDef, SECRETS};
 
 /// One reason an object was rejected (a `StatusCause`).
@@ -20,38 +22,62 @@ pub(crate) struct Cause {
 /// At most this many causes are reported, like the API server's truncation.
 const MAX_CAUSES: usize = 10;
 
+/// The members of `ObjectMeta` (apimachinery/pkg/apis/meta/v1/types.go).
+const OBJECT_META: [&str; 15] = [
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
 /// Compiled validators, one per kind.
 pub(crate) struct Schemas {
     by_kind: HashMap<&'static str, jsonschema::Validator>,
 }
 
 impl Schemas {
-    /// Compiles `<dir>/jsonschema/<file>` for every served resource.
-    pub(super) fn load(dir: &Path) -> Result<Self, String> {
+    /// The validators of the embedded schemas, compiled once per process.
+    pub(crate) fn embedded() -> Result<&'static Self, String> {
+        static COMPILED: OnceLock<Result<Schemas, String>> = OnceLock::new();
+        COMPILED
+            .get_or_init(Self::compile)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn compile() -> Result<Self, String> {
         let mut by_kind = HashMap::new();
         for def in RESOURCES {
-            let path = dir.join("jsonschema").join(def.schema);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read schema `{}`: {e}", path.display()))?;
-            let schema: Value = serde_json::from_str(&text)
-                .map_err(|e| format!("schema `{}` is not json: {e}", path.display()))?;
+            let schema = schemas::document(def.schema)?;
             let validator = if def.draft7 {
-                jsonschema::draft7::new(&schema)
+                jsonschema::draft7::new(schema)
             } else {
-                jsonschema::validator_for(&schema)
+                jsonschema::validator_for(schema)
             }
-            .map_err(|e| format!("schema `{}` does not compile: {e}", path.display()))?;
+            .map_err(|e| format!("schema `{}` does not compile: {e}", def.schema))?;
             by_kind.insert(def.kind, validator);
         }
         Ok(Self { by_kind })
     }
 
-    /// Schema violations of `obj` as `kind`.
+    /// Schema violations of `obj` as `kind`, unknown fields aside (see [`Self::prune`]).
     pub(super) fn check(&self, kind: &str, obj: &Value) -> Vec<Cause> {
         let Some(v) = self.by_kind.get(kind) else {
             return Vec::new();
         };
         v.iter_errors(obj)
+            .filter(|e| !matches!(e.kind(), ValidationErrorKind::AdditionalProperties { .. }))
             .take(MAX_CAUSES)
             .map(|e| Cause {
                 field: dotted(&e.instance_path().to_string()),
@@ -59,6 +85,79 @@ impl Schemas {
             })
             .collect()
     }
+
+    /// Removes the fields the schema does not know (`additionalProperties: false`) and names
+    /// them as the API server does (`spec.template.spec.foo`, `spec.volumes[0].bar`): the
+    /// structural pruning of a CRD, or the decoder dropping unknown JSON fields of a core kind.
+    /// Source: kubernetes.io/docs/reference/using-api/api-concepts/#field-validation and
+    /// apiextensions-apiserver/pkg/apiserver/schema/pruning.
+    pub(super) fn prune(&self, kind: &str, obj: &mut Value) -> Vec<String> {
+        let Some(v) = self.by_kind.get(kind) else {
+            return Vec::new();
+        };
+        let mut unknown = Vec::new();
+        // A removed field may hide another below it only in theory; a few passes are plenty.
+        for _ in 0..4 {
+            let found: Vec<(String, Vec<String>)> = v
+                .iter_errors(obj)
+                .filter_map(|e| match e.kind() {
+                    ValidationErrorKind::AdditionalProperties { unexpected } => {
+                        Some((e.instance_path().to_string(), unexpected.clone()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if found.is_empty() {
+                break;
+            }
+            for (pointer, names) in found {
+                if let Some(map) = obj.pointer_mut(&pointer).and_then(Value::as_object_mut) {
+                    for n in names {
+                        if map.remove(&n).is_some() {
+                            unknown.push(field_path(&pointer, &n));
+                        }
+                    }
+                }
+            }
+        }
+        // A CRD schema says only `metadata: {type: object}`; the server still decodes it as
+        // ObjectMeta (apimachinery/pkg/apis/meta/v1/types.go), so unknown members go too.
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            let extra: Vec<String> = meta
+                .keys()
+                .filter(|k| !OBJECT_META.contains(&k.as_str()))
+                .cloned()
+                .collect();
+            for k in extra {
+                meta.remove(&k);
+                unknown.push(format!("metadata.{k}"));
+            }
+        }
+        // Sorted, so the answer does not depend on the order the schema is evaluated in.
+        unknown.sort();
+        unknown
+    }
+}
+
+/// `/spec/volumes/0` + `bar` -> `spec.volumes[0].bar`.
+fn field_path(pointer: &str, name: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg);
+        }
+    }
+    if !out.is_empty() {
+        out.push('.');
+    }
+    out.push_str(name);
+    out
 }
 
 /// `/spec/template` -> `spec.template`; the root is `<root>`.

@@ -52,13 +52,21 @@ pub(super) fn forbidden(route: &Route, verb: &str) -> ApiError {
             Some(ns.clone()),
             Some(name.clone()),
         ),
+        Route::Namespaces => ("namespaces".into(), "namespaces".into(), "", None, None),
+        Route::Namespace(name) => (
+            "namespaces".into(),
+            "namespaces".into(),
+            "",
+            None,
+            Some(name.clone()),
+        ),
         _ => (String::new(), String::new(), "", None, None),
     };
     let subject = match &name {
         Some(n) => format!("{qualified} \"{n}\""),
         None => qualified,
     };
-    let scope = match ns {
+    let scope = match ns.filter(|n| !n.is_empty()) {
         Some(ns) => format!(" in the namespace \"{ns}\""),
         None => " at the cluster scope".to_string(),
     };
@@ -70,4 +78,44 @@ pub(super) fn forbidden(route: &Route, verb: &str) -> ApiError {
         ),
     )
     .details(json!({"name": name.unwrap_or_default(), "group": group, "kind": resource}))
+}
+
+/// `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: may the caller do this?
+/// The full token may do anything; a read-only token may get, list and watch only. The
+/// answer is the review with `status.allowed`, 201 Created, as the API server's
+/// registry/authorization/selfsubjectaccessreview REST answers (`kubectl auth can-i`).
+pub(super) fn self_subject_access_review(
+    req: &super::request::Req<'_>,
+) -> Result<axum::response::Response, ApiError> {
+    let mut review = super::request::parse_body(req)?;
+    let kind = review.get("kind").and_then(serde_json::Value::as_str);
+    if kind != Some("SelfSubjectAccessReview") {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({}) does not match the expected kind (SelfSubjectAccessReview)",
+            kind.unwrap_or("")
+        )));
+    }
+    let attrs = review
+        .pointer("/spec/resourceAttributes")
+        .or_else(|| review.pointer("/spec/nonResourceAttributes"));
+    let Some(verb) = attrs
+        .and_then(|a| a.get("verb"))
+        .and_then(serde_json::Value::as_str)
+    else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified",
+        ));
+    };
+    let allowed = !req.read_only || matches!(verb, "get" | "list" | "watch");
+    let mut status = json!({"allowed": allowed});
+    if !allowed && let Some(m) = status.as_object_mut() {
+        m.insert("denied".into(), json!(true));
+    }
+    if let Some(m) = review.as_object_mut() {
+        m.insert("status".into(), status);
+        m.entry("metadata").or_insert_with(|| json!({}));
+    }
+    Ok(super::error::json_response(StatusCode::CREATED, &review))
 }

@@ -4,10 +4,11 @@ use axum::response::Response;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::admission::{admit, check_type};
-use super::error::{ApiError, json_response};
+use super::admission::{admit, check_type, decode_fields, string_data_to_data};
+use super::error::{ApiError, json_response, with_warnings};
 use super::millis;
-use super::request::{Req, parse_body};
+use super::namespaces;
+use super::request::{Req, check_body_type, parse_body};
 use crate::sim::kube::controller::desired_running;
 use crate::sim::kube::store::{
     DVS, Entry, ResourceDef, SimMeta, Store, VMS, key, new_uid, stamp_new, uid_of,
@@ -21,8 +22,9 @@ pub(super) fn create(
     ns: &str,
     rng: &mut fastrand::Rng,
 ) -> Result<Response, ApiError> {
+    check_body_type(req, !def.group.is_empty())?;
     let mut obj = parse_body(req)?;
-    create_object(store, req, def, ns, &mut obj, rng)
+    create_object(store, req, def, ns, &mut obj, rng, None)
 }
 
 pub(super) fn create_object(
@@ -32,6 +34,7 @@ pub(super) fn create_object(
     ns: &str,
     obj: &mut Value,
     rng: &mut fastrand::Rng,
+    managed_fields: Option<Value>,
 ) -> Result<Response, ApiError> {
     check_type(def, obj)?;
     if let Some(obj_ns) = obj.pointer("/metadata/namespace").and_then(Value::as_str)
@@ -41,6 +44,10 @@ pub(super) fn create_object(
             "the namespace of the provided object does not match the namespace sent on the request",
         ));
     }
+    let dry_run = req.query.dry_run()?;
+    let warnings = decode_fields(req.sh, def, obj, req.query.field_validation()?)?;
+    string_data_to_data(def, obj);
+    namespaces::require(store, ns)?;
     ensure_name(def, obj, rng)?;
     if def.status_subresource
         && let Some(m) = obj.as_object_mut()
@@ -55,17 +62,21 @@ pub(super) fn create_object(
         .to_string();
     let k = key(def.plural, ns, &name);
     if store.objects.contains_key(&k) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "AlreadyExists",
-            format!("{} \"{name}\" already exists", def.qualified_plural()),
-        )
-        .details(json!({"name": name, "group": def.group, "kind": def.plural})));
+        return Err(ApiError::already_exists(def, &name));
     }
     stamp_new(obj, def, ns, new_uid(rng), req.now);
+    if let (Some(mf), Some(meta)) = (
+        managed_fields,
+        obj.get_mut("metadata").and_then(Value::as_object_mut),
+    ) {
+        meta.insert("managedFields".into(), mf);
+    }
     let entry = new_entry(req, def, ns, name, obj);
-    if req.query.dry_run() {
-        return Ok(json_response(StatusCode::CREATED, &entry.object));
+    if dry_run {
+        return Ok(with_warnings(
+            json_response(StatusCode::CREATED, &entry.object),
+            &warnings,
+        ));
     }
     let k = store.put(entry);
     if *def == VMS {
@@ -76,7 +87,10 @@ pub(super) fn create_object(
         .get(&k)
         .map(|e| e.object.clone())
         .unwrap_or_default();
-    Ok(json_response(StatusCode::CREATED, &created))
+    Ok(with_warnings(
+        json_response(StatusCode::CREATED, &created),
+        &warnings,
+    ))
 }
 
 /// Names an object without `metadata.name` from its `generateName`, as the API server does.

@@ -53,6 +53,16 @@ impl ApiError {
         .details(json!({"name": name, "group": def.group, "kind": def.plural}))
     }
 
+    /// 409 AlreadyExists, as apimachinery's errors.NewAlreadyExists words it.
+    pub(super) fn already_exists(def: &ResourceDef, name: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", def.qualified_plural()),
+        )
+        .details(json!({"name": name, "group": def.group, "kind": def.plural}))
+    }
+
     pub(super) fn no_route() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -119,6 +129,18 @@ impl IntoResponse for ApiError {
         }
         resp
     }
+}
+
+/// Adds one `Warning: 299 - "<text>"` header per warning, as the API server sends them
+/// (apiserver/pkg/endpoints/handlers/responsewriters warnings; RFC 7234 warn-text quoting).
+pub(super) fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        let quoted = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(v) = HeaderValue::from_str(&format!("299 - \"{quoted}\"")) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+    resp
 }
 
 pub(super) fn json_response(code: StatusCode, body: &Value) -> Response {

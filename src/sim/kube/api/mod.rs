@@ -7,6 +7,8 @@ mod delete;
 mod discovery;
 mod error;
 mod faults;
+mod namespaces;
+mod openapi;
 mod read;
 mod request;
 mod route;
@@ -25,15 +27,16 @@ use http::{StatusCode, header};
 use super::KubeSimOptions;
 use super::controller::{self, Ctx};
 use super::persist::Disk;
-use super::store::{Store, now_ms};
+use super::store::{NAMESPACES, Store, now_ms};
 use super::validate::Schemas;
 
 use error::{ApiError, json_response};
 use request::{Query, Req, parse_query};
 use route::Route;
 
-/// Largest request body accepted.
-const BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// Largest request body accepted: the API server's default `--max-resource-write-bytes`
+/// (3 MiB, apiserver/pkg/server/config.go MaxRequestBodyBytes).
+const BODY_LIMIT: usize = 3 * 1024 * 1024;
 /// The KubeVirt subresource API group.
 const SUBRESOURCES_GROUP: &str = "subresources.kubevirt.io";
 
@@ -42,7 +45,7 @@ pub(crate) struct Shared {
     pub opts: KubeSimOptions,
     pub store: Mutex<Store>,
     pub disk: Disk,
-    pub schemas: Option<Schemas>,
+    pub schemas: &'static Schemas,
     pub fault_rng: Mutex<fastrand::Rng>,
 }
 
@@ -51,6 +54,11 @@ impl Shared {
         // A panic while holding the lock leaves a consistent-enough map; keep serving.
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Makes the built-in and configured namespaces exist (see `namespaces`).
+pub(crate) fn seed_namespaces(store: &mut Store, extra: &[String]) -> bool {
+    namespaces::seed(store, extra, &mut fastrand::Rng::new())
 }
 
 /// Builds the router: one fallback handler that parses Kubernetes paths itself.
@@ -69,13 +77,14 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Result<Response,
 async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let route = route::route(parts.uri.path())?;
-    authorize(sh, &parts, &route)?;
+    let read_only = authorize(sh, &parts, &route)?;
     faults::inject_fault(sh)?;
+    // apiserver handlers/rest.go limitedReadBody: errors.NewRequestEntityTooLargeError.
     let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestEntityTooLarge",
-            "the request body is too large",
+            format!("Request entity too large: limit is {BODY_LIMIT}"),
         )
     })?;
     let query = Query(parse_query(parts.uri.query()));
@@ -89,11 +98,18 @@ async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let accept = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let req = Req {
         sh,
         query: &query,
         body: &bytes,
         content_type,
+        accept,
+        read_only,
         now: now_ms(),
     };
     // Everything from here on is synchronous: the locks are never held while
@@ -101,8 +117,9 @@ async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
     run_locked(&req, &route, parts.method.as_str())
 }
 
-/// Checks the token (public routes need none) and refuses writes to read-only tokens.
-fn authorize(sh: &Shared, parts: &Parts, route: &Route) -> Result<(), ApiError> {
+/// Checks the token (public routes need none) and refuses writes to read-only tokens;
+/// `Ok(true)` for a read-only caller.
+fn authorize(sh: &Shared, parts: &Parts, route: &Route) -> Result<bool, ApiError> {
     let public = matches!(route, Route::Version | Route::Healthz);
     let read_only = if public {
         false
@@ -110,10 +127,11 @@ fn authorize(sh: &Shared, parts: &Parts, route: &Route) -> Result<(), ApiError> 
         auth::authenticate(&sh.opts, &parts.headers)?
     };
     let verb = route::verb(&parts.method, route)?;
-    if read_only && !matches!(verb, "get" | "list") {
+    // Every authenticated user may ask what it may do (RBAC's system:basic-user role).
+    if read_only && !matches!(verb, "get" | "list") && !matches!(route, Route::AccessReview) {
         return Err(auth::forbidden(route, verb));
     }
-    Ok(())
+    Ok(read_only)
 }
 
 /// Under the store and disk locks: reload, reconcile, run the verb, persist.
@@ -163,6 +181,16 @@ fn dispatch(
             &discovery::resource_list(g, v),
         )),
         (Route::Collection(def, ns), "GET") => read::list(store, req, def, ns.as_deref()),
+        (Route::OpenApiV2, _) => openapi::v2(req.accept),
+        (Route::OpenApiV3Discovery, _) => openapi::v3_discovery(),
+        (Route::OpenApiV3(g, v), _) => openapi::v3(g, v, req.accept),
+        (Route::AccessReview, _) => auth::self_subject_access_review(req),
+        (Route::Namespaces, "GET") => read::list(store, req, &NAMESPACES, None),
+        (Route::Namespaces, "POST") => namespaces::create(store, req, rng),
+        (Route::Namespace(name), "GET") => read::get(store, &NAMESPACES, "", name),
+        (Route::Namespace(name), "PUT") => update::replace(store, req, &NAMESPACES, "", name),
+        (Route::Namespace(name), "PATCH") => update::patch(store, req, &NAMESPACES, "", name, rng),
+        (Route::Namespace(name), "DELETE") => namespaces::delete(store, req, name),
         (Route::Collection(def, Some(ns)), "POST") => create::create(store, req, def, ns, rng),
         (Route::Collection(def, Some(ns)), "DELETE") => {
             delete::delete_collection(store, req, def, ns)

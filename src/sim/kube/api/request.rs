@@ -11,6 +11,10 @@ pub(super) struct Req<'a> {
     pub query: &'a Query,
     pub body: &'a [u8],
     pub content_type: &'a str,
+    /// The `Accept` header (OpenAPI answers JSON unless only protobuf is accepted).
+    pub accept: &'a str,
+    /// The caller holds a read-only token.
+    pub read_only: bool,
     pub now: i64,
 }
 
@@ -26,9 +30,85 @@ impl Query {
             .filter(|v| !v.is_empty())
     }
 
-    pub(super) fn dry_run(&self) -> bool {
-        self.get("dryRun") == Some("All")
+    /// `?dryRun=All`: answer as if written, write nothing. Any other value is refused with
+    /// the API server's own text (apiserver/pkg/apis/meta/validation ValidateDryRun).
+    pub(super) fn dry_run(&self) -> Result<bool, ApiError> {
+        let values: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(k, _)| k == "dryRun")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        match values.as_slice() {
+            [] => Ok(false),
+            ["All"] => Ok(true),
+            other => Err(ApiError::bad_request(format!(
+                "dryRun: Unsupported value: {other:?}: supported values: \"All\""
+            ))),
+        }
     }
+
+    /// `?fieldValidation=`: what to do with fields the schema does not know. The default is
+    /// Warn (kubernetes.io/docs/reference/using-api/api-concepts/#field-validation); kubectl
+    /// sends Strict unless `--validate=false|warn`.
+    pub(super) fn field_validation(&self) -> Result<FieldValidation, ApiError> {
+        match self.get("fieldValidation") {
+            None | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation: Invalid value: {other:?}: fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\""
+            ))),
+        }
+    }
+}
+
+/// The `fieldValidation` directive of a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FieldValidation {
+    /// Unknown fields are dropped silently.
+    Ignore,
+    /// Unknown fields are dropped, each named in a `Warning` header.
+    Warn,
+    /// Unknown fields fail the request with 400.
+    Strict,
+}
+
+/// The media types a create or update body may have; anything else is 415
+/// (apiserver/pkg/endpoints/handlers/negotiation: NegotiateInputSerializer). An absent
+/// Content-Type is read as JSON, the first supported type.
+pub(super) fn check_body_type(req: &Req<'_>, custom: bool) -> Result<(), ApiError> {
+    let ct = media_type(req.content_type);
+    let accepted: &[&str] = if custom {
+        &["application/json", "application/yaml"]
+    } else {
+        &[
+            "application/json",
+            "application/yaml",
+            "application/vnd.kubernetes.protobuf",
+        ]
+    };
+    if ct.is_empty() || (accepted.contains(&ct) && ct != "application/vnd.kubernetes.protobuf") {
+        return Ok(());
+    }
+    Err(unsupported_media_type(accepted))
+}
+
+/// The media type without parameters (`; charset=utf-8`), as the API server compares it.
+pub(super) fn media_type(ct: &str) -> &str {
+    ct.split(';').next().unwrap_or("").trim()
+}
+
+/// 415, as apiserver's negotiation.NewUnsupportedMediaTypeError words it.
+pub(super) fn unsupported_media_type(accepted: &[&str]) -> ApiError {
+    ApiError::new(
+        http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UnsupportedMediaType",
+        format!(
+            "the body of the request was in an unknown format - accepted media types include: {}",
+            accepted.join(", ")
+        ),
+    )
 }
 
 pub(super) fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
@@ -56,9 +136,10 @@ pub(super) fn parse_body(req: &Req<'_>) -> Result<Value, ApiError> {
                 ApiError::bad_request(format!("error decoding yaml body: {y} (json: {e})"))
             })?
         }
+        // The decoder's words for a body that is not JSON (apimachinery json serializer).
         Err(e) => {
             return Err(ApiError::bad_request(format!(
-                "error decoding json body: {e}"
+                "couldn't get version/kind; json parse error: {e}"
             )));
         }
     };

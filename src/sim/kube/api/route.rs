@@ -16,6 +16,18 @@ pub(super) enum Route {
     Collection(ResourceDef, Option<String>),
     Object(ResourceDef, String, String),
     VmAction(String, String, String),
+    /// `/api/v1/namespaces`.
+    Namespaces,
+    /// `/api/v1/namespaces/NAME`.
+    Namespace(String),
+    /// `/apis/authorization.k8s.io/v1/selfsubjectaccessreviews`.
+    AccessReview,
+    /// `/openapi/v2`.
+    OpenApiV2,
+    /// `/openapi/v3`.
+    OpenApiV3Discovery,
+    /// `/openapi/v3/api/v1` (group "") or `/openapi/v3/apis/GROUP/VERSION`.
+    OpenApiV3(String, String),
 }
 
 pub(super) fn route(path: &str) -> Result<Route, ApiError> {
@@ -25,6 +37,22 @@ pub(super) fn route(path: &str) -> Result<Route, ApiError> {
         ["healthz" | "readyz" | "livez"] => return Ok(Route::Healthz),
         ["api"] => return Ok(Route::ApiVersions),
         ["apis"] => return Ok(Route::ApiGroups),
+        ["openapi", "v2"] => return Ok(Route::OpenApiV2),
+        ["openapi", "v3"] => return Ok(Route::OpenApiV3Discovery),
+        ["openapi", "v3", "api", v] => return Ok(Route::OpenApiV3(String::new(), v.to_string())),
+        ["openapi", "v3", "apis", g, v] => {
+            return Ok(Route::OpenApiV3(g.to_string(), v.to_string()));
+        }
+        ["api", "v1", "namespaces"] => return Ok(Route::Namespaces),
+        ["api", "v1", "namespaces", name] => return Ok(Route::Namespace(name.to_string())),
+        [
+            "apis",
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+        ] => {
+            return Ok(Route::AccessReview);
+        }
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return Err(ApiError::no_route()),
@@ -84,6 +112,14 @@ pub(super) fn verb(method: &Method, route: &Route) -> Result<&'static str, ApiEr
         (Route::Object(..), "PATCH") => "patch",
         (Route::Object(..), "DELETE") => "delete",
         (Route::VmAction(..), "PUT") => "update",
+        (Route::Namespaces, "GET") => "list",
+        (Route::Namespaces, "POST") => "create",
+        (Route::Namespace(_), "GET") => "get",
+        (Route::Namespace(_), "PUT") => "update",
+        (Route::Namespace(_), "PATCH") => "patch",
+        (Route::Namespace(_), "DELETE") => "delete",
+        (Route::AccessReview, "POST") => "create",
+        (Route::OpenApiV2 | Route::OpenApiV3Discovery | Route::OpenApiV3(..), "GET") => "get",
         (Route::Version | Route::Healthz | Route::ApiVersions | Route::ApiGroups, "GET") => "get",
         (Route::ResourceList(..), "GET") => "get",
         _ => return Err(not_allowed()),

@@ -23,7 +23,7 @@ pub(super) fn vm_action(
         return Err(ApiError::not_found(&VMS, name));
     };
     let running = desired_running(&entry.object);
-    if req.query.dry_run() {
+    if req.query.dry_run()? {
         return match (action, running) {
             ("start", true) => Err(ApiError::conflict(&VMS, name, "VM is already running")),
             ("stop" | "restart", false) => Err(ApiError::conflict(&VMS, name, "VM is not running")),
