@@ -282,6 +282,8 @@ async fn start_kube(
     opts.latency = faults.latency;
     opts.error_rate = faults.error;
     opts.throttle_rate = faults.throttle;
+    // `kubectl --context vauto-sim-readonly` reads but is denied every write (RBAC rehearsal).
+    opts.read_only_tokens = vec!["vauto-sim-readonly-token".to_string()];
     crate::sim::kube::start(opts)
         .await
         .map_err(|e| Error::Other(format!("cannot start the kubernetes simulator: {e}")))

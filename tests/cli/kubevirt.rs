@@ -42,6 +42,8 @@ impl Env {
         };
         tune(&mut opts);
         let sim = rt.block_on(kube::start(opts)).unwrap();
+        let sim_ca = sim.ca_pem().to_string();
+        vauto::tls::install_crypto_provider();
         let project = format!(
             "provider: kubevirt
 kubevirt: {{kubeconfig: {}, namespace: default}}
@@ -64,7 +66,10 @@ network:
             t,
             sim: Some(sim),
             rt,
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .add_root_certificate(reqwest::Certificate::from_pem(sim_ca.as_bytes()).unwrap())
+                .build()
+                .unwrap(),
         }
     }
 

@@ -13,6 +13,7 @@ mod persist;
 mod schemas;
 mod select;
 mod store;
+mod tls;
 mod validate;
 
 #[cfg(test)]
@@ -152,6 +153,7 @@ impl fmt::Debug for KubeSimOptions {
 pub struct KubeSim {
     addr: SocketAddr,
     kubeconfig: PathBuf,
+    ca_pem: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -166,9 +168,15 @@ impl fmt::Debug for KubeSim {
 }
 
 impl KubeSim {
-    /// The API server URL, e.g. `http://127.0.0.1:41234`.
+    /// The API server URL, e.g. `https://127.0.0.1:41234`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("https://{}", self.addr)
+    }
+
+    /// The PEM certificate of the CA that signed the server's certificate (also in the
+    /// kubeconfig's `certificate-authority-data`), for clients that do not read the kubeconfig.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
 
     /// The socket address the simulator listens on.
@@ -243,16 +251,22 @@ pub async fn start(opts: KubeSimOptions) -> Result<KubeSim, String> {
     };
     // Every write is validated against the schemas embedded in the binary.
     let schemas = validate::Schemas::embedded()?;
+    let certs = tls::load_or_create(&dir)?;
+    let tls_config = tls::server_config(&certs)?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| format!("cannot listen on `{}`: {e}", opts.listen))?;
-    let addr = listener
-        .local_addr()
+    let listener = tls::TlsListener::new(listener, tls_config)
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let addr = axum::serve::Listener::local_addr(&listener)
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let kubeconfig = dir.join("kubeconfig");
-    write_kubeconfig(&kubeconfig, addr, &opts)?;
+    write_kubeconfig(&kubeconfig, addr, &certs.ca_pem, &opts)?;
 
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let shared = Arc::new(api::Shared {
+        closing,
+        watch_floor: store.resource_version,
         fault_rng: Mutex::new(fastrand::Rng::with_seed(opts.seed)),
         opts,
         store: Mutex::new(store),
@@ -265,16 +279,19 @@ pub async fn start(opts: KubeSimOptions) -> Result<KubeSim, String> {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
+                // End open watches, or the graceful shutdown would wait for them.
+                let _ = closing_tx.send(true);
             })
             .await;
         if let Err(e) = served {
             tracing::warn!("kubernetes simulator stopped: {e}");
         }
     });
-    tracing::debug!("kubernetes simulator listening on http://{addr}");
+    tracing::debug!("kubernetes simulator listening on https://{addr}");
     Ok(KubeSim {
         addr,
         kubeconfig,
+        ca_pem: certs.ca_pem,
         shutdown: Some(tx),
         task: Some(task),
     })
@@ -295,18 +312,38 @@ pub async fn serve_forever(opts: KubeSimOptions) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes a kubeconfig for `http://addr` with the bearer token, readable only by the owner.
-fn write_kubeconfig(path: &Path, addr: SocketAddr, opts: &KubeSimOptions) -> Result<(), String> {
+/// Writes a kubeconfig for `https://addr` trusting the simulator's CA, with the bearer
+/// token, readable only by the owner.
+fn write_kubeconfig(
+    path: &Path,
+    addr: SocketAddr,
+    ca_pem: &str,
+    opts: &KubeSimOptions,
+) -> Result<(), String> {
+    use base64::Engine;
     // JSON strings are valid YAML double-quoted scalars, so this quotes any name safely.
     let json = |s: &str| serde_json::to_string(s).map_err(|e| format!("cannot encode: {e}"));
     let quoted = json(&opts.token)?;
     let context = json(opts.context.as_deref().unwrap_or("vauto-sim"))?;
     let namespace = json(opts.namespace.as_deref().unwrap_or("default"))?;
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let mut users = format!("- name: vauto-sim\n  user:\n    token: {quoted}\n");
+    let mut contexts = format!(
+        "- name: {context}\n  context:\n    cluster: vauto-sim\n    user: vauto-sim\n    namespace: {namespace}\n"
+    );
+    // A context whose token may only read, for rehearsing RBAC (`--context vauto-sim-readonly`).
+    if let Some(ro) = opts.read_only_tokens.first() {
+        let ro = json(ro)?;
+        users.push_str(&format!(
+            "- name: vauto-sim-readonly\n  user:\n    token: {ro}\n"
+        ));
+        contexts.push_str(&format!(
+            "- name: vauto-sim-readonly\n  context:\n    cluster: vauto-sim\n    user: vauto-sim-readonly\n    namespace: {namespace}\n"
+        ));
+    }
     let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: vauto-sim\n  cluster:\n    server: http://{addr}\n\
-         users:\n- name: vauto-sim\n  user:\n    token: {quoted}\n\
-         contexts:\n- name: {context}\n  context:\n    cluster: vauto-sim\n    user: vauto-sim\n    namespace: {namespace}\n\
-         current-context: {context}\npreferences: {{}}\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: vauto-sim\n  cluster:\n    server: https://{addr}\n    certificate-authority-data: {ca}\n\
+         users:\n{users}contexts:\n{contexts}current-context: {context}\npreferences: {{}}\n"
     );
     store::write_atomic(path, text.as_bytes(), true)
 }

@@ -51,10 +51,12 @@ impl Sim {
     async fn new(dir: &Path) -> Sim {
         crate::tls::install_crypto_provider();
         let sim = start(opts(dir)).await.unwrap();
-        Sim {
-            sim,
-            http: reqwest::Client::new(),
-        }
+        let ca = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).unwrap();
+        let http = reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .build()
+            .unwrap();
+        Sim { sim, http }
     }
 
     async fn call(

@@ -38,6 +38,16 @@ async fn client_from(path: &Path) -> Client {
     Client::try_from(cfg).unwrap()
 }
 
+/// A plain HTTPS client trusting the simulator's CA, for requests kube-rs does not make.
+fn raw_client(sim: &KubeSim) -> reqwest::Client {
+    crate::tls::install_crypto_provider();
+    let ca = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap()
+}
+
 async fn client(sim: &KubeSim) -> Client {
     client_from(&sim.kubeconfig()).await
 }
@@ -189,7 +199,7 @@ fn field<'a>(o: &'a DynamicObject, pointer: &str) -> Option<&'a Value> {
 async fn create_conflict_get_list_page_and_delete() {
     let dir = tempfile::tempdir().unwrap();
     let sim = start(opts(dir.path())).await.unwrap();
-    assert!(sim.base_url().starts_with("http://127.0.0.1:"));
+    assert!(sim.base_url().starts_with("https://127.0.0.1:"));
     let c = client(&sim).await;
     let api = secrets(&c);
     let pp = PostParams::default();
@@ -587,8 +597,7 @@ async fn state_survives_restart_and_faults_leave_no_trace() {
             .unwrap_err(),
     );
     assert_eq!((code, reason.as_str()), (429, "TooManyRequests"));
-    crate::tls::install_crypto_provider();
-    let raw = reqwest::Client::new()
+    let raw = raw_client(&sim)
         .get(format!(
             "{}/api/v1/namespaces/default/secrets",
             sim.base_url()
@@ -757,4 +766,453 @@ async fn an_import_from_an_unreachable_host_keeps_failing_as_cdi_shows_it() {
     assert_eq!(warnings.items.len(), 1);
     assert_eq!(field(&warnings.items[0], "/reason").unwrap(), "Error");
     assert_eq!(field(&warnings.items[0], "/message").unwrap(), message);
+}
+
+/// A VM with only a pod network, which the simulator boots without disks or NADs.
+fn plain_vm(name: &str) -> Value {
+    json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+           "metadata": {"name": name},
+           "spec": {"runStrategy": "Always", "template": {"spec": {"domain": {
+               "devices": {}, "resources": {"requests": {"memory": "1Gi"}}}}}}})
+}
+
+async fn get_json(http: &reqwest::Client, sim: &KubeSim, path: &str, accept: &str) -> (u16, Value) {
+    let resp = http
+        .get(format!("{}{path}", sim.base_url()))
+        .bearer_auth("vauto-sim-token")
+        .header("accept", accept)
+        .send()
+        .await
+        .unwrap();
+    let code = resp.status().as_u16();
+    (code, resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn kubeconfig_is_https_with_the_ca_and_the_certificates_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let text = std::fs::read_to_string(sim.kubeconfig()).unwrap();
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD.encode(sim.ca_pem());
+    assert!(text.contains(&format!(
+        "    server: {}\n    certificate-authority-data: {ca}\n",
+        sim.base_url()
+    )));
+    let first_ca = sim.ca_pem().to_string();
+    sim.shutdown().await;
+    let sim = start(opts(dir.path())).await.unwrap();
+    assert_eq!(sim.ca_pem(), first_ca);
+    // kube-rs trusts it from the kubeconfig alone.
+    secrets(&client(&sim).await)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    // A client that does not trust the CA cannot connect.
+    crate::tls::install_crypto_provider();
+    let untrusting = reqwest::Client::new()
+        .get(format!("{}/version", sim.base_url()))
+        .send()
+        .await;
+    assert!(untrusting.is_err());
+}
+
+#[tokio::test]
+async fn discovery_names_the_resources_as_kubevirt_cdi_and_the_core_api_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let http = raw_client(&sim);
+    let (code, list) = get_json(&http, &sim, "/apis/kubevirt.io/v1", "application/json").await;
+    assert_eq!(code, 200);
+    let all = [
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    ];
+    assert_eq!(
+        list["resources"],
+        json!([
+            {"name": "virtualmachines", "singularName": "virtualmachine", "namespaced": true,
+             "kind": "VirtualMachine", "verbs": all, "shortNames": ["vm", "vms"], "categories": ["all"]},
+            {"name": "virtualmachineinstances", "singularName": "virtualmachineinstance", "namespaced": true,
+             "kind": "VirtualMachineInstance", "verbs": all, "shortNames": ["vmi", "vmis"], "categories": ["all"]},
+        ])
+    );
+    let (_, core) = get_json(&http, &sim, "/api/v1", "application/json").await;
+    let short: Vec<(String, Value)> = core["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r.get("shortNames").cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    assert_eq!(
+        short,
+        [
+            ("secrets".to_string(), Value::Null),
+            ("events".to_string(), json!(["ev"])),
+            ("namespaces".to_string(), json!(["ns"])),
+            ("nodes".to_string(), json!(["no"])),
+            ("pods".to_string(), json!(["po"])),
+        ]
+    );
+    let (_, nads) = get_json(&http, &sim, "/apis/k8s.cni.cncf.io/v1", "application/json").await;
+    assert_eq!(
+        nads["resources"][0]["shortNames"],
+        json!(["net-attach-def"])
+    );
+    // kubectl 1.30+ asks for aggregated discovery first; a plain APIGroupList (with
+    // Content-Type application/json) makes client-go fall back to the legacy documents.
+    let (code, groups) = get_json(
+        &http,
+        &sim,
+        "/apis",
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+    )
+    .await;
+    assert_eq!((code, groups["kind"].as_str()), (200, Some("APIGroupList")));
+}
+
+#[tokio::test]
+async fn nodes_namespaces_and_a_launcher_pod_per_running_vmi_are_served_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let http = raw_client(&sim);
+    let j = "application/json";
+    let names = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, nodes) = get_json(&http, &sim, "/api/v1/nodes", j).await;
+    assert_eq!(names(&nodes), ["worker-0", "worker-1", "worker-2"]);
+    assert_eq!(nodes["kind"], "NodeList");
+    let (code, missing) = get_json(&http, &sim, "/api/v1/nodes/worker-9", j).await;
+    assert_eq!(
+        (code, missing["message"].as_str()),
+        (404, Some("nodes \"worker-9\" not found"))
+    );
+    let (_, ns) = get_json(&http, &sim, "/api/v1/namespaces", j).await;
+    assert_eq!(names(&ns), ["default", "kube-public", "kube-system"]);
+    let (code, def) = get_json(&http, &sim, "/api/v1/namespaces/default", j).await;
+    assert_eq!((code, &def["status"]), (200, &json!({"phase": "Active"})));
+    let c = client(&sim).await;
+    vms(&c)
+        .create(&PostParams::default(), &obj(plain_vm("p1")))
+        .await
+        .unwrap();
+    wait_for(&vmis(&c), "p1", "Running", |o| {
+        field(o, "/status/phase") == Some(&json!("Running"))
+    })
+    .await;
+    let (_, pods) = get_json(&http, &sim, "/api/v1/namespaces/default/pods", j).await;
+    let pod = &pods["items"][0];
+    assert!(
+        pod["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("virt-launcher-p1-")
+    );
+    assert_eq!(pod["status"]["phase"], "Running");
+    assert!(
+        pod["spec"]["nodeName"]
+            .as_str()
+            .unwrap()
+            .starts_with("worker-")
+    );
+    let resp = http
+        .delete(format!("{}/api/v1/nodes/worker-0", sim.base_url()))
+        .bearer_auth("vauto-sim-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+}
+
+#[tokio::test]
+async fn tables_carry_kubevirts_printer_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let http = raw_client(&sim);
+    let c = client(&sim).await;
+    vms(&c)
+        .create(&PostParams::default(), &obj(plain_vm("t1")))
+        .await
+        .unwrap();
+    wait_for(&vms(&c), "t1", "Running", |o| printable(o) == "Running").await;
+    let table = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+    let (code, t) = get_json(
+        &http,
+        &sim,
+        "/apis/kubevirt.io/v1/namespaces/default/virtualmachines",
+        table,
+    )
+    .await;
+    assert_eq!((code, t["kind"].as_str()), (200, Some("Table")));
+    let cols: Vec<&str> = t["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(cols, ["Name", "Age", "Status", "Ready"]);
+    let cells = &t["rows"][0]["cells"];
+    assert_eq!(
+        (&cells[0], &cells[2], &cells[3]),
+        (&json!("t1"), &json!("Running"), &json!("True"))
+    );
+    assert!(cells[1].as_str().unwrap().ends_with('s'));
+    assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    let (_, one) = get_json(
+        &http,
+        &sim,
+        "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances/t1",
+        table,
+    )
+    .await;
+    let cols: Vec<&str> = one["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cols,
+        [
+            "Name",
+            "Age",
+            "Phase",
+            "IP",
+            "NodeName",
+            "Ready",
+            "Live-Migratable",
+            "Paused"
+        ]
+    );
+    assert_eq!(one["rows"][0]["cells"][2], "Running");
+    let (code, missing) = get_json(
+        &http,
+        &sim,
+        "/apis/kubevirt.io/v1/namespaces/default/virtualmachines/nope",
+        table,
+    )
+    .await;
+    assert_eq!((code, missing["kind"].as_str()), (404, Some("Status")));
+}
+
+/// Reads a watch stream to its end (the server closes it at `timeoutSeconds`).
+async fn watch_lines(http: &reqwest::Client, sim: &KubeSim, path: &str) -> Vec<Value> {
+    let text = http
+        .get(format!("{}{path}", sim.base_url()))
+        .bearer_auth("vauto-sim-token")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn watch_streams_added_modified_deleted_and_bookmarks_until_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let http = raw_client(&sim);
+    let c = client(&sim).await;
+    let api = secrets(&c);
+    let first = api
+        .create(&PostParams::default(), &secret("before", "a"))
+        .await
+        .unwrap();
+    let rv = first.metadata.resource_version.clone().unwrap();
+    let path =
+        "/api/v1/namespaces/default/secrets?watch=1&timeoutSeconds=3&allowWatchBookmarks=true";
+    let started = std::time::Instant::now();
+    let watcher = {
+        let http = http.clone();
+        let url = path.to_string();
+        let sim_url = sim.base_url();
+        tokio::spawn(async move {
+            let text = http
+                .get(format!("{sim_url}{url}"))
+                .bearer_auth("vauto-sim-token")
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            text.lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    api.create(&PostParams::default(), &secret("during", "a"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    api.delete("before", &DeleteParams::default())
+        .await
+        .unwrap();
+    let events = watcher.await.unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(3) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    let summary: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap(),
+                e["object"]["metadata"]["name"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("ADDED", "before"),
+            ("ADDED", "during"),
+            ("DELETED", "before"),
+            ("BOOKMARK", "")
+        ]
+    );
+    assert_eq!(events[3]["object"]["kind"], "Secret");
+    // From a resourceVersion: only what changed after it.
+    let since = watch_lines(
+        &http,
+        &sim,
+        &format!(
+            "/api/v1/namespaces/default/secrets?watch=true&timeoutSeconds=1&resourceVersion={rv}"
+        ),
+    )
+    .await;
+    let names: Vec<(&str, &str)> = since
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap(),
+                e["object"]["metadata"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(names, [("MODIFIED", "during")]);
+    // A field selector narrows the watch to one object, as `kubectl wait` uses it.
+    let one = watch_lines(&http, &sim, "/api/v1/namespaces/default/secrets?watch=1&timeoutSeconds=1&fieldSelector=metadata.name%3Dnone").await;
+    assert!(one.is_empty());
+    let resp = http
+        .get(format!(
+            "{}/api/v1/namespaces/default/secrets?watch=1&resourceVersion=abc",
+            sim.base_url()
+        ))
+        .bearer_auth("vauto-sim-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn a_watch_sees_the_controllers_transitions_and_ends_at_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let http = raw_client(&sim);
+    let c = client(&sim).await;
+    let url = format!(
+        "{}/apis/kubevirt.io/v1/namespaces/default/virtualmachines?watch=1",
+        sim.base_url()
+    );
+    let mut resp = http
+        .get(url)
+        .bearer_auth("vauto-sim-token")
+        .send()
+        .await
+        .unwrap();
+    vms(&c)
+        .create(&PostParams::default(), &obj(plain_vm("w1")))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = String::new();
+    while !seen.iter().any(|s: &String| s == "Running") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), resp.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(i) = buf.find('\n') {
+            let line: Value = serde_json::from_str(&buf[..i]).unwrap();
+            buf.drain(..=i);
+            seen.push(
+                line["object"]["status"]["printableStatus"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_string(),
+            );
+        }
+    }
+    assert!(
+        seen.contains(&"Starting".to_string()) || seen.len() >= 2,
+        "{seen:?}"
+    );
+    let started = std::time::Instant::now();
+    sim.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn a_watch_from_before_this_process_started_is_410_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let c = client(&sim).await;
+    secrets(&c)
+        .create(&PostParams::default(), &secret("a", "x"))
+        .await
+        .unwrap();
+    secrets(&c)
+        .create(&PostParams::default(), &secret("b", "x"))
+        .await
+        .unwrap();
+    sim.shutdown().await;
+    let sim = start(opts(dir.path())).await.unwrap();
+    let http = raw_client(&sim);
+    let events = watch_lines(
+        &http,
+        &sim,
+        "/api/v1/namespaces/default/secrets?watch=1&resourceVersion=1&timeoutSeconds=5",
+    )
+    .await;
+    assert_eq!(
+        events,
+        [
+            json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "reason": "Expired", "code": 410,
+            "message": "too old resource version: 1 (5)"}})
+        ]
+    );
+    let fresh = watch_lines(
+        &http,
+        &sim,
+        "/api/v1/namespaces/default/secrets?watch=1&resourceVersion=5&timeoutSeconds=1",
+    )
+    .await;
+    assert!(fresh.is_empty());
 }

@@ -87,7 +87,12 @@ pub(super) fn forbidden(route: &Route, verb: &str) -> ApiError {
 pub(super) fn self_subject_access_review(
     req: &super::request::Req<'_>,
 ) -> Result<axum::response::Response, ApiError> {
-    let mut review = super::request::parse_body(req)?;
+    let mut review =
+        if super::request::media_type(req.content_type) == "application/vnd.kubernetes.protobuf" {
+            super::protobuf::self_subject_access_review(req.body).map_err(ApiError::bad_request)?
+        } else {
+            super::request::parse_body(req)?
+        };
     let kind = review.get("kind").and_then(serde_json::Value::as_str);
     if kind != Some("SelfSubjectAccessReview") {
         return Err(ApiError::bad_request(format!(

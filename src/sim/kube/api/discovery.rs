@@ -37,6 +37,57 @@ pub(super) fn api_groups() -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
+/// The names clients resolve to a resource: singular, short names, categories.
+///
+/// As the real CRDs declare them: KubeVirt's in
+/// kubevirt/kubevirt `pkg/virt-operator/resource/generate/components/crds.go`
+/// (`vm`/`vms`, `vmi`/`vmis`, category `all`), CDI's `datavolume_types.go`
+/// kubebuilder markers (`dv`/`dvs`, category `all`), Multus' CRD
+/// (`net-attach-def`), and the core API's short names (`ns`, `no`, `po`, `ev`;
+/// `kubectl api-resources` on any cluster).
+pub(super) fn names(
+    plural: &str,
+) -> (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+) {
+    match plural {
+        "virtualmachines" => ("virtualmachine", &["vm", "vms"], &["all"]),
+        "virtualmachineinstances" => ("virtualmachineinstance", &["vmi", "vmis"], &["all"]),
+        "datavolumes" => ("datavolume", &["dv", "dvs"], &["all"]),
+        "network-attachment-definitions" => {
+            ("network-attachment-definition", &["net-attach-def"], &[])
+        }
+        "secrets" => ("secret", &[], &[]),
+        "events" => ("event", &["ev"], &[]),
+        "namespaces" => ("namespace", &["ns"], &[]),
+        "nodes" => ("node", &["no"], &[]),
+        "pods" => ("pod", &["po"], &["all"]),
+        _ => ("", &[], &[]),
+    }
+}
+
+/// The read-only core resources served from the simulator's own state (not stored):
+/// plural, kind, namespaced.
+pub(super) const BUILTIN: [(&str, &str, bool); 2] =
+    [("nodes", "Node", false), ("pods", "Pod", true)];
+
+fn entry(plural: &str, kind: &str, namespaced: bool, verbs: &[&str]) -> Value {
+    let (singular, short, categories) = names(plural);
+    let mut r = json!({"name": plural, "singularName": singular, "namespaced": namespaced,
+                       "kind": kind, "verbs": verbs});
+    if let Some(m) = r.as_object_mut() {
+        if !short.is_empty() {
+            m.insert("shortNames".into(), json!(short));
+        }
+        if !categories.is_empty() {
+            m.insert("categories".into(), json!(categories));
+        }
+    }
+    r
+}
+
 pub(super) fn resource_list(group: &str, version: &str) -> Value {
     let gv = if group.is_empty() {
         version.to_string()
@@ -49,14 +100,40 @@ pub(super) fn resource_list(group: &str, version: &str) -> Value {
             .map(|a| json!({"name": format!("virtualmachines/{a}"), "singularName": "", "namespaced": true, "kind": "VirtualMachine", "verbs": ["update"]}))
             .collect()
     } else {
-        RESOURCES
+        let mut list: Vec<Value> = RESOURCES
             .iter()
             .filter(|r| r.group == group && r.version == version)
             .map(|r| {
-                json!({"name": r.plural, "singularName": r.kind.to_lowercase(), "namespaced": true, "kind": r.kind,
-                       "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update"]})
+                entry(
+                    r.plural,
+                    r.kind,
+                    true,
+                    &[
+                        "create",
+                        "delete",
+                        "deletecollection",
+                        "get",
+                        "list",
+                        "patch",
+                        "update",
+                        "watch",
+                    ],
+                )
             })
-            .collect()
+            .collect();
+        if group.is_empty() {
+            // Namespaces are stored and writable (`kubectl create ns`); watch is not served.
+            list.push(entry(
+                "namespaces",
+                "Namespace",
+                false,
+                &["create", "delete", "get", "list", "patch", "update"],
+            ));
+            list.extend(BUILTIN.iter().map(|(plural, kind, namespaced)| {
+                entry(plural, kind, *namespaced, &["get", "list", "watch"])
+            }));
+        }
+        list
     };
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }

@@ -9,11 +9,14 @@ mod error;
 mod faults;
 mod namespaces;
 mod openapi;
+mod protobuf;
 mod read;
 mod request;
 mod route;
 mod subresources;
+mod table;
 mod update;
+mod watch;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -47,6 +50,11 @@ pub(crate) struct Shared {
     pub disk: Disk,
     pub schemas: &'static Schemas,
     pub fault_rng: Mutex<fastrand::Rng>,
+    /// Becomes `true` when the simulator shuts down, so open watches end.
+    pub closing: tokio::sync::watch::Receiver<bool>,
+    /// The resourceVersion the store had when this process started: a watch from an
+    /// older one cannot be served (its changes were never seen here) and gets 410 Gone.
+    pub watch_floor: u64,
 }
 
 impl Shared {
@@ -73,8 +81,18 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Result<Response,
     serve(&sh, req).await
 }
 
+/// The resource a GET reads, for Table answers and watches.
+fn read_plural(route: &Route) -> Option<&'static str> {
+    match route {
+        Route::Collection(def, _) | Route::Object(def, _, _) => Some(def.plural),
+        Route::Builtin(plural, _, _) => Some(plural),
+        Route::Namespaces | Route::Namespace(_) => Some("namespaces"),
+        _ => None,
+    }
+}
+
 /// Route, authenticate, authorise, inject faults, read the body; then run the verb.
-async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
+async fn serve(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let route = route::route(parts.uri.path())?;
     let read_only = authorize(sh, &parts, &route)?;
@@ -88,10 +106,15 @@ async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
         )
     })?;
     let query = Query(parse_query(parts.uri.query()));
-    if query.get("watch").is_some_and(|w| w != "false") {
-        return Err(ApiError::bad_request(
-            "watch is not supported by the simulator",
-        ));
+    let is_get = parts.method == http::Method::GET;
+    let table = match read_plural(&route) {
+        Some(plural) if is_get && table::wants_table(&parts.headers) => {
+            Some((plural, table::Include::parse(query.get("includeObject"))?))
+        }
+        _ => None,
+    };
+    if is_get && query.get("watch").is_some_and(|w| w != "false" && w != "0") {
+        return watch::watch(sh, &route, &query, table.map(|t| t.1));
     }
     let content_type = parts
         .headers
@@ -114,7 +137,11 @@ async fn serve(sh: &Shared, req: Request) -> Result<Response, ApiError> {
     };
     // Everything from here on is synchronous: the locks are never held while
     // sleeping for latency or waiting on the client.
-    run_locked(&req, &route, parts.method.as_str())
+    let resp = run_locked(&req, &route, parts.method.as_str())?;
+    match table {
+        Some((plural, include)) => table::convert(resp, plural, include, req.now).await,
+        None => Ok(resp),
+    }
 }
 
 /// Checks the token (public routes need none) and refuses writes to read-only tokens;
@@ -136,7 +163,18 @@ fn authorize(sh: &Shared, parts: &Parts, route: &Route) -> Result<bool, ApiError
 
 /// Under the store and disk locks: reload, reconcile, run the verb, persist.
 fn run_locked(req: &Req<'_>, route: &Route, method: &str) -> Result<Response, ApiError> {
-    let sh = req.sh;
+    with_store(req.sh, req.now, |store, rng| {
+        dispatch(store, req, route, method, rng)
+    })
+}
+
+/// Runs `f` on the up-to-date store under the store and disk locks: reload what other
+/// processes wrote, run the lazy controllers as of `now`, then persist any change.
+pub(super) fn with_store<T>(
+    sh: &Shared,
+    now: i64,
+    f: impl FnOnce(&mut Store, &mut fastrand::Rng) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
     let mut store = sh.store();
     let held = sh.disk.lock().map_err(|e| {
         tracing::warn!("kubernetes simulator: {e}");
@@ -150,11 +188,11 @@ fn run_locked(req: &Req<'_>, route: &Route, method: &str) -> Result<Response, Ap
         nodes: &sh.opts.nodes,
         boot_ms: millis(sh.opts.boot_duration),
         stop_ms: millis(sh.opts.boot_duration) / 4,
-        now: req.now,
+        now,
     };
     let mut rng = fastrand::Rng::new();
     controller::reconcile(&mut store, &ctx, &mut rng);
-    let result = dispatch(&mut store, req, route, method, &mut rng);
+    let result = f(&mut store, &mut rng);
     // A mutation may already have happened; persist it even when the answer is an error.
     if let Err(e) = sh.disk.save(&mut store, &held) {
         tracing::warn!("kubernetes simulator: {e}");
@@ -199,6 +237,9 @@ fn dispatch(
         (Route::Object(def, ns, name), "PUT") => update::replace(store, req, def, ns, name),
         (Route::Object(def, ns, name), "PATCH") => update::patch(store, req, def, ns, name, rng),
         (Route::Object(def, ns, name), "DELETE") => delete::delete(store, req, def, ns, name),
+        (Route::Builtin(plural, ns, name), "GET") => {
+            read::builtin(store, req, plural, ns.as_deref(), name.as_deref())
+        }
         (Route::VmAction(ns, name, action), _) => {
             subresources::vm_action(store, req, ns, name, action)
         }

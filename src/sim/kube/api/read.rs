@@ -140,3 +140,184 @@ pub(super) fn list(
     });
     Ok(json_response(StatusCode::OK, &body))
 }
+
+/// When the simulated cluster's nodes and system namespaces were "created".
+const CLUSTER_BORN: &str = "2024-01-01T00:00:00Z";
+
+/// Every object of a read-only core resource (`discovery::BUILTIN`), sorted by namespace
+/// and name, computed from the simulator's state: Nodes from the configured `SimNode`s,
+/// Namespaces from `default`, the system ones and every namespace holding an object,
+/// and one `virt-launcher-<vmi>-xxxxx` Pod per scheduled VMI, as KubeVirt runs each
+/// VMI in a launcher pod (kubevirt.io user guide, "VirtualMachineInstance" architecture).
+pub(super) fn builtin_objects(store: &Store, req_sh: &super::Shared, plural: &str) -> Vec<Value> {
+    match plural {
+        "nodes" => req_sh
+            .opts
+            .nodes
+            .iter()
+            .map(|n| {
+                json!({
+                    "kind": "Node", "apiVersion": "v1",
+                    "metadata": {"name": n.name, "uid": fake_uid(&format!("node/{}", n.name)),
+                                 "resourceVersion": "1", "creationTimestamp": CLUSTER_BORN,
+                                 "labels": n.labels},
+                    "spec": {},
+                    "status": {
+                        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                        "message": "kubelet is posting ready status",
+                                        "lastHeartbeatTime": CLUSTER_BORN, "lastTransitionTime": CLUSTER_BORN}],
+                        "addresses": [{"type": "Hostname", "address": n.name}],
+                        "nodeInfo": {"kubeletVersion": "v1.31.0+vauto-sim", "architecture": "amd64",
+                                     "operatingSystem": "linux", "containerRuntimeVersion": "cri-o://1.31.0",
+                                     "kernelVersion": "5.14.0", "osImage": "vauto simulator",
+                                     "kubeProxyVersion": "v1.31.0+vauto-sim", "machineID": "", "systemUUID": "",
+                                     "bootID": ""},
+                    },
+                })
+            })
+            .collect(),
+        "pods" => store
+            .objects
+            .range("virtualmachineinstances/".to_string()..)
+            .take_while(|(k, _)| k.starts_with("virtualmachineinstances/"))
+            .filter_map(|(_, e)| launcher_pod(&e.object))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The virt-launcher pod of a VMI once it is scheduled to a node.
+fn launcher_pod(vmi: &Value) -> Option<Value> {
+    let s = |p: &str| vmi.pointer(p).and_then(Value::as_str);
+    let node = s("/status/nodeName")?;
+    let name = s("/metadata/name")?;
+    let ns = s("/metadata/namespace").unwrap_or("default");
+    let uid = s("/metadata/uid").unwrap_or("");
+    let phase = match s("/status/phase") {
+        Some("Running") => "Running",
+        Some("Succeeded") => "Succeeded",
+        Some("Failed") => "Failed",
+        _ => "Pending",
+    };
+    // The pod name's suffix is the generateName one: 5 characters of [bcdfghjklmnpqrstvwxz2456789].
+    let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in uid.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    let suffix: String = (0..5)
+        .map(|i| {
+            let n = usize::try_from((h >> (i * 8)) & 0xff).unwrap_or(0);
+            char::from(alphabet[n % alphabet.len()])
+        })
+        .collect();
+    let ready = if phase == "Running" { "True" } else { "False" };
+    let created = s("/metadata/creationTimestamp").unwrap_or(CLUSTER_BORN);
+    let mut status = json!({
+        "phase": phase,
+        "conditions": [{"type": "Ready", "status": ready}],
+        "hostIP": "",
+        "startTime": created,
+        "containerStatuses": [{"name": "compute", "ready": phase == "Running", "restartCount": 0,
+                               "image": "quay.io/kubevirt/virt-launcher:v1.4.0",
+                               "imageID": "", "started": phase == "Running",
+                               "state": if phase == "Running" { json!({"running": {"startedAt": created}}) } else { json!({"waiting": {"reason": "ContainerCreating"}}) }}],
+    });
+    if let Some(ip) = s("/status/interfaces/0/ipAddress")
+        && let Some(m) = status.as_object_mut()
+    {
+        m.insert("podIP".into(), json!(ip));
+        m.insert("podIPs".into(), json!([{"ip": ip}]));
+    }
+    Some(json!({
+        "kind": "Pod", "apiVersion": "v1",
+        "metadata": {
+            "name": format!("virt-launcher-{name}-{suffix}"),
+            "generateName": format!("virt-launcher-{name}-"),
+            "namespace": ns,
+            "uid": fake_uid(&format!("pod/{uid}")),
+            "resourceVersion": s("/metadata/resourceVersion").unwrap_or("1"),
+            "creationTimestamp": created,
+            "labels": {"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": uid,
+                       "vm.kubevirt.io/name": name},
+            "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+                                 "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}],
+        },
+        "spec": {"nodeName": node, "containers": [{"name": "compute", "image": "quay.io/kubevirt/virt-launcher:v1.4.0"}]},
+        "status": status,
+    }))
+}
+
+/// A stable UUID-shaped id derived from a name (the builtin objects are not stored).
+fn fake_uid(seed: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(seed.as_bytes());
+    let h: String = d.iter().take(16).map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+/// The ResourceDef-like names of a builtin resource, for errors: (plural, kind).
+fn builtin_kind(plural: &str) -> &'static str {
+    super::discovery::BUILTIN
+        .iter()
+        .find(|(p, ..)| *p == plural)
+        .map_or("", |(_, k, _)| *k)
+}
+
+/// GET of a read-only core resource: one object or a list, with label and field selectors.
+pub(super) fn builtin(
+    store: &Store,
+    req: &Req<'_>,
+    plural: &str,
+    ns: Option<&str>,
+    name: Option<&str>,
+) -> Result<Response, ApiError> {
+    let all = builtin_objects(store, req.sh, plural);
+    let in_ns = |o: &&Value| {
+        ns.is_none_or(|ns| o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns))
+    };
+    if let Some(name) = name {
+        return match all
+            .iter()
+            .filter(in_ns)
+            .find(|o| o.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
+        {
+            Some(o) => Ok(json_response(StatusCode::OK, o)),
+            // As the API server words it: `nodes "worker-9" not found`.
+            None => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("{plural} \"{name}\" not found"),
+            )
+            .details(json!({"name": name, "kind": plural}))),
+        };
+    }
+    let labels = match req.query.get("labelSelector") {
+        Some(s) => select::parse_labels(s).map_err(ApiError::bad_request)?,
+        None => Vec::new(),
+    };
+    let fields = match req.query.get("fieldSelector") {
+        Some(s) => select::parse_fields(s, plural).map_err(ApiError::bad_request)?,
+        None => Vec::new(),
+    };
+    let items: Vec<&Value> = all
+        .iter()
+        .filter(in_ns)
+        .filter(|o| select::labels_match(&labels, o))
+        .filter(|o| select::fields_match(&fields, o))
+        .collect();
+    let body = json!({
+        "kind": format!("{}List", builtin_kind(plural)),
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": store.resource_version.to_string()},
+        "items": items,
+    });
+    Ok(json_response(StatusCode::OK, &body))
+}

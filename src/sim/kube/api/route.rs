@@ -28,6 +28,8 @@ pub(super) enum Route {
     OpenApiV3Discovery,
     /// `/openapi/v3/api/v1` (group "") or `/openapi/v3/apis/GROUP/VERSION`.
     OpenApiV3(String, String),
+    /// A read-only core resource (`discovery::BUILTIN`): plural, namespace, name.
+    Builtin(&'static str, Option<String>, Option<String>),
 }
 
 pub(super) fn route(path: &str) -> Result<Route, ApiError> {
@@ -57,6 +59,9 @@ pub(super) fn route(path: &str) -> Result<Route, ApiError> {
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return Err(ApiError::no_route()),
     };
+    if let Some(r) = builtin(group, version, rest) {
+        return Ok(r);
+    }
     if group == SUBRESOURCES_GROUP && version == "v1" {
         return match rest {
             [] => Ok(Route::ResourceList(group.into(), version.into())),
@@ -94,6 +99,37 @@ pub(super) fn route(path: &str) -> Result<Route, ApiError> {
     }
 }
 
+/// Paths of the read-only core resources: cluster-scoped `nodes` and `namespaces`,
+/// namespaced `pods`.
+fn builtin(group: &str, version: &str, rest: &[&str]) -> Option<Route> {
+    if !group.is_empty() || version != "v1" {
+        return None;
+    }
+    let plural = |p: &str| {
+        super::discovery::BUILTIN
+            .iter()
+            .find(|(name, ..)| *name == p)
+            .map(|(name, _, namespaced)| (*name, *namespaced))
+    };
+    let s = |x: &str| Some(x.to_string());
+    match rest {
+        [p] => plural(p).map(|(p, _)| Route::Builtin(p, None, None)),
+        [p, name] => match plural(p) {
+            Some((p, false)) => Some(Route::Builtin(p, None, s(name))),
+            _ => None,
+        },
+        ["namespaces", ns, p] => match plural(p) {
+            Some((p, true)) => Some(Route::Builtin(p, s(ns), None)),
+            _ => None,
+        },
+        ["namespaces", ns, p, name] => match plural(p) {
+            Some((p, true)) => Some(Route::Builtin(p, s(ns), s(name))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The RBAC verb of a request, for 403 messages and the read-only check.
 pub(super) fn verb(method: &Method, route: &Route) -> Result<&'static str, ApiError> {
     let not_allowed = || {
@@ -120,6 +156,8 @@ pub(super) fn verb(method: &Method, route: &Route) -> Result<&'static str, ApiEr
         (Route::Namespace(_), "DELETE") => "delete",
         (Route::AccessReview, "POST") => "create",
         (Route::OpenApiV2 | Route::OpenApiV3Discovery | Route::OpenApiV3(..), "GET") => "get",
+        (Route::Builtin(_, _, None), "GET") => "list",
+        (Route::Builtin(_, _, Some(_)), "GET") => "get",
         (Route::Version | Route::Healthz | Route::ApiVersions | Route::ApiGroups, "GET") => "get",
         (Route::ResourceList(..), "GET") => "get",
         _ => return Err(not_allowed()),
