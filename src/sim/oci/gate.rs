@@ -77,17 +77,33 @@ async fn gated(sim: &Sim, req: Request, next: Next) -> Result<Response, ApiError
             .push(format!("{} {target}", parts.method));
     }
     if let Some(secs) = sim.throttle() {
-        return Err(error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TooManyRequests",
-            "Too many requests for the tenancy.",
-        )
-        .retry_after(secs));
+        return Err(too_many().retry_after(secs));
     }
     inject_fault(sim)?;
     Ok(next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await)
+}
+
+/// 429 `TooManyRequests`: "You have issued too many requests to the Oracle Cloud
+/// Infrastructure APIs in too short of a time period" (OCI API Errors table; retry with backoff).
+fn too_many() -> ApiError {
+    error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequests",
+        "Too many requests for the tenancy.",
+    )
+}
+
+/// 401 `NotAuthenticated` with OCI's message, `why` appended.
+fn not_authenticated(why: &str) -> ApiError {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "NotAuthenticated",
+        &format!(
+            "The required information to complete authentication was not provided or was incorrect{why}"
+        ),
+    )
 }
 
 /// Checks the OCI HTTP signature and the clock skew of its `date`.
@@ -106,13 +122,7 @@ fn verify(sim: &Sim, parts: &Parts, body: &[u8]) -> Result<(), ApiError> {
     auth::verify_request(parts.method.as_str(), &target, &parts.headers, body, &ctx).map_err(
         |why| {
             tracing::debug!(%why, "oci simulator rejected a signature");
-            error(
-                StatusCode::UNAUTHORIZED,
-                "NotAuthenticated",
-                &format!(
-                    "The required information to complete authentication was not provided or was incorrect: {why}"
-                ),
-            )
+            not_authenticated(&format!(": {why}"))
         },
     )
 }
@@ -122,6 +132,15 @@ fn inject_fault(sim: &Sim) -> Result<(), ApiError> {
     let f = &sim.opts.faults;
     let (reset, fail, which) =
         sim.rng(|r| (r.f64() < f.reset_rate, r.f64() < f.error_rate, r.bool()));
+    // Drawn only when set, so the sequence of the other faults stays what it was for a seed.
+    let throttled = f.throttle_rate > 0.0 && sim.rng(|r| r.f64()) < f.throttle_rate;
+    let unauthenticated = f.auth_failure_rate > 0.0 && sim.rng(|r| r.f64()) < f.auth_failure_rate;
+    if unauthenticated {
+        return Err(not_authenticated("."));
+    }
+    if throttled {
+        return Err(too_many().retry_after(1));
+    }
     if reset {
         return Err(ApiError::Reset);
     }

@@ -93,6 +93,12 @@ pub struct Faults {
     pub lost_launch_rate: f64,
     /// Lose such a response by closing the connection (`true`) or by answering 500 (`false`).
     pub lost_launch_reset: bool,
+    /// Fraction of authenticated requests answered 429 `TooManyRequests` (with `retry-after`)
+    /// before any effect, whatever the token bucket of [`RateLimit`] says.
+    pub throttle_rate: f64,
+    /// Fraction of requests answered 401 `NotAuthenticated` although their signature is good,
+    /// as when OCI's identity service briefly fails to check a key.
+    pub auth_failure_rate: f64,
 }
 
 /// Token bucket per tenancy: `burst` requests at once, refilled at `per_second`.

@@ -237,6 +237,9 @@ pub(crate) struct RetryRecord {
     pub body: Value,
     pub instance_id: String,
     pub time: DateTime<Utc>,
+    /// The work request of the launch, named again when the token is replayed.
+    #[serde(default)]
+    pub work_request_id: Option<String>,
 }
 
 /// Everything that must survive a restart of the sim.
@@ -250,6 +253,102 @@ pub(crate) struct Persisted {
     /// Starts of stopped instances that reached the capacity check, per AD suffix.
     #[serde(default)]
     pub start_attempts: BTreeMap<String, u64>,
+    /// Work requests of launches and terminations, by OCID.
+    #[serde(default)]
+    pub work_requests: BTreeMap<String, WorkRequest>,
+}
+
+/// What a work request does to its instance, as the Work Requests API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum WorkKind {
+    /// LaunchInstance: the instance is CREATED once RUNNING.
+    LaunchInstance,
+    /// TerminateInstance: the instance is DELETED once TERMINATED.
+    TerminateInstance,
+}
+
+/// One work request (`GET /20160918/workRequests/{id}`): it runs exactly as long as the
+/// lifecycle transition it tracks, so it reaches SUCCEEDED when the instance reaches RUNNING
+/// (launch) or TERMINATED (terminate), and FAILED when a later call cut the transition short.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct WorkRequest {
+    pub id: String,
+    pub kind: WorkKind,
+    pub compartment_id: String,
+    pub instance_id: String,
+    pub time_accepted: DateTime<Utc>,
+    /// When the transition ends (and the request succeeds, unless it failed first).
+    pub time_done: DateTime<Utc>,
+    /// Set when another call (a terminate during provisioning) ended the transition early.
+    pub failed: Option<(DateTime<Utc>, String)>,
+}
+
+impl WorkRequest {
+    /// `ACCEPTED`, `IN_PROGRESS`, `SUCCEEDED` or `FAILED` at `now`, with percent and finish time.
+    ///
+    /// The request is ACCEPTED in the very instant it is created, IN_PROGRESS while the
+    /// transition runs, then SUCCEEDED (the SDK waiters treat SUCCEEDED, FAILED and CANCELED as
+    /// final: `oci.waiter._WORK_REQUEST_TERMINATION_STATES`).
+    pub(super) fn status_at(
+        &self,
+        now: DateTime<Utc>,
+    ) -> (&'static str, u32, Option<DateTime<Utc>>) {
+        let total = (self.time_done - self.time_accepted)
+            .num_milliseconds()
+            .max(0);
+        let percent = |t: DateTime<Utc>| {
+            if total == 0 {
+                100
+            } else {
+                let done = (t - self.time_accepted).num_milliseconds().clamp(0, total);
+                u32::try_from(done * 100 / total).unwrap_or(100)
+            }
+        };
+        if let Some((at, _)) = &self.failed
+            && *at <= now
+        {
+            return ("FAILED", percent(*at), Some(*at));
+        }
+        if now >= self.time_done {
+            ("SUCCEEDED", 100, Some(self.time_done))
+        } else if now <= self.time_accepted {
+            ("ACCEPTED", 0, None)
+        } else {
+            ("IN_PROGRESS", percent(now), None)
+        }
+    }
+
+    /// The WorkRequest JSON (`oci.work_requests.models.WorkRequest`) at `now`.
+    pub(super) fn to_json(&self, now: DateTime<Utc>) -> Value {
+        let (status, percent, finished) = self.status_at(now);
+        let (operation, done_action) = match self.kind {
+            WorkKind::LaunchInstance => ("LaunchInstance", "CREATED"),
+            WorkKind::TerminateInstance => ("TerminateInstance", "DELETED"),
+        };
+        // WorkRequestResource.actionType: IN_PROGRESS while the resource is being worked on,
+        // then what happened to it; a failed request left it RELATED.
+        let action = match status {
+            "SUCCEEDED" => done_action,
+            "FAILED" => "RELATED",
+            _ => "IN_PROGRESS",
+        };
+        json!({
+            "compartmentId": self.compartment_id,
+            "id": self.id,
+            "operationType": operation,
+            "percentComplete": f64::from(percent),
+            "resources": [{
+                "actionType": action,
+                "entityType": "instance",
+                "entityUri": format!("/20160918/instances/{}", self.instance_id),
+                "identifier": self.instance_id
+            }],
+            "status": status,
+            "timeAccepted": ts(self.time_accepted),
+            "timeFinished": finished.map(ts),
+            "timeStarted": (status != "ACCEPTED").then(|| ts(self.time_accepted))
+        })
+    }
 }
 
 /// How long OCI honours a retry token.
@@ -313,6 +412,10 @@ impl Store {
         self.data.instances.retain(|i| {
             i.phase_at(now, d) != Phase::Terminated || now - i.phase_since < TERMINATED_TTL
         });
+        // Work requests stay readable as long as a terminated instance stays listed.
+        self.data
+            .work_requests
+            .retain(|_, w| now - w.time_done < TERMINATED_TTL);
         let bytes = serde_json::to_vec_pretty(&self.data)
             .map_err(|e| format!("cannot encode the sim state: {e}"))?;
         write_atomic(&self.path, &bytes)?;

@@ -483,6 +483,13 @@ async fn retry_token_returns_the_same_instance_and_rejects_a_changed_body() {
     assert_eq!(again.status, 200, "{}", again.body);
     let third = c.launch(&body, Some("tok-web-01")).await.unwrap();
     assert_eq!(third.body["id"], again.body["id"]);
+    // Each replay names the launch's one work request, which the store knows.
+    let wr = again.header("opc-work-request-id").unwrap();
+    assert_eq!(third.header("opc-work-request-id"), Some(wr));
+    let w = c
+        .call("GET", &format!("/20160918/workRequests/{wr}"), None)
+        .await;
+    assert_eq!(w.body["resources"][0]["identifier"], again.body["id"]);
     let (items, _) = list_all(&c, &list_path("")).await;
     assert_eq!(items.len(), 1, "one instance for one token");
 
@@ -1051,5 +1058,666 @@ async fn request_log_records_signed_requests_only() {
             format!("GET {target}"),
             "POST /20160918/instances".to_string()
         ]
+    );
+}
+
+/// Launches one instance and waits until it is RUNNING; returns its OCID.
+async fn running_instance(c: &Client) -> String {
+    let r = c.launch(&launch_body("w", 1), None).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn launch_and_terminate_work_requests_track_the_lifecycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(options(dir.path())).await.unwrap();
+    let c = Client::new(&sim);
+    let r = c.launch(&launch_body("w", 1), None).await.unwrap();
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let launch_wr = r.header("opc-work-request-id").unwrap().to_string();
+    assert!(
+        launch_wr.starts_with("ocid1.coreservicesworkrequest.oc1.sim-region-1."),
+        "{launch_wr}"
+    );
+    let wr_path = format!("/20160918/workRequests/{launch_wr}");
+    let w = c.call("GET", &wr_path, None).await;
+    assert_eq!(w.status, 200, "{}", w.body);
+    assert!(
+        w.body["status"] == "IN_PROGRESS" || w.body["status"] == "ACCEPTED",
+        "{}",
+        w.body
+    );
+    assert_eq!(w.body["operationType"], "LaunchInstance");
+    assert_eq!(w.body["compartmentId"], TENANCY_OCID);
+    assert_eq!(w.body["timeFinished"], Value::Null);
+    assert_eq!(
+        w.body["resources"],
+        json!([{
+            "actionType": "IN_PROGRESS",
+            "entityType": "instance",
+            "entityUri": format!("/20160918/instances/{id}"),
+            "identifier": id
+        }])
+    );
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    let w = c.call("GET", &wr_path, None).await;
+    assert_eq!(
+        (
+            w.body["status"].as_str(),
+            w.body["percentComplete"].as_f64()
+        ),
+        (Some("SUCCEEDED"), Some(100.0))
+    );
+    assert_eq!(w.body["resources"][0]["actionType"], "CREATED");
+    assert!(w.body["timeFinished"].is_string());
+
+    let t = c
+        .call("DELETE", &format!("/20160918/instances/{id}"), None)
+        .await;
+    assert_eq!(t.status, 204);
+    let term_wr = t.header("opc-work-request-id").unwrap().to_string();
+    let w = c
+        .call("GET", &format!("/20160918/workRequests/{term_wr}"), None)
+        .await;
+    assert_eq!(w.body["operationType"], "TerminateInstance");
+    assert_ne!(w.body["status"], "SUCCEEDED");
+    let got = c
+        .call("GET", &format!("/20160918/instances/{id}"), None)
+        .await;
+    assert_eq!(got.body["lifecycleState"], "TERMINATING");
+    // The work request succeeds exactly when the instance is TERMINATED.
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    let w = c
+        .call("GET", &format!("/20160918/workRequests/{term_wr}"), None)
+        .await;
+    assert_eq!(w.body["status"], "SUCCEEDED");
+    assert_eq!(w.body["resources"][0]["actionType"], "DELETED");
+    let got = c
+        .call("GET", &format!("/20160918/instances/{id}"), None)
+        .await;
+    assert_eq!(got.body["lifecycleState"], "TERMINATED");
+    let errors = c
+        .call(
+            "GET",
+            &format!("/20160918/workRequests/{term_wr}/errors"),
+            None,
+        )
+        .await;
+    assert_eq!((errors.status, errors.body.clone()), (200, json!([])));
+    // ListWorkRequests: both, newest first, without `resources`; filtered by resource.
+    let list = c
+        .call(
+            "GET",
+            &format!("/20160918/workRequests?compartmentId={TENANCY_OCID}&resourceId={id}"),
+            None,
+        )
+        .await;
+    let ids: Vec<&str> = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [term_wr.as_str(), launch_wr.as_str()]);
+    assert_eq!(list.body[0].get("resources"), None);
+    let none = c
+        .call(
+            "GET",
+            &format!("/20160918/workRequests?compartmentId={TENANCY_OCID}&resourceId=ocid1.instance.oc1..other"),
+            None,
+        )
+        .await;
+    assert_eq!(none.body, json!([]));
+    let logs = c
+        .call(
+            "GET",
+            &format!("/20160918/workRequests/{term_wr}/logs"),
+            None,
+        )
+        .await;
+    let messages: Vec<&str> = logs
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        ["Work request accepted.", "Work request succeeded."]
+    );
+}
+
+#[tokio::test]
+async fn terminate_during_provisioning_fails_the_launch_work_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(options(dir.path())).await.unwrap();
+    let c = Client::new(&sim);
+    let r = c.launch(&launch_body("w", 1), None).await.unwrap();
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let wr = r.header("opc-work-request-id").unwrap().to_string();
+    c.call("DELETE", &format!("/20160918/instances/{id}"), None)
+        .await;
+    let w = c
+        .call("GET", &format!("/20160918/workRequests/{wr}"), None)
+        .await;
+    assert_eq!(w.body["status"], "FAILED");
+    assert_eq!(w.body["resources"][0]["actionType"], "RELATED");
+    let errors = c
+        .call("GET", &format!("/20160918/workRequests/{wr}/errors"), None)
+        .await;
+    assert_eq!(errors.body[0]["code"], "IncorrectState");
+    assert_eq!(
+        errors.body[0]["message"],
+        "The instance was terminated before the operation completed."
+    );
+}
+
+#[tokio::test]
+async fn unknown_work_request_is_404_not_authorized_or_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(options(dir.path())).await.unwrap();
+    let c = Client::new(&sim);
+    for suffix in ["", "/errors", "/logs"] {
+        let r = c
+            .call(
+                "GET",
+                &format!("/20160918/workRequests/ocid1.coreservicesworkrequest.oc1..nope{suffix}"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body.clone()),
+            (
+                404,
+                json!({"code": "NotAuthorizedOrNotFound", "message": "Authorization failed or requested resource not found."})
+            ),
+            "{suffix}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn etag_changes_with_state_and_a_stale_if_match_is_412() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(options(dir.path())).await.unwrap();
+    let c = Client::new(&sim);
+    let r = c.launch(&launch_body("e", 1), None).await.unwrap();
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let provisioning = r.header("etag").unwrap().to_string();
+    let path = format!("/20160918/instances/{id}");
+    let again = c.call("GET", &path, None).await;
+    assert_eq!(
+        again.header("etag"),
+        Some(provisioning.as_str()),
+        "no change, same etag"
+    );
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    let running = c.call("GET", &path, None).await;
+    let running_etag = running.header("etag").unwrap().to_string();
+    assert_ne!(
+        running_etag, provisioning,
+        "PROVISIONING -> RUNNING changes the etag"
+    );
+
+    // Stale etag on an action, an update and a terminate: 412, nothing changes.
+    let stale = [("if-match", provisioning.as_str())];
+    let want = |r: &Reply| {
+        assert_eq!((r.status, r.code()), (412, "NoEtagMatch"), "{}", r.body);
+        assert_eq!(
+            r.body["message"],
+            format!("The ETag {provisioning} does not match the current ETag of the resource.")
+        );
+    };
+    want(
+        &c.call_with("POST", &format!("{path}?action=STOP"), None, &stale)
+            .await
+            .unwrap(),
+    );
+    want(
+        &c.call_with("PUT", &path, Some(&json!({"displayName": "x"})), &stale)
+            .await
+            .unwrap(),
+    );
+    want(&c.call_with("DELETE", &path, None, &stale).await.unwrap());
+    let still = c.call("GET", &path, None).await;
+    assert_eq!(still.body["lifecycleState"], "RUNNING");
+    assert_eq!(still.body["displayName"], "e");
+
+    // The current etag lets the action through, and the answer carries the new etag.
+    let ok = c
+        .call_with(
+            "POST",
+            &format!("{path}?action=STOP"),
+            None,
+            &[("if-match", running_etag.as_str())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.body["lifecycleState"], "STOPPING");
+    assert_ne!(ok.header("etag"), Some(running_etag.as_str()));
+    assert_eq!(
+        ok.header("opc-work-request-id"),
+        None,
+        "InstanceAction has no work request"
+    );
+}
+
+#[tokio::test]
+async fn every_power_action_follows_its_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(options(dir.path())).await.unwrap();
+    let c = Client::new(&sim);
+    let id = running_instance(&c).await;
+    let path = format!("/20160918/instances/{id}");
+    // (action, state after, state once the transition is over)
+    let steps = [
+        ("SENDDIAGNOSTICINTERRUPT", "RUNNING", "RUNNING"),
+        ("SOFTRESET", "STARTING", "RUNNING"),
+        ("RESET", "STARTING", "RUNNING"),
+        ("DIAGNOSTICREBOOT", "STARTING", "RUNNING"),
+        ("REBOOTMIGRATE", "STARTING", "RUNNING"),
+        ("START", "RUNNING", "RUNNING"),
+        ("SOFTSTOP", "STOPPING", "STOPPED"),
+        ("STOP", "STOPPED", "STOPPED"),
+        ("REBOOTMIGRATE", "STOPPED", "STOPPED"),
+        ("START", "STARTING", "RUNNING"),
+    ];
+    for (action, now, after) in steps {
+        let r = c
+            .call("POST", &format!("{path}?action={action}"), None)
+            .await;
+        assert_eq!(r.status, 200, "{action}: {}", r.body);
+        assert_eq!(r.body["lifecycleState"], now, "{action}");
+        tokio::time::sleep(Duration::from_millis(550)).await;
+        let got = c.call("GET", &path, None).await;
+        assert_eq!(got.body["lifecycleState"], after, "{action}");
+    }
+    c.call("POST", &format!("{path}?action=STOP"), None).await;
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    for action in [
+        "RESET",
+        "SOFTRESET",
+        "SENDDIAGNOSTICINTERRUPT",
+        "DIAGNOSTICREBOOT",
+    ] {
+        let r = c
+            .call("POST", &format!("{path}?action={action}"), None)
+            .await;
+        assert_eq!(
+            (r.status, r.body.clone()),
+            (
+                409,
+                json!({"code": "IncorrectState", "message": format!("Unable to process {action} on instance {id} in lifecycle state STOPPED.")})
+            )
+        );
+    }
+    let r = c
+        .call_with("POST", &format!("{path}?action=START"), None, &[])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let bad = c.call("POST", &format!("{path}?action=start"), None).await;
+    assert_eq!(
+        (bad.status, bad.body),
+        (
+            400,
+            json!({"code": "InvalidParameter", "message": "Invalid action start."})
+        )
+    );
+}
+
+#[tokio::test]
+async fn update_instance_renames_tags_and_resizes_with_a_reboot() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(options(dir.path())).await.unwrap();
+    let c = Client::new(&sim);
+    let id = running_instance(&c).await;
+    let path = format!("/20160918/instances/{id}");
+    let r = c
+        .call(
+            "PUT",
+            &path,
+            Some(&json!({"displayName": "renamed", "freeformTags": {"k": "v"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["displayName"], "renamed");
+    assert_eq!(r.body["freeformTags"], json!({"k": "v"}));
+    assert_eq!(
+        r.body["lifecycleState"], "RUNNING",
+        "a rename does not reboot"
+    );
+    let r = c
+        .call(
+            "PUT",
+            &path,
+            Some(&json!({"shapeConfig": {"ocpus": 2.0, "memoryInGBs": 12.0}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["shapeConfig"]["ocpus"], 2.0);
+    assert_eq!(r.body["shapeConfig"]["memoryInGBs"], 12.0);
+    assert_eq!(
+        r.body["lifecycleState"], "STARTING",
+        "a resize reboots a running instance"
+    );
+    let cases = [
+        (json!({"displayName": 5}), "displayName must be a string."),
+        (
+            json!({"displayName": ""}),
+            "displayName must be 1 to 255 characters long.",
+        ),
+        (
+            json!({"freeformTags": []}),
+            "freeformTags must be an object.",
+        ),
+        (
+            json!({"shapeConfig": {"ocpus": 81.0}}),
+            "shapeConfig.ocpus 81 is out of range 1 to 80 for VM.Standard.A1.Flex.",
+        ),
+        (
+            json!({"shapeConfig": {"ocpus": 2.0, "memoryInGBs": 200.0}}),
+            "shapeConfig.memoryInGBs 200 must be between 1 and 64 GB per OCPU for VM.Standard.A1.Flex.",
+        ),
+    ];
+    for (body, message) in cases {
+        let r = c.call("PUT", &path, Some(&body)).await;
+        assert_eq!(
+            (r.status, r.body.clone()),
+            (400, json!({"code": "InvalidParameter", "message": message})),
+            "{body}"
+        );
+    }
+    for raw in [&b"{not json"[..], b"[1]", b""] {
+        let h = c.sign(
+            "PUT",
+            &path,
+            &http_date(chrono::Utc::now()),
+            Some(raw),
+            &|s| s,
+        );
+        let r = c.raw("PUT", &path, h, Some(raw.to_vec())).await.unwrap();
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "CannotParseRequest"),
+            "{}",
+            String::from_utf8_lossy(raw)
+        );
+    }
+}
+
+#[tokio::test]
+async fn get_image_list_shapes_and_get_vnic_attachment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path());
+    opts.page_size = 2;
+    opts.capacity.per_ad.insert(
+        "AD-2".to_string(),
+        AdCapacity {
+            shapes: Some(vec!["VM.Standard.E2.1.Micro".to_string()]),
+            ..AdCapacity::default()
+        },
+    );
+    let sim = start(opts).await.unwrap();
+    let c = Client::new(&sim);
+    let image = image_id("Canonical-Ubuntu-22.04-aarch64-2025.03.28-0");
+    let r = c
+        .call("GET", &format!("/20160918/images/{image}"), None)
+        .await;
+    assert_eq!(
+        (r.status, r.body["id"].as_str()),
+        (200, Some(image.as_str()))
+    );
+    let r = c
+        .call("GET", "/20160918/images/ocid1.image.oc1..nope", None)
+        .await;
+    assert_eq!((r.status, r.code()), (404, "NotAuthorizedOrNotFound"));
+
+    let shapes = format!("/20160918/shapes?compartmentId={TENANCY_OCID}");
+    let (all, pages) = list_all(&c, &shapes).await;
+    let names: Vec<&str> = all.iter().map(|s| s["shape"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "VM.Standard.A1.Flex",
+            "VM.Standard.E2.1.Micro",
+            "VM.Standard.E4.Flex",
+            "VM.Standard.E5.Flex",
+            "VM.Standard3.Flex"
+        ]
+    );
+    assert_eq!(pages, 3, "5 shapes at 2 per page");
+    assert_eq!(all[0]["ocpuOptions"], json!({"min": 1.0, "max": 80.0}));
+    assert_eq!(all[1]["ocpus"], 1.0);
+    assert_eq!(
+        all[1].get("ocpuOptions"),
+        None,
+        "a fixed shape has no range"
+    );
+    let ad2 = availability_domains()[1].clone();
+    let (in_ad2, _) = list_all(&c, &format!("{shapes}&availabilityDomain={ad2}")).await;
+    assert_eq!(in_ad2.len(), 1);
+    assert_eq!(in_ad2[0]["shape"], "VM.Standard.E2.1.Micro");
+    let (for_arm, _) = list_all(&c, &format!("{shapes}&imageId={image}")).await;
+    assert_eq!(for_arm.len(), 1, "an aarch64 image boots only on A1");
+    let r = c
+        .call("GET", &format!("{shapes}&availabilityDomain=nope"), None)
+        .await;
+    assert_eq!(
+        (r.status, r.body),
+        (
+            400,
+            json!({"code": "InvalidParameter", "message": "Invalid availabilityDomain nope."})
+        )
+    );
+
+    let id = running_instance(&c).await;
+    let atts = c
+        .call(
+            "GET",
+            &format!("/20160918/vnicAttachments?compartmentId={TENANCY_OCID}&instanceId={id}"),
+            None,
+        )
+        .await;
+    let att_id = atts.body[0]["id"].as_str().unwrap();
+    let att = c
+        .call("GET", &format!("/20160918/vnicAttachments/{att_id}"), None)
+        .await;
+    assert_eq!(att.status, 200);
+    assert_eq!(att.body, atts.body[0]);
+    let r = c
+        .call(
+            "GET",
+            "/20160918/vnicAttachments/ocid1.vnicattachment.oc1..nope",
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "NotAuthorizedOrNotFound"));
+}
+
+#[tokio::test]
+async fn unserved_routes_are_404_not_found_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(options(dir.path())).await.unwrap();
+    let c = Client::new(&sim);
+    let r = c
+        .call(
+            "GET",
+            &format!("/20160918/volumes?compartmentId={TENANCY_OCID}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body),
+        (
+            404,
+            json!({"code": "NotFound", "message": "There is no operation supported at the URI path and HTTP method you specified in the request: GET /20160918/volumes is not served by the vauto OCI simulator."})
+        )
+    );
+    // An unknown OCID on a served route keeps OCI's NotAuthorizedOrNotFound.
+    let r = c
+        .call("GET", "/20160918/instances/ocid1.instance.oc1..nope", None)
+        .await;
+    assert_eq!((r.status, r.code()), (404, "NotAuthorizedOrNotFound"));
+    // An unsigned request to an unserved route is still 401: authentication comes first.
+    let r = c
+        .raw("GET", "/20160918/volumes", vec![], None)
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.code()), (401, "NotAuthenticated"));
+}
+
+#[tokio::test]
+async fn throttle_and_auth_failure_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path());
+    opts.faults.throttle_rate = 1.0;
+    let sim = start(opts).await.unwrap();
+    let c = Client::new(&sim);
+    let r = c.call("GET", &list_path(""), None).await;
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (
+            429,
+            json!({"code": "TooManyRequests", "message": "Too many requests for the tenancy."})
+        )
+    );
+    assert_eq!(r.header("retry-after"), Some("1"));
+    let r = c.launch(&launch_body("t", 1), None).await.unwrap();
+    assert_eq!(r.status, 429);
+    sim.shutdown().await;
+
+    let mut opts = options(dir.path());
+    opts.faults.auth_failure_rate = 1.0;
+    let sim = start(opts).await.unwrap();
+    let c = Client::new(&sim);
+    let r = c.launch(&launch_body("t", 1), None).await.unwrap();
+    assert_eq!(
+        (r.status, r.body),
+        (
+            401,
+            json!({"code": "NotAuthenticated", "message": "The required information to complete authentication was not provided or was incorrect."})
+        )
+    );
+    sim.shutdown().await;
+
+    // Neither fault had an effect: nothing was launched.
+    let sim = start(options(dir.path())).await.unwrap();
+    let (items, _) = list_all(&Client::new(&sim), &list_path("")).await;
+    assert!(items.is_empty());
+
+    // At a rate of one half, some requests pass and some are throttled, the same for a seed.
+    let run = async |seed: u64| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = options(dir.path());
+        opts.seed = seed;
+        opts.faults.throttle_rate = 0.5;
+        opts.faults.auth_failure_rate = 0.2;
+        let sim = start(opts).await.unwrap();
+        let c = Client::new(&sim);
+        let mut out = Vec::new();
+        for _ in 0..16 {
+            out.push(c.call("GET", &list_path(""), None).await.status);
+        }
+        out
+    };
+    let a = run(3).await;
+    assert_eq!(a, run(3).await);
+    assert!(
+        a.contains(&200) && a.contains(&429) && a.contains(&401),
+        "{a:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_oci_errors_never_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(options(dir.path())).await.unwrap();
+    let c = Client::new(&sim);
+    let id = running_instance(&c).await;
+    let path = format!("/20160918/instances/{id}");
+    let err = |status: u16, code: &str, message: &str| {
+        (status, json!({"code": code, "message": message}))
+    };
+    // Missing required query parameters: 400 MissingParameter.
+    let r = c.call("POST", &path, None).await;
+    assert_eq!(
+        (r.status, r.body),
+        err(
+            400,
+            "MissingParameter",
+            "Missing required query parameter action."
+        )
+    );
+    let r = c.call("GET", "/20160918/instances", None).await;
+    assert_eq!(
+        (r.status, r.body),
+        err(
+            400,
+            "MissingParameter",
+            "Missing required query parameter compartmentId."
+        )
+    );
+    let r = c.call("GET", &list_path("&limit=zero"), None).await;
+    assert_eq!(
+        (r.status, r.body),
+        err(400, "InvalidParameter", "Invalid limit zero.")
+    );
+    // A body that is not a JSON object on an action: 400 CannotParseRequest.
+    let raw = b"not json".to_vec();
+    let target = format!("{path}?action=STOP");
+    let h = c.sign(
+        "POST",
+        &target,
+        &http_date(chrono::Utc::now()),
+        Some(&raw),
+        &|s| s,
+    );
+    let r = c.raw("POST", &target, h, Some(raw)).await.unwrap();
+    assert_eq!(
+        (r.status, r.body),
+        err(
+            400,
+            "CannotParseRequest",
+            "Incorrectly formatted request. Please refer to the documentation and try again."
+        )
+    );
+    // A body over the limit: 400 CannotParseRequest, and the server keeps serving.
+    let big = vec![b' '; 3 * 1024 * 1024];
+    let h = c.sign(
+        "PUT",
+        &path,
+        &http_date(chrono::Utc::now()),
+        Some(&big),
+        &|s| s,
+    );
+    let r = c.raw("PUT", &path, h, Some(big)).await.unwrap();
+    assert_eq!(
+        (r.status, r.body),
+        err(
+            400,
+            "CannotParseRequest",
+            "The request body could not be read or is too large."
+        )
+    );
+    // A method a served path does not take: 405 MethodNotAllowed.
+    let r = c.call("PATCH", &path, Some(&json!({}))).await;
+    assert_eq!(
+        (r.status, r.body),
+        err(
+            405,
+            "MethodNotAllowed",
+            "The method is not allowed for this resource."
+        )
+    );
+    let got = c.call("GET", &path, None).await;
+    assert_eq!(
+        got.body["lifecycleState"], "RUNNING",
+        "nothing above changed the instance"
     );
 }

@@ -2,13 +2,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
 use http::Uri;
 
 use super::paging::{filter_eq, page};
 use super::{Res, compartment, query};
 use crate::sim::oci::Sim;
 use crate::sim::oci::catalog;
+use crate::sim::oci::error::not_found;
 
 pub(super) async fn list_images(State(sim): State<Arc<Sim>>, uri: Uri) -> Res {
     let q = query(&uri)?;
@@ -37,4 +40,14 @@ pub(super) async fn list_images(State(sim): State<Arc<Sim>>, uri: Uri) -> Res {
         })
         .collect();
     page(&sim, &q, items, true)
+}
+
+/// GetImage (`GET /images/{id}`): a platform image by OCID; any other OCID is 404
+/// `NotAuthorizedOrNotFound`, as for every unknown OCID.
+pub(super) async fn get_image(Path(id): Path<String>) -> Res {
+    let img = catalog::images()
+        .into_iter()
+        .find(|i| i.id == id)
+        .ok_or_else(not_found)?;
+    Ok(Json(catalog::image_json(&img)).into_response())
 }

@@ -3,21 +3,21 @@
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::launch_request::{LaunchDetails, LaunchPlan};
-use super::{Res, save, with_etag};
+use super::work_requests::new_work_request;
+use super::{Res, instance_response, save};
 use crate::sim::oci::Sim;
 use crate::sim::oci::catalog::{self, PUBLIC_NET, SUBNET_NET};
 use crate::sim::oci::error::{ApiError, error, internal, invalid, not_found};
-use crate::sim::oci::state::{Instance, Phase, RETRY_TOKEN_TTL, RetryRecord, Store};
+use crate::sim::oci::state::{Instance, Phase, RETRY_TOKEN_TTL, RetryRecord, Store, WorkKind};
 
 pub(super) async fn launch_instance(
     State(sim): State<Arc<Sim>>,
@@ -42,6 +42,11 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
     store.data.next_seq += 1;
     let seq = store.data.next_seq;
     let inst = new_instance(sim, &plan, seq, private_ip, public_ip, now);
+    store.data.instances.push(inst.clone());
+    // LaunchInstance answers `opc-work-request-id` (LaunchInstanceResponse.OpcWorkRequestId in
+    // the SDKs); the request succeeds when PROVISIONING ends.
+    let done = now + chrono::Duration::from_std(sim.delays.provision).unwrap_or_default();
+    let wr = new_work_request(sim, &mut store, WorkKind::LaunchInstance, &inst, now, done);
     if let Some(t) = token {
         store.data.retry_tokens.insert(
             t,
@@ -49,14 +54,14 @@ fn launch(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res {
                 body: raw,
                 instance_id: inst.id.clone(),
                 time: now,
+                work_request_id: Some(wr.clone()),
             },
         );
     }
-    store.data.instances.push(inst.clone());
     save(sim, &mut store, now)?;
     drop(store);
     lose_response(sim, &inst)?;
-    Ok(respond(sim, &inst, seq, now))
+    Ok(respond(sim, &inst, &wr, now))
 }
 
 /// The body as JSON (kept whole to compare retried requests) and as typed details.
@@ -124,10 +129,14 @@ fn replay(
         .iter()
         .find(|i| i.id == rec.instance_id)
         .ok_or_else(not_found)?;
-    Ok(Some(with_etag(
-        Json(inst.to_json(now, sim.delays)).into_response(),
-        inst,
-    )))
+    // The replay names the same work request as the first answer did.
+    let mut resp = instance_response(inst, now, sim.delays);
+    if let Some(wr) = &rec.work_request_id
+        && let Ok(v) = HeaderValue::from_str(wr)
+    {
+        resp.headers_mut().insert("opc-work-request-id", v);
+    }
+    Ok(Some(resp))
 }
 
 /// Addresses, the OCPU service limit and host capacity: where the instance would go.
@@ -317,13 +326,9 @@ fn lose_response(sim: &Sim, inst: &Instance) -> Result<(), ApiError> {
 }
 
 /// The instance with its etag and the id of the work request that launches it.
-fn respond(sim: &Sim, inst: &Instance, seq: u64, now: DateTime<Utc>) -> Response {
-    let mut resp = with_etag(Json(inst.to_json(now, sim.delays)).into_response(), inst);
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "ocid1.coreservicesworkrequest.oc1.{}.ab{seq:06}{}",
-        catalog::REGION,
-        random_suffix(sim, 40)
-    )) {
+fn respond(sim: &Sim, inst: &Instance, work_request: &str, now: DateTime<Utc>) -> Response {
+    let mut resp = instance_response(inst, now, sim.delays);
+    if let Ok(v) = HeaderValue::from_str(work_request) {
         resp.headers_mut().insert("opc-work-request-id", v);
     }
     resp

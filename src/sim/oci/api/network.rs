@@ -38,6 +38,21 @@ pub(super) async fn list_vnic_attachments(State(sim): State<Arc<Sim>>, uri: Uri)
     page(&sim, &q, items, false)
 }
 
+/// GetVnicAttachment (`GET /vnicAttachments/{id}`): the primary VNIC attachment of an instance.
+pub(super) async fn get_vnic_attachment(
+    State(sim): State<Arc<Sim>>,
+    Path(id): Path<String>,
+) -> Res {
+    let store = sim.store()?;
+    let inst = store
+        .data
+        .instances
+        .iter()
+        .find(|i| i.vnic_attachment_id == id)
+        .ok_or_else(not_found)?;
+    Ok(Json(inst.attachment_json(Utc::now(), sim.delays)).into_response())
+}
+
 pub(super) async fn get_vnic(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> Res {
     let store = sim.store()?;
     let inst = store
