@@ -305,13 +305,13 @@ async fn start_oci(
             error_rate: faults.error,
             latency: faults.latency,
             lost_launch_rate: faults.lost_launch,
+            throttle_rate: faults.throttle,
+            auth_failure_rate: faults.auth,
             ..Faults::default()
         },
         seed: fastrand::u64(..),
         ..OciSimOptions::default()
     };
-    // Wired when the OCI simulator has them: throttle and auth failures.
-    let _ = (faults.throttle, faults.auth);
     crate::sim::oci::start(opts)
         .await
         .map_err(|e| Error::Other(format!("cannot start the oci simulator: {e}")))

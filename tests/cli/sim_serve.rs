@@ -14,8 +14,14 @@ struct Serve {
 impl Serve {
     /// Starts `vauto sim serve KIND` in the test's folder and reads its announcement.
     fn start(t: &Test, kind: &str) -> Serve {
+        Serve::start_with(t, kind, &[])
+    }
+
+    /// [`Serve::start`] with more options.
+    fn start_with(t: &Test, kind: &str, extra: &[&str]) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vauto"))
             .args(["sim", "serve", kind])
+            .args(extra)
             .current_dir(t.path())
             .env("HOME", t.path())
             .env_remove("RUST_LOG")
@@ -149,5 +155,25 @@ fn a_kubevirt_project_rehearses_against_the_served_cluster_under_its_own_names()
         .stderr_unchecked()
         .run()
         .stdout_has("one-01");
+    assert_eq!(serve.stop(), 0);
+}
+
+#[test]
+fn faults_given_to_sim_serve_reach_its_clients() {
+    let t = Test::with_examples();
+    let serve = Serve::start_with(&t, "oci", &["--faults", "auth=1"]);
+    // Every request is answered 401 NotAuthenticated: vauto says so and fails.
+    let run = t
+        .cmd("demo-oci a1 status")
+        .status(1)
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
+    assert!(
+        run.stderr.contains("NotAuthenticated") || run.stdout.contains("NotAuthenticated"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
     assert_eq!(serve.stop(), 0);
 }
