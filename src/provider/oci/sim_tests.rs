@@ -422,3 +422,35 @@ async fn an_instance_terminated_while_waiting_for_running_fails_the_wait_at_once
     );
     w.sim.shutdown().await;
 }
+
+/// `image.compartment` sends ListImages to that compartment, not the project's (the request
+/// the simulator saw is the proof: it lists platform images in any compartment, as OCI does).
+#[tokio::test]
+async fn image_compartment_sends_list_images_to_that_compartment() {
+    let w = World::new().await;
+    let spec = crate::config::testing::spec(
+        "name: a1\nshape: VM.Standard.A1.Flex\nocpus: 2\nmemory_gb: 12\nimage: {compartment: ocid1.compartment.oc1..images, os: \"Canonical Ubuntu\", os_version: \"22.04\", name_contains: [aarch64]}\n",
+        crate::config::ProviderKind::Oci,
+    );
+    let project_compartment = w.p.connection().compartment_id().to_string();
+    w.log.lock().unwrap().clear();
+    let image = super::image::Images::default()
+        .resolve(
+            w.p.client(),
+            &project_compartment,
+            spec.oci().unwrap(),
+            &w.rec,
+        )
+        .await
+        .unwrap();
+    assert!(image.id.starts_with("ocid1.image."), "{image:?}");
+    let queries = logged(&w.log, "GET /20160918/images?");
+    assert!(!queries.is_empty());
+    for q in &queries {
+        assert!(
+            q.contains("compartmentId=ocid1.compartment.oc1..images"),
+            "{q}"
+        );
+        assert!(!q.contains(&project_compartment), "{q}");
+    }
+}
