@@ -386,6 +386,7 @@ impl Run<'_> {
             wait: options.wait,
             parallel: options.parallel,
             policy: self.policy(options),
+            hunt: options.hunt,
         };
         Ok(crate::engine::power(p, &found, &opts, self.observer).await)
     }

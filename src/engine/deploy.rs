@@ -292,6 +292,7 @@ impl<P: Provider> InstanceRun<'_, P> {
             wait: true,
             parallel: 1,
             policy: self.opts.policy.clone(),
+            hunt: self.opts.hunt,
         };
         let r = super::power::power_one(self.provider, e, &opts, self.started, self.observer).await;
         self.emit(r);

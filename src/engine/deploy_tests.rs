@@ -589,6 +589,7 @@ async fn start_waits_out_capacity_and_blips_then_fails_only_on_fatal_errors() {
         wait: false,
         parallel: 1,
         policy,
+        hunt: false,
     };
     let rec = Recorder::default();
     let start = tokio::time::Instant::now();
@@ -620,6 +621,58 @@ async fn start_waits_out_capacity_and_blips_then_fails_only_on_fatal_errors() {
         .filter(|e| matches!(e, Event::AttemptStarted { .. }))
         .count();
     assert_eq!(attempts, 4, "web-01 three tries, web-02 one");
+}
+
+/// A daemon-started `start` that runs out of attempts while every error was a capacity miss
+/// found no capacity yet (the hunt goes on); the same start typed by hand failed; a start
+/// that met a fatal error failed in both.
+#[tokio::test(start_paused = true)]
+async fn a_hunting_start_without_capacity_is_no_capacity_yet_not_failed() {
+    let capacity = || {
+        Err(ProviderError::new(
+            ErrorClass::Capacity,
+            "Out of host capacity.",
+        ))
+    };
+    for (hunt, want) in [(true, Outcome::NoCapacity), (false, Outcome::Failed)] {
+        let fake = Fake::default();
+        fake.script
+            .lock()
+            .unwrap()
+            .insert("web-01".into(), VecDeque::from([capacity(), capacity()]));
+        fake.script.lock().unwrap().insert(
+            "web-02".into(),
+            VecDeque::from([Err(ProviderError::new(ErrorClass::Auth, "not allowed"))]),
+        );
+        let mut policy = opts().policy;
+        policy.max_attempts = 2;
+        let opts = crate::engine::PowerOptions {
+            action: Power::Start,
+            wait: false,
+            parallel: 1,
+            policy,
+            hunt,
+        };
+        let mut reports = crate::engine::power(
+            &fake,
+            &[existing("web-01"), existing("web-02")],
+            &opts,
+            &Recorder::default(),
+        )
+        .await;
+        reports.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(
+            outcomes(&reports),
+            vec![("web-01".into(), want), ("web-02".into(), Outcome::Failed)],
+            "hunt: {hunt}"
+        );
+        if hunt {
+            assert_eq!(
+                reports[0].reason,
+                "no capacity yet to start (attempt 2); the hunt goes on"
+            );
+        }
+    }
 }
 
 /// A delete that meets a blip tries again, and reports each resource once with its final

@@ -26,6 +26,9 @@ pub(crate) struct PowerOptions {
     pub(crate) parallel: usize,
     /// The retry policy (its deadline counts from the run's start).
     pub(crate) policy: RetryPolicy,
+    /// Started by the daemon: a start that ran out of attempts or time while every error
+    /// was a capacity miss is [`Outcome::NoCapacity`] (the hunt goes on), not failed.
+    pub(crate) hunt: bool,
 }
 
 /// Starts or stops each of `instances`.
@@ -88,6 +91,13 @@ pub(super) async fn power_one<P: Provider>(
                 .map_or(("Instance", e.name.as_str()), |(k, n)| {
                     (k.as_str(), n.as_str())
                 });
+            if opts.hunt && opts.action == Power::Start && retry.out_of_time_without_capacity() {
+                let why = format!(
+                    "no capacity yet to start (attempt {}); the hunt goes on",
+                    retry.attempts()
+                );
+                return ResourceReport::new(&e.name, kind, name, Outcome::NoCapacity, why);
+            }
             return ResourceReport::new(&e.name, kind, name, Outcome::Failed, reason);
         }
     }

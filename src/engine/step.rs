@@ -96,6 +96,17 @@ impl<'a> StepRetry<'a> {
         }
     }
 
+    /// Gave up because the attempts or the deadline ran out while every error was a
+    /// capacity miss (or a 429/5xx waited out).
+    pub(super) fn out_of_time_without_capacity(&self) -> bool {
+        self.state.out_of_time_without_capacity()
+    }
+
+    /// Tries made so far.
+    pub(super) fn attempts(&self) -> u64 {
+        self.state.attempts()
+    }
+
     fn tell(&self, err: &ProviderError, wait: Option<std::time::Duration>) {
         match self.visibility {
             Visibility::Attempts => self.observer.event(Event::AttemptFailed {
