@@ -542,7 +542,7 @@ mod tests {
             .collect()
     }
 
-    fn one<'a>(buf: &'a [u8], n: u64) -> &'a [u8] {
+    fn one(buf: &[u8], n: u64) -> &[u8] {
         let all = bytes_of(&decode(buf), n);
         assert_eq!(all.len(), 1, "field {n}");
         all[0]
