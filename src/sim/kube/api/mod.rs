@@ -9,6 +9,7 @@ mod error;
 mod faults;
 mod namespaces;
 mod openapi;
+mod openapi_pb;
 mod protobuf;
 mod read;
 mod request;
@@ -126,12 +127,18 @@ async fn serve(sh: &Arc<Shared>, req: Request) -> Result<Response, ApiError> {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let if_none_match = parts
+        .headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let req = Req {
         sh,
         query: &query,
         body: &bytes,
         content_type,
         accept,
+        if_none_match,
         read_only,
         now: now_ms(),
     };
@@ -219,7 +226,7 @@ fn dispatch(
             &discovery::resource_list(g, v),
         )),
         (Route::Collection(def, ns), "GET") => read::list(store, req, def, ns.as_deref()),
-        (Route::OpenApiV2, _) => openapi::v2(req.accept),
+        (Route::OpenApiV2, _) => openapi::v2(req.accept, req.if_none_match),
         (Route::OpenApiV3Discovery, _) => openapi::v3_discovery(),
         (Route::OpenApiV3(g, v), _) => openapi::v3(g, v, req.accept),
         (Route::AccessReview, _) => auth::self_subject_access_review(req),

@@ -13,6 +13,8 @@ pub(super) struct Req<'a> {
     pub content_type: &'a str,
     /// The `Accept` header (OpenAPI answers JSON unless only protobuf is accepted).
     pub accept: &'a str,
+    /// The `If-None-Match` header (a matching OpenAPI v2 ETag is answered 304).
+    pub if_none_match: &'a str,
     /// The caller holds a read-only token.
     pub read_only: bool,
     pub now: i64,
