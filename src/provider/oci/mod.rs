@@ -1,6 +1,7 @@
 //! Oracle Cloud Infrastructure Compute through its signed REST API.
 
 mod addresses;
+pub(crate) mod auth;
 pub(crate) mod client;
 pub(crate) mod config;
 mod generations;
