@@ -16,4 +16,8 @@ mod wait;
 #[cfg(feature = "sim")]
 mod sim_tests;
 
+#[cfg(test)]
+#[cfg(feature = "sim")]
+mod auth_sim_tests;
+
 pub(crate) use provider::OciProvider;

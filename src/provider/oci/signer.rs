@@ -573,4 +573,60 @@ mod tests {
         let other = Signer::new(s.key_id(), parse_private_key(&pkcs1, None, "k").unwrap());
         assert_eq!(s.signature("x").unwrap(), other.signature("x").unwrap());
     }
+
+    /// Hands out a token good until `exp` and counts the loads.
+    #[derive(Debug)]
+    struct Fresh(std::sync::atomic::AtomicI64);
+
+    impl CredentialSource for Fresh {
+        fn load(&self) -> Result<Credentials, ProviderError> {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let raw = crate::provider::oci::auth::tests::token(
+                &serde_json::json!({"exp": 1_736_942_400 + 3600 * n}),
+            );
+            Ok(Credentials {
+                user_key_id: None,
+                token: Some(crate::provider::oci::auth::SessionToken::parse(&raw, "t")?),
+                key: signer().snapshot().key.clone(),
+            })
+        }
+        fn hint_401(&self) -> String {
+            "renew it".into()
+        }
+    }
+
+    #[test]
+    fn a_token_is_reloaded_a_minute_before_its_exp_and_never_shown() {
+        let src = Arc::new(Fresh(std::sync::atomic::AtomicI64::new(-1)));
+        // The first token expires at `fixed_now()`: signing 30 s before loads the next one.
+        let first = src.load().unwrap();
+        let s = Signer::with_source(first.clone(), src.clone());
+        let mut h = HeaderMap::new();
+        let before = fixed_now() - chrono::Duration::seconds(30);
+        s.sign_at(&Method::GET, "https://h/x", &mut h, b"", before)
+            .unwrap();
+        let auth = h["authorization"].to_str().unwrap().to_string();
+        assert_ne!(s.key_id(), first.key_id());
+        assert!(
+            auth.contains(&format!("keyId=\"{}\"", s.key_id())),
+            "{auth}"
+        );
+        // Good for another hour: no reload.
+        let id = s.key_id();
+        s.sign_at(
+            &Method::GET,
+            "https://h/x",
+            &mut HeaderMap::new(),
+            b"",
+            before,
+        )
+        .unwrap();
+        assert_eq!(s.key_id(), id);
+        assert_eq!(s.hint_401().as_deref(), Some("renew it"));
+        let dbg = format!("{s:?}");
+        assert!(
+            dbg.contains("ST$<redacted>") && !dbg.contains(&id[3..]),
+            "{dbg}"
+        );
+    }
 }
