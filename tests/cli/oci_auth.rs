@@ -122,9 +122,23 @@ fn security_token_deploys_and_reports_signing_with_the_session_token() {
         .stderr(IMAGE_NOTE)
         .run();
     assert!(!run.raw_stdout.contains(&token) && !run.raw_stderr.contains(&token));
-    let st = env.t.cmd("q s status -o json").stdout_unchecked().run();
+    // Every log line, down to the HTTP stack's traces: never the token.
+    let st = env
+        .t
+        .cmd("q s status -o json")
+        .env("RUST_LOG", "trace")
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
     let rows: serde_json::Value = serde_json::from_str(&st.raw_stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert!(st.raw_stderr.contains("oci request"), "{}", st.raw_stderr);
+    let payload = token.split('.').nth(1).unwrap();
+    assert!(!st.raw_stderr.contains(payload), "the token is in the log");
+    for f in std::fs::read_dir(env.t.path().join("logs")).into_iter().flatten() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        assert!(!text.contains(payload), "the token is in a log file");
+    }
     // The plan says which credentials a deploy would use.
     let plan = env.t.cmd("q s plan").stdout_unchecked().run();
     assert!(
