@@ -18,7 +18,7 @@ pub(crate) use env::Env;
 pub(crate) use error::{ConfigError, ConfigErrors};
 pub(crate) use kubevirt::{KubevirtProject, KubevirtSpec};
 pub(crate) use names::{dns_label_problem, instance_name, label_key_problem, label_value_problem};
-pub(crate) use oci::{OciProject, OciSpec};
+pub(crate) use oci::{OciAuth, OciProject, OciSpec};
 pub(crate) use project::{Ipam, Notify, NotifyEvent, Project, ProviderConfig, ProviderKind, Retry};
 pub(crate) use source::{ReadError, Source, read_limited};
 pub(crate) use spec::{AdChoice, DiskSource, ProviderSpec, Spec};

@@ -11,6 +11,8 @@ use super::{ConfigError, Source};
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OciProject {
+    /// How requests are authenticated; default `api_key`.
+    pub auth: Option<OciAuth>,
     /// Path to the OCI config file; default `~/.oci/config`.
     pub config_file: Option<Text>,
     /// Profile in the config file; default `DEFAULT`.
@@ -23,6 +25,40 @@ pub(crate) struct OciProject {
     pub subnet: Option<Text>,
     /// One base URL for every OCI service (proxies, tests).
     pub endpoint: Option<Text>,
+}
+
+/// `oci.auth`: how vauto authenticates to OCI, one of the ways the official SDKs do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum OciAuth {
+    /// An API key of a user: `user`, `fingerprint`, `key_file` of a config file profile.
+    #[default]
+    ApiKey,
+    /// A session token from `oci session authenticate`: the profile's `security_token_file`,
+    /// signed with its `key_file`.
+    SecurityToken,
+    /// The instance's own identity, from the instance metadata service.
+    InstancePrincipal,
+    /// A resource's identity (Functions, containers): the `OCI_RESOURCE_PRINCIPAL_*` variables.
+    ResourcePrincipal,
+}
+
+impl OciAuth {
+    /// The word used in `oci.auth`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            OciAuth::ApiKey => "api_key",
+            OciAuth::SecurityToken => "security_token",
+            OciAuth::InstancePrincipal => "instance_principal",
+            OciAuth::ResourcePrincipal => "resource_principal",
+        }
+    }
+}
+
+impl std::fmt::Display for OciAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What a spec says of an OCI instance: shape, sizes, image, placement.

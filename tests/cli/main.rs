@@ -10,6 +10,7 @@ mod failure;
 mod harness;
 mod kubevirt;
 mod oci;
+mod oci_auth;
 mod report;
 mod sim_serve;
 mod streams;

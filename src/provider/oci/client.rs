@@ -93,7 +93,7 @@ pub(crate) fn classify(
         ),
         (401, _) => (
             ErrorClass::Auth,
-            format!("not authenticated: check the key, fingerprint and the clock ({detail})"),
+            format!("not authenticated: {API_KEY_401_HINT} ({detail})"),
         ),
         (403, _) => (
             ErrorClass::Auth,
@@ -133,6 +133,9 @@ pub(crate) fn classify(
         .with_code(code_of)
         .with_retry_after(retry_after)
 }
+
+/// What a 401 advises for an API key; other `oci.auth` modes replace it with their own.
+const API_KEY_401_HINT: &str = "check the key, fingerprint and the clock";
 
 /// A transport failure (no HTTP answer): timeouts, refused or reset connections are `Transient`.
 fn classify_transport(e: &reqwest::Error, what: &str) -> ProviderError {
@@ -343,7 +346,52 @@ impl OciClient {
         })
     }
 
+    /// One signed call; a 401 with a session token reloads the token (files are re-read, as
+    /// the SDKs do on a 401) and tries once more.
     async fn call(
+        &self,
+        method: Method,
+        service: Service,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+        extra: &[(&'static str, String)],
+    ) -> Result<Answer, ProviderError> {
+        let first = self
+            .call_once(method.clone(), service, path, query, body.clone(), extra)
+            .await;
+        let e = match first {
+            Err(e)
+                if e.class == ErrorClass::Auth && e.message.starts_with("not authenticated:") =>
+            {
+                e
+            }
+            other => return other,
+        };
+        let Some(hint) = self.signer.hint_401() else {
+            return Err(e);
+        };
+        let e = ProviderError::new(
+            ErrorClass::Auth,
+            e.message.replacen(API_KEY_401_HINT, &hint, 1),
+        )
+        .with_code(e.code);
+        self.signer.reload()?;
+        match self
+            .call_once(method, service, path, query, body, extra)
+            .await
+        {
+            Err(again)
+                if again.class == ErrorClass::Auth
+                    && again.message.starts_with("not authenticated:") =>
+            {
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    async fn call_once(
         &self,
         method: Method,
         service: Service,

@@ -9,9 +9,12 @@ use rsa::RsaPrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
 
-use crate::config::{OciProject, Project, expand_tilde};
+use super::auth::{CredentialSource, Credentials, ResourcePrincipal, SecurityTokenFile};
+use super::signer::Signer;
+use crate::config::{OciAuth, OciProject, Project, expand_tilde};
 use crate::model::{ErrorClass, ProviderError};
 use crate::provider::ConnectOptions;
+use std::sync::Arc;
 
 /// The profile used when the project names none.
 pub(crate) const DEFAULT_PROFILE: &str = "DEFAULT";
@@ -37,6 +40,8 @@ pub(crate) struct OciProfile {
     pub key_file: PathBuf,
     /// Pass phrase of an encrypted key.
     pass_phrase: Option<String>,
+    /// `security_token_file` (from `oci session authenticate`), resolved like `key_file`.
+    pub security_token_file: Option<PathBuf>,
 }
 
 impl OciProfile {
@@ -56,6 +61,7 @@ impl fmt::Debug for OciProfile {
             .field("tenancy", &self.tenancy)
             .field("region", &self.region)
             .field("key_file", &self.key_file)
+            .field("security_token_file", &self.security_token_file)
             .field(
                 "pass_phrase",
                 &self.pass_phrase.as_ref().map(|_| "<redacted>"),
@@ -130,21 +136,43 @@ fn parse_ini(text: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, (
 /// Values of `[DEFAULT]` apply to every profile unless the profile sets them, as in the
 /// OCI SDKs. `key_file` gets `~` expanded and, when relative, is taken relative to the
 /// folder of the config file.
+#[cfg(test)]
 pub(crate) fn load_profile(path: &Path, profile: &str) -> Result<OciProfile, ProviderError> {
+    load_profile_for(path, profile, OciAuth::ApiKey)
+}
+
+/// [`load_profile`] for `auth`: `security_token` needs `security_token_file` and no `user`
+/// (the profiles `oci session authenticate` writes have none).
+pub(crate) fn load_profile_for(
+    path: &Path,
+    profile: &str,
+    auth_mode: OciAuth,
+) -> Result<OciProfile, ProviderError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         auth(format!(
             "cannot read the OCI config file `{}`: {e}",
             path.display()
         ))
     })?;
-    parse_profile(&text, path, profile)
+    parse_profile_for(&text, path, profile, auth_mode)
 }
 
 /// Parses profile `profile` out of config `text` that was read from `path`.
+#[cfg(test)]
 pub(crate) fn parse_profile(
     text: &str,
     path: &Path,
     profile: &str,
+) -> Result<OciProfile, ProviderError> {
+    parse_profile_for(text, path, profile, OciAuth::ApiKey)
+}
+
+/// [`parse_profile`] for `auth_mode`.
+pub(crate) fn parse_profile_for(
+    text: &str,
+    path: &Path,
+    profile: &str,
+    auth_mode: OciAuth,
 ) -> Result<OciProfile, ProviderError> {
     let sections = parse_ini(text).map_err(|(line, msg)| {
         auth(format!(
@@ -176,11 +204,29 @@ pub(crate) fn parse_profile(
             ))
         })
     };
-    let user = need("user")?;
-    let fingerprint = need("fingerprint")?;
+    let token = auth_mode == OciAuth::SecurityToken;
+    let (user, fingerprint) = if token {
+        (
+            get("user").unwrap_or_default(),
+            get("fingerprint").unwrap_or_default(),
+        )
+    } else {
+        (need("user")?, need("fingerprint")?)
+    };
     let tenancy = need("tenancy")?;
     let key_file = need("key_file")?;
     let key_file = resolve_relative(&expand_tilde(&key_file), path);
+    let security_token_file = if token {
+        let f = need("security_token_file").map_err(|e| {
+            auth(format!(
+                "{}: oci.auth is security_token, which needs a profile made by `oci session authenticate`",
+                e.message
+            ))
+        })?;
+        Some(resolve_relative(&expand_tilde(&f), path))
+    } else {
+        None
+    };
     Ok(OciProfile {
         file: path.to_path_buf(),
         name: profile.to_string(),
@@ -190,6 +236,7 @@ pub(crate) fn parse_profile(
         region: get("region"),
         key_file,
         pass_phrase: get("pass_phrase"),
+        security_token_file,
     })
 }
 
@@ -352,22 +399,19 @@ pub(crate) fn load_api_key(profile: &OciProfile) -> Result<ApiKey, ProviderError
 }
 
 /// Everything needed to talk to OCI for one project, resolved from the project's `oci:`
-/// section, the command line and the config file profile.
+/// section, the command line and the credentials `oci.auth` names.
 #[derive(Clone)]
 pub(crate) struct OciConnection {
-    /// The config file that was read.
-    pub config_file: PathBuf,
-    /// The profile that was used.
-    pub profile: String,
+    /// How requests are authenticated.
+    pub auth: OciAuth,
+    /// Where the credentials came from, for messages: ``profile `P` in `F` `` or the variables.
+    pub origin: String,
     /// Tenancy OCID.
     pub tenancy: String,
-    /// User OCID.
-    pub user: String,
-    /// Key fingerprint.
-    pub fingerprint: String,
     /// Region identifier.
     pub region: String,
-    /// Compartment OCID, from the project; `None` means the tenancy (root compartment).
+    /// Compartment OCID, from the project (or a resource principal's `res_compartment`);
+    /// `None` means the tenancy (root compartment).
     pub compartment: Option<String>,
     /// Subnet display name or OCID.
     pub subnet: String,
@@ -375,16 +419,11 @@ pub(crate) struct OciConnection {
     pub iaas_endpoint: String,
     /// Base URL of the Identity API, without a trailing slash.
     pub identity_endpoint: String,
-    /// The signing key.
-    pub key: ApiKey,
+    /// Signs every request (holds the key; never printed).
+    pub signer: Signer,
 }
 
 impl OciConnection {
-    /// `keyId` of the HTTP signature: `tenancy/user/fingerprint`.
-    pub(crate) fn key_id(&self) -> String {
-        format!("{}/{}/{}", self.tenancy, self.user, self.fingerprint)
-    }
-
     /// The compartment to work in: the project's, else the tenancy.
     pub(crate) fn compartment_id(&self) -> &str {
         self.compartment.as_deref().unwrap_or(&self.tenancy)
@@ -394,17 +433,15 @@ impl OciConnection {
 impl fmt::Debug for OciConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OciConnection")
-            .field("config_file", &self.config_file)
-            .field("profile", &self.profile)
+            .field("auth", &self.auth)
+            .field("origin", &self.origin)
             .field("tenancy", &self.tenancy)
-            .field("user", &self.user)
-            .field("fingerprint", &self.fingerprint)
             .field("region", &self.region)
             .field("compartment", &self.compartment)
             .field("subnet", &self.subnet)
             .field("iaas_endpoint", &self.iaas_endpoint)
             .field("identity_endpoint", &self.identity_endpoint)
-            .field("key", &"<redacted>")
+            .field("signer", &self.signer)
             .finish()
     }
 }
@@ -427,25 +464,93 @@ pub(crate) fn resolve(
 ) -> Result<OciConnection, ProviderError> {
     let default = OciProject::default();
     let oci = project.oci().unwrap_or(&default);
-    let config_file = match (&opts.oci_config_file, &oci.config_file) {
-        (Some(p), _) => p.clone(),
-        (None, Some(p)) => expand_tilde(p),
-        (None, None) => expand_tilde(DEFAULT_CONFIG_FILE),
-    };
-    let profile_name = oci.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
-    let profile = load_profile(&config_file, profile_name)?;
-    let key = load_api_key(&profile)?;
-    let region = match (&oci.region, &profile.region) {
-        (Some(r), _) if !r.is_empty() => r.0.clone(),
-        (_, Some(r)) => r.clone(),
-        _ => {
-            return Err(ProviderError::new(
-                ErrorClass::Invalid,
-                format!(
-                    "no OCI region: set `oci.region` in project `{}` or `region` in profile `{profile_name}` of `{}`",
+    let auth_mode = oci.auth.unwrap_or_default();
+    let project_region = oci
+        .region
+        .as_ref()
+        .map(|r| r.0.clone())
+        .filter(|r| !r.is_empty());
+    let creds = match auth_mode {
+        OciAuth::ApiKey | OciAuth::SecurityToken => {
+            let config_file = match (&opts.oci_config_file, &oci.config_file) {
+                (Some(p), _) => p.clone(),
+                (None, Some(p)) => expand_tilde(p),
+                (None, None) => expand_tilde(DEFAULT_CONFIG_FILE),
+            };
+            let profile_name = oci.profile.as_deref().unwrap_or(DEFAULT_PROFILE);
+            let profile = load_profile_for(&config_file, profile_name, auth_mode)?;
+            let signer = match &profile.security_token_file {
+                Some(token_file) => {
+                    let src = SecurityTokenFile::new(
+                        token_file.clone(),
+                        profile.key_file.clone(),
+                        profile.pass_phrase.clone(),
+                        profile_name,
+                    );
+                    let creds = src.load()?;
+                    Signer::with_source(creds, Arc::new(src))
+                }
+                None => {
+                    let key = load_api_key(&profile)?;
+                    Signer::new(
+                        format!(
+                            "{}/{}/{}",
+                            profile.tenancy, profile.user, profile.fingerprint
+                        ),
+                        key,
+                    )
+                }
+            };
+            Resolved {
+                origin: format!("profile `{profile_name}` in `{}`", config_file.display()),
+                tenancy: profile.tenancy.clone(),
+                compartment: None,
+                region: profile.region.clone(),
+                region_hint: format!(
+                    "`oci.region` in project `{}` or `region` in profile `{profile_name}` of `{}`",
                     project.name,
                     config_file.display()
                 ),
+                signer,
+            }
+        }
+        OciAuth::ResourcePrincipal => {
+            let rp =
+                ResourcePrincipal::from_env(&|k| std::env::var(k).ok(), project_region.is_some())?;
+            let creds: Credentials = rp.load()?;
+            let claim = |c: &str| {
+                creds
+                    .token
+                    .as_ref()
+                    .and_then(|t| t.claim(c))
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+            };
+            Resolved {
+                origin: "the OCI_RESOURCE_PRINCIPAL_* variables".into(),
+                tenancy: claim("res_tenant").unwrap_or_default(),
+                compartment: claim("res_compartment"),
+                region: rp.region.clone(),
+                region_hint: format!(
+                    "`oci.region` in project `{}` or OCI_RESOURCE_PRINCIPAL_REGION",
+                    project.name
+                ),
+                signer: Signer::with_source(creds, Arc::new(rp)),
+            }
+        }
+        OciAuth::InstancePrincipal => {
+            return Err(auth(
+                "oci.auth is instance_principal, which this build of vauto does not implement yet: use api_key, security_token or resource_principal",
+            ));
+        }
+    };
+    let region = match (project_region, &creds.region) {
+        (Some(r), _) => r,
+        (None, Some(r)) => r.clone(),
+        (None, None) => {
+            return Err(ProviderError::new(
+                ErrorClass::Invalid,
+                format!("no OCI region: set {}", creds.region_hint),
             ));
         }
     };
@@ -474,22 +579,31 @@ pub(crate) fn resolve(
         None => (iaas_endpoint(&region), identity_endpoint(&region)),
     };
     Ok(OciConnection {
-        config_file,
-        profile: profile.name.clone(),
-        tenancy: profile.tenancy.clone(),
-        user: profile.user.clone(),
-        fingerprint: profile.fingerprint.clone(),
+        auth: auth_mode,
+        origin: creds.origin,
+        tenancy: creds.tenancy,
         region,
         compartment: oci
             .compartment
             .as_ref()
             .map(|c| c.0.clone())
-            .filter(|c| !c.is_empty()),
+            .filter(|c| !c.is_empty())
+            .or(creds.compartment),
         subnet,
         iaas_endpoint: iaas,
         identity_endpoint: identity,
-        key,
+        signer: creds.signer,
     })
+}
+
+/// What the credentials of one `oci.auth` mode settle.
+struct Resolved {
+    origin: String,
+    tenancy: String,
+    compartment: Option<String>,
+    region: Option<String>,
+    region_hint: String,
+    signer: Signer,
 }
 
 #[cfg(test)]
@@ -665,7 +779,7 @@ mod tests {
         assert_eq!(c.compartment_id(), "ocid1.tenancy.oc1..aaaatest");
         assert_eq!(c.subnet, "public subnet-main-vcn");
         assert_eq!(
-            c.key_id(),
+            c.signer.key_id(),
             format!("ocid1.tenancy.oc1..aaaatest/ocid1.user.oc1..aaaatest/{FINGERPRINT}")
         );
         let dbg = format!("{c:?}");

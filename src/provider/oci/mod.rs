@@ -1,6 +1,7 @@
 //! Oracle Cloud Infrastructure Compute through its signed REST API.
 
 mod addresses;
+pub(crate) mod auth;
 pub(crate) mod client;
 pub(crate) mod config;
 mod generations;
@@ -14,5 +15,9 @@ mod wait;
 #[cfg(test)]
 #[cfg(feature = "sim")]
 mod sim_tests;
+
+#[cfg(test)]
+#[cfg(feature = "sim")]
+mod auth_sim_tests;
 
 pub(crate) use provider::OciProvider;

@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::client::Image;
-use crate::config::{AdChoice, OciSpec};
+use crate::config::{AdChoice, OciAuth, OciProject, OciSpec};
 use crate::model::{PlacementInfo, short_zone};
 use crate::plan::{DesiredInstance, Plan, PlannedObject, oci_metadata};
 use crate::provider::Placement;
@@ -263,11 +263,22 @@ fn offline_ids(plan: &Plan, spec: &OciSpec) -> Resolved {
     let oci = plan.project.oci().cloned().unwrap_or_default();
     let compartment_id = match oci.compartment.as_ref().filter(|c| !c.is_empty()) {
         Some(c) => c.0.clone(),
-        None => placeholder(&format!(
-            "the tenancy of profile {} in {}",
-            oci.profile.as_deref().unwrap_or("DEFAULT"),
-            oci.config_file.as_deref().unwrap_or("~/.oci/config")
-        )),
+        None => placeholder(&match oci.auth.unwrap_or_default() {
+            OciAuth::ApiKey => format!(
+                "the tenancy of profile {} in {}",
+                oci.profile.as_deref().unwrap_or("DEFAULT"),
+                oci.config_file.as_deref().unwrap_or("~/.oci/config")
+            ),
+            OciAuth::SecurityToken => format!(
+                "the tenancy of profile {} in {} (security_token)",
+                oci.profile.as_deref().unwrap_or("DEFAULT"),
+                oci.config_file.as_deref().unwrap_or("~/.oci/config")
+            ),
+            OciAuth::ResourcePrincipal => {
+                "the res_compartment of the resource principal session token".to_string()
+            }
+            OciAuth::InstancePrincipal => "the tenancy of the instance principal".to_string(),
+        }),
     };
     let subnet = oci.subnet.as_ref().map(|s| s.0.clone()).unwrap_or_default();
     let subnet_id = if is_ocid(&subnet) {
@@ -324,6 +335,30 @@ pub(crate) fn planned_objects(plan: &Plan, inst: &DesiredInstance) -> Vec<Planne
     }]
 }
 
+/// `oci.auth` and where its credentials come from, as the plan names them.
+pub(crate) fn auth_origin(oci: &OciProject) -> String {
+    let auth = oci.auth.unwrap_or_default();
+    let profile = || {
+        format!(
+            "profile `{}` in `{}`",
+            oci.profile.as_deref().unwrap_or("DEFAULT"),
+            oci.config_file.as_deref().unwrap_or("~/.oci/config")
+        )
+    };
+    match auth {
+        OciAuth::ApiKey => format!("api_key ({})", profile()),
+        OciAuth::SecurityToken => {
+            format!("security_token ({}, its security_token_file)", profile())
+        }
+        OciAuth::ResourcePrincipal => {
+            "resource_principal (the OCI_RESOURCE_PRINCIPAL_* variables)".to_string()
+        }
+        OciAuth::InstancePrincipal => {
+            "instance_principal (the instance metadata service)".to_string()
+        }
+    }
+}
+
 /// What the offline plan could not resolve, said plainly (one note per value).
 pub(crate) fn plan_notes(plan: &Plan) -> Vec<String> {
     let mut notes = Vec::new();
@@ -331,8 +366,16 @@ pub(crate) fn plan_notes(plan: &Plan) -> Vec<String> {
         return notes;
     };
     let oci = plan.project.oci().cloned().unwrap_or_default();
+    let auth = oci.auth.unwrap_or_default();
+    if auth != OciAuth::ApiKey {
+        notes.push(format!("oci.auth: {}", auth_origin(&oci)));
+    }
     if oci.compartment.as_ref().is_none_or(|c| c.is_empty()) {
-        notes.push("compartmentId: no `oci.compartment`, the tenancy (root compartment) of the OCI profile is used".to_string());
+        notes.push(match auth {
+            OciAuth::ApiKey | OciAuth::SecurityToken => "compartmentId: no `oci.compartment`, the tenancy (root compartment) of the OCI profile is used".to_string(),
+            OciAuth::ResourcePrincipal => "compartmentId: no `oci.compartment`, the resource principal's compartment (the `res_compartment` claim of its session token) is used".to_string(),
+            OciAuth::InstancePrincipal => "compartmentId: no `oci.compartment`, the tenancy (root compartment) of the instance principal is used".to_string(),
+        });
     }
     if let Some(s) = oci.subnet.as_ref().filter(|s| !is_ocid(s)) {
         notes.push(format!(

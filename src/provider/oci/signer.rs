@@ -8,7 +8,7 @@ use http::Method;
 use http::header::{
     AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, DATE, HOST, HeaderMap, HeaderName, HeaderValue,
 };
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
@@ -16,6 +16,7 @@ use rsa::Pkcs1v15Sign;
 use rsa::pkcs8::EncodePrivateKey as _;
 use sha2::{Digest, Sha256};
 
+use super::auth::{CredentialSource, Credentials, EXPIRY_JITTER_SECS};
 use super::config::{ApiKey, OciConnection};
 use crate::model::{ErrorClass, ProviderError};
 
@@ -118,9 +119,8 @@ pub(crate) fn signing_string(
     Ok((lines.join("\n"), names))
 }
 
-/// Signs OCI API requests with one API key.
-#[derive(Clone)]
-pub(crate) struct Signer {
+/// One key and its `keyId`, ready to sign.
+struct Signing {
     key_id: String,
     key: ApiKey,
     /// The same key in ring, whose RSA signing is several times faster than the `rsa` crate's
@@ -128,13 +128,48 @@ pub(crate) struct Signer {
     /// 2048 bits), which are then signed by `rsa`. PKCS#1 v1.5 is deterministic, so both give
     /// the same bytes.
     fast: Option<Arc<RsaKeyPair>>,
+    /// When a session token's `exp` passes (epoch seconds); `None` for an API key.
+    exp: Option<i64>,
+}
+
+impl Signing {
+    fn new(key_id: String, key: ApiKey, exp: Option<i64>) -> Signing {
+        let fast = key
+            .private_key()
+            .to_pkcs8_der()
+            .ok()
+            .and_then(|der| RsaKeyPair::from_pkcs8(der.as_bytes()).ok())
+            .map(Arc::new);
+        Signing {
+            key_id,
+            key,
+            fast,
+            exp,
+        }
+    }
+}
+
+/// Signs OCI API requests: with an API key (`keyId` `tenancy/user/fingerprint`) or with a
+/// session token and its key (`keyId` `ST$<token>`), reloaded from its source before the token
+/// expires and once after a 401.
+#[derive(Clone)]
+pub(crate) struct Signer {
+    current: Arc<RwLock<Arc<Signing>>>,
+    source: Option<Arc<dyn CredentialSource>>,
 }
 
 impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cur = self.snapshot();
+        let key_id = if cur.key_id.starts_with("ST$") {
+            "ST$<redacted>"
+        } else {
+            &cur.key_id
+        };
         f.debug_struct("Signer")
-            .field("key_id", &self.key_id)
+            .field("key_id", &key_id)
             .field("key", &"<redacted>")
+            .field("source", &self.source)
             .finish()
     }
 }
@@ -142,28 +177,67 @@ impl fmt::Debug for Signer {
 impl Signer {
     /// A signer for `key_id` (`tenancy/user/fingerprint`) with `key`.
     pub(crate) fn new(key_id: impl Into<String>, key: ApiKey) -> Signer {
-        let fast = key
-            .private_key()
-            .to_pkcs8_der()
-            .ok()
-            .and_then(|der| RsaKeyPair::from_pkcs8(der.as_bytes()).ok())
-            .map(Arc::new);
         Signer {
-            key_id: key_id.into(),
-            key,
-            fast,
+            current: Arc::new(RwLock::new(Arc::new(Signing::new(
+                key_id.into(),
+                key,
+                None,
+            )))),
+            source: None,
+        }
+    }
+
+    /// A signer for already loaded `creds` that reloads them from `source` when their token nears
+    /// its `exp` and when [`Signer::reload`] is called (after a 401).
+    pub(crate) fn with_source(creds: Credentials, source: Arc<dyn CredentialSource>) -> Signer {
+        let exp = creds.exp();
+        Signer {
+            current: Arc::new(RwLock::new(Arc::new(Signing::new(
+                creds.key_id(),
+                creds.key,
+                exp,
+            )))),
+            source: Some(source),
         }
     }
 
     /// A signer for a resolved connection.
     pub(crate) fn for_connection(conn: &OciConnection) -> Signer {
-        Signer::new(conn.key_id(), conn.key.clone())
+        conn.signer.clone()
+    }
+
+    fn snapshot(&self) -> Arc<Signing> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Loads the credentials again from their source (token and key files are re-read); `false`
+    /// when there is no source (an API key).
+    pub(crate) fn reload(&self) -> Result<bool, ProviderError> {
+        let Some(source) = &self.source else {
+            return Ok(false);
+        };
+        let creds = source.load()?;
+        let exp = creds.exp();
+        let next = Arc::new(Signing::new(creds.key_id(), creds.key, exp));
+        match self.current.write() {
+            Ok(mut g) => *g = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+        Ok(true)
+    }
+
+    /// What to tell the user when OCI answers 401; `None` for an API key (the generic advice).
+    pub(crate) fn hint_401(&self) -> Option<String> {
+        self.source.as_ref().map(|s| s.hint_401())
     }
 
     #[cfg(test)]
     /// The `keyId` put in every Authorization header.
-    pub(crate) fn key_id(&self) -> &str {
-        &self.key_id
+    pub(crate) fn key_id(&self) -> String {
+        self.snapshot().key_id.clone()
     }
 
     /// Adds the OCI headers to a request and signs it, as the SDK's signer does.
@@ -198,6 +272,16 @@ impl Signer {
         let names = signed_headers(method)
             .ok_or_else(|| invalid(format!("cannot sign an HTTP `{method}` request: OCI signs GET, HEAD, DELETE, POST, PUT and PATCH only")))?;
         let (host, target) = split_url(url)?;
+        // A session token is reloaded a minute before its `exp`, as the SDKs'
+        // `valid_with_jitter` does; the source says clearly when it cannot be renewed.
+        let mut signing = self.snapshot();
+        if signing
+            .exp
+            .is_some_and(|exp| now.timestamp() > exp - EXPIRY_JITTER_SECS)
+            && self.reload()?
+        {
+            signing = self.snapshot();
+        }
         if !headers.contains_key(DATE) {
             headers.insert(DATE, header_value(&http_date(now))?);
         }
@@ -216,11 +300,11 @@ impl Signer {
             }
         }
         let (string, names) = signing_string(method, &target, headers)?;
-        let signature = self.signature(&string)?;
+        let signature = signing.signature(&string)?;
         let authorization = format!(
             "Signature algorithm=\"rsa-sha256\",headers=\"{}\",keyId=\"{}\",signature=\"{}\",version=\"1\"",
             names.join(" "),
-            self.key_id,
+            signing.key_id,
             signature
         );
         headers.insert(AUTHORIZATION, header_value(&authorization)?);
@@ -228,7 +312,14 @@ impl Signer {
     }
 
     /// Base64 RSASSA-PKCS1-v1_5 SHA-256 signature of `signing_string`.
+    #[cfg(test)]
     pub(crate) fn signature(&self, signing_string: &str) -> Result<String, ProviderError> {
+        self.snapshot().signature(signing_string)
+    }
+}
+
+impl Signing {
+    fn signature(&self, signing_string: &str) -> Result<String, ProviderError> {
         if let Some(pair) = &self.fast {
             let mut sig = vec![0; pair.public().modulus_len()];
             pair.sign(
@@ -481,5 +572,61 @@ mod tests {
                 .unwrap();
         let other = Signer::new(s.key_id(), parse_private_key(&pkcs1, None, "k").unwrap());
         assert_eq!(s.signature("x").unwrap(), other.signature("x").unwrap());
+    }
+
+    /// Hands out a token good until `exp` and counts the loads.
+    #[derive(Debug)]
+    struct Fresh(std::sync::atomic::AtomicI64);
+
+    impl CredentialSource for Fresh {
+        fn load(&self) -> Result<Credentials, ProviderError> {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let raw = crate::provider::oci::auth::tests::token(
+                &serde_json::json!({"exp": 1_736_942_400 + 3600 * n}),
+            );
+            Ok(Credentials {
+                user_key_id: None,
+                token: Some(crate::provider::oci::auth::SessionToken::parse(&raw, "t")?),
+                key: signer().snapshot().key.clone(),
+            })
+        }
+        fn hint_401(&self) -> String {
+            "renew it".into()
+        }
+    }
+
+    #[test]
+    fn a_token_is_reloaded_a_minute_before_its_exp_and_never_shown() {
+        let src = Arc::new(Fresh(std::sync::atomic::AtomicI64::new(-1)));
+        // The first token expires at `fixed_now()`: signing 30 s before loads the next one.
+        let first = src.load().unwrap();
+        let s = Signer::with_source(first.clone(), src.clone());
+        let mut h = HeaderMap::new();
+        let before = fixed_now() - chrono::Duration::seconds(30);
+        s.sign_at(&Method::GET, "https://h/x", &mut h, b"", before)
+            .unwrap();
+        let auth = h["authorization"].to_str().unwrap().to_string();
+        assert_ne!(s.key_id(), first.key_id());
+        assert!(
+            auth.contains(&format!("keyId=\"{}\"", s.key_id())),
+            "{auth}"
+        );
+        // Good for another hour: no reload.
+        let id = s.key_id();
+        s.sign_at(
+            &Method::GET,
+            "https://h/x",
+            &mut HeaderMap::new(),
+            b"",
+            before,
+        )
+        .unwrap();
+        assert_eq!(s.key_id(), id);
+        assert_eq!(s.hint_401().as_deref(), Some("renew it"));
+        let dbg = format!("{s:?}");
+        assert!(
+            dbg.contains("ST$<redacted>") && !dbg.contains(&id[3..]),
+            "{dbg}"
+        );
     }
 }

@@ -114,12 +114,28 @@ fn verify(sim: &Sim, parts: &Parts, body: &[u8]) -> Result<(), ApiError> {
         .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string());
     let skew = chrono::Duration::from_std(sim.opts.max_clock_skew)
         .unwrap_or_else(|_| chrono::Duration::minutes(5));
-    let ctx = auth::VerifyContext {
-        key_id: &sim.key_id,
-        public_key: &sim.public_key,
-        clock: Some((Utc::now(), skew)),
+    // `keyId="ST$<token>"`: a session token this simulator issued, signed with its session key.
+    let session = super::sessions::session_key(sim, &parts.headers);
+    let checked = match &session {
+        Some(Err(why)) => Err(why.clone()),
+        Some(Ok((key_id, key))) => {
+            let ctx = auth::VerifyContext {
+                key_id,
+                public_key: key,
+                clock: Some((Utc::now(), skew)),
+            };
+            auth::verify_request(parts.method.as_str(), &target, &parts.headers, body, &ctx)
+        }
+        None => {
+            let ctx = auth::VerifyContext {
+                key_id: &sim.key_id,
+                public_key: &sim.public_key,
+                clock: Some((Utc::now(), skew)),
+            };
+            auth::verify_request(parts.method.as_str(), &target, &parts.headers, body, &ctx)
+        }
     };
-    auth::verify_request(parts.method.as_str(), &target, &parts.headers, body, &ctx).map_err(
+    checked.map_err(
         |why| {
             tracing::debug!(%why, "oci simulator rejected a signature");
             not_authenticated(&format!(": {why}"))

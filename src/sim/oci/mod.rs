@@ -22,6 +22,7 @@ mod auth;
 pub mod catalog;
 mod error;
 mod gate;
+mod sessions;
 mod state;
 mod tenancy;
 #[cfg(test)]
@@ -270,6 +271,8 @@ impl Drop for OciSim {
 pub fn sim_dir(state_dir: &std::path::Path) -> PathBuf {
     state_dir.join("sim").join("oci")
 }
+
+pub use sessions::issue_session_token;
 
 /// Prepares the tenancy and state, binds the listener and serves in a background task.
 pub async fn start(opts: OciSimOptions) -> Result<OciSim, String> {

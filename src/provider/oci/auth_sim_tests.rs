@@ -1,0 +1,97 @@
+//! Session-token signing against the built-in OCI simulator on 127.0.0.1: a 401 reloads the
+//! token file once (a token renewed meanwhile is used), and a refusal that persists says what to
+//! run.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::client::OciClient;
+use super::config::resolve;
+use crate::model::ErrorClass;
+use crate::provider::ConnectOptions;
+use crate::sim::oci::{OciSimOptions, catalog, issue_session_token, sim_dir, start};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/oci-signing");
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+#[tokio::test]
+async fn a_401_rereads_the_token_file_once_and_then_names_oci_session_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let simstate = dir.path().join("simstate");
+    std::fs::create_dir_all(sim_dir(&simstate)).unwrap();
+    std::fs::copy(
+        format!("{DATA}/TEST-ONLY-oci-api-key.pem"),
+        sim_dir(&simstate).join("oci_api_key.pem"),
+    )
+    .unwrap();
+    let sim = start(OciSimOptions {
+        state_dir: simstate.clone(),
+        provision_delay: Duration::from_millis(10),
+        ..OciSimOptions::default()
+    })
+    .await
+    .unwrap();
+    let public =
+        std::fs::read_to_string(format!("{DATA}/TEST-ONLY-oci-api-key_public.pem")).unwrap();
+    let exp = chrono::Utc::now().timestamp() + 3600;
+    let good = issue_session_token(&simstate, &public, exp, &serde_json::json!({})).unwrap();
+    // Same claims, but not signed by the simulator: the client cannot tell, the server refuses.
+    let forged = {
+        let (head, _) = good.rsplit_once('.').unwrap();
+        format!("{head}.Zm9yZ2Vk")
+    };
+    write(dir.path(), "token", &forged);
+    write(
+        dir.path(),
+        "config",
+        &format!(
+            "[SESS]\nkey_file={DATA}/TEST-ONLY-oci-api-key.pem\ntenancy={}\nregion={}\nsecurity_token_file=token\n",
+            catalog::TENANCY_OCID,
+            catalog::REGION
+        ),
+    );
+    let project = crate::config::testing::project(&format!(
+        "provider: oci\noci:\n  auth: security_token\n  config_file: {}/config\n  profile: SESS\n  subnet: s\n  endpoint: {}\n",
+        dir.path().display(),
+        sim.base_url()
+    ));
+    let conn = resolve(&project, &ConnectOptions::default()).unwrap();
+    assert_eq!(
+        conn.origin,
+        format!("profile `SESS` in `{}/config`", dir.path().display())
+    );
+    let dbg = format!("{conn:?}");
+    assert!(
+        !dbg.contains(&forged) && dbg.contains("ST$<redacted>"),
+        "{dbg}"
+    );
+    let client = OciClient::new(&conn, None).unwrap();
+
+    // Renewed on disk (as `oci session refresh` does) after vauto loaded the old one.
+    write(dir.path(), "token", &good);
+    let ads = client
+        .list_availability_domains(&conn.tenancy)
+        .await
+        .unwrap();
+    assert!(!ads.is_empty());
+    assert_eq!(conn.signer.key_id(), format!("ST${good}"));
+
+    // Refused again after the reload: the error says what to run, and never shows the token.
+    write(dir.path(), "token", &forged);
+    conn.signer.reload().unwrap();
+    let e = client
+        .list_availability_domains(&conn.tenancy)
+        .await
+        .unwrap_err();
+    assert_eq!(e.class, ErrorClass::Auth);
+    assert!(
+        e.message.starts_with("not authenticated: the session of profile `SESS` may have ended: run `oci session refresh --profile SESS`, and check the clock (401 `NotAuthenticated`:"),
+        "{}",
+        e.message
+    );
+    assert!(!e.message.contains(&forged[..40]));
+    sim.shutdown().await;
+}
