@@ -1072,7 +1072,14 @@ async fn running_instance(c: &Client) -> String {
 #[tokio::test]
 async fn launch_and_terminate_work_requests_track_the_lifecycle() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = start(options(dir.path())).await.unwrap();
+    // Long enough that a loaded machine still sees each state before the next step.
+    let sim = start(OciSimOptions {
+        provision_delay: Duration::from_millis(1500),
+        transition_delay: Duration::from_millis(1500),
+        ..options(dir.path())
+    })
+    .await
+    .unwrap();
     let c = Client::new(&sim);
     let r = c.launch(&launch_body("w", 1), None).await.unwrap();
     let id = r.body["id"].as_str().unwrap().to_string();
@@ -1101,7 +1108,7 @@ async fn launch_and_terminate_work_requests_track_the_lifecycle() {
             "identifier": id
         }])
     );
-    tokio::time::sleep(Duration::from_millis(550)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     let w = c.call("GET", &wr_path, None).await;
     assert_eq!(
         (
@@ -1128,7 +1135,7 @@ async fn launch_and_terminate_work_requests_track_the_lifecycle() {
         .await;
     assert_eq!(got.body["lifecycleState"], "TERMINATING");
     // The work request succeeds exactly when the instance is TERMINATED.
-    tokio::time::sleep(Duration::from_millis(550)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     let w = c
         .call("GET", &format!("/20160918/workRequests/{term_wr}"), None)
         .await;
