@@ -45,6 +45,7 @@ pub(super) async fn connect_options(
                 }
                 ProviderKind::Oci => {
                     opts.oci_config_file = Some(served.config);
+                    opts.oci_metadata_base = Some(format!("{}/opc/v2", served.url));
                     opts.oci_endpoint = Some(served.url);
                 }
             }
@@ -62,6 +63,7 @@ pub(super) async fn connect_options(
                     .map_err(|e| Error::Other(format!("cannot start the oci simulator: {e}")))?;
                 opts.oci_config_file = Some(sim.config_file());
                 opts.oci_endpoint = Some(sim.base_url());
+                opts.oci_metadata_base = Some(format!("{}/opc/v2", sim.base_url()));
                 Ok((opts, SimGuard::Oci(sim)))
             }
         }

@@ -75,6 +75,9 @@ pub(crate) struct ConnectOptions {
     pub oci_config_file: Option<std::path::PathBuf>,
     /// Use this base URL for every OCI service.
     pub oci_endpoint: Option<String>,
+    /// Use this instance metadata service (`.../opc/v2`) for `oci.auth: instance_principal`
+    /// instead of `OCI_METADATA_BASE_URL` or 169.254.169.254 (the simulator's).
+    pub oci_metadata_base: Option<String>,
     /// Talking to a built-in simulator: every output line is marked SIMULATED.
     pub simulated: bool,
     /// Per-request timeout.

@@ -135,7 +135,10 @@ fn security_token_deploys_and_reports_signing_with_the_session_token() {
     assert!(st.raw_stderr.contains("oci request"), "{}", st.raw_stderr);
     let payload = token.split('.').nth(1).unwrap();
     assert!(!st.raw_stderr.contains(payload), "the token is in the log");
-    for f in std::fs::read_dir(env.t.path().join("logs")).into_iter().flatten() {
+    for f in std::fs::read_dir(env.t.path().join("logs"))
+        .into_iter()
+        .flatten()
+    {
         let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
         assert!(!text.contains(payload), "the token is in a log file");
     }
@@ -241,5 +244,127 @@ fn an_unknown_auth_mode_is_a_config_error_listing_the_modes() {
         .args("q s plan")
         .status(2)
         .stderr("error: [DIR]/projects/q.yaml:3:3: `oci.auth`: unknown variant `password`, expected one of `api_key`, `security_token`, `instance_principal`, `resource_principal`\n")
+        .run();
+}
+
+/// An instance principal project on the simulator, whose metadata service it uses through
+/// `OCI_METADATA_BASE_URL` (never 169.254.169.254 in tests).
+fn principal_env() -> Env {
+    let env = Env::new("  auth: instance_principal\n");
+    // The instance's identity key: the test-only key (spares a key generation).
+    std::fs::copy(
+        session_key().0,
+        sim_dir(&env.t.path().join("simstate")).join(oci::LEAF_KEY_FILE),
+    )
+    .unwrap();
+    env
+}
+
+impl Env {
+    fn metadata(&self) -> String {
+        format!("{}/opc/v2", self.sim.as_ref().unwrap().base_url())
+    }
+}
+
+#[test]
+fn instance_principal_deploys_with_the_metadata_service_certificate_and_a_session_token() {
+    let env = principal_env();
+    let run = env
+        .t
+        .cmd("q s deploy")
+        .env("OCI_METADATA_BASE_URL", &env.metadata())
+        .stdout(DEPLOYED)
+        .stderr(IMAGE_NOTE)
+        .run();
+    let st = env
+        .t
+        .cmd("q s status -o json")
+        .env("OCI_METADATA_BASE_URL", &env.metadata())
+        .env("RUST_LOG", "trace")
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
+    let rows: serde_json::Value = serde_json::from_str(&st.raw_stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    // No token (a JWT starts `eyJ`) and no line of the instance's key, in output or logs.
+    let key = std::fs::read_to_string(session_key().0).unwrap();
+    let key_line = key.lines().nth(3).unwrap();
+    for text in [&run.raw_stdout, &run.raw_stderr, &st.raw_stderr] {
+        assert!(!text.contains("eyJ") && !text.contains(key_line), "{text}");
+    }
+    let plan = env.t.cmd("q s plan").stdout_unchecked().run();
+    assert!(
+        plan.stdout
+            .contains("note: oci.auth: instance_principal (the instance metadata service)\n"),
+        "{}",
+        plan.stdout
+    );
+}
+
+#[test]
+fn instance_principal_falls_back_to_imds_v1_when_v2_is_not_served() {
+    let rt = crate::harness::sim_runtime();
+    let env = principal_env();
+    // A second simulator on the same state, whose metadata service has no v2 (an image
+    // without IMDSv2 support answers 404 there).
+    let v1_only = rt
+        .block_on(oci::start(OciSimOptions {
+            state_dir: env.t.path().join("simstate"),
+            imds_v2: false,
+            ..OciSimOptions::default()
+        }))
+        .unwrap();
+    env.t
+        .cmd("q s deploy")
+        .env(
+            "OCI_METADATA_BASE_URL",
+            &format!("{}/opc/v2", v1_only.base_url()),
+        )
+        .stdout(DEPLOYED)
+        .stderr(IMAGE_NOTE)
+        .run();
+    rt.block_on(v1_only.shutdown());
+}
+
+#[test]
+fn instance_principal_off_oci_says_the_metadata_service_does_not_answer() {
+    let env = principal_env();
+    let run = env
+        .t
+        .cmd("q s status")
+        .env("OCI_METADATA_BASE_URL", "http://127.0.0.1:9/opc/v2")
+        .status(1)
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
+    assert!(
+        run.stderr.contains(
+            "oci.auth is instance_principal but the instance metadata service at `http://127.0.0.1:9/opc/v2/identity/cert.pem` does not answer ("
+        ) && run.stderr.contains(
+            "): instance principals work only on an OCI compute instance (set OCI_METADATA_BASE_URL to use another metadata service)"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_sim_true_project_rehearses_instance_principal_with_the_simulators_metadata_service() {
+    let t = Test::new()
+        .file(
+            "projects/q.yaml",
+            "provider: oci\nsim: true\noci:\n  auth: instance_principal\n  subnet: \"public subnet-main-vcn\"\n",
+        )
+        .file("specs/s.yaml", SPEC);
+    let keys = sim_dir(&t.path().join(".vauto"));
+    std::fs::create_dir_all(&keys).unwrap();
+    for f in ["oci_api_key.pem", oci::LEAF_KEY_FILE] {
+        std::fs::copy(session_key().0, keys.join(f)).unwrap();
+    }
+    // No OCI_METADATA_BASE_URL: the simulator's own metadata service is used, never
+    // 169.254.169.254.
+    t.cmd("q s status")
+        .env("OCI_METADATA_BASE_URL", "http://127.0.0.1:9/opc/v2")
+        .stdout("no managed instances match v-auto/managed=true,v-auto/project=q,v-auto/spec=s\n[SIMULATED] 0 instances on the built-in oci simulator\n")
         .run();
 }

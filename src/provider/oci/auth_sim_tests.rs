@@ -95,3 +95,119 @@ async fn a_401_rereads_the_token_file_once_and_then_names_oci_session_refresh() 
     assert!(!e.message.contains(&forged[..40]));
     sim.shutdown().await;
 }
+
+/// A simulator whose instance identity key is the test-only key (no key generation) and
+/// whose requests are logged; `ttl` is the life of its session tokens.
+async fn principal_sim(
+    simstate: &Path,
+    ttl: Duration,
+    log: &std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) -> crate::sim::oci::OciSim {
+    std::fs::create_dir_all(sim_dir(simstate)).unwrap();
+    for f in ["oci_api_key.pem", crate::sim::oci::LEAF_KEY_FILE] {
+        std::fs::copy(
+            format!("{DATA}/TEST-ONLY-oci-api-key.pem"),
+            sim_dir(simstate).join(f),
+        )
+        .unwrap();
+    }
+    start(OciSimOptions {
+        state_dir: simstate.to_path_buf(),
+        provision_delay: Duration::from_millis(10),
+        session_ttl: ttl,
+        request_log: Some(log.clone()),
+        ..OciSimOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn federations(log: &std::sync::Mutex<Vec<String>>) -> usize {
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|l| *l == "POST /v1/x509")
+        .count()
+}
+
+#[tokio::test]
+async fn an_instance_principal_federates_once_renews_after_a_401_and_before_exp() {
+    let dir = tempfile::tempdir().unwrap();
+    let simstate = dir.path().join("simstate");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sim = principal_sim(&simstate, Duration::from_secs(3600), &log).await;
+    let project = crate::config::testing::project(&format!(
+        "provider: oci\noci:\n  auth: instance_principal\n  subnet: s\n  endpoint: {}\n",
+        sim.base_url()
+    ));
+    let opts = ConnectOptions {
+        oci_metadata_base: Some(format!("{}/opc/v2", sim.base_url())),
+        ..ConnectOptions::default()
+    };
+    let fed = super::config::instance_principal(&project, &opts)
+        .await
+        .unwrap();
+    let conn = super::config::resolve_with(&project, &opts, Some(fed)).unwrap();
+    assert_eq!(conn.tenancy, catalog::TENANCY_OCID);
+    assert_eq!(conn.origin, "the instance metadata service");
+    let dbg = format!("{conn:?}");
+    assert!(!dbg.contains("eyJ"), "a token in Debug: {dbg}");
+    let client = OciClient::new(&conn, None).unwrap();
+    // Every metadata read carried `Authorization: Bearer Oracle` (v2 refuses others).
+    assert_eq!(
+        log.lock().unwrap().clone(),
+        [
+            "GET /opc/v2/identity/cert.pem",
+            "GET /opc/v2/identity/key.pem",
+            "GET /opc/v2/identity/intermediate.pem",
+            "GET /opc/v2/instance/region",
+            "POST /v1/x509",
+        ]
+    );
+    client
+        .list_availability_domains(&conn.tenancy)
+        .await
+        .unwrap();
+    client
+        .list_availability_domains(&conn.tenancy)
+        .await
+        .unwrap();
+    assert_eq!(federations(&log), 1, "a good token is reused");
+    let first = conn.signer.key_id();
+    assert!(first.starts_with("ST$"));
+
+    // The service stops accepting the token (its signing secret rotates): the 401 renews the
+    // token once and the call succeeds.
+    std::fs::remove_file(sim_dir(&simstate).join("session-token-secret")).unwrap();
+    client
+        .list_availability_domains(&conn.tenancy)
+        .await
+        .unwrap();
+    assert_eq!(federations(&log), 2);
+    assert_ne!(conn.signer.key_id(), first);
+    sim.shutdown().await;
+
+    // Tokens good for less than the renewal margin (60 s) are renewed before each call.
+    let simstate = dir.path().join("simstate2");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sim = principal_sim(&simstate, Duration::from_secs(30), &log).await;
+    let project = crate::config::testing::project(&format!(
+        "provider: oci\noci:\n  auth: instance_principal\n  subnet: s\n  endpoint: {}\n",
+        sim.base_url()
+    ));
+    let opts = ConnectOptions {
+        oci_metadata_base: Some(format!("{}/opc/v2", sim.base_url())),
+        ..ConnectOptions::default()
+    };
+    let fed = super::config::instance_principal(&project, &opts)
+        .await
+        .unwrap();
+    let conn = super::config::resolve_with(&project, &opts, Some(fed)).unwrap();
+    let client = OciClient::new(&conn, None).unwrap();
+    client
+        .list_availability_domains(&conn.tenancy)
+        .await
+        .unwrap();
+    assert_eq!(federations(&log), 2, "renewed before the call");
+    sim.shutdown().await;
+}

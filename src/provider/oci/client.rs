@@ -357,6 +357,7 @@ impl OciClient {
         body: Option<Vec<u8>>,
         extra: &[(&'static str, String)],
     ) -> Result<Answer, ProviderError> {
+        self.signer.renew(false).await?;
         let first = self
             .call_once(method.clone(), service, path, query, body.clone(), extra)
             .await;
@@ -377,6 +378,7 @@ impl OciClient {
         )
         .with_code(e.code);
         self.signer.reload()?;
+        self.signer.renew(true).await?;
         match self
             .call_once(method, service, path, query, body, extra)
             .await

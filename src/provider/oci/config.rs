@@ -10,6 +10,7 @@ use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
 
 use super::auth::{CredentialSource, Credentials, ResourcePrincipal, SecurityTokenFile};
+use super::instance_principal::{Federated, InstancePrincipal};
 use super::signer::Signer;
 use crate::config::{OciAuth, OciProject, Project, expand_tilde};
 use crate::model::{ErrorClass, ProviderError};
@@ -458,9 +459,58 @@ pub(crate) fn identity_endpoint(region: &str) -> String {
 
 /// Resolves the connection of an OCI project: `opts` overrides win over the project's
 /// `oci:` section, which wins over the config file profile.
+#[cfg(test)]
 pub(crate) fn resolve(
     project: &Project,
     opts: &ConnectOptions,
+) -> Result<OciConnection, ProviderError> {
+    resolve_with(project, opts, None)
+}
+
+/// The `oci.endpoint` (or command-line) base URL, without a trailing slash.
+pub(crate) fn endpoint_override(project: &Project, opts: &ConnectOptions) -> Option<String> {
+    let default = OciProject::default();
+    let oci = project.oci().unwrap_or(&default);
+    opts.oci_endpoint
+        .clone()
+        .or_else(|| oci.endpoint.as_ref().map(|e| e.0.clone()))
+        .map(|e| e.trim_end_matches('/').to_string())
+        .filter(|e| !e.is_empty())
+}
+
+/// Connects an instance principal (metadata service, then the auth service): async, so
+/// [`resolve_with`] takes its result.
+pub(crate) async fn instance_principal(
+    project: &Project,
+    opts: &ConnectOptions,
+) -> Result<(Federated, InstancePrincipal), ProviderError> {
+    let default = OciProject::default();
+    let oci = project.oci().unwrap_or(&default);
+    let region = oci
+        .region
+        .as_ref()
+        .map(|r| r.0.clone())
+        .filter(|r| !r.is_empty());
+    let ip = InstancePrincipal::new(
+        &|k| {
+            if k == super::instance_principal::METADATA_BASE_ENV && opts.oci_metadata_base.is_some()
+            {
+                return opts.oci_metadata_base.clone();
+            }
+            std::env::var(k).ok()
+        },
+        endpoint_override(project, opts).as_deref(),
+        opts.timeout.unwrap_or(std::time::Duration::from_secs(30)),
+    )?;
+    let fed = ip.federate(region.as_deref()).await?;
+    Ok((fed, ip))
+}
+
+/// [`resolve`] with an instance principal already federated (required for that mode).
+pub(crate) fn resolve_with(
+    project: &Project,
+    opts: &ConnectOptions,
+    federated: Option<(Federated, InstancePrincipal)>,
 ) -> Result<OciConnection, ProviderError> {
     let default = OciProject::default();
     let oci = project.oci().unwrap_or(&default);
@@ -539,9 +589,19 @@ pub(crate) fn resolve(
             }
         }
         OciAuth::InstancePrincipal => {
-            return Err(auth(
-                "oci.auth is instance_principal, which this build of vauto does not implement yet: use api_key, security_token or resource_principal",
-            ));
+            let Some((fed, ip)) = federated else {
+                return Err(auth(
+                    "oci.auth is instance_principal: the metadata service was not asked",
+                ));
+            };
+            Resolved {
+                origin: "the instance metadata service".into(),
+                tenancy: fed.tenancy,
+                compartment: None,
+                region: Some(fed.region),
+                region_hint: String::new(),
+                signer: Signer::with_federation(fed.creds, ip, project_region.clone()),
+            }
         }
     };
     let region = match (project_region, &creds.region) {

@@ -6,6 +6,7 @@ pub(crate) mod client;
 pub(crate) mod config;
 mod generations;
 mod image;
+pub(crate) mod instance_principal;
 pub(crate) mod provider;
 pub(crate) mod resources;
 pub(crate) mod signer;

@@ -10,7 +10,7 @@ use tokio::sync::{Mutex, OnceCell};
 
 use super::addresses::by_instance;
 use super::client::{Instance, OciClient, Subnet};
-use super::config::{OciConnection, resolve};
+use super::config::{OciConnection, instance_principal, resolve_with};
 use super::generations::{Generations, generation_key, write_atomic};
 use super::image::Images;
 use super::resources::{
@@ -66,7 +66,13 @@ impl OciProvider {
         project: &Project,
         opts: &ConnectOptions,
     ) -> Result<OciProvider, ProviderError> {
-        let conn = resolve(project, opts)?;
+        let federated = match project.oci().and_then(|o| o.auth) {
+            Some(crate::config::OciAuth::InstancePrincipal) => {
+                Some(instance_principal(project, opts).await?)
+            }
+            _ => None,
+        };
+        let conn = resolve_with(project, opts, federated)?;
         let client = OciClient::new(&conn, opts.timeout)?;
         Ok(OciProvider {
             conn,

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::auth::{CredentialSource, Credentials, EXPIRY_JITTER_SECS};
 use super::config::{ApiKey, OciConnection};
+use super::instance_principal::InstancePrincipal;
 use crate::model::{ErrorClass, ProviderError};
 
 /// The body hash header OCI signs on POST/PUT/PATCH.
@@ -156,6 +157,8 @@ impl Signing {
 pub(crate) struct Signer {
     current: Arc<RwLock<Arc<Signing>>>,
     source: Option<Arc<dyn CredentialSource>>,
+    /// Instance principal: renewed by a call to the auth service (async, see [`Signer::renew`]).
+    federation: Option<Arc<(InstancePrincipal, Option<String>)>>,
 }
 
 impl fmt::Debug for Signer {
@@ -170,6 +173,7 @@ impl fmt::Debug for Signer {
             .field("key_id", &key_id)
             .field("key", &"<redacted>")
             .field("source", &self.source)
+            .field("instance_principal", &self.federation.is_some())
             .finish()
     }
 }
@@ -184,6 +188,7 @@ impl Signer {
                 None,
             )))),
             source: None,
+            federation: None,
         }
     }
 
@@ -198,7 +203,53 @@ impl Signer {
                 exp,
             )))),
             source: Some(source),
+            federation: None,
         }
+    }
+
+    /// A signer for an instance principal's first session token; renewed through `ip` (with
+    /// `region`, the `oci.region` override) before `exp` and after a 401.
+    pub(crate) fn with_federation(
+        creds: Credentials,
+        ip: InstancePrincipal,
+        region: Option<String>,
+    ) -> Signer {
+        let exp = creds.exp();
+        Signer {
+            current: Arc::new(RwLock::new(Arc::new(Signing::new(
+                creds.key_id(),
+                creds.key,
+                exp,
+            )))),
+            source: None,
+            federation: Some(Arc::new((ip, region))),
+        }
+    }
+
+    fn set(&self, creds: Credentials) {
+        let exp = creds.exp();
+        let next = Arc::new(Signing::new(creds.key_id(), creds.key, exp));
+        match self.current.write() {
+            Ok(mut g) => *g = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+
+    /// Instance principal: asks the auth service for a new token and session key when `force`
+    /// (after a 401) or when the token is within a minute of its `exp`. Other modes: nothing.
+    pub(crate) async fn renew(&self, force: bool) -> Result<(), ProviderError> {
+        let Some(fed) = &self.federation else {
+            return Ok(());
+        };
+        let due = self
+            .snapshot()
+            .exp
+            .is_none_or(|exp| chrono::Utc::now().timestamp() > exp - EXPIRY_JITTER_SECS);
+        if force || due {
+            let f = fed.0.federate(fed.1.as_deref()).await?;
+            self.set(f.creds);
+        }
+        Ok(())
     }
 
     /// A signer for a resolved connection.
@@ -219,18 +270,15 @@ impl Signer {
         let Some(source) = &self.source else {
             return Ok(false);
         };
-        let creds = source.load()?;
-        let exp = creds.exp();
-        let next = Arc::new(Signing::new(creds.key_id(), creds.key, exp));
-        match self.current.write() {
-            Ok(mut g) => *g = next,
-            Err(poisoned) => *poisoned.into_inner() = next,
-        }
+        self.set(source.load()?);
         Ok(true)
     }
 
     /// What to tell the user when OCI answers 401; `None` for an API key (the generic advice).
     pub(crate) fn hint_401(&self) -> Option<String> {
+        if self.federation.is_some() {
+            return Some("the instance principal's session token was refused: check the dynamic group that matches this instance, its policy, and the clock".into());
+        }
         self.source.as_ref().map(|s| s.hint_401())
     }
 

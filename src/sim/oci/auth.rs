@@ -119,6 +119,9 @@ pub(crate) struct VerifyContext<'a> {
     pub public_key: &'a RsaPublicKey,
     /// The server clock and the allowed skew; `None` skips the date check (fixed-date vectors).
     pub clock: Option<(DateTime<Utc>, chrono::Duration)>,
+    /// Whether `host` must be signed: every API call; not the auth service's `/v1/x509`,
+    /// which the SDKs sign without it (oracle/oci-go-sdk `federation_client.go`).
+    pub host_signed: bool,
 }
 
 /// Verifies the request signature the way OCI does; the error text goes into a 401 body.
@@ -149,7 +152,10 @@ pub(crate) fn verify_request(
         ));
     }
     let signed = |h: &str| parsed.headers.iter().any(|x| x == h);
-    let mut required = vec!["(request-target)", "host"];
+    let mut required = vec!["(request-target)"];
+    if ctx.host_signed {
+        required.push("host");
+    }
     if has_body(method) {
         required.extend(["content-length", "content-type", "x-content-sha256"]);
     }
@@ -273,6 +279,7 @@ mod tests {
             key_id: KEY_ID,
             public_key: key,
             clock: None,
+            host_signed: true,
         }
     }
 

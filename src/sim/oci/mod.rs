@@ -22,6 +22,7 @@ mod auth;
 pub mod catalog;
 mod error;
 mod gate;
+mod principals;
 mod sessions;
 mod state;
 mod tenancy;
@@ -140,6 +141,12 @@ pub struct OciSimOptions {
     /// When set, every request that passes the signature check is appended here as
     /// `METHOD /path?query`, so a test can see what a client sent.
     pub request_log: Option<Arc<Mutex<Vec<String>>>>,
+    /// Whether the metadata service answers `/opc/v1` (OCI lets a tenancy disable it: 404).
+    pub imds_v1: bool,
+    /// Whether it answers `/opc/v2` (images without IMDSv2 support: 404).
+    pub imds_v2: bool,
+    /// How long the session tokens of the auth service's `/v1/x509` are good for.
+    pub session_ttl: Duration,
 }
 
 impl Default for OciSimOptions {
@@ -157,6 +164,9 @@ impl Default for OciSimOptions {
             max_clock_skew: Duration::from_secs(300),
             subnet_dns: true,
             request_log: None,
+            imds_v1: true,
+            imds_v2: true,
+            session_ttl: Duration::from_secs(20 * 60),
         }
     }
 }
@@ -176,6 +186,8 @@ pub(crate) struct Sim {
     store: Mutex<Store>,
     rng: Mutex<fastrand::Rng>,
     bucket: Mutex<Option<Bucket>>,
+    /// The instance principal's certificate and key, made on first use.
+    identity: tokio::sync::OnceCell<Arc<principals::Identity>>,
 }
 
 impl Sim {
@@ -272,6 +284,7 @@ pub fn sim_dir(state_dir: &std::path::Path) -> PathBuf {
     state_dir.join("sim").join("oci")
 }
 
+pub use principals::{INSTANCE_OCID, LEAF_KEY_FILE};
 pub use sessions::issue_session_token;
 
 /// Prepares the tenancy and state, binds the listener and serves in a background task.
@@ -301,6 +314,7 @@ pub async fn start(opts: OciSimOptions) -> Result<OciSim, String> {
         public_key: tenancy.public_key,
         store: Mutex::new(store),
         bucket: Mutex::new(None),
+        identity: tokio::sync::OnceCell::new(),
         opts,
     });
     let app = router(sim);
@@ -362,6 +376,11 @@ async fn serve(listener: TcpListener, app: Router, mut stopped: oneshot::Receive
 
 fn router(sim: Arc<Sim>) -> Router {
     api::routes()
+        .route(
+            "/opc/{version}/{a}/{b}",
+            axum::routing::get(principals::metadata),
+        )
+        .route("/v1/x509", axum::routing::post(principals::federate))
         .layer(axum::middleware::from_fn_with_state(
             sim.clone(),
             gate::gate,
