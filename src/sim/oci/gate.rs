@@ -82,6 +82,23 @@ async fn gated(sim: &Sim, req: Request, next: Next) -> Result<Response, ApiError
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(format!("{} {target}", parts.method));
     }
+    // OCI has no 415 (API Errors: "400 CannotParseRequest: the request is incorrectly
+    // formatted"): a body that is not `application/json` cannot be parsed.
+    if !own_auth && !bytes.is_empty() {
+        let media = parts
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase());
+        if media.as_deref() != Some("application/json") {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "CannotParseRequest",
+                "Incorrectly formatted request. Please refer to the documentation and try again.",
+            ));
+        }
+    }
     if own_auth {
         return Ok(next
             .run(Request::from_parts(parts, Body::from(bytes)))

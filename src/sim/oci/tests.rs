@@ -1694,6 +1694,30 @@ async fn bad_input_gets_oci_errors_never_a_panic() {
             "Incorrectly formatted request. Please refer to the documentation and try again."
         )
     );
+    // A body that is not `application/json` (signed as sent): 400 CannotParseRequest, as
+    // OCI has no 415.
+    let body = serde_json::to_vec(&json!({"displayName": "x"})).unwrap();
+    let mut h = c.sign(
+        "PUT",
+        &path,
+        &http_date(chrono::Utc::now()),
+        Some(&body),
+        &|s| s.replace("content-type: application/json", "content-type: text/plain"),
+    );
+    for (k, v) in &mut h {
+        if k == "content-type" {
+            *v = "text/plain".into();
+        }
+    }
+    let r = c.raw("PUT", &path, h, Some(body)).await.unwrap();
+    assert_eq!(
+        (r.status, r.body),
+        err(
+            400,
+            "CannotParseRequest",
+            "Incorrectly formatted request. Please refer to the documentation and try again."
+        )
+    );
     // A body over the limit: 400 CannotParseRequest, and the server keeps serving.
     let big = vec![b' '; 3 * 1024 * 1024];
     let h = c.sign(
