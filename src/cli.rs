@@ -14,6 +14,7 @@ Actions:
   delete      delete the spec's managed resources (all, or --target NAME)
   status      table of the instances: state, IP, placement, disk, age, last event
   start/stop  power actions on existing instances
+  ssh         log in to one instance: vauto PROJECT SPEC ssh NAME [-- COMMAND...]
   plan        print exactly what deploy would send; touches nothing, needs no credentials
   daemon      run the schedules of all specs and the daily report, until stopped
   report      attempt statistics from the journal (default: last 24 h)
@@ -215,6 +216,10 @@ impl Args {
 /// How `sim` is used.
 pub(crate) const SIM_USAGE: &str = "usage: vauto sim serve kubevirt|oci [--listen 127.0.0.1:PORT] [--state-dir DIR] [--faults ...]";
 
+/// How `ssh` is used.
+pub(crate) const SSH_USAGE: &str =
+    "usage: vauto PROJECT SPEC ssh NAME [-- COMMAND...] (NAME: an instance of the spec)";
+
 /// Whether `action` has the project, spec and extra words it needs, and no others.
 fn check_words(
     action: Action,
@@ -230,7 +235,9 @@ fn check_words(
         Action::Validate | Action::Completions | Action::Sim if project.is_some() => {
             return Err(format!("`{}` takes no PROJECT", action.as_str()));
         }
-        Action::Deploy | Action::Start | Action::Stop | Action::Plan if spec.is_none() => {
+        Action::Deploy | Action::Start | Action::Stop | Action::Plan | Action::Ssh
+            if spec.is_none() =>
+        {
             return Err(format!(
                 "`{}` needs a project and a spec: vauto PROJECT SPEC {}",
                 action.as_str(),
@@ -250,9 +257,12 @@ fn check_words(
         Action::Sim if rest.len() != 2 || rest[0] != "serve" => {
             return Err(SIM_USAGE.into());
         }
+        Action::Ssh if rest.is_empty() => {
+            return Err(SSH_USAGE.into());
+        }
         _ => {}
     }
-    if !matches!(action, Action::Completions | Action::Sim) && !rest.is_empty() {
+    if !matches!(action, Action::Completions | Action::Sim | Action::Ssh) && !rest.is_empty() {
         return Err(format!(
             "unexpected words after `{}`: {}",
             action.as_str(),

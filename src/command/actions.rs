@@ -75,6 +75,23 @@ pub(super) async fn run(settings: &Settings, invocation: &Invocation) -> Result<
     .map(Ended::code)
 }
 
+/// `ssh`: connects to the project's backend and runs the ssh client; its exit code.
+pub(super) async fn run_ssh(settings: &Settings, invocation: &Invocation) -> Result<u8, Error> {
+    let Invocation::Ssh {
+        plan,
+        name,
+        command,
+    } = invocation
+    else {
+        return Err(Error::Usage("not an `ssh` invocation".into()));
+    };
+    super::open_logs(settings, Some(&plan.project));
+    let (opts, _sim) = connect_options(&plan.project, &settings.state_dir).await?;
+    let project = &plan.project;
+    with_provider!(project, opts, |p| super::ssh::ssh(&p, plan, name, command)
+        .await)
+}
+
 /// [`run`] with extra observers and notifier: how the daemon runs an action.
 pub(super) async fn run_with(
     settings: &Settings,
@@ -109,6 +126,7 @@ pub(super) async fn run_with(
     let notifier = base.for_run(spec.map(|s| s.name.as_str()), action.as_str());
     let announce = hooks.announce
         && action != Action::Status
+        && action != Action::Ssh
         && !matches!(invocation, Invocation::DryRun { .. })
         && notifier.active();
     if announce {
@@ -165,7 +183,9 @@ fn deadline_of(invocation: &Invocation) -> Option<Duration> {
 /// The spec an invocation names, if any.
 fn spec_of(invocation: &Invocation) -> Option<&Spec> {
     match invocation {
-        Invocation::Plan(plan) | Invocation::Deploy { plan, .. } => Some(&plan.spec),
+        Invocation::Plan(plan) | Invocation::Deploy { plan, .. } | Invocation::Ssh { plan, .. } => {
+            Some(&plan.spec)
+        }
         Invocation::Delete { selection, .. }
         | Invocation::Status { selection }
         | Invocation::Power { selection, .. }
@@ -243,6 +263,7 @@ async fn act<P: Provider>(
         Invocation::Status { selection } => {
             return status(settings, p, selection).await.map(Ended::of_code);
         }
+
         Invocation::DryRun { selection, .. } => {
             return dry_run_delete(p, selection).await.map(Ended::of_code);
         }

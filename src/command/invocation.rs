@@ -152,6 +152,15 @@ pub(crate) enum Invocation {
     },
     /// `completions SHELL`.
     Completions(clap_complete::Shell),
+    /// `ssh NAME [-- COMMAND...]`: the ssh client, logged in to one instance of the plan.
+    Ssh {
+        /// The spec's plan (its instances, keys and login user).
+        plan: Box<Plan>,
+        /// The instance.
+        name: String,
+        /// A command to run there instead of a shell.
+        command: Vec<String>,
+    },
     /// `sim serve KIND`: a simulator until Ctrl-C.
     SimServe {
         /// Which simulator.
@@ -180,13 +189,16 @@ impl Invocation {
             Invocation::Daemon { .. } => Action::Daemon,
             Invocation::Completions(_) => Action::Completions,
             Invocation::SimServe { .. } => Action::Sim,
+            Invocation::Ssh { .. } => Action::Ssh,
         }
     }
 
     /// The project this invocation acts on, if it is one action on one project.
     pub(crate) fn project(&self) -> Option<&Project> {
         match self {
-            Invocation::Plan(plan) | Invocation::Deploy { plan, .. } => Some(&plan.project),
+            Invocation::Plan(plan)
+            | Invocation::Deploy { plan, .. }
+            | Invocation::Ssh { plan, .. } => Some(&plan.project),
             Invocation::Delete { selection, .. }
             | Invocation::Status { selection }
             | Invocation::Power { selection, .. }
@@ -359,6 +371,18 @@ fn invocation(args: &Args, cmd: &Command, dir: &ConfigDir) -> Result<Invocation,
                 listen,
                 faults,
                 namespaces: project_namespaces(dir),
+            })
+        }
+        Action::Ssh => {
+            let selection = selection(cmd, dir, args)?;
+            let (name, command) = cmd
+                .rest
+                .split_first()
+                .ok_or_else(|| Error::Usage(crate::cli::SSH_USAGE.into()))?;
+            Ok(Invocation::Ssh {
+                plan: Box::new(plan(dir, &selection, None)?),
+                name: name.clone(),
+                command: command.to_vec(),
             })
         }
         action => {

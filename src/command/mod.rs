@@ -8,6 +8,7 @@ mod man;
 mod plan;
 mod report;
 mod sim;
+mod ssh;
 mod target;
 mod validate;
 
@@ -183,6 +184,7 @@ impl Config {
                 )
                 .await
             }
+            Invocation::Ssh { .. } => actions::run_ssh(settings, &self.invocation).await,
             invocation => actions::run(settings, invocation).await,
         }
     }

@@ -40,6 +40,41 @@ pub(crate) struct KubevirtSpec {
     pub affinity: Option<Value>,
     /// Kubernetes tolerations, passed through.
     pub tolerations: Vec<Value>,
+    /// `spec.runStrategy` of the VM.
+    pub run_strategy: RunStrategy,
+}
+
+/// `run_strategy`: KubeVirt's `spec.runStrategy`, spelled as KubeVirt spells it
+/// (kubevirt.io/user-guide "Run Strategies"; `Once` is left out: a VM that runs once and is
+/// never started again is not something vauto deploys).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub(crate) enum RunStrategy {
+    /// A VMI runs at all times; a stop sets `Halted`.
+    #[default]
+    Always,
+    /// Created stopped; a start sets `Always`.
+    Halted,
+    /// Restarted when the guest fails, not when it shuts down; start/stop are requests.
+    RerunOnFailure,
+    /// Runs only when started; start/stop are requests and the strategy stays.
+    Manual,
+}
+
+impl RunStrategy {
+    /// The value of `spec.runStrategy`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RunStrategy::Always => "Always",
+            RunStrategy::Halted => "Halted",
+            RunStrategy::RerunOnFailure => "RerunOnFailure",
+            RunStrategy::Manual => "Manual",
+        }
+    }
+
+    /// Whether KubeVirt starts the VM when it is created (not `Halted` or `Manual`).
+    pub(crate) fn starts_on_create(self) -> bool {
+        matches!(self, RunStrategy::Always | RunStrategy::RerunOnFailure)
+    }
 }
 
 /// The KubeVirt fields a spec file sets, by their names in the file.
@@ -54,6 +89,7 @@ pub(super) fn fields_set(s: &SpecFile) -> Vec<&'static str> {
         ),
         ("placement.affinity", s.placement.affinity.is_some()),
         ("placement.tolerations", !s.placement.tolerations.is_empty()),
+        ("run_strategy", s.run_strategy.is_some()),
     ]
     .into_iter()
     .filter_map(|(f, set)| set.then_some(f))
@@ -79,6 +115,7 @@ pub(super) fn spec(
         node_selector: s.placement.node_selector.clone(),
         affinity: s.placement.affinity.clone(),
         tolerations: s.placement.tolerations.clone(),
+        run_strategy: s.run_strategy.unwrap_or_default(),
     })
 }
 

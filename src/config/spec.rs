@@ -28,6 +28,7 @@ pub(super) struct SpecFile {
     pub cpu: Option<u32>,
     pub memory: Option<Text>,
     pub disk: Option<Disk>,
+    pub run_strategy: Option<super::kubevirt::RunStrategy>,
     pub shape: Option<Text>,
     pub ocpus: Option<f64>,
     pub memory_gb: Option<f64>,
@@ -86,6 +87,13 @@ pub(crate) enum ProviderSpec {
 }
 
 impl Spec {
+    /// Whether a new instance runs once created, so that `deploy --wait` waits for it to run
+    /// and starts it when it is stopped: all but KubeVirt's `Halted` and `Manual`.
+    pub(crate) fn starts_on_create(&self) -> bool {
+        self.kubevirt()
+            .is_none_or(|k| k.run_strategy.starts_on_create())
+    }
+
     /// The KubeVirt part, when the spec was loaded for KubeVirt.
     pub(crate) fn kubevirt(&self) -> Option<&KubevirtSpec> {
         match &self.provider {
@@ -248,6 +256,9 @@ pub(crate) struct Ssh {
     pub authorized_keys: Vec<Text>,
     /// Create this key pair if missing and use its public key.
     pub generate: Option<Text>,
+    /// The login user `vauto P S ssh` uses; default from the image (`ubuntu` on Ubuntu,
+    /// `opc` on Oracle Linux, `fedora` on Fedora, `cloud-user` on RHEL and the rest).
+    pub user: Option<Text>,
 }
 
 /// A schedule's `action:`: one of [`Action::SCHEDULED`], read as serde reads an enum.

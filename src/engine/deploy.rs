@@ -104,34 +104,19 @@ fn record(out: &mut Vec<ResourceReport>, r: ResourceReport) {
     }
 }
 
-/// The private key that logs in to `inst`: the one vauto generated (`ssh.generate`), or the
-/// private half beside a `.pub` file given in `ssh.authorized_keys`; none when no key was
-/// authorised (nobody could log in with it).
-fn private_key(plan: &Plan, inst: &DesiredInstance) -> Option<std::path::PathBuf> {
-    if inst.ssh_authorized_keys.is_empty() {
-        return None;
-    }
-    crate::plan::generated_key_path(&plan.spec).or_else(|| {
-        plan.spec.ssh.authorized_keys.iter().find_map(|k| {
-            let private = std::path::Path::new(k.strip_suffix(".pub")?);
-            let root = plan.spec.file.parent().and_then(std::path::Path::parent);
-            let private = match root {
-                Some(r) if private.is_relative() => r.join(private),
-                _ => private.to_path_buf(),
-            };
-            private.is_file().then_some(private)
-        })
-    })
-}
-
 /// The provider's `ssh <user>@<ip>` made a command that works: with `-i` and the private key
 /// when vauto knows it; none when no key was authorised.
 fn ssh_hint(plan: &Plan, inst: &DesiredInstance, hint: Option<String>) -> Option<String> {
     let hint = hint.filter(|_| !inst.ssh_authorized_keys.is_empty())?;
-    Some(match (private_key(plan, inst), hint.strip_prefix("ssh ")) {
-        (Some(key), Some(rest)) => format!("ssh -i {} {rest}", key.display()),
-        _ => hint,
-    })
+    Some(
+        match (
+            crate::plan::private_key(plan, inst),
+            hint.strip_prefix("ssh "),
+        ) {
+            (Some(key), Some(rest)) => format!("ssh -i {} {rest}", key.display()),
+            _ => hint,
+        },
+    )
 }
 
 /// Folds the wait's report into the created object's: one line says it was created and
@@ -194,7 +179,8 @@ async fn deploy_one<P: Provider>(
         run.skip_existing(e);
         // An instance that exists but is stopped is not deployed until it runs: with `--wait`
         // it is started (a capacity hunt, when it comes to that, is a start, not a success).
-        if opts.wait && e.stopped() {
+        // Not one whose spec keeps it stopped (KubeVirt `run_strategy: Halted` or `Manual`).
+        if opts.wait && e.stopped() && plan.spec.starts_on_create() {
             run.start_stopped(e).await;
         }
     } else if let Some(placements) = run.placements().await {
@@ -442,7 +428,8 @@ impl<P: Provider> InstanceRun<'_, P> {
         match attempt.error {
             None => {
                 // Said after every launch, with or without `--wait`.
-                let key = private_key(self.plan, self.inst).map(|k| k.display().to_string());
+                let key =
+                    crate::plan::private_key(self.plan, self.inst).map(|k| k.display().to_string());
                 if let Some(main) = self.out.iter_mut().find(|r| {
                     r.name == self.inst.name && r.outcome == Outcome::Success && !r.started
                 }) {

@@ -28,11 +28,13 @@ pub(crate) enum Action {
     Completions,
     /// Run a built-in simulator standalone: `sim serve kubevirt|oci`.
     Sim,
+    /// Log in to one instance: `ssh NAME [-- COMMAND...]`.
+    Ssh,
 }
 
 impl Action {
     /// Every action, in the order `--help` lists them.
-    pub(crate) const ALL: [Action; 11] = [
+    pub(crate) const ALL: [Action; 12] = [
         Action::Deploy,
         Action::Delete,
         Action::Status,
@@ -44,6 +46,7 @@ impl Action {
         Action::Validate,
         Action::Completions,
         Action::Sim,
+        Action::Ssh,
     ];
 
     /// What a provider does to the instances it manages.
@@ -73,6 +76,7 @@ impl Action {
             Action::Validate => "validate",
             Action::Completions => "completions",
             Action::Sim => "sim",
+            Action::Ssh => "ssh",
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::{DesiredInstance, Plan};
 use crate::config::{ReadError, Spec, expand_tilde, read_limited};
 
 /// The public keys of a spec plus notes about keys that do not exist yet.
@@ -197,6 +198,26 @@ pub(crate) fn ensure_generated(private: &Path, comment: &str) -> Result<bool, St
 fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), String> {
     crate::files::write_atomic(path, data, Some(mode))
         .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+}
+
+/// The private key that logs in to `inst`: the one vauto generated (`ssh.generate`), or the
+/// private half beside a `.pub` file given in `ssh.authorized_keys`; none when no key was
+/// authorised (nobody could log in with it).
+pub(crate) fn private_key(plan: &Plan, inst: &DesiredInstance) -> Option<std::path::PathBuf> {
+    if inst.ssh_authorized_keys.is_empty() {
+        return None;
+    }
+    crate::plan::generated_key_path(&plan.spec).or_else(|| {
+        plan.spec.ssh.authorized_keys.iter().find_map(|k| {
+            let private = std::path::Path::new(k.strip_suffix(".pub")?);
+            let root = plan.spec.file.parent().and_then(std::path::Path::parent);
+            let private = match root {
+                Some(r) if private.is_relative() => r.join(private),
+                _ => private.to_path_buf(),
+            };
+            private.is_file().then_some(private)
+        })
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::config::{ConfigDir, ConfigError, ConfigErrors, Project, Spec, instance_name};
 
 pub(crate) use ipam::{StaticIp, static_ip};
-pub(crate) use keys::{SshKeys, ensure_generated, generated_key_path};
+pub(crate) use keys::{SshKeys, ensure_generated, generated_key_path, private_key};
 pub(crate) use labels::{
     LABEL_MANAGED, LABEL_NAME, LABEL_PROJECT, LABEL_SPEC, is_owned, ownership_labels, selector,
 };

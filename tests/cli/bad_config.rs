@@ -601,7 +601,7 @@ fn validate_lists_every_problem_at_once() {
         .stderr(
             "error: [DIR]/projects/p.yaml:8:10: `labels.team`: `a b` is not a valid label value: it may contain only letters, digits, `-`, `_` and `.`
 error: [DIR]/projects/p.yaml:7:9: `retry.interval`: 5s is under 30s: polling that often gets accounts throttled or banned (set `retry.allow_fast: true` to insist)
-error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
+error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
 ",
         )
         .run();
@@ -623,8 +623,8 @@ fn validate_lists_every_problem_in_one_file() {
         .stderr(
             "error: [DIR]/projects/p.yaml:7:1: `sim`: invalid type: string \"maybe\", expected a boolean
 error: [DIR]/projects/p.yaml:8:1: `retries`: unknown field `retries`, expected one of `name`, `provider`, `sim`, `kubevirt`, `oci`, `network`, `labels`, `retry`, `notify`, `logs`
-error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
-error: [DIR]/specs/s.yaml:7:1: `cloud_int`: unknown field `cloud_int`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
+error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
+error: [DIR]/specs/s.yaml:7:1: `cloud_int`: unknown field `cloud_int`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
 error: [DIR]/specs/s.yaml:8:1: `hunt`: invalid type: string \"often\", expected a boolean
 ",
         )
@@ -857,5 +857,26 @@ fn files_over_one_mib_are_refused_with_their_size_before_being_read() {
     t.cmd("p s plan")
         .status(2)
         .stderr(format!("error: [DIR]/.env: file is {} bytes, over the limit of 1048576 bytes (1 MiB) for projects, specs, .env and templates: is it the file you meant? Keep large data out of the configuration (a template can have cloud-init fetch it at boot)\n", padding.len() + 4))
+        .run();
+}
+
+#[test]
+fn an_unknown_run_strategy_lists_the_four_and_oci_refuses_the_key() {
+    Test::new()
+        .file("projects/p.yaml", KV_PROJECT)
+        .file(
+            "specs/s.yaml",
+            &format!("{KV_SPEC}run_strategy: Sometimes\n"),
+        )
+        .args("p s plan")
+        .status(2)
+        .stderr("error: [DIR]/specs/s.yaml:6:1: `run_strategy`: unknown variant `Sometimes`, expected one of `Always`, `Halted`, `RerunOnFailure`, `Manual`\n")
+        .run();
+    Test::new()
+        .file("projects/p.yaml", OCI_PROJECT)
+        .file("specs/s.yaml", &format!("{OCI_SPEC}run_strategy: Halted\n"))
+        .args("p s plan")
+        .status(2)
+        .stderr("error: [DIR]/specs/s.yaml:5:1: `run_strategy`: applies to provider `kubevirt`, but this spec is used with `oci`\n")
         .run();
 }

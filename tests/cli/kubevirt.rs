@@ -80,6 +80,28 @@ network:
         )
     }
 
+    /// A field of a VirtualMachine, straight from the API.
+    fn vm_field(&self, name: &str, pointer: &str) -> Option<String> {
+        self.rt.block_on(async {
+            let v: serde_json::Value = self
+                .http
+                .get(format!(
+                    "{}/{name}",
+                    self.url("/apis/kubevirt.io/v1", "virtualmachines")
+                ))
+                .bearer_auth("vauto-sim-token")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v.pointer(pointer)
+                .and_then(|x| x.as_str())
+                .map(str::to_string)
+        })
+    }
+
     /// Names of every object of every kind vauto creates, straight from the API.
     fn objects(&self) -> BTreeMap<String, Vec<String>> {
         self.rt.block_on(async {
@@ -429,24 +451,29 @@ fn an_unlabelled_look_alike_is_never_touched() {
         .status(1)
         .stdout(
             "[FAILED] Secret s-01-cloudinit: exists and is not managed by vauto
+[SUCCESS] NetworkAttachmentDefinition s-01-net: created
+[SUCCESS] DataVolume s-01-disk: created
 [SUCCESS] Secret s-02-cloudinit: created
 [SUCCESS] NetworkAttachmentDefinition s-02-net: created
 [SUCCESS] DataVolume s-02-disk: created
 [SUCCESS] VirtualMachine s-02: created
-deploy: 2 instances: 1 created, 1 failed; 5 objects: 4 created, 1 failed in [T]
+deploy: 2 instances: 1 created, 1 failed; 7 objects: 6 created, 1 failed in [T]
 ",
         )
         .stderr("s-01: attempt 1 in - failed (already_exists): `Secret` `s-01-cloudinit` exists and is not managed by vauto\n")
         .run();
-    // Only s-02's objects are vauto's to delete; the look-alikes are not even listed.
+    // Only vauto's objects are deleted (s-01's NAD and disk, made beside the foreign
+    // Secret, and s-02's); the look-alikes are not even listed.
     env.t
         .cmd("p s delete --yes --parallel 1")
         .stdout(
-            "[DELETED] VirtualMachine s-02: deleted
+            "[DELETED] DataVolume s-01-disk: deleted
+[DELETED] NetworkAttachmentDefinition s-01-net: deleted
+[DELETED] VirtualMachine s-02: deleted
 [DELETED] DataVolume s-02-disk: deleted
 [DELETED] NetworkAttachmentDefinition s-02-net: deleted
 [DELETED] Secret s-02-cloudinit: deleted
-delete: 1 instance: 1 deleted; 4 objects: 4 deleted in [T]
+delete: 2 instances: 2 deleted; 6 objects: 6 deleted in [T]
 ",
         )
         .run();
@@ -677,4 +704,141 @@ deploy: 1 instance: 1 failed in [T]
         .stderr_unchecked()
         .run();
     assert_eq!(env.stored_count(), 0);
+}
+
+#[test]
+fn run_strategy_halted_is_created_stopped_and_started_on_request() {
+    let env = Env::new(|_| {});
+    env.t
+        .put("specs/h.yaml", &one_replica(None, "run_strategy: Halted\n"));
+    let plan = env.t.cmd("p h plan -o yaml").stdout_unchecked().run();
+    assert!(
+        plan.stdout.contains("  runStrategy: Halted\n"),
+        "{}",
+        plan.stdout
+    );
+    // `--wait` waits for the disk, not for a run that KubeVirt will not begin.
+    env.t
+        .cmd("p h deploy --wait --deadline 30s")
+        .stdout(
+            "[SUCCESS] Secret h-01-cloudinit: created
+[SUCCESS] NetworkAttachmentDefinition h-01-net: created
+[SUCCESS] DataVolume h-01-disk: created
+[SUCCESS] VirtualMachine h-01: created, ready, not started (runStrategy Halted: `start` runs it)
+deploy: 1 instance: 1 created; 4 objects: 4 created in [T]
+",
+        )
+        .stderr_unchecked()
+        .run();
+    // A second `deploy --wait` leaves it stopped: the spec wants it so.
+    env.t
+        .cmd("p h deploy --wait")
+        .stdout(
+            "[SKIPPED] Secret h-01-cloudinit: already exists
+[SKIPPED] NetworkAttachmentDefinition h-01-net: already exists
+[SKIPPED] DataVolume h-01-disk: already exists
+[SKIPPED] VirtualMachine h-01: exists (Stopped)
+deploy: 1 instance: 1 skipped; 4 objects: 4 skipped in [T]
+",
+        )
+        .stderr_unchecked()
+        .run();
+    env.t
+        .cmd("p h start --wait")
+        .stdout("[SUCCESS] VirtualMachine h-01: started\nstart: 1 instance: 1 started in [T]\n")
+        .run();
+    env.t
+        .cmd("p h stop --wait")
+        .stdout("[SUCCESS] VirtualMachine h-01: stopped\nstop: 1 instance: 1 stopped in [T]\n")
+        .run();
+}
+
+#[test]
+fn run_strategy_manual_and_rerun_on_failure_start_and_stop_by_request() {
+    let env = Env::new(|_| {});
+    env.t
+        .put("specs/m.yaml", &one_replica(None, "run_strategy: Manual\n"));
+    env.t.put(
+        "specs/r.yaml",
+        &one_replica(None, "run_strategy: RerunOnFailure\n"),
+    );
+    env.t
+        .cmd("p m deploy --wait --deadline 30s")
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
+    env.t
+        .cmd("p r deploy --wait --deadline 30s")
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
+    for spec in ["m", "r"] {
+        let first = if spec == "m" { "start" } else { "stop" };
+        let second = if spec == "m" { "stop" } else { "start" };
+        for verb in [first, second] {
+            let done = if verb == "start" {
+                "started"
+            } else {
+                "stopped"
+            };
+            env.t
+                .cmd(&format!("p {spec} {verb} --wait"))
+                .stdout(format!(
+                    "[SUCCESS] VirtualMachine {spec}-01: {done}\n{verb}: 1 instance: 1 {done} in [T]\n"
+                ))
+                .run();
+        }
+    }
+    // Both kept their strategy: start and stop were requests, not spec changes.
+    for (vm, strategy) in [("m-01", "Manual"), ("r-01", "RerunOnFailure")] {
+        let got = env.vm_field(vm, "/spec/runStrategy");
+        assert_eq!(got.as_deref(), Some(strategy), "{vm}");
+    }
+}
+
+#[test]
+#[cfg(unix)]
+fn ssh_uses_the_bridge_address_or_prints_the_virtctl_commands() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new(|_| {});
+    env.t
+        .cmd("p s deploy --wait --target s-01")
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
+    env.t.put("bin/ssh", "#!/bin/sh\necho \"ssh $*\"\n");
+    let bin = env.t.path().join("bin");
+    std::fs::set_permissions(bin.join("ssh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // With `network.ipam` the VM has a bridge address: ssh goes there as the RHEL image's
+    // `cloud-user`; the key is a literal line, so no `-i`.
+    env.t
+        .cmd("p s ssh s-01 -- hostname")
+        .env("PATH", &path)
+        .stdout("ssh cloud-user@10.10.0.101 hostname\n")
+        .run();
+    // On the pod network: the way in is through the API server.
+    let project = format!(
+        "provider: kubevirt\nkubevirt: {{kubeconfig: {}, namespace: default}}\n",
+        env.sim.as_ref().unwrap().kubeconfig().display()
+    );
+    env.t.put("projects/q.yaml", &project);
+    env.t.put("specs/t.yaml", SPEC);
+    env.t
+        .cmd("q t deploy --wait --target t-01")
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
+    env.t
+        .cmd("q t ssh t-01")
+        .env("PATH", &path)
+        .stdout("`t-01` has no address reachable from here (it is on the pod network; `network.ipam` gives VMs a bridge address). Get in through the API server:
+  virtctl ssh --local-ssh cloud-user@vm/t-01 -n default
+  virtctl console t-01 -n default
+")
+        .run();
 }

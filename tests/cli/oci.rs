@@ -986,3 +986,71 @@ deploy: 1 instance: 1 created in [T]
         .stderr("error: [DIR]/specs/t.yaml:5:9: `image.compartment`: `ocid1.bucket.oc1..nope` is not a compartment OCID (`ocid1.compartment.…`, or `ocid1.tenancy.…` for the root)\n")
         .run();
 }
+
+#[test]
+#[cfg(unix)]
+fn ssh_runs_the_client_with_the_key_the_image_user_and_the_public_ip() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new(|_| {});
+    let keyed = SPEC.replace(
+        "ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}",
+        "ssh: {generate: keys/lab}",
+    );
+    env.t.put("specs/s.yaml", &keyed);
+    env.t
+        .cmd("p s deploy --wait")
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
+    // A stand-in `ssh` first on PATH: prints what it was given, exits 3.
+    env.t.put("bin/ssh", "#!/bin/sh\necho \"ssh $*\"\nexit 3\n");
+    let bin = env.t.path().join("bin");
+    std::fs::set_permissions(bin.join("ssh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    env.t
+        .cmd("p s ssh s-01 -- uptime -p")
+        .env("PATH", &path)
+        .status(3)
+        .stdout("ssh -i [DIR]/keys/lab -o IdentitiesOnly=yes ubuntu@203.0.113.2 uptime -p\n")
+        .run();
+    // `ssh.user` wins over the image's user.
+    env.t.put(
+        "specs/s.yaml",
+        &keyed.replace(
+            "ssh: {generate: keys/lab}",
+            "ssh: {generate: keys/lab, user: admin}",
+        ),
+    );
+    env.t
+        .cmd("p s ssh s-01")
+        .env("PATH", &path)
+        .status(3)
+        .stdout("ssh -i [DIR]/keys/lab -o IdentitiesOnly=yes admin@203.0.113.2\n")
+        .run();
+    env.t
+        .cmd("p s ssh s-1")
+        .env("PATH", &path)
+        .status(1)
+        .stderr("error: no instance `s-1` in p/s; known: s-01 (did you mean `s-01`?)\n")
+        .run();
+    env.t
+        .cmd("p s ssh")
+        .status(2)
+        .stderr("error: usage: vauto PROJECT SPEC ssh NAME [-- COMMAND...] (NAME: an instance of the spec)\n")
+        .run();
+    env.t
+        .cmd("p s stop --wait")
+        .stdout_unchecked()
+        .stderr_unchecked()
+        .run();
+    env.t
+        .cmd("p s ssh s-01")
+        .env("PATH", &path)
+        .status(1)
+        .stderr("error: `s-01` is STOPPED, not running: start it first (`vauto p s start --target s-01 --wait`)\n")
+        .run();
+}

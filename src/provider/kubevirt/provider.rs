@@ -331,6 +331,28 @@ impl Observed {
         })
     }
 
+    /// The run strategy of a VM that KubeVirt does not start on creation (`Halted`, or
+    /// `Manual` without a start request), once it is `Stopped` with its disk imported:
+    /// waiting for it to run would wait for ever.
+    fn held_stopped(&self) -> Option<&str> {
+        let vm = &self.vm.as_ref()?.data;
+        let strategy =
+            str_at(vm, "/spec/runStrategy").filter(|s| matches!(*s, "Halted" | "Manual"))?;
+        let requested = vm
+            .pointer("/status/stateChangeRequests")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty());
+        let disk_ready = self
+            .dv
+            .as_ref()
+            .is_none_or(|d| str_at(&d.data, "/status/phase") == Some("Succeeded"));
+        (self.vmi.is_none()
+            && !requested
+            && disk_ready
+            && str_at(vm, "/status/printableStatus") == Some("Stopped"))
+        .then_some(strategy)
+    }
+
     /// The VMI's body once it is `Running`.
     fn running_vmi(&self) -> Option<&Value> {
         self.vmi
@@ -375,10 +397,24 @@ impl<'a> RunWait<'a> {
         if let Some(stuck) = seen.stuck() {
             return Err(self.provider.stuck_error(self.instance, &stuck).await);
         }
+        if let Some(strategy) = seen.held_stopped() {
+            return Ok(Some(self.stopped(strategy)));
+        }
         match seen.running_vmi() {
             Some(vmi) => Ok(self.running(vmi).await),
             None => Ok(None),
         }
+    }
+
+    /// The success report of a VM that its run strategy keeps stopped, its disk ready.
+    fn stopped(&self, strategy: &str) -> ResourceReport {
+        ResourceReport::new(
+            self.instance,
+            Kind::Vm.name(),
+            self.instance,
+            Outcome::Success,
+            format!("ready, not started (runStrategy {strategy}: `start` runs it)"),
+        )
     }
 
     /// Reports the phase on every look, changed or not: the printer decides what to show,
@@ -643,16 +679,42 @@ impl Provider for KubevirtProvider {
         observer: &dyn Observer,
     ) -> Attempt {
         let mut attempt = Attempt::default();
-        for obj in resources::manifests(plan, instance, Some(self.kube.namespace())) {
-            let Some(kind) = Kind::from_name(&obj.kind) else {
-                continue;
-            };
+        let objects: Vec<(Kind, crate::plan::PlannedObject)> =
+            resources::manifests(plan, instance, Some(self.kube.namespace()))
+                .into_iter()
+                .filter_map(|o| Kind::from_name(&o.kind).map(|k| (k, o)))
+                .collect();
+        // The Secret, the NAD and the DataVolume do not depend on each other: they are
+        // created at once; the VM, which names them, after all three exist. Reports keep
+        // the manifest order.
+        let (vm, before): (Vec<_>, Vec<_>) = objects.into_iter().partition(|(k, _)| *k == Kind::Vm);
+        for (_, obj) in before.iter().chain(vm.iter()) {
             observer.event(Event::Progress {
                 instance: instance.name.clone(),
                 phase: format!("creating {} {}", obj.kind, obj.name),
                 percent: None,
             });
-            match self.create_one(instance, kind, &obj.name, &obj.body).await {
+        }
+        let steps = futures::future::join_all(
+            before
+                .iter()
+                .map(|(kind, obj)| self.create_one(instance, *kind, &obj.name, &obj.body)),
+        )
+        .await;
+        for step in steps {
+            match step {
+                Step::Done(r) => attempt.reports.push(r),
+                Step::Stop(report, err) => {
+                    attempt.reports.extend(report);
+                    attempt.error.get_or_insert(err);
+                }
+            }
+        }
+        if attempt.error.is_some() {
+            return attempt;
+        }
+        for (kind, obj) in &vm {
+            match self.create_one(instance, *kind, &obj.name, &obj.body).await {
                 Step::Done(r) => attempt.reports.push(r),
                 Step::Stop(report, err) => {
                     attempt.reports.extend(report);

@@ -252,7 +252,7 @@ fn virtual_machine(
         "kind": KIND_VM,
         "metadata": metadata(&name, namespace, &inst.labels),
         "spec": {
-            "runStrategy": "Always",
+            "runStrategy": spec.run_strategy.as_str(),
             "template": {
                 "metadata": {"labels": labels_json(&template_labels)},
                 "spec": tspec,

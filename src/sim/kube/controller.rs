@@ -73,10 +73,15 @@ pub(crate) fn fnv(s: &str) -> u64 {
     })
 }
 
-/// Whether the VM's spec asks for a running VMI.
-pub(crate) fn desired_running(vm: &Value) -> bool {
+/// Whether the VM asks for a running VMI: its spec, and for `Manual` / `RerunOnFailure` the
+/// last start or stop request (`requested`). KubeVirt's VM controller starts a `Manual` VM
+/// only on a start request and a `RerunOnFailure` VM unless it was stopped
+/// (kubevirt/kubevirt pkg/virt-controller/watch/vm/vm.go, `syncRunStrategy`).
+pub(crate) fn desired_running(vm: &Value, requested: Option<bool>) -> bool {
     match vm.pointer("/spec/runStrategy").and_then(Value::as_str) {
-        Some("Always" | "RerunOnFailure" | "Once") => true,
+        Some("Always" | "Once") => true,
+        Some("RerunOnFailure") => requested.unwrap_or(true),
+        Some("Manual") => requested.unwrap_or(false),
         Some(_) => false,
         None => vm
             .pointer("/spec/running")
@@ -450,7 +455,7 @@ fn lifecycle(store: &Store, vm: &Entry, ctx: &Ctx<'_>) -> Option<Lifecycle> {
     let vmi_exists = store
         .objects
         .contains_key(&key(VMIS.plural, &vm.namespace, &vm.name));
-    if desired_running(&vm.object) {
+    if desired_running(&vm.object, vm.sim.requested_run) {
         if vmi_exists {
             return None;
         }
@@ -814,7 +819,7 @@ fn vmi_status_body(
 }
 
 fn vm_status(store: &Store, key_: &str, entry: &Entry, now: i64) -> Option<Update> {
-    let desired = desired_running(&entry.object);
+    let desired = desired_running(&entry.object, entry.sim.requested_run);
     let vmi = store
         .objects
         .get(&key(VMIS.plural, &entry.namespace, &entry.name));

@@ -146,6 +146,11 @@ pub(crate) struct SimMeta {
     /// VM: when it was last asked to stop.
     #[serde(default)]
     pub stop_since_ms: Option<i64>,
+    /// VM with `Manual` or `RerunOnFailure`: the last start (`true`) or stop (`false`)
+    /// request, which KubeVirt keeps in `status.stateChangeRequests` until its controller
+    /// acts on it; `None`: none since the run strategy was set.
+    #[serde(default)]
+    pub requested_run: Option<bool>,
     /// VMI: the node picked by the scheduler (`None` when no node fits).
     #[serde(default)]
     pub node: Option<String>,

@@ -1216,3 +1216,83 @@ async fn a_watch_from_before_this_process_started_is_410_expired() {
     .await;
     assert!(fresh.is_empty());
 }
+
+/// Start and stop with each run strategy, as KubeVirt's virt-api answers them
+/// (pkg/virt-api/rest/lifecycle.go): `Halted` starts by becoming `Always`, `Manual` and
+/// `RerunOnFailure` take start/stop requests and keep their strategy, `Always` without a VMI
+/// refuses a manual start.
+#[tokio::test]
+async fn start_and_stop_follow_each_run_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let c = client(&sim).await;
+    let pp = PostParams::default();
+    for (name, strategy) in [
+        ("halted", "Halted"),
+        ("manual", "Manual"),
+        ("rerun", "RerunOnFailure"),
+        ("always", "Always"),
+    ] {
+        secrets(&c)
+            .create(&pp, &secret(&format!("{name}-cloudinit"), "a"))
+            .await
+            .unwrap();
+        nads(&c)
+            .create(&pp, &nad(&format!("{name}-net"), "192.168.50.10/24"))
+            .await
+            .unwrap();
+        dvs(&c)
+            .create(&pp, &datavolume(&format!("{name}-disk")))
+            .await
+            .unwrap();
+        vms(&c)
+            .create(&pp, &obj(vm(name, json!({"runStrategy": strategy}))))
+            .await
+            .unwrap();
+    }
+    // `Always` whose VMI does not exist yet (its disk imports).
+    let (code, _, msg) = api_err(put_action(&c, "always", "start").await.unwrap_err());
+    assert_eq!(
+        (code, msg.as_str()),
+        (409, "Always does not support manual start requests")
+    );
+    wait_for(&vms(&c), "rerun", "Running", |o| printable(o) == "Running").await;
+    wait_for(&vms(&c), "always", "Running", |o| printable(o) == "Running").await;
+    // Created stopped, and still stopped once the disk is in.
+    for name in ["halted", "manual"] {
+        let v = vms(&c).get(name).await.unwrap();
+        assert_eq!(printable(&v), "Stopped", "{name}");
+        assert!(vmis(&c).get_opt(name).await.unwrap().is_none(), "{name}");
+        let (code, _, msg) = api_err(put_action(&c, name, "stop").await.unwrap_err());
+        assert_eq!((code, msg.as_str()), (409, "VM is not running"), "{name}");
+    }
+
+    for name in ["halted", "manual"] {
+        put_action(&c, name, "start").await.unwrap();
+        wait_for(&vms(&c), name, "Running", |o| printable(o) == "Running").await;
+        let (code, _, msg) = api_err(put_action(&c, name, "start").await.unwrap_err());
+        assert_eq!(
+            (code, msg.as_str()),
+            (409, "VM is already running"),
+            "{name}"
+        );
+    }
+    let strategy = |o: &DynamicObject| field(o, "/spec/runStrategy").cloned().unwrap();
+    assert_eq!(strategy(&vms(&c).get("halted").await.unwrap()), "Always");
+    assert_eq!(strategy(&vms(&c).get("manual").await.unwrap()), "Manual");
+
+    for (name, after) in [
+        ("manual", "Manual"),
+        ("rerun", "RerunOnFailure"),
+        ("always", "Halted"),
+    ] {
+        put_action(&c, name, "stop").await.unwrap();
+        let v = wait_for(&vms(&c), name, "Stopped", |o| printable(o) == "Stopped").await;
+        assert_eq!(strategy(&v), after, "{name}");
+    }
+    // A stopped RerunOnFailure VM stays stopped until it is asked to start.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(printable(&vms(&c).get("rerun").await.unwrap()), "Stopped");
+    put_action(&c, "rerun", "start").await.unwrap();
+    wait_for(&vms(&c), "rerun", "Running", |o| printable(o) == "Running").await;
+}

@@ -143,7 +143,7 @@ fn new_entry(req: &Req<'_>, def: &ResourceDef, ns: &str, name: String, obj: &Val
     if *def == DVS {
         entry.sim.import_ms = millis(req.sh.opts.import_duration);
     }
-    if *def == VMS && desired_running(obj) {
+    if *def == VMS && desired_running(obj, None) {
         entry.sim.run_since_ms = Some(req.now);
     }
     entry

@@ -67,7 +67,16 @@ fn finish_update(
     let mut entry = old.clone();
     entry.object = obj;
     if *def == VMS {
-        vm_run_transition(store, &mut entry, desired_running(&old.object), req.now);
+        let was_running = desired_running(&old.object, old.sim.requested_run);
+        let strategy = |o: &Value| o.pointer("/spec/runStrategy").cloned();
+        if strategy(&entry.object) != strategy(&old.object) {
+            // A new run strategy starts from what runs now: `Manual` keeps the VMI as it
+            // is, `RerunOnFailure` runs one (KubeVirt's `syncRunStrategy`).
+            entry.sim.requested_run = Some(was_running).filter(|_| {
+                strategy(&entry.object).as_ref().and_then(Value::as_str) == Some("Manual")
+            });
+        }
+        vm_run_transition(store, &mut entry, was_running, req.now);
     }
     let k = store.put(entry);
     let stored = store
