@@ -106,7 +106,7 @@ YAML
           "${flags[@]}" > "$d/stdout" 2> "$d/stderr"; then
         echo "deploy failed (--parallel $par):" >&2; tail -5 "$d/stderr" >&2; exit 1
       fi
-      cat "$d/stdout" "$d/stderr" | grep -Eq 'deploy: 400 instances: 400 created in' ||
+      cat "$d/stdout" "$d/stderr" | grep -Eq 'deploy: 100 instances: 100 created; 400 objects: 400 created in' ||
         { echo "unexpected summary:" >&2; tail -3 "$d/stdout"; tail -3 "$d/stderr" >&2; exit 1; }
       stop_sim
       read -r w u s k < "$d/time"

@@ -121,3 +121,57 @@ fn target_and_replicas_narrow_the_plan() {
         .stderr("error: [DIR]/specs/web.yaml: --target `web-09` is not an instance of spec `web` with 2 replicas (`web-01` … `web-02`)\n")
         .run();
 }
+
+/// The `configMap` items of a manifest, wherever they sit: (key, path).
+fn config_items(v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if let Some(items) = m
+                .get("configMap")
+                .and_then(|c| c.get("items"))
+                .and_then(|i| i.as_array())
+            {
+                for i in items {
+                    out.push((
+                        i["key"].as_str().unwrap().to_string(),
+                        i["path"].as_str().unwrap().to_string(),
+                    ));
+                }
+            }
+            m.values().for_each(|x| config_items(x, out));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| config_items(x, out)),
+        _ => {}
+    }
+}
+
+/// The shipped Deployment and CronJob mount a ConfigMap made with `kubectl create configmap
+/// --from-file=...` (one key per file, named after it) and put each key back at its path:
+/// the tree they make inside the pod must pass `validate`, templates included.
+#[test]
+fn the_kubernetes_manifests_mount_every_file_validate_needs() {
+    use serde::Deserialize as _;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for manifest in ["deployment.yaml", "cronjob.yaml"] {
+        let text = std::fs::read_to_string(root.join("deploy/kubernetes").join(manifest)).unwrap();
+        let mut items = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let v = serde_json::Value::deserialize(doc).unwrap();
+            config_items(&v, &mut items);
+        }
+        assert!(!items.is_empty(), "{manifest}: no configMap items");
+        let t = Test::new();
+        for (key, path) in &items {
+            // `--from-file=specs/web.yaml` makes the key `web.yaml`.
+            let source = ["projects", "specs", "templates/cloud-init"]
+                .iter()
+                .map(|d| root.join(d).join(key))
+                .find(|p| p.is_file())
+                .unwrap_or_else(|| panic!("{manifest}: no shipped file for key {key}"));
+            t.put(path, &std::fs::read_to_string(source).unwrap());
+        }
+        t.cmd("validate")
+            .stdout("ok: 1 projects, 1 specs, 1 templates, 1 project/spec plans\n")
+            .run();
+    }
+}
