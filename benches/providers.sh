@@ -35,7 +35,7 @@ if [ -z "${SIMSERVER:-}" ] || [ -z "${BIN:-}" ]; then
   SIMSERVER=$(cargo build --release --quiet --bench simserver --message-format=json |
     jq -r 'select(.target.name == "simserver" and .executable != null) | .executable')
   cargo build --release --quiet --bin vauto
-  cp target/release/vauto "$work/vauto"
+  cp "${CARGO_TARGET_DIR:-target}/release/vauto" "$work/vauto"
   BIN=$work/vauto
 fi
 
