@@ -135,8 +135,9 @@ pub(super) async fn ssh<P: Provider>(
             plan.project.name.0, plan.spec.name.0
         )));
     };
+    // The destination only: the remote command may carry what the user would not log.
+    tracing::info!("ssh to {user}@{ip}");
     let args = ssh_args(key.as_deref(), &user, &ip, command);
-    tracing::info!("ssh {}", args.join(" "));
     // The client owns the terminal until it exits; this thread only waits for it.
     let status =
         tokio::task::spawn_blocking(move || std::process::Command::new("ssh").args(&args).status())

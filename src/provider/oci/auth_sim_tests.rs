@@ -122,6 +122,22 @@ async fn principal_sim(
     .unwrap()
 }
 
+/// An instance principal project on `sim`, connected through its metadata service.
+async fn principal_connection(sim: &crate::sim::oci::OciSim) -> super::config::OciConnection {
+    let project = crate::config::testing::project(&format!(
+        "provider: oci\noci:\n  auth: instance_principal\n  subnet: s\n  endpoint: {}\n",
+        sim.base_url()
+    ));
+    let opts = ConnectOptions {
+        oci_metadata_base: Some(format!("{}/opc/v2", sim.base_url())),
+        ..ConnectOptions::default()
+    };
+    let fed = super::config::instance_principal(&project, &opts)
+        .await
+        .unwrap();
+    super::config::resolve_with(&project, &opts, Some(fed)).unwrap()
+}
+
 fn federations(log: &std::sync::Mutex<Vec<String>>) -> usize {
     log.lock()
         .unwrap()
@@ -136,18 +152,7 @@ async fn an_instance_principal_federates_once_renews_after_a_401_and_before_exp(
     let simstate = dir.path().join("simstate");
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sim = principal_sim(&simstate, Duration::from_secs(3600), &log).await;
-    let project = crate::config::testing::project(&format!(
-        "provider: oci\noci:\n  auth: instance_principal\n  subnet: s\n  endpoint: {}\n",
-        sim.base_url()
-    ));
-    let opts = ConnectOptions {
-        oci_metadata_base: Some(format!("{}/opc/v2", sim.base_url())),
-        ..ConnectOptions::default()
-    };
-    let fed = super::config::instance_principal(&project, &opts)
-        .await
-        .unwrap();
-    let conn = super::config::resolve_with(&project, &opts, Some(fed)).unwrap();
+    let conn = principal_connection(&sim).await;
     assert_eq!(conn.tenancy, catalog::TENANCY_OCID);
     assert_eq!(conn.origin, "the instance metadata service");
     let dbg = format!("{conn:?}");
@@ -191,23 +196,84 @@ async fn an_instance_principal_federates_once_renews_after_a_401_and_before_exp(
     let simstate = dir.path().join("simstate2");
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sim = principal_sim(&simstate, Duration::from_secs(30), &log).await;
-    let project = crate::config::testing::project(&format!(
-        "provider: oci\noci:\n  auth: instance_principal\n  subnet: s\n  endpoint: {}\n",
-        sim.base_url()
-    ));
-    let opts = ConnectOptions {
-        oci_metadata_base: Some(format!("{}/opc/v2", sim.base_url())),
-        ..ConnectOptions::default()
-    };
-    let fed = super::config::instance_principal(&project, &opts)
-        .await
-        .unwrap();
-    let conn = super::config::resolve_with(&project, &opts, Some(fed)).unwrap();
+    let conn = principal_connection(&sim).await;
     let client = OciClient::new(&conn, None).unwrap();
     client
         .list_availability_domains(&conn.tenancy)
         .await
         .unwrap();
     assert_eq!(federations(&log), 2, "renewed before the call");
+    sim.shutdown().await;
+}
+
+/// Answers one HTTP request with `status` and an OCI error body, after reading it whole.
+async fn answer_once(listener: tokio::net::TcpListener, status: u16) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (mut s, _) = listener.accept().await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).await.unwrap();
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                break;
+            }
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    let body = r#"{"code":"X","message":"from the stand-in"}"#;
+    let resp = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(resp.as_bytes()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_busy_auth_service_is_retried_later_and_a_refusal_is_an_auth_error() {
+    use super::instance_principal::{AUTH_URL_ENV, InstancePrincipal, METADATA_BASE_ENV};
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sim = principal_sim(
+        &dir.path().join("simstate"),
+        Duration::from_secs(3600),
+        &log,
+    )
+    .await;
+    let metadata = format!("{}/opc/v2", sim.base_url());
+    for (status, class) in [
+        (503, ErrorClass::Transient),
+        (429, ErrorClass::Throttled),
+        (401, ErrorClass::Auth),
+    ] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let auth_url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(answer_once(listener, status));
+        let var = |k: &str| match k {
+            METADATA_BASE_ENV => Some(metadata.clone()),
+            AUTH_URL_ENV => Some(auth_url.clone()),
+            _ => None,
+        };
+        let ip = InstancePrincipal::new(&var, None, Duration::from_secs(10)).unwrap();
+        let e = match ip.federate(None).await {
+            Err(e) => e,
+            Ok(_) => panic!("{status}: the stand-in never issues a token"),
+        };
+        assert_eq!(e.class, class, "{status}: {}", e.message);
+        assert!(e.message.contains("from the stand-in"), "{}", e.message);
+        server.await.unwrap();
+    }
     sim.shutdown().await;
 }

@@ -258,7 +258,12 @@ impl InstancePrincipal {
             .body(body)
             .send()
             .await
-            .map_err(|e| auth(format!("the auth service at `{url}` does not answer: {e}")))?;
+            .map_err(|e| {
+                ProviderError::new(
+                    ErrorClass::Transient,
+                    format!("the auth service at `{url}` does not answer: {e}"),
+                )
+            })?;
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         if status != 200 {
@@ -266,6 +271,18 @@ impl InstancePrincipal {
                 .ok()
                 .and_then(|v| v["message"].as_str().map(str::to_string))
                 .unwrap_or_default();
+            // Busy or failing is not a refusal: the engine waits and tries again.
+            let class = match status {
+                429 => ErrorClass::Throttled,
+                500..=599 => ErrorClass::Transient,
+                _ => ErrorClass::Auth,
+            };
+            if class != ErrorClass::Auth {
+                return Err(ProviderError::new(
+                    class,
+                    format!("the auth service at `{url}` answered {status}: {msg}"),
+                ));
+            }
             return Err(auth(format!(
                 "the auth service refused the instance principal ({status} at `{url}`: {msg}): check the dynamic group and its policy"
             )));
