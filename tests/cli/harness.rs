@@ -148,6 +148,22 @@ impl Test {
         self
     }
 
+    /// Puts an executable `bin/<name>` running `script` (a `/bin/sh` body) under the test
+    /// directory, and returns a `PATH` that finds it before the real one.
+    #[cfg(unix)]
+    pub(crate) fn stand_in(&self, name: &str, script: &str) -> String {
+        use std::os::unix::fs::PermissionsExt as _;
+        let rel = format!("bin/{name}");
+        self.put(&rel, &format!("#!/bin/sh\n{script}"));
+        let path = self.dir.path().join(&rel);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        format!(
+            "{}:{}",
+            self.dir.path().join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+
     /// The config directory.
     pub(crate) fn path(&self) -> PathBuf {
         self.dir.path().to_path_buf()

@@ -799,21 +799,13 @@ fn run_strategy_manual_and_rerun_on_failure_start_and_stop_by_request() {
 #[test]
 #[cfg(unix)]
 fn ssh_uses_the_bridge_address_or_prints_the_virtctl_commands() {
-    use std::os::unix::fs::PermissionsExt;
     let env = Env::new(|_| {});
     env.t
         .cmd("p s deploy --wait --target s-01")
         .stdout_unchecked()
         .stderr_unchecked()
         .run();
-    env.t.put("bin/ssh", "#!/bin/sh\necho \"ssh $*\"\n");
-    let bin = env.t.path().join("bin");
-    std::fs::set_permissions(bin.join("ssh"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = env.t.stand_in("ssh", "echo \"ssh $*\"\n");
     // With `network.ipam` the VM has a bridge address: ssh goes there as the RHEL image's
     // `cloud-user`; the key is a literal line, so no `-i`.
     env.t

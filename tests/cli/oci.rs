@@ -901,13 +901,18 @@ deploy: 1 instance: 1 skipped in [T]
         .run();
 }
 
+/// `SPEC` with a key pair vauto generates (`keys/lab`) instead of a literal key.
+fn keyed_spec() -> String {
+    SPEC.replace(
+        "ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}",
+        "ssh: {generate: keys/lab}",
+    )
+}
+
 #[test]
 fn the_ssh_hint_is_a_command_that_works_or_none() {
     let env = Env::new(|_| {});
-    let keyed = SPEC.replace(
-        "ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}",
-        "ssh: {generate: keys/lab}",
-    );
+    let keyed = keyed_spec();
     env.t.put("specs/s.yaml", &keyed);
     env.t
         .cmd("p s deploy --wait")
@@ -990,12 +995,8 @@ deploy: 1 instance: 1 created in [T]
 #[test]
 #[cfg(unix)]
 fn ssh_runs_the_client_with_the_key_the_image_user_and_the_public_ip() {
-    use std::os::unix::fs::PermissionsExt;
     let env = Env::new(|_| {});
-    let keyed = SPEC.replace(
-        "ssh: {authorized_keys: [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY t\"]}",
-        "ssh: {generate: keys/lab}",
-    );
+    let keyed = keyed_spec();
     env.t.put("specs/s.yaml", &keyed);
     env.t
         .cmd("p s deploy --wait")
@@ -1003,14 +1004,7 @@ fn ssh_runs_the_client_with_the_key_the_image_user_and_the_public_ip() {
         .stderr_unchecked()
         .run();
     // A stand-in `ssh` first on PATH: prints what it was given, exits 3.
-    env.t.put("bin/ssh", "#!/bin/sh\necho \"ssh $*\"\nexit 3\n");
-    let bin = env.t.path().join("bin");
-    std::fs::set_permissions(bin.join("ssh"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = env.t.stand_in("ssh", "echo \"ssh $*\"\nexit 3\n");
     env.t
         .cmd("p s ssh s-01 -- uptime -p")
         .env("PATH", &path)

@@ -187,83 +187,76 @@ fn json_patch_error(msg: impl Into<String>) -> ApiError {
     .details(json!({"causes": [{"reason": "UnexpectedServerResponse", "message": msg.into()}]}))
 }
 
-/// Removes the value at `path` and returns it.
-fn pointer_remove(doc: &mut Value, path: &str) -> Result<Value, ApiError> {
-    let toks = tokens(path).ok_or_else(|| json_patch_error(format!("invalid path {path:?}")))?;
-    let Some((last, parent)) = toks.split_last() else {
-        return Err(json_patch_error("cannot remove the whole document"));
-    };
-    let missing = || {
-        json_patch_error(format!(
-            "remove operation does not apply: doc is missing path: {path:?}"
-        ))
+/// The json-patch library's error for a path that is not there.
+fn missing_path(op: &str, path: &str) -> ApiError {
+    json_patch_error(format!(
+        "{op} operation does not apply: doc is missing path: {path:?}"
+    ))
+}
+
+/// The value holding the last token of `path` and that token; `None` for the whole
+/// document (an empty path).
+fn locate<'a>(
+    doc: &'a mut Value,
+    path: &str,
+    op: &str,
+) -> Result<Option<(&'a mut Value, String)>, ApiError> {
+    let mut toks =
+        tokens(path).ok_or_else(|| json_patch_error(format!("invalid path {path:?}")))?;
+    let Some(last) = toks.pop() else {
+        return Ok(None);
     };
     let mut cur = doc;
-    for t in parent {
+    for t in &toks {
         cur = match cur {
-            Value::Object(m) => m.get_mut(t).ok_or_else(missing)?,
-            Value::Array(a) => {
-                let i: usize = t.parse().map_err(|_| missing())?;
-                a.get_mut(i).ok_or_else(missing)?
-            }
-            _ => return Err(missing()),
-        };
-    }
-    match cur {
-        Value::Object(m) => m.remove(last).ok_or_else(missing),
-        Value::Array(a) => {
-            let i: usize = last.parse().map_err(|_| missing())?;
-            if i < a.len() {
-                Ok(a.remove(i))
-            } else {
-                Err(missing())
-            }
+            Value::Object(m) => m.get_mut(t),
+            Value::Array(a) => t.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+            _ => None,
         }
+        .ok_or_else(|| missing_path(op, path))?;
+    }
+    Ok(Some((cur, last)))
+}
+
+/// Removes the value at `path` and returns it.
+fn pointer_remove(doc: &mut Value, path: &str) -> Result<Value, ApiError> {
+    let missing = || missing_path("remove", path);
+    let Some((cur, last)) = locate(doc, path, "remove")? else {
+        return Err(json_patch_error("cannot remove the whole document"));
+    };
+    match cur {
+        Value::Object(m) => m.remove(&last).ok_or_else(missing),
+        Value::Array(a) => match last.parse::<usize>() {
+            Ok(i) if i < a.len() => Ok(a.remove(i)),
+            _ => Err(missing()),
+        },
         _ => Err(missing()),
     }
 }
 
 /// Adds `value` at `path` (an object member, an array index, or `-` for the end).
 fn pointer_add(doc: &mut Value, path: &str, value: Value) -> Result<(), ApiError> {
-    let toks = tokens(path).ok_or_else(|| json_patch_error(format!("invalid path {path:?}")))?;
-    let Some((last, parent)) = toks.split_last() else {
+    let missing = || missing_path("add", path);
+    let Some((cur, last)) = locate(doc, path, "add")? else {
         *doc = value;
         return Ok(());
     };
-    let missing = || {
-        json_patch_error(format!(
-            "add operation does not apply: doc is missing path: {path:?}"
-        ))
-    };
-    let mut cur = doc;
-    for t in parent {
-        cur = match cur {
-            Value::Object(m) => m.get_mut(t).ok_or_else(missing)?,
-            Value::Array(a) => {
-                let i: usize = t.parse().map_err(|_| missing())?;
-                a.get_mut(i).ok_or_else(missing)?
-            }
-            _ => return Err(missing()),
-        };
-    }
     match cur {
         Value::Object(m) => {
-            m.insert(last.clone(), value);
+            m.insert(last, value);
             Ok(())
         }
         Value::Array(a) if last == "-" => {
             a.push(value);
             Ok(())
         }
-        Value::Array(a) => {
-            let i: usize = last.parse().map_err(|_| missing())?;
-            if i <= a.len() {
+        Value::Array(a) => match last.parse::<usize>() {
+            Ok(i) if i <= a.len() => {
                 a.insert(i, value);
                 Ok(())
-            } else {
-                Err(missing())
             }
-        }
+            _ => Err(missing()),
+        },
         _ => Err(missing()),
     }
 }
