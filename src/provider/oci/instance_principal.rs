@@ -231,19 +231,13 @@ impl InstancePrincipal {
             .to_public_key()
             .to_public_key_pem(LineEnding::LF)
             .map_err(|_| auth("cannot encode the session public key"))?;
-        let body = serde_json::json!({
-            "certificate": sanitize(&md.leaf_pem),
-            "publicKey": sanitize(&public_pem),
-            "intermediateCertificates": [sanitize(&md.intermediate_pem)],
-            "fingerprintAlgorithm": "SHA256",
-        })
-        .to_string();
+        let body = federation_body(&md.leaf_pem, &public_pem, &md.intermediate_pem);
         let base = self
             .auth_base
             .clone()
             .unwrap_or_else(|| format!("https://auth.{region}.oraclecloud.com"));
         let url = format!("{base}/v1/x509");
-        let key_id = format!("{tenancy}/fed-x509-sha256/{}", fingerprint(&der));
+        let key_id = federation_key_id(&tenancy, &der);
         let headers = federation_headers(
             &url,
             body.as_bytes(),
@@ -309,6 +303,26 @@ impl InstancePrincipal {
     }
 }
 
+/// The body of the federation request: the leaf certificate, the session public key and the
+/// intermediate certificate, sanitised, and `fingerprintAlgorithm: "SHA256"` (Go SDK
+/// `X509FederationDetails`; the Python SDK sends the first three only, in this order).
+pub(crate) fn federation_body(leaf_pem: &str, public_pem: &str, intermediate_pem: &str) -> String {
+    serde_json::json!({
+        "certificate": sanitize(leaf_pem),
+        "publicKey": sanitize(public_pem),
+        "intermediateCertificates": [sanitize(intermediate_pem)],
+        "fingerprintAlgorithm": "SHA256",
+    })
+    .to_string()
+}
+
+/// The keyId of the federation request: `<tenancy>/fed-x509-sha256/<SHA-256 of the leaf DER>`
+/// (Go SDK; the Python SDK uses `<tenancy>/fed-x509/<SHA-1, upper-case colon hex>` and no
+/// `fingerprintAlgorithm`, and the auth service takes either).
+pub(crate) fn federation_key_id(tenancy: &str, leaf_der: &[u8]) -> String {
+    format!("{tenancy}/fed-x509-sha256/{}", fingerprint(leaf_der))
+}
+
 /// The headers of the federation request, signed with the leaf key over
 /// `date (request-target) content-length content-type x-content-sha256`.
 pub(crate) fn federation_headers(
@@ -330,8 +344,9 @@ pub(crate) fn federation_headers(
         .private_key()
         .sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &digest)
         .map_err(|_| auth("cannot sign the federation request with the leaf key"))?;
+    // The parameters in the order of every other signed request (and the Python SDK's).
     let authorization = format!(
-        "Signature version=\"1\",headers=\"date (request-target) content-length content-type x-content-sha256\",keyId=\"{key_id}\",algorithm=\"rsa-sha256\",signature=\"{}\"",
+        "Signature algorithm=\"rsa-sha256\",headers=\"date (request-target) content-length content-type x-content-sha256\",keyId=\"{key_id}\",signature=\"{}\",version=\"1\"",
         B64.encode(sig)
     );
     let mut h = HeaderMap::new();
@@ -390,6 +405,96 @@ mod tests {
             sanitize("-----BEGIN CERTIFICATE-----\nAAA\r\nBBB\n-----END CERTIFICATE-----\n"),
             "AAABBB"
         );
+    }
+
+    /// The federation request of the official Python SDK's `InstancePrincipalsSecurityTokenSigner`
+    /// (tests/data/oci-signing/x509/make_vectors.py): `sdk` is its own request, keyId
+    /// `<tenancy>/fed-x509/<SHA-1>` and no `fingerprintAlgorithm`; `sha256_key_id_variant` is the
+    /// same SDK path with the Go SDK's keyId and `fingerprintAlgorithm`, which vauto sends.
+    #[test]
+    fn federation_requests_are_signed_as_the_official_sdk_signs_them() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/oci-signing/x509");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(format!("{dir}/vectors.json")).unwrap())
+                .unwrap();
+        let s = |k: &str| v[k].as_str().unwrap();
+        let (sdk, go) = (&v["sdk"], &v["sha256_key_id_variant"]);
+        let leaf = Certificate::from_pem(s("leaf_certificate_pem").trim().as_bytes()).unwrap();
+        let der = leaf.to_der().unwrap();
+
+        // (1) The keyId: the tenancy of the leaf's subject and its fingerprint.
+        let tenancy = tenancy_of(&leaf).unwrap();
+        assert_eq!(tenancy, s("tenancy"));
+        assert_eq!(fingerprint(&der), s("leaf_fingerprint_sha256"));
+        assert_eq!(
+            federation_key_id(&tenancy, &der),
+            go["key_id"].as_str().unwrap()
+        );
+        let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
+        let sha1: Vec<_> = sha1.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+        assert_eq!(sha1.join(":"), s("leaf_fingerprint_sha1"));
+        assert_eq!(
+            sdk["key_id"].as_str().unwrap(),
+            format!("{tenancy}/fed-x509/{}", sha1.join(":"))
+        );
+
+        // (2) The body: the same sanitised PEMs; vauto adds `fingerprintAlgorithm`.
+        let (leaf_pem, public_pem, intermediate_pem) = (
+            s("leaf_certificate_pem"),
+            s("session_public_key_pem"),
+            s("intermediate_certificate_pem"),
+        );
+        let body = |vec: &serde_json::Value| {
+            let b = B64.decode(vec["body_base64"].as_str().unwrap()).unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&b).unwrap();
+            (b, json)
+        };
+        let (_, sdk_json) = body(sdk);
+        assert_eq!(sdk_json["certificate"], sanitize(leaf_pem));
+        assert_eq!(sdk_json["publicKey"], sanitize(public_pem));
+        assert_eq!(
+            sdk_json["intermediateCertificates"],
+            serde_json::json!([sanitize(intermediate_pem)])
+        );
+        let ours: serde_json::Value =
+            serde_json::from_str(&federation_body(leaf_pem, public_pem, intermediate_pem)).unwrap();
+        let keys =
+            |j: &serde_json::Value| j.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(
+            keys(&sdk_json),
+            ["certificate", "publicKey", "intermediateCertificates"]
+        );
+        assert_eq!(keys(&ours), keys(&body(go).1));
+        assert_eq!(ours, body(go).1);
+
+        // (3) The signed headers, byte for byte, for both keyIds.
+        let leaf_key =
+            parse_private_key(s("leaf_key_pem"), None, "the TEST-ONLY leaf key").unwrap();
+        let date = chrono::DateTime::parse_from_rfc2822(s("date"))
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        for vec in [sdk, go] {
+            let (bytes, _) = body(vec);
+            let h = federation_headers(
+                vec["url"].as_str().unwrap(),
+                &bytes,
+                vec["key_id"].as_str().unwrap(),
+                &leaf_key,
+                date,
+            )
+            .unwrap();
+            let want = &vec["headers_after_signing"];
+            for k in [
+                "authorization",
+                "x-content-sha256",
+                "content-length",
+                "content-type",
+                "date",
+            ] {
+                assert_eq!(h[k].to_str().unwrap(), want[k].as_str().unwrap(), "{k}");
+            }
+            assert_eq!(h.len(), 5, "vauto sets no other header");
+        }
     }
 
     #[test]
