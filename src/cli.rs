@@ -85,6 +85,13 @@ pub(crate) struct Args {
     /// OCI delete: keep the boot volume
     #[arg(long)]
     pub keep_boot_volume: bool,
+    /// OCI stop: ask the guest to shut down (SOFTSTOP) and power off with STOP after
+    /// --soft-timeout if it has not
+    #[arg(long)]
+    pub soft: bool,
+    /// How long a soft stop waits for the guest before STOP, e.g. 2m (default 5m)
+    #[arg(long)]
+    pub soft_timeout: Option<Dur>,
     /// Wait for another run's lock instead of exiting with code 3
     #[arg(long)]
     pub wait_lock: bool,

@@ -189,7 +189,8 @@ fn spec_of(invocation: &Invocation) -> Option<&Spec> {
         Invocation::Delete { selection, .. }
         | Invocation::Status { selection }
         | Invocation::Power { selection, .. }
-        | Invocation::DryRun { selection, .. } => selection.spec.as_ref(),
+        | Invocation::DryRun { selection, .. }
+        | Invocation::Selected { selection, .. } => selection.spec.as_ref(),
         _ => None,
     }
 }
@@ -266,6 +267,11 @@ async fn act<P: Provider>(
 
         Invocation::DryRun { selection, .. } => {
             return dry_run_delete(p, selection).await.map(Ended::of_code);
+        }
+        Invocation::Selected { action, selection } => {
+            return list_selected(p, *action, selection)
+                .await
+                .map(Ended::of_code);
         }
         Invocation::Delete {
             selection,
@@ -421,6 +427,7 @@ async fn status<P: Provider>(
     let policy = RetryPolicy::from_config(&selection.project.retry);
     let scope = untargeted(selection);
     let rows = retry_reads(&policy, || p.status(&scope)).await?;
+    nothing_selected(selection, rows.is_empty())?;
     let rows = super::target::select(selection, rows, |r| (&r.name, &r.id))?;
     match settings.output {
         Format::Table => {
@@ -456,7 +463,65 @@ async fn list_targets<P: Provider>(p: &P, selection: &Selection) -> Result<Vec<E
     let policy = RetryPolicy::from_config(&selection.project.retry);
     let scope = untargeted(selection);
     let found = retry_reads(&policy, || p.list(&scope)).await?;
+    nothing_selected(selection, found.is_empty())?;
     super::target::select(selection, found, |e| (&e.name, &e.id))
+}
+
+/// A `select:` spec that matches nothing is an error naming its filter: a lights-out run
+/// that stops nothing because a tag was misspelt must not look like a success.
+fn nothing_selected(selection: &Selection, empty: bool) -> Result<(), Error> {
+    match selection.spec.as_ref() {
+        Some(spec) if empty => match &spec.select {
+            Some(select) => Err(Error::Other(format!(
+                "spec `{}` selects nothing: no resource matches {}{}; check the filter with `vauto {} {} plan`",
+                spec.name,
+                select.describe(),
+                match (&select.compartment, selection.project.kind()) {
+                    (None, crate::model::ProviderKind::Oci) => " in the project's compartment",
+                    (None, crate::model::ProviderKind::Kubevirt) => " in the project's namespace",
+                    _ => "",
+                },
+                selection.project.name,
+                spec.name
+            ))),
+            None => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// `plan` (or `--dry-run`) on a `select:` spec: what the selection matches now, read only.
+async fn list_selected<P: Provider>(
+    p: &P,
+    action: Action,
+    selection: &Selection,
+) -> Result<u8, Error> {
+    let found = list_targets(p, selection).await?;
+    let spec = selection.spec_name().unwrap_or_default();
+    let noun = if found.len() == 1 {
+        "resource"
+    } else {
+        "resources"
+    };
+    let what = match action {
+        Action::Plan => "`start`, `stop` and `status` act on".to_string(),
+        other => format!("dry run: `{other}` would act on"),
+    };
+    println!(
+        "{what} {} {noun} selected by spec `{spec}` (vauto never creates, deletes or retags them; it only read):",
+        found.len()
+    );
+    let width = found.iter().map(|e| e.name.len()).max().unwrap_or(0);
+    for e in &found {
+        let kind = e.resources.last().map_or("", |(k, _)| k.as_str());
+        println!(
+            "  {kind:<18} {:<width$}  {:<10}  {}",
+            e.name,
+            e.state.as_deref().unwrap_or("-"),
+            e.id
+        );
+    }
+    Ok(exit::OK)
 }
 
 /// `delete --dry-run`: the instances and objects a delete would remove, found by reading only.

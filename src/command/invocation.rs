@@ -55,6 +55,7 @@ impl Selection {
         Scope {
             spec: self.spec_name().map(String::from),
             target: self.target.clone(),
+            select: self.spec.as_ref().and_then(|s| s.select.clone()),
         }
     }
 
@@ -121,6 +122,14 @@ pub(crate) enum Invocation {
         /// How to run.
         options: RunOptions,
     },
+    /// `plan`, or an action with `--dry-run`, on a `select:` spec: what the selection
+    /// matches now (read only).
+    Selected {
+        /// The action that was asked for.
+        action: Action,
+        /// The project and the select spec.
+        selection: Selection,
+    },
     /// `delete`, `status`, `start` or `stop` with `--dry-run`: say what would be touched.
     DryRun {
         /// The action that was not run.
@@ -184,7 +193,7 @@ impl Invocation {
             Invocation::Delete { .. } => Action::Delete,
             Invocation::Status { .. } => Action::Status,
             Invocation::Power { power, .. } => power.action(),
-            Invocation::DryRun { action, .. } => *action,
+            Invocation::DryRun { action, .. } | Invocation::Selected { action, .. } => *action,
             Invocation::Report { .. } => Action::Report,
             Invocation::Daemon { .. } => Action::Daemon,
             Invocation::Completions(_) => Action::Completions,
@@ -202,7 +211,8 @@ impl Invocation {
             Invocation::Delete { selection, .. }
             | Invocation::Status { selection }
             | Invocation::Power { selection, .. }
-            | Invocation::DryRun { selection, .. } => Some(&selection.project),
+            | Invocation::DryRun { selection, .. }
+            | Invocation::Selected { selection, .. } => Some(&selection.project),
             _ => None,
         }
     }
@@ -375,6 +385,9 @@ fn invocation(args: &Args, cmd: &Command, dir: &ConfigDir) -> Result<Invocation,
         }
         Action::Ssh => {
             let selection = selection(cmd, dir, args)?;
+            if let Some(spec) = selection.spec.as_ref().filter(|s| s.select.is_some()) {
+                return Err(refused_on_select(Action::Ssh, &spec.name));
+            }
             let (name, command) = cmd
                 .rest
                 .split_first()
@@ -396,6 +409,7 @@ fn invocation(args: &Args, cmd: &Command, dir: &ConfigDir) -> Result<Invocation,
                 args.replicas,
             )
             .and_then(|inv| check_keep_boot_volume(inv, args.keep_boot_volume))
+            .and_then(|inv| check_soft(inv, args.soft, args.soft_timeout.map(|d| d.0)))
         }
     }
 }
@@ -440,6 +454,19 @@ fn act(
             "`{action}` is not something `{kind}` does"
         )));
     }
+    if let Some(spec) = selection.spec.as_ref().filter(|s| s.select.is_some()) {
+        return match action {
+            Action::Plan => Ok(Invocation::Selected { action, selection }),
+            _ if dry_run => Ok(Invocation::Selected { action, selection }),
+            Action::Status => Ok(Invocation::Status { selection }),
+            Action::Start | Action::Stop => Ok(Invocation::Power {
+                power: Power::of(action).unwrap_or(Power::Start),
+                selection,
+                options,
+            }),
+            other => Err(refused_on_select(other, &spec.name)),
+        };
+    }
     Ok(match action {
         Action::Plan => Invocation::Plan(Box::new(plan(dir, &selection, replicas)?)),
         Action::Deploy if dry_run => Invocation::Plan(Box::new(plan(dir, &selection, replicas)?)),
@@ -467,6 +494,56 @@ fn act(
         }
     })
 }
+
+/// Why `action` does not run on the select spec `spec`.
+pub(crate) fn refused_on_select(action: Action, spec: &str) -> Error {
+    Error::Usage(format!(
+        "`{action}` is refused for spec `{spec}`: it selects existing resources (`select:`), which vauto never creates, deletes or retags; it runs `start`, `stop`, `status` and `plan` (a spec without `select:` describes instances to deploy)"
+    ))
+}
+
+/// `--soft` and `--soft-timeout` go with `stop` on a provider with a soft stop (OCI).
+fn check_soft(inv: Invocation, soft: bool, timeout: Option<Duration>) -> Result<Invocation, Error> {
+    if !soft {
+        return match timeout {
+            Some(_) => Err(Error::Usage(
+                "--soft-timeout goes with `stop --soft`".into(),
+            )),
+            None => Ok(inv),
+        };
+    }
+    match inv {
+        Invocation::Power {
+            power: Power::Stop,
+            selection,
+            options,
+        } => {
+            if selection.project.kind() != ProviderKind::Oci {
+                return Err(Error::Usage(format!(
+                    "--soft applies to OCI; `{}` stop is already a guest shutdown within the VM's terminationGracePeriodSeconds",
+                    selection.project.kind()
+                )));
+            }
+            Ok(Invocation::Power {
+                power: Power::SoftStop {
+                    fallback: timeout.unwrap_or(DEFAULT_SOFT_TIMEOUT),
+                },
+                selection,
+                options,
+            })
+        }
+        Invocation::DryRun { .. } | Invocation::Selected { .. } if inv.action() == Action::Stop => {
+            Ok(inv)
+        }
+        other => Err(Error::Usage(format!(
+            "--soft goes with `stop`, not `{}`",
+            other.action()
+        ))),
+    }
+}
+
+/// How long `stop --soft` waits for the guest before STOP.
+const DEFAULT_SOFT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// `--keep-boot-volume` goes with `delete` on a provider that can keep a boot disk.
 fn check_keep_boot_volume(inv: Invocation, keep: bool) -> Result<Invocation, Error> {

@@ -98,6 +98,7 @@ pub(super) async fn ssh<P: Provider>(
     let scope = Scope {
         spec: Some(plan.spec.name.0.clone()),
         target: Some(name.to_string()),
+        select: None,
     };
     let rows: Vec<InstanceStatus> = retry_reads(&policy, || p.status(&scope)).await?;
     let row = rows.into_iter().find(|r| r.name == name).ok_or_else(|| {

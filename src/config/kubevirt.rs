@@ -93,6 +93,10 @@ pub(super) fn fields_set(s: &SpecFile) -> Vec<&'static str> {
     ]
     .into_iter()
     .filter_map(|(f, set)| set.then_some(f))
+    .chain(super::select::fields_set(
+        s,
+        crate::model::ProviderKind::Kubevirt,
+    ))
     .collect()
 }
 

@@ -8,6 +8,7 @@ mod kubevirt;
 mod names;
 mod oci;
 mod project;
+mod select;
 mod source;
 mod spec;
 mod values;
@@ -180,7 +181,10 @@ impl ConfigDir {
             None => infer_provider(&src, &s, &mut errs),
         };
         check_spec(self, &src, &s, provider, &mut errs);
+        let select = select::check(&src, &s, provider, &mut errs);
         let typed = match provider {
+            // A select spec sizes and places nothing: it has no provider part.
+            _ if s.select.is_some() => Some(ProviderSpec::Unbound),
             Some(ProviderKind::Kubevirt) => {
                 kubevirt::spec(&src, &s, &mut errs).map(ProviderSpec::Kubevirt)
             }
@@ -199,6 +203,7 @@ impl ConfigDir {
                 ssh: s.ssh,
                 schedules: s.schedules,
                 hunt: s.hunt,
+                select,
                 file: path.to_path_buf(),
                 source: Some(std::sync::Arc::new(src)),
             }),

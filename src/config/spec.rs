@@ -45,6 +45,8 @@ pub(super) struct SpecFile {
     pub schedules: Vec<Schedule>,
     #[serde(default)]
     pub hunt: bool,
+    /// Existing resources to act on instead of instances to create.
+    pub select: Option<super::select::SelectFile>,
 }
 
 /// A loaded, checked spec: what every provider reads, and the provider's own part.
@@ -68,6 +70,9 @@ pub(crate) struct Spec {
     pub schedules: Vec<Schedule>,
     /// `vauto daemon` keeps deploying until the replicas exist.
     pub hunt: bool,
+    /// `select:`: existing resources this spec starts, stops and reports; it creates and
+    /// deletes nothing.
+    pub select: Option<crate::model::Select>,
     /// The file this came from.
     pub file: PathBuf,
     /// Its text and field positions, kept so later checks can point at a line.

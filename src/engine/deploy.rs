@@ -49,6 +49,7 @@ pub(crate) async fn deploy<P: Provider>(
     let scope = Scope {
         spec: Some(plan.spec.name.0.clone()),
         target: None,
+        select: None,
     };
     let existing = super::retry::retry_reads(&opts.policy, || provider.list(&scope)).await?;
     let wanted: BTreeSet<&str> = plan.instances.iter().map(|i| i.name.as_str()).collect();
@@ -539,6 +540,7 @@ impl<P: Provider> InstanceRun<'_, P> {
         let scope = Scope {
             spec: Some(inst.spec.clone()),
             target: Some(inst.name.clone()),
+            select: None,
         };
         if let Ok(found) =
             super::retry::retry_reads(&self.opts.policy, || self.provider.list(&scope)).await

@@ -238,6 +238,7 @@ fn existing(name: &str) -> Existing {
         complete: true,
         resources: vec![("Instance".into(), name.into())],
         state: None,
+        owned: true,
     }
 }
 

@@ -60,7 +60,7 @@ pub(super) async fn power_one<P: Provider>(
 ) -> ResourceReport {
     let (what, visibility) = match opts.action {
         Power::Start => ("start", Visibility::Attempts),
-        Power::Stop => ("stop", Visibility::Notes),
+        Power::Stop | Power::SoftStop { .. } => ("stop", Visibility::Notes),
     };
     let mut retry = StepRetry::new(
         &opts.policy,

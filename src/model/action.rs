@@ -92,7 +92,7 @@ impl std::fmt::Display for Action {
     }
 }
 
-/// The two power actions a provider performs: the `start`/`stop` [`Action`]s.
+/// The power actions a provider performs: the `start`/`stop` [`Action`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Power {
@@ -100,6 +100,13 @@ pub(crate) enum Power {
     Start,
     /// Stop a running instance.
     Stop,
+    /// `stop --soft`: ask the guest to shut down (OCI `SOFTSTOP`) and power off with `STOP`
+    /// when it has not stopped after `fallback`.
+    SoftStop {
+        /// `--soft-timeout`.
+        #[serde(skip)]
+        fallback: std::time::Duration,
+    },
 }
 
 impl Power {
@@ -116,8 +123,13 @@ impl Power {
     pub(crate) fn action(self) -> Action {
         match self {
             Power::Start => Action::Start,
-            Power::Stop => Action::Stop,
+            Power::Stop | Power::SoftStop { .. } => Action::Stop,
         }
+    }
+
+    /// A stop, soft or not.
+    pub(crate) fn is_stop(self) -> bool {
+        self.action() == Action::Stop
     }
 }
 

@@ -76,8 +76,10 @@ pub(crate) trait Observer: Send + Sync {
 }
 
 /// An observer that drops everything (tests, quiet runs).
+#[cfg(test)]
 pub(crate) struct Silent;
 
+#[cfg(test)]
 impl Observer for Silent {
     fn event(&self, _: Event) {}
 }

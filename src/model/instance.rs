@@ -17,6 +17,9 @@ pub(crate) struct Existing {
     pub resources: Vec<(String, String)>,
     /// The backend's state as it spells it (OCI `STOPPED`, KubeVirt `Stopped`), when known.
     pub state: Option<String>,
+    /// Created by vauto (carries the ownership labels). `false` for what a `select:` spec
+    /// picks: such a resource gets power actions only, never a delete or a retag.
+    pub owned: bool,
 }
 
 impl Existing {
@@ -42,6 +45,8 @@ pub(crate) struct Scope {
     pub spec: Option<String>,
     /// One instance name (`--target`).
     pub target: Option<String>,
+    /// The spec's `select:`: look at these existing resources instead of the managed ones.
+    pub select: Option<super::Select>,
 }
 
 /// Options for `delete`.
@@ -58,6 +63,9 @@ pub(crate) struct InstanceStatus {
     pub name: String,
     /// Spec name.
     pub spec: String,
+    /// The resource kind, for rows of a `select:` spec (`Instance`, `AutonomousDatabase` ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// Backend state (`Running`, `Stopped`, `PROVISIONING` ...).
     pub state: String,
     /// Private / primary IP address.

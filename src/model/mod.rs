@@ -8,11 +8,15 @@ mod error;
 mod event;
 mod instance;
 mod report;
+mod select;
 
 pub(crate) use action::{Action, Power, ProviderKind};
 pub(crate) use error::{ErrorClass, ErrorCode, ProviderError};
 #[cfg(test)]
 pub(crate) use event::Recorder;
-pub(crate) use event::{Event, Fanout, Observer, PlacementInfo, Silent, short_zone};
+#[cfg(test)]
+pub(crate) use event::Silent;
+pub(crate) use event::{Event, Fanout, Observer, PlacementInfo, short_zone};
 pub(crate) use instance::{DeleteOptions, Existing, InstanceStatus, Scope, StatusExtra};
 pub(crate) use report::{Outcome, ResourceReport, Summary};
+pub(crate) use select::{Select, SelectKind};

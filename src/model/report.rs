@@ -204,6 +204,10 @@ pub(crate) struct Summary {
     pub instances: Counts,
     /// One outcome per object (KubeVirt: Secret, NAD, DataVolume, VM; OCI: the instance).
     pub objects: Counts,
+    /// Some report is about a resource that is not an instance (a `select:` spec's pool,
+    /// database or container instance): the summary counts "resources".
+    #[serde(skip)]
+    pub not_only_instances: bool,
 }
 
 impl Summary {
@@ -212,6 +216,10 @@ impl Summary {
         let mut s = Summary::default();
         let mut names: Vec<&str> = Vec::new();
         for r in reports {
+            s.not_only_instances |= matches!(
+                r.kind.as_str(),
+                "InstancePool" | "AutonomousDatabase" | "ContainerInstance"
+            );
             s.objects.add(r);
             if !names.contains(&r.instance.as_str()) {
                 names.push(&r.instance);
@@ -267,7 +275,11 @@ impl Summary {
                 format!("{n} {noun}: {}", words.join(", "))
             }
         };
-        let instances = part(&self.instances, "instance", "instances");
+        let instances = if self.not_only_instances {
+            part(&self.instances, "resource", "resources")
+        } else {
+            part(&self.instances, "instance", "instances")
+        };
         if self.objects.total() > self.instances.total() {
             format!("{instances}; {}", part(&self.objects, "object", "objects"))
         } else {

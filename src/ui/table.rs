@@ -37,8 +37,10 @@ fn dash(v: &Option<String>) -> String {
 /// The `status` table; columns depend on the provider.
 pub(crate) fn status_table(provider: ProviderKind, rows: &[InstanceStatus]) -> String {
     let now = chrono::Utc::now();
+    // Rows of a `select:` spec on OCI carry their kind (instance, pool, database ...).
+    let kinds = provider == ProviderKind::Oci && rows.iter().any(|r| r.kind.is_some());
     let mut t = if provider == ProviderKind::Oci {
-        table(&[
+        let mut head = vec![
             "NAME",
             "STATE",
             "SHAPE",
@@ -47,18 +49,30 @@ pub(crate) fn status_table(provider: ProviderKind, rows: &[InstanceStatus]) -> S
             "PRIVATE IP",
             "PUBLIC IP",
             "AGE",
-        ])
+        ];
+        if kinds {
+            head.insert(1, "KIND");
+            head[3] = "SHAPE/SIZE";
+        }
+        table(&head)
     } else {
         table(&["NAME", "STATUS", "NODE", "IP", "DISK", "AGE", "LAST EVENT"])
     };
     for r in rows {
         if provider == ProviderKind::Oci {
-            t.add_row(vec![
+            let instance = r.kind.as_deref().is_none_or(|k| k == "Instance");
+            let mut row = vec![
                 r.name.clone(),
                 r.state.clone(),
                 r.size
                     .as_ref()
-                    .and_then(|s| s.split_whitespace().next().map(String::from))
+                    .and_then(|s| {
+                        if instance {
+                            s.split_whitespace().next().map(String::from)
+                        } else {
+                            Some(s.clone())
+                        }
+                    })
                     .unwrap_or_else(|| "-".into()),
                 match (&r.extra.ocpus, &r.extra.memory_gb) {
                     (Some(o), Some(m)) => format!("{o}/{m} GB"),
@@ -68,7 +82,11 @@ pub(crate) fn status_table(provider: ProviderKind, rows: &[InstanceStatus]) -> S
                 dash(&r.ip),
                 dash(&r.public_ip),
                 age(r.created.as_deref(), now),
-            ]);
+            ];
+            if kinds {
+                row.insert(1, dash(&r.kind));
+            }
+            t.add_row(row);
         } else {
             t.add_row(vec![
                 r.name.clone(),

@@ -9,6 +9,7 @@ mod examples;
 mod failure;
 mod harness;
 mod kubevirt;
+mod lights;
 mod oci;
 mod oci_auth;
 mod report;

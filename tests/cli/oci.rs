@@ -29,7 +29,7 @@ pub(crate) struct Env {
 }
 
 impl Env {
-    fn new(tune: impl FnOnce(&mut OciSimOptions)) -> Env {
+    pub(crate) fn new(tune: impl FnOnce(&mut OciSimOptions)) -> Env {
         Env::with(tune, "")
     }
 
@@ -77,6 +77,17 @@ retry: {{interval: 1s, allow_fast: true, jitter: 0s, throttle_base: 1s, throttle
             sim: Some(sim),
             rt,
         }
+    }
+
+    /// The simulator, for requests made as another client would (`OciSim::request`).
+    pub(crate) fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let sim = self.sim.as_ref().unwrap();
+        self.rt.block_on(sim.request(method, path, body)).unwrap()
     }
 
     /// Live (not terminated) instances per display name, straight from the simulator's state.

@@ -14,7 +14,8 @@ use super::terminal::{self, Stuck};
 use crate::config::Project;
 use crate::model::{
     Action, DeleteOptions, ErrorClass, ErrorCode, Event, Existing, InstanceStatus, Observer,
-    Outcome, PlacementInfo, Power, ProviderError, ProviderKind, ResourceReport, Scope, StatusExtra,
+    Outcome, PlacementInfo, Power, ProviderError, ProviderKind, ResourceReport, Scope, Select,
+    StatusExtra,
 };
 use crate::plan::{DesiredInstance, LABEL_NAME, LABEL_SPEC, Plan, is_owned, selector};
 use crate::provider::poll::{self, Polling, poll};
@@ -103,6 +104,92 @@ impl KubevirtProvider {
         Ok(items
             .into_iter()
             .filter(|o| is_owned(&labels(o), &self.project, spec))
+            .collect())
+    }
+
+    /// The VirtualMachines of the namespace carrying every label of `select` (not being
+    /// deleted), by name.
+    async fn selected(&self, select: &Select) -> Result<Vec<DynamicObject>, ProviderError> {
+        let sel: Vec<String> = select
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let items = match self
+            .kube
+            .list(Kind::Vm, &sel.join(","))
+            .await
+            .map_err(|e| classify(&e))?
+        {
+            Some(items) => items,
+            None => {
+                return Err(ProviderError::new(
+                    ErrorClass::NotFound,
+                    "the `virtualmachines.kubevirt.io` api is not served: is KubeVirt installed in this cluster",
+                ));
+            }
+        };
+        // The selector already filters; re-checking guards against a server that ignores it.
+        let mut vms: Vec<DynamicObject> = items
+            .into_iter()
+            .filter(|o| {
+                let l = labels(o);
+                o.metadata.deletion_timestamp.is_none()
+                    && select.labels.iter().all(|(k, v)| l.get(k) == Some(v))
+            })
+            .collect();
+        vms.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        Ok(vms)
+    }
+
+    /// Status rows of the VirtualMachines a `select:` picks, with their VMIs' addresses.
+    async fn selected_status(
+        &self,
+        select: &Select,
+        spec: &str,
+    ) -> Result<Vec<InstanceStatus>, ProviderError> {
+        let vms = self.selected(select).await?;
+        if vms.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A VMI carries its template's labels, not the VM's: find each by name.
+        let vmis = self
+            .kube
+            .list(Kind::Vmi, "")
+            .await
+            .map_err(|e| classify(&e))?
+            .unwrap_or_default();
+        Ok(vms
+            .iter()
+            .map(|vm| {
+                let name = vm.metadata.name.clone().unwrap_or_default();
+                let vmi = vmis
+                    .iter()
+                    .find(|v| v.metadata.name.as_deref() == Some(name.as_str()));
+                InstanceStatus {
+                    spec: spec.to_string(),
+                    state: str_at(&vm.data, "/status/printableStatus")
+                        .unwrap_or("Unknown")
+                        .to_string(),
+                    ip: vmi.and_then(|v| vmi_ip(&v.data)),
+                    placement: vmi
+                        .and_then(|v| str_at(&v.data, "/status/nodeName"))
+                        .map(str::to_string),
+                    size: vm_size(&vm.data),
+                    created: vm
+                        .metadata
+                        .creation_timestamp
+                        .as_ref()
+                        .map(|t| t.0.to_string()),
+                    id: vm.metadata.uid.clone().unwrap_or_default(),
+                    extra: StatusExtra {
+                        namespace: Some(self.kube.namespace().to_string()),
+                        ..StatusExtra::default()
+                    },
+                    name,
+                    ..InstanceStatus::default()
+                }
+            })
             .collect())
     }
 
@@ -616,6 +703,26 @@ impl Provider for KubevirtProvider {
     };
 
     async fn list(&self, scope: &Scope) -> Result<Vec<Existing>, ProviderError> {
+        if let Some(select) = &scope.select {
+            let spec = scope.spec.clone().unwrap_or_default();
+            return Ok(self
+                .selected(select)
+                .await?
+                .into_iter()
+                .map(|vm| {
+                    let name = vm.metadata.name.clone().unwrap_or_default();
+                    Existing {
+                        spec: spec.clone(),
+                        id: vm.metadata.uid.clone().unwrap_or_default(),
+                        complete: true,
+                        state: str_at(&vm.data, "/status/printableStatus").map(String::from),
+                        resources: vec![(Kind::Vm.name().to_string(), name.clone())],
+                        name,
+                        owned: false,
+                    }
+                })
+                .collect());
+        }
         let groups = self.grouped(scope).await?;
         Ok(groups
             .into_iter()
@@ -647,6 +754,7 @@ impl Provider for KubevirtProvider {
                     id,
                     complete,
                     state,
+                    owned: true,
                     resources: g
                         .objects
                         .iter()
@@ -752,6 +860,16 @@ impl Provider for KubevirtProvider {
     }
 
     async fn delete(&self, existing: &Existing, _options: &DeleteOptions) -> Attempt {
+        if !existing.owned {
+            return Attempt {
+                error: Some(ProviderError::new(
+                    ErrorClass::Invalid,
+                    "selected, not created by vauto: it is never deleted",
+                )),
+                resource: existing.resources.last().cloned(),
+                ..Attempt::default()
+            };
+        }
         let sel = selector(&self.project, Some(&existing.spec), Some(&existing.name));
         let mut out = Attempt::default();
         for kind in CREATION_ORDER.iter().rev().copied() {
@@ -796,6 +914,11 @@ impl Provider for KubevirtProvider {
     }
 
     async fn status(&self, scope: &Scope) -> Result<Vec<InstanceStatus>, ProviderError> {
+        if let Some(select) = &scope.select {
+            return self
+                .selected_status(select, scope.spec.as_deref().unwrap_or_default())
+                .await;
+        }
         let groups = self.grouped(scope).await?;
         if groups.is_empty() {
             return Ok(Vec::new());
@@ -830,6 +953,7 @@ impl Provider for KubevirtProvider {
             rows.push(InstanceStatus {
                 name: name.clone(),
                 spec: g.spec.clone(),
+                kind: None,
                 state,
                 ip: vmi.and_then(|v| vmi_ip(&v.data)),
                 public_ip: None,
@@ -867,7 +991,8 @@ impl Provider for KubevirtProvider {
         let name = existing.name.as_str();
         let (verb, done, want) = match action {
             Power::Start => (PowerVerb::Start, "started", "Running"),
-            Power::Stop => (PowerVerb::Stop, "stopped", "Stopped"),
+            // KubeVirt's stop is already a guest shutdown within the VM's grace period.
+            Power::Stop | Power::SoftStop { .. } => (PowerVerb::Stop, "stopped", "Stopped"),
         };
         let report = |outcome, reason: String| {
             ResourceReport::new(name, Kind::Vm.name(), name, outcome, reason)
@@ -880,6 +1005,8 @@ impl Provider for KubevirtProvider {
             .map_err(|e| classify(&e))?
         {
             Some(vm) if is_owned(&labels(&vm), &self.project, Some(&existing.spec)) => {}
+            // A VM a `select:` spec picked: power actions only, and it was listed just now.
+            Some(_) if !existing.owned => {}
             Some(_) => {
                 return Err(ProviderError::new(
                     ErrorClass::Invalid,

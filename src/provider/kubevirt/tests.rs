@@ -223,6 +223,7 @@ fn scope() -> Scope {
     Scope {
         spec: Some("web".into()),
         target: None,
+        select: None,
     }
 }
 

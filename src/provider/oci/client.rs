@@ -152,15 +152,33 @@ fn classify_transport(e: &reqwest::Error, what: &str) -> ProviderError {
 
 /// Which API a request goes to.
 #[derive(Debug, Clone, Copy)]
-enum Service {
+pub(super) enum Service {
+    /// Compute (instances, instance pools, networking, images): `/20160918`.
     Iaas,
+    /// Identity (availability domains): `/20160918`.
     Identity,
+    /// Database (Autonomous Databases): `/20160918`.
+    Database,
+    /// Container Instances: `/20210415`.
+    Containers,
+}
+
+impl Service {
+    /// The API version path every request of this service starts with.
+    fn version(self) -> &'static str {
+        match self {
+            Service::Containers => "/20210415",
+            _ => API_VERSION,
+        }
+    }
 }
 
 /// An HTTP answer that was a success.
-struct Answer {
-    headers: HeaderMap,
-    body: Vec<u8>,
+pub(super) struct Answer {
+    /// Response headers (`opc-next-page`, `etag`, `opc-work-request-id` ...).
+    pub(super) headers: HeaderMap,
+    /// Response body.
+    pub(super) body: Vec<u8>,
 }
 
 /// `shapeConfig` of an instance.
@@ -199,6 +217,9 @@ pub(crate) struct Instance {
     /// Freeform tags (vauto's ownership labels).
     #[serde(default)]
     pub freeform_tags: BTreeMap<String, String>,
+    /// Defined tags: namespace → key → value (what a `select.tags` `Namespace.key` matches).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub defined_tags: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     /// Creation time (RFC 3339).
     pub time_created: Option<String>,
     /// Compartment OCID.
@@ -314,6 +335,8 @@ pub(crate) struct OciClient {
     signer: Signer,
     iaas: String,
     identity: String,
+    database: String,
+    containers: String,
 }
 
 impl OciClient {
@@ -343,12 +366,14 @@ impl OciClient {
             signer: Signer::for_connection(conn),
             iaas: conn.iaas_endpoint.clone(),
             identity: conn.identity_endpoint.clone(),
+            database: conn.database_endpoint.clone(),
+            containers: conn.containers_endpoint.clone(),
         })
     }
 
     /// One signed call; a 401 with a session token reloads the token (files are re-read, as
     /// the SDKs do on a 401) and tries once more.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         service: Service,
@@ -456,8 +481,10 @@ impl OciClient {
         let base = match service {
             Service::Iaas => &self.iaas,
             Service::Identity => &self.identity,
+            Service::Database => &self.database,
+            Service::Containers => &self.containers,
         };
-        let mut url = format!("{base}{API_VERSION}{path}");
+        let mut url = format!("{base}{}{path}", service.version());
         if !query.is_empty() {
             url.push('?');
             url.push_str(&encode_query(query));
@@ -467,7 +494,11 @@ impl OciClient {
         })
     }
 
-    fn json<T: DeserializeOwned>(&self, answer: Answer, what: &str) -> Result<T, ProviderError> {
+    pub(super) fn json<T: DeserializeOwned>(
+        &self,
+        answer: Answer,
+        what: &str,
+    ) -> Result<T, ProviderError> {
         serde_json::from_slice(&answer.body).map_err(|e| {
             ProviderError::new(
                 ErrorClass::Transient,
@@ -476,7 +507,7 @@ impl OciClient {
         })
     }
 
-    async fn list_all<T: DeserializeOwned>(
+    pub(super) async fn list_all<T: DeserializeOwned>(
         &self,
         service: Service,
         path: &str,
@@ -722,7 +753,7 @@ fn is_https(url: &str) -> bool {
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
 }
 
-fn header(h: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn header(h: &HeaderMap, name: &str) -> Option<String> {
     h.get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)

@@ -420,6 +420,10 @@ pub(crate) struct OciConnection {
     pub iaas_endpoint: String,
     /// Base URL of the Identity API, without a trailing slash.
     pub identity_endpoint: String,
+    /// Base URL of the Database API (Autonomous Databases), without a trailing slash.
+    pub database_endpoint: String,
+    /// Base URL of the Container Instances API, without a trailing slash.
+    pub containers_endpoint: String,
     /// Signs every request (holds the key; never printed).
     pub signer: Signer,
 }
@@ -442,6 +446,8 @@ impl fmt::Debug for OciConnection {
             .field("subnet", &self.subnet)
             .field("iaas_endpoint", &self.iaas_endpoint)
             .field("identity_endpoint", &self.identity_endpoint)
+            .field("database_endpoint", &self.database_endpoint)
+            .field("containers_endpoint", &self.containers_endpoint)
             .field("signer", &self.signer)
             .finish()
     }
@@ -455,6 +461,17 @@ pub(crate) fn iaas_endpoint(region: &str) -> String {
 /// `https://identity.{region}.oci.oraclecloud.com` (the host the current SDKs use).
 pub(crate) fn identity_endpoint(region: &str) -> String {
     format!("https://identity.{region}.oci.oraclecloud.com")
+}
+
+/// `https://database.{region}.oraclecloud.com` (the Python SDK's `DatabaseClient` template).
+pub(crate) fn database_endpoint(region: &str) -> String {
+    format!("https://database.{region}.oraclecloud.com")
+}
+
+/// `https://compute-containers.{region}.oci.oraclecloud.com` (the Python SDK's
+/// `ContainerInstanceClient` template).
+pub(crate) fn containers_endpoint(region: &str) -> String {
+    format!("https://compute-containers.{region}.oci.oraclecloud.com")
 }
 
 /// Resolves the connection of an OCI project: `opts` overrides win over the project's
@@ -634,9 +651,14 @@ pub(crate) fn resolve_with(
         .or_else(|| oci.endpoint.as_ref().map(|e| e.0.clone()))
         .map(|e| e.trim_end_matches('/').to_string())
         .filter(|e| !e.is_empty());
-    let (iaas, identity) = match endpoint {
-        Some(e) => (e.clone(), e),
-        None => (iaas_endpoint(&region), identity_endpoint(&region)),
+    let (iaas, identity, database, containers) = match endpoint {
+        Some(e) => (e.clone(), e.clone(), e.clone(), e),
+        None => (
+            iaas_endpoint(&region),
+            identity_endpoint(&region),
+            database_endpoint(&region),
+            containers_endpoint(&region),
+        ),
     };
     Ok(OciConnection {
         auth: auth_mode,
@@ -652,6 +674,8 @@ pub(crate) fn resolve_with(
         subnet,
         iaas_endpoint: iaas,
         identity_endpoint: identity,
+        database_endpoint: database,
+        containers_endpoint: containers,
         signer: creds.signer,
     })
 }

@@ -9,6 +9,7 @@ mod image;
 pub(crate) mod instance_principal;
 pub(crate) mod provider;
 pub(crate) mod resources;
+mod selected;
 pub(crate) mod signer;
 mod status;
 mod wait;

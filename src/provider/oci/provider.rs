@@ -17,15 +17,18 @@ use super::resources::{
     OciPlacement, Resolved, is_ocid, launch_details, placements, retry_token, select_ads, sizes,
     ssh_user,
 };
+use super::selected::{
+    SETTLE_WAIT, Selectable, find, is_busy, noun, selected_size, target_state, wait_for,
+};
 use super::status::status_row;
 use super::wait::{wait_addresses, wait_state};
 use crate::config::{OciSpec, Project};
 use crate::model::{
     Action, DeleteOptions, ErrorClass, ErrorCode, Event, Existing, InstanceStatus, Observer,
-    Outcome, Power, ProviderError, ProviderKind, ResourceReport, Scope,
+    Outcome, Power, ProviderError, ProviderKind, ResourceReport, Scope, Select, SelectKind,
 };
 use crate::plan::{DesiredInstance, LABEL_MANAGED, LABEL_NAME, LABEL_PROJECT, LABEL_SPEC, Plan};
-use crate::provider::poll::Polling;
+use crate::provider::poll::{Polling, Step, poll};
 use crate::provider::{Attempt, Capability, ConnectOptions, Provider};
 
 /// The resource kind in every OCI report line.
@@ -39,10 +42,6 @@ const STATUS_CONCURRENCY: usize = 32;
 /// instances (see `launch_new`): each terminated answer costs one LaunchInstance, so a few per
 /// attempt, with the engine's wait between attempts.
 const GENERATIONS_PER_ATTEMPT: u64 = 3;
-/// How long `power --wait` waits for the new state.
-/// How long a start waits for a STOPPING instance to finish stopping (and a stop for a
-/// STARTING one to finish starting) before it acts.
-const POWER_WAIT: Duration = Duration::from_secs(600);
 
 /// The OCI Compute backend of one project.
 #[derive(Debug)]
@@ -418,6 +417,23 @@ impl Provider for OciProvider {
     };
 
     async fn list(&self, scope: &Scope) -> Result<Vec<Existing>, ProviderError> {
+        if let Some(select) = &scope.select {
+            let spec = scope.spec.clone().unwrap_or_default();
+            return Ok(self
+                .selected(select)
+                .await?
+                .into_iter()
+                .map(|r| Existing {
+                    spec: spec.clone(),
+                    complete: true,
+                    resources: vec![(r.kind().report_kind().to_string(), r.display_name.clone())],
+                    name: r.display_name,
+                    id: r.id,
+                    state: Some(r.lifecycle_state),
+                    owned: false,
+                })
+                .collect());
+        }
         let found = self
             .owned(scope.spec.as_deref(), scope.target.as_deref())
             .await?;
@@ -432,6 +448,7 @@ impl Provider for OciProvider {
                     complete: true,
                     resources: vec![(KIND_INSTANCE.to_string(), name.clone())],
                     name,
+                    owned: true,
                 }
             })
             .collect())
@@ -506,6 +523,16 @@ impl Provider for OciProvider {
 
     async fn delete(&self, existing: &Existing, options: &DeleteOptions) -> Attempt {
         let name = &existing.name;
+        if !existing.owned {
+            return Attempt {
+                error: Some(ProviderError::new(
+                    ErrorClass::Invalid,
+                    "selected, not created by vauto: it is never terminated",
+                )),
+                resource: existing.resources.last().cloned(),
+                ..Attempt::default()
+            };
+        }
         let deleted = |reason: &str| {
             ResourceReport::new(name, KIND_INSTANCE, name, Outcome::Deleted, reason)
                 .with(|d| d.id = Some(existing.id.clone()))
@@ -558,6 +585,11 @@ impl Provider for OciProvider {
     }
 
     async fn status(&self, scope: &Scope) -> Result<Vec<InstanceStatus>, ProviderError> {
+        if let Some(select) = &scope.select {
+            return self
+                .selected_status(select, scope.spec.as_deref().unwrap_or_default())
+                .await;
+        }
         // Both lists at once: the instances, and every VNIC attachment of the compartment (a
         // few pages instead of one ListVnicAttachments per instance). A failed attachment list
         // only blanks the addresses, as a failed per-instance lookup did.
@@ -583,38 +615,103 @@ impl Provider for OciProvider {
         action: Power,
         wait: Option<Duration>,
     ) -> Result<ResourceReport, ProviderError> {
-        let name = &existing.name;
+        let kind = existing
+            .resources
+            .last()
+            .and_then(|(k, _)| SelectKind::of_report_kind(k))
+            .unwrap_or(SelectKind::Instance);
+        self.power_kind(existing, kind, action, wait).await
+    }
+}
+
+impl OciProvider {
+    /// What a `select:` picks, in its compartment (default the project's).
+    async fn selected(&self, select: &Select) -> Result<Vec<Selectable>, ProviderError> {
+        let compartment = select
+            .compartment
+            .as_deref()
+            .unwrap_or_else(|| self.compartment());
+        find(&self.client, select, compartment).await
+    }
+
+    /// Status rows of what a `select:` picks: instances with their addresses, the other
+    /// kinds with their state and size.
+    async fn selected_status(
+        &self,
+        select: &Select,
+        spec: &str,
+    ) -> Result<Vec<InstanceStatus>, ProviderError> {
+        let found = self.selected(select).await?;
+        let compartment = select
+            .compartment
+            .as_deref()
+            .unwrap_or_else(|| self.compartment());
+        let attachments = if found.iter().any(|r| r.instance.is_some()) {
+            self.client
+                .list_vnic_attachments(compartment, None)
+                .await
+                .map(by_instance)
+        } else {
+            Ok(HashMap::new())
+        };
+        let attachments = &attachments;
+        let rows: Vec<InstanceStatus> = futures::stream::iter(found)
+            .map(|r| async move {
+                let kind = r.kind();
+                let mut row = match r.instance {
+                    Some(i) => status_row(&self.client, i, attachments).await,
+                    None => InstanceStatus {
+                        name: r.display_name.clone(),
+                        state: r.lifecycle_state.clone(),
+                        placement: r.availability_domain.clone(),
+                        size: selected_size(&r),
+                        created: r.time_created.clone(),
+                        id: r.id.clone(),
+                        ..InstanceStatus::default()
+                    },
+                };
+                row.name = r.display_name;
+                row.spec = spec.to_string();
+                row.kind = Some(kind.report_kind().to_string());
+                row
+            })
+            .buffered(STATUS_CONCURRENCY)
+            .collect()
+            .await;
+        Ok(rows)
+    }
+
+    /// Starts or stops one resource of `kind`: waits for a resource on its way somewhere else
+    /// to settle (OCI refuses an action meanwhile with 409 IncorrectState), acts unless it is
+    /// already there, and with `wait` waits for the state. A soft stop (instances and pools)
+    /// asks the guest to shut down and powers off with STOP when it has not after `fallback`.
+    async fn power_kind(
+        &self,
+        existing: &Existing,
+        kind: SelectKind,
+        action: Power,
+        wait: Option<Duration>,
+    ) -> Result<ResourceReport, ProviderError> {
+        let name = existing.name.as_str();
+        let id = existing.id.as_str();
         let report = |outcome: Outcome, reason: String| {
-            ResourceReport::new(name, KIND_INSTANCE, name, outcome, reason)
+            ResourceReport::new(name, kind.report_kind(), name, outcome, reason)
                 .with(|d| d.id = Some(existing.id.clone()))
         };
-        let (verb, target, done) = match action {
-            Power::Start => ("START", "RUNNING", "started"),
-            Power::Stop => ("STOP", "STOPPED", "stopped"),
+        let target = target_state(kind, action);
+        let (verb, done) = match action {
+            Power::Start => ("START", "started"),
+            Power::Stop => ("STOP", "stopped"),
+            Power::SoftStop { .. } => ("SOFTSTOP", "stopped"),
         };
-        let mut current = self.client.get_instance(&existing.id).await?;
-        // OCI refuses an action while the instance is on its way (409 IncorrectState): let
-        // a STOPPING instance finish stopping before a start, a STARTING one before a stop.
-        let settling = match action {
-            Power::Start => "STOPPING",
-            Power::Stop => "STARTING",
+        let on_its_way = if action.is_stop() {
+            "STOPPING"
+        } else {
+            "STARTING"
         };
-        if current.lifecycle_state == settling {
-            let settled = if action == Power::Start {
-                "STOPPED"
-            } else {
-                "RUNNING"
-            };
-            let polling = Polling::new(self.poll, POWER_WAIT);
-            let silent = crate::model::Silent;
-            current = wait_state(
-                &self.client,
-                polling,
-                (name, &existing.id),
-                settled,
-                &silent,
-            )
-            .await?;
+        let mut current = self.client.get_selectable(kind, id).await?;
+        if is_busy(kind, &current.lifecycle_state) && current.lifecycle_state != on_its_way {
+            current = self.settle(kind, id, name).await?;
         }
         if current.lifecycle_state == target {
             return Ok(report(
@@ -625,16 +722,116 @@ impl Provider for OciProvider {
         if current.is_gone() {
             return Err(ProviderError::new(
                 ErrorClass::Invalid,
-                format!("instance is {}", current.lifecycle_state.to_lowercase()),
+                format!(
+                    "{} is {}",
+                    noun(kind),
+                    current.lifecycle_state.to_lowercase()
+                ),
             ));
         }
-        self.client.instance_action(&existing.id, verb).await?;
-        if let Some(timeout) = wait {
-            let silent = crate::model::Silent;
-            let polling = Polling::new(self.poll, timeout);
-            wait_state(&self.client, polling, (name, &existing.id), target, &silent).await?;
+        let soft = match action {
+            Power::SoftStop { fallback }
+                if matches!(kind, SelectKind::Instance | SelectKind::InstancePool) =>
+            {
+                Some(fallback)
+            }
+            _ => None,
+        };
+        if let Some(fallback) = soft {
+            if current.lifecycle_state != on_its_way {
+                self.client.selectable_action(kind, id, verb).await?;
+            }
+            let polling = Polling::new(self.poll, fallback);
+            if wait_for(&self.client, polling, (kind, id, name), target)
+                .await?
+                .is_some()
+            {
+                return Ok(report(
+                    Outcome::Success,
+                    "stopped (soft stop: the guest shut down)".into(),
+                ));
+            }
+            // The guest did not shut down in time: power it off, as OCI itself does after
+            // 15 minutes of SOFTSTOP (Compute API reference, InstanceAction).
+            self.client.selectable_action(kind, id, "STOP").await?;
+            let why = format!(
+                "stopped: the guest did not shut down within {} of a soft stop; powered off (STOP)",
+                humantime::format_duration(fallback)
+            );
+            self.wait_power(kind, id, name, target, wait).await?;
+            return Ok(report(Outcome::Success, why));
         }
+        // A resource already on its way needs no second request (a hard stop of a stopping
+        // instance still sends STOP: it cuts a soft stop short).
+        if current.lifecycle_state != on_its_way
+            || (kind == SelectKind::Instance && action == Power::Stop)
+        {
+            let verb = if matches!(action, Power::SoftStop { .. }) {
+                "STOP"
+            } else {
+                verb
+            };
+            self.client.selectable_action(kind, id, verb).await?;
+        }
+        self.wait_power(kind, id, name, target, wait).await?;
         Ok(report(Outcome::Success, done.to_string()))
+    }
+
+    /// With `wait`, waits that long for `target`; the deadline passing is an error.
+    async fn wait_power(
+        &self,
+        kind: SelectKind,
+        id: &str,
+        name: &str,
+        target: &str,
+        wait: Option<Duration>,
+    ) -> Result<(), ProviderError> {
+        let Some(timeout) = wait else {
+            return Ok(());
+        };
+        let polling = Polling::new(self.poll, timeout);
+        match wait_for(&self.client, polling, (kind, id, name), target).await? {
+            Some(_) => Ok(()),
+            None => Err(ProviderError::new(
+                ErrorClass::Transient,
+                format!(
+                    "{} `{name}` is not {target} after {}s",
+                    noun(kind),
+                    timeout.as_secs()
+                ),
+            )
+            .with_code(ErrorCode::WaitTimedOut)),
+        }
+    }
+
+    /// Waits until a resource that is busy (an Autonomous Database UPDATING, a pool SCALING,
+    /// an instance STOPPING before a start ...) settles; still busy after [`SETTLE_WAIT`] is
+    /// a transient error, which the engine retries later.
+    async fn settle(
+        &self,
+        kind: SelectKind,
+        id: &str,
+        name: &str,
+    ) -> Result<Selectable, ProviderError> {
+        let polling = Polling::new(self.poll, SETTLE_WAIT);
+        let check = |r: Selectable, expired: bool| {
+            if !is_busy(kind, &r.lifecycle_state) {
+                Step::Done(r)
+            } else if expired {
+                Step::Fail(ProviderError::new(
+                    ErrorClass::Transient,
+                    format!(
+                        "{} `{name}` is still {} after {}s; trying again later",
+                        noun(kind),
+                        r.lifecycle_state,
+                        SETTLE_WAIT.as_secs()
+                    ),
+                ))
+            } else {
+                Step::Again
+            }
+        };
+        poll(polling, || self.client.get_selectable(kind, id), check).await
     }
 }
 

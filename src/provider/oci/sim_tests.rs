@@ -141,6 +141,7 @@ impl World {
         let scope = Scope {
             spec: Some("a1".into()),
             target: None,
+            select: None,
         };
         World {
             simstate,

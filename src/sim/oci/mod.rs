@@ -20,8 +20,10 @@
 mod api;
 mod auth;
 pub mod catalog;
+mod console;
 mod error;
 mod gate;
+mod others;
 mod principals;
 mod sessions;
 mod state;
@@ -145,6 +147,9 @@ pub struct OciSimOptions {
     pub imds_v1: bool,
     /// Whether it answers `/opc/v2` (images without IMDSv2 support: 404).
     pub imds_v2: bool,
+    /// Guests ignore the ACPI shutdown of a SOFTSTOP: the instance stays STOPPING until OCI
+    /// powers it off after 15 minutes, or a STOP.
+    pub guest_ignores_softstop: bool,
     /// How long the session tokens of the auth service's `/v1/x509` are good for.
     pub session_ttl: Duration,
 }
@@ -166,6 +171,7 @@ impl Default for OciSimOptions {
             request_log: None,
             imds_v1: true,
             imds_v2: true,
+            guest_ignores_softstop: false,
             session_ttl: Duration::from_secs(20 * 60),
         }
     }

@@ -44,6 +44,11 @@ impl Phase {
     }
 }
 
+/// How long OCI waits for the guest after a SOFTSTOP before it powers the instance off
+/// ("After waiting 15 minutes for the OS to shut down, the instance is powered off",
+/// Compute API reference, InstanceAction SOFTSTOP).
+pub(crate) const SOFTSTOP_POWER_OFF: Duration = Duration::from_secs(15 * 60);
+
 /// How long transitional phases last.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Delays {
@@ -77,6 +82,10 @@ pub(crate) struct Instance {
     pub time_created: DateTime<Utc>,
     pub phase: Phase,
     pub phase_since: DateTime<Utc>,
+    /// STOPPING because of a SOFTSTOP whose guest ignores it (`OciSimOptions::guest_ignores_softstop`):
+    /// it lasts until OCI's own power-off after 15 minutes, or until a STOP.
+    #[serde(default)]
+    pub soft_stopping: bool,
 }
 
 impl Instance {
@@ -86,6 +95,7 @@ impl Instance {
         let (delay, next) = match self.phase {
             Phase::Provisioning => (d.provision, Phase::Running),
             Phase::Starting => (d.transition, Phase::Running),
+            Phase::Stopping if self.soft_stopping => (SOFTSTOP_POWER_OFF, Phase::Stopped),
             Phase::Stopping => (d.transition, Phase::Stopped),
             Phase::Terminating => (d.transition, Phase::Terminated),
             other => return other,
@@ -99,8 +109,10 @@ impl Instance {
         if p != self.phase {
             let delay = match self.phase {
                 Phase::Provisioning => d.provision,
+                Phase::Stopping if self.soft_stopping => SOFTSTOP_POWER_OFF,
                 _ => d.transition,
             };
+            self.soft_stopping = false;
             // The new phase began when the old one ended, not when someone looked.
             let delay = chrono::Duration::from_std(delay).unwrap_or_default();
             self.phase_since = self.phase_since.checked_add_signed(delay).unwrap_or(now);
@@ -112,6 +124,7 @@ impl Instance {
     pub(super) fn set_phase(&mut self, phase: Phase, now: DateTime<Utc>) {
         self.phase = phase;
         self.phase_since = now;
+        self.soft_stopping = false;
     }
 
     /// The Instance JSON (OCI model, camelCase) at `now`.
@@ -256,6 +269,9 @@ pub(crate) struct Persisted {
     /// Work requests of launches and terminations, by OCID.
     #[serde(default)]
     pub work_requests: BTreeMap<String, WorkRequest>,
+    /// Instance pools, Autonomous Databases and Container Instances.
+    #[serde(default)]
+    pub others: Vec<super::others::Other>,
 }
 
 /// What a work request does to its instance, as the Work Requests API names it.

@@ -201,6 +201,8 @@ pub(super) async fn instance_action(
         ("START", Phase::Stopped) => Some(Phase::Starting),
         ("START", Phase::Running | Phase::Starting) => None,
         ("STOP" | "SOFTSTOP", Phase::Running) => Some(Phase::Stopping),
+        // A STOP cuts short a soft stop the guest ignores (OCI powers it off).
+        ("STOP", Phase::Stopping) if inst.soft_stopping => Some(Phase::Stopping),
         ("STOP" | "SOFTSTOP", Phase::Stopped | Phase::Stopping) => None,
         ("RESET" | "SOFTRESET" | "DIAGNOSTICREBOOT" | "REBOOTMIGRATE", Phase::Running) => {
             Some(Phase::Starting)
@@ -230,6 +232,7 @@ pub(super) async fn instance_action(
     };
     if let Some(to) = to {
         inst.set_phase(to, now);
+        inst.soft_stopping = action == "SOFTSTOP" && sim.opts.guest_ignores_softstop;
     }
     let inst = inst.clone();
     if to.is_some() {

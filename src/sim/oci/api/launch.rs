@@ -308,6 +308,7 @@ fn new_instance(
         time_created: now,
         phase: Phase::Provisioning,
         phase_since: now,
+        soft_stopping: false,
     }
 }
 

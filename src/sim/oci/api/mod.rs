@@ -6,6 +6,7 @@ mod instances;
 mod launch;
 mod launch_request;
 mod network;
+mod others;
 mod paging;
 mod shapes;
 mod work_requests;
@@ -18,7 +19,7 @@ use axum::Router;
 use axum::extract::Query;
 use axum::response::IntoResponse;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use serde_json::Value;
@@ -75,6 +76,43 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
         .route(
             "/20160918/workRequests/{id}/logs",
             get(work_requests::list_logs),
+        )
+        .route(
+            "/20160918/instancePools",
+            get(others::list_instance_pools).post(others::create_instance_pool),
+        )
+        .route(
+            "/20160918/instancePools/{id}",
+            get(others::get_instance_pool),
+        )
+        .route(
+            "/20160918/instancePools/{id}/actions/{action}",
+            post(others::instance_pool_action),
+        )
+        .route(
+            "/20160918/autonomousDatabases",
+            get(others::list_autonomous_databases).post(others::create_autonomous_database),
+        )
+        .route(
+            "/20160918/autonomousDatabases/{id}",
+            get(others::get_autonomous_database).put(others::update_autonomous_database),
+        )
+        .route(
+            "/20160918/autonomousDatabases/{id}/actions/{action}",
+            post(others::autonomous_database_action),
+        )
+        .route(
+            "/20210415/containerInstances",
+            get(others::list_container_instance_collection)
+                .post(others::create_container_instance),
+        )
+        .route(
+            "/20210415/containerInstances/{id}",
+            get(others::get_container_instance),
+        )
+        .route(
+            "/20210415/containerInstances/{id}/actions/{action}",
+            post(others::container_instance_action),
         )
         .route("/20160918/subnets", get(network::list_subnets))
         .route("/20160918/subnets/{id}", get(network::get_subnet))
