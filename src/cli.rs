@@ -15,6 +15,7 @@ Actions:
   status      table of the instances: state, IP, placement, disk, age, last event
   start/stop  power actions on existing instances
   ssh         log in to one instance: vauto PROJECT SPEC ssh NAME [-- COMMAND...]
+  adopt       make one existing OCI instance vauto's: vauto P S adopt --target OCID
   plan        print exactly what deploy would send; touches nothing, needs no credentials
   daemon      run the schedules of all specs and the daily report, until stopped
   report      attempt statistics from the journal (default: last 24 h)
@@ -54,7 +55,8 @@ pub(crate) struct Args {
     /// Number of replicas (overrides the spec)
     #[arg(long)]
     pub replicas: Option<u32>,
-    /// Act on some instances: a name (web-01), an OCI instance OCID or a glob (web-0*)
+    /// Act on some instances: a name (web-01), an OCI instance OCID or a glob (web-0*);
+    /// adopt: the OCID of the instance to adopt
     #[arg(long, short = 't')]
     pub target: Option<String>,
     /// Print what would be sent; touch nothing
@@ -242,7 +244,12 @@ fn check_words(
         Action::Validate | Action::Completions | Action::Sim if project.is_some() => {
             return Err(format!("`{}` takes no PROJECT", action.as_str()));
         }
-        Action::Deploy | Action::Start | Action::Stop | Action::Plan | Action::Ssh
+        Action::Deploy
+        | Action::Start
+        | Action::Stop
+        | Action::Plan
+        | Action::Ssh
+        | Action::Adopt
             if spec.is_none() =>
         {
             return Err(format!(

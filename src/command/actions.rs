@@ -183,9 +183,10 @@ fn deadline_of(invocation: &Invocation) -> Option<Duration> {
 /// The spec an invocation names, if any.
 fn spec_of(invocation: &Invocation) -> Option<&Spec> {
     match invocation {
-        Invocation::Plan(plan) | Invocation::Deploy { plan, .. } | Invocation::Ssh { plan, .. } => {
-            Some(&plan.spec)
-        }
+        Invocation::Plan(plan)
+        | Invocation::Deploy { plan, .. }
+        | Invocation::Ssh { plan, .. }
+        | Invocation::Adopt { plan, .. } => Some(&plan.spec),
         Invocation::Delete { selection, .. }
         | Invocation::Status { selection }
         | Invocation::Power { selection, .. }
@@ -289,6 +290,7 @@ async fn act<P: Provider>(
             selection,
             options,
         } => run.power(p, *power, selection, options).await?,
+        Invocation::Adopt { plan, id, options } => run.adopt(p, plan, id, options).await?,
         _ => return Err(Error::Usage(format!("`{action}` is not a provider action"))),
     };
     printer.finish(action.as_str(), &reports, started.elapsed());
@@ -395,6 +397,35 @@ impl Run<'_> {
             )
             .await,
         ))
+    }
+
+    /// `adopt`: asks first (unless `--yes`), then tags the instance as the spec's.
+    async fn adopt<P: Provider>(
+        &self,
+        p: &P,
+        plan: &Plan,
+        id: &str,
+        options: &RunOptions,
+    ) -> Result<Vec<ResourceReport>, Error> {
+        let _lock = self.lock(options, &plan.spec.name).await?;
+        ask(
+            options,
+            &format!(
+                "adopt instance {id} into {}/{}: vauto will manage it from now on, and `delete` will terminate it",
+                plan.project.name, plan.spec.name
+            ),
+            "adopt",
+        )?;
+        let policy = self.policy(options);
+        let report = match retry_reads(&policy, || p.adopt(plan, id)).await {
+            Ok(r) => r,
+            Err(e) => {
+                ResourceReport::new(id, "Instance", id, crate::model::Outcome::Failed, e.message)
+            }
+        };
+        self.observer
+            .event(crate::model::Event::Report(Box::new(report.clone())));
+        Ok(vec![report])
     }
 
     async fn power<P: Provider>(
@@ -556,28 +587,43 @@ async fn dry_run_delete<P: Provider>(p: &P, selection: &Selection) -> Result<u8,
 
 /// Asks before deleting unless `--yes`; refuses when nobody can answer.
 fn confirm(options: &RunOptions, found: &[Existing]) -> Result<(), Error> {
-    if options.yes {
-        return Ok(());
-    }
     let names: Vec<&str> = found.iter().map(|e| e.name.as_str()).collect();
-    if !std::io::stdin().is_terminal() {
+    if !options.yes && !std::io::stdin().is_terminal() {
         return Err(Error::Usage(format!(
             "refusing to delete {} instance(s) ({}) without confirmation: stdin is not a terminal; pass --yes",
             names.len(),
             names.join(", ")
         )));
     }
-    eprint!(
-        "delete {} instance(s) and all their resources: {}? [y/N] ",
-        names.len(),
-        names.join(", ")
-    );
+    ask(
+        options,
+        &format!(
+            "delete {} instance(s) and all their resources: {}",
+            names.len(),
+            names.join(", ")
+        ),
+        "delete",
+    )
+}
+
+/// Asks `question` on the terminal unless `--yes`; refuses when nobody can answer, and
+/// anything but yes cancels `what`.
+fn ask(options: &RunOptions, question: &str, what: &str) -> Result<(), Error> {
+    if options.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "refusing to {what} without confirmation: stdin is not a terminal; pass --yes"
+        )));
+    }
+    eprint!("{question}? [y/N] ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
     if matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
         Ok(())
     } else {
-        Err(Error::Usage("delete cancelled".into()))
+        Err(Error::Usage(format!("{what} cancelled")))
     }
 }

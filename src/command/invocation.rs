@@ -170,6 +170,15 @@ pub(crate) enum Invocation {
         /// A command to run there instead of a shell.
         command: Vec<String>,
     },
+    /// `adopt --target OCID`: vauto's ownership tags on one instance it did not create.
+    Adopt {
+        /// The spec's plan: its instance names, which the instance's name must be one of.
+        plan: Box<Plan>,
+        /// The instance's OCID.
+        id: String,
+        /// How to run (`--yes`, `--wait-lock`).
+        options: RunOptions,
+    },
     /// `sim serve KIND`: a simulator until Ctrl-C.
     SimServe {
         /// Which simulator.
@@ -199,6 +208,7 @@ impl Invocation {
             Invocation::Completions(_) => Action::Completions,
             Invocation::SimServe { .. } => Action::Sim,
             Invocation::Ssh { .. } => Action::Ssh,
+            Invocation::Adopt { .. } => Action::Adopt,
         }
     }
 
@@ -207,7 +217,8 @@ impl Invocation {
         match self {
             Invocation::Plan(plan)
             | Invocation::Deploy { plan, .. }
-            | Invocation::Ssh { plan, .. } => Some(&plan.project),
+            | Invocation::Ssh { plan, .. }
+            | Invocation::Adopt { plan, .. } => Some(&plan.project),
             Invocation::Delete { selection, .. }
             | Invocation::Status { selection }
             | Invocation::Power { selection, .. }
@@ -477,6 +488,34 @@ fn act(
                 options,
             }
         }
+        Action::Adopt => {
+            let id = selection
+                .target
+                .clone()
+                .filter(|t| t.starts_with("ocid1.instance."))
+                .ok_or_else(|| {
+                    Error::Usage(
+                        "usage: vauto PROJECT SPEC adopt --target OCID (the instance's OCID, `ocid1.instance.…`)"
+                            .into(),
+                    )
+                })?;
+            if dry_run {
+                return Err(Error::Usage(
+                    "`adopt` has no --dry-run: it asks before it changes anything (answer no)"
+                        .into(),
+                ));
+            }
+            // The plan's instance names, all of them: `--target` names the OCID here.
+            let all = Selection {
+                target: None,
+                ..selection
+            };
+            Invocation::Adopt {
+                plan: Box::new(plan(dir, &all, replicas)?),
+                id,
+                options,
+            }
+        }
         action if dry_run => Invocation::DryRun { action, selection },
         Action::Status => Invocation::Status { selection },
         Action::Delete => Invocation::Delete {
@@ -583,6 +622,7 @@ fn plan(dir: &ConfigDir, selection: &Selection, replicas: Option<u32>) -> Result
         replicas,
         target: selection.target.clone(),
     };
+    selection.project.need_subnet()?;
     let mut plan = crate::plan::build(dir, &selection.project, spec, &opts)?;
     if plan.project.kind() == ProviderKind::Oci {
         plan.notes
@@ -703,6 +743,43 @@ mod tests {
             &c.invocation,
             Invocation::Power { power: Power::Stop, options, .. } if options.wait
         ));
+    }
+
+    #[test]
+    fn a_select_spec_plans_by_reading_and_refuses_what_would_create_or_delete() {
+        let c = config("demo-oci dev-lights plan").unwrap();
+        assert!(matches!(
+            &c.invocation,
+            Invocation::Selected { action: Action::Plan, selection } if selection.scope().select.is_some()
+        ));
+        let c = config("demo-oci dev-lights stop --soft --soft-timeout 2m").unwrap();
+        assert!(matches!(
+            &c.invocation,
+            Invocation::Power { power: Power::SoftStop { fallback }, .. } if *fallback == Duration::from_secs(120)
+        ));
+        for action in ["deploy", "delete --yes", "ssh dev-web"] {
+            let word = action.split(' ').next().unwrap_or_default();
+            assert_eq!(
+                usage(&format!("demo-oci dev-lights {action}")),
+                format!(
+                    "`{word}` is refused for spec `dev-lights`: it selects existing resources (`select:`), which vauto never creates, deletes or retags; it runs `start`, `stop`, `status` and `plan` (a spec without `select:` describes instances to deploy)"
+                )
+            );
+        }
+        let dir = ConfigDir::open(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let project = dir.project("demo-oci").unwrap();
+        let options = run_options(&Args::try_parse_from(["vauto"]).unwrap());
+        let inv =
+            Invocation::scheduled(&dir, &project, "dev-lights", Action::Stop, &options).unwrap();
+        let Invocation::Power { selection, .. } = inv else {
+            panic!("{inv:?}")
+        };
+        assert_eq!(
+            selection.scope().select.map(|s| s.describe()).as_deref(),
+            Some(
+                "tags env=dev; kinds instance,instance_pool,autonomous_database,container_instance"
+            )
+        );
     }
 
     #[test]

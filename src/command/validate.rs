@@ -77,6 +77,16 @@ pub(super) fn validate(settings: &Settings) -> Result<u8, Error> {
                     continue;
                 }
             };
+            // A select spec launches nothing: it has no plan, and needs no subnet.
+            if spec.select.is_some() {
+                plans += 1;
+                continue;
+            }
+            if let Err(e) = p.need_subnet() {
+                // The project's file and line: the fix is there.
+                refusals.push(format!("`{}` ({}): {e}", p.name, p.kind().as_str()));
+                continue;
+            }
             match crate::plan::build(dir, p, &spec, &PlanOptions::default()) {
                 Ok(_) => plans += 1,
                 Err(e) => errs.extend(e.0),

@@ -317,13 +317,8 @@ fn check_project(
             if p.network.bridge.is_some() {
                 errs.push(foreign("network.bridge", "kubevirt"));
             }
-            match p.oci.as_ref().and_then(|o| o.subnet.as_ref()) {
-                Some(s) if !s.is_empty() => {}
-                _ => errs.push(src.error(
-                    "oci.subnet",
-                    "is required for provider `oci`: a subnet display name or OCID",
-                )),
-            }
+            // `oci.subnet` is checked when something is launched (`Project::need_subnet`): a
+            // project whose specs only select existing resources needs none.
             if let Some(ep) = p.oci.as_ref().and_then(|o| o.endpoint.as_ref()) {
                 check_url(src, "oci.endpoint", ep, errs);
             }

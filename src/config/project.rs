@@ -114,6 +114,28 @@ impl ProviderConfig {
 }
 
 impl Project {
+    /// An OCI project that launches instances needs `oci.subnet`; the error points at the
+    /// project file (a project whose specs only `select:` needs none).
+    pub(crate) fn need_subnet(&self) -> Result<(), super::ConfigError> {
+        let Some(oci) = self.oci() else {
+            return Ok(());
+        };
+        if oci.subnet.as_ref().is_some_and(|s| !s.is_empty()) {
+            return Ok(());
+        }
+        let message = "is required to launch instances on `oci`: a subnet display name or OCID";
+        Err(match &self.source {
+            Some(src) => src.error("oci.subnet", message),
+            None => super::ConfigError {
+                file: self.file.clone(),
+                line: None,
+                column: None,
+                field: "oci.subnet".into(),
+                message: message.into(),
+            },
+        })
+    }
+
     /// Which backend.
     pub(crate) fn kind(&self) -> ProviderKind {
         self.provider.kind()

@@ -183,7 +183,12 @@ fn check_oci(src: &Source, sel: &SelectFile, errs: &mut Vec<ConfigError>) {
             )),
             Some(k) if !kinds.contains(&k) => errs.push(src.error(
                 &field,
-                format!("`{id}` is a {} OCID, but `select.kinds` does not list `{k}`: add it", k.as_str().replace('_', " ")),
+                format!("`{id}` is the OCID of {}, but `select.kinds` does not list `{k}`: add it", match k {
+                    SelectKind::Instance => "an instance",
+                    SelectKind::InstancePool => "an instance pool",
+                    SelectKind::AutonomousDatabase => "an autonomous database",
+                    SelectKind::ContainerInstance => "a container instance",
+                }),
             )),
             Some(_) if sel.ids[..i].contains(id) => {
                 errs.push(src.error(&field, format!("`{id}` is listed twice")))

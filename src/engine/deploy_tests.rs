@@ -158,6 +158,10 @@ impl Provider for Fake {
     async fn status(&self, _: &Scope) -> Result<Vec<InstanceStatus>, ProviderError> {
         Ok(vec![])
     }
+    async fn adopt(&self, _plan: &Plan, _id: &str) -> Result<ResourceReport, ProviderError> {
+        Err(ProviderError::new(ErrorClass::Invalid, "not in this fake"))
+    }
+
     async fn power(
         &self,
         e: &Existing,

@@ -30,11 +30,13 @@ pub(crate) enum Action {
     Sim,
     /// Log in to one instance: `ssh NAME [-- COMMAND...]`.
     Ssh,
+    /// Put vauto's ownership tags on one existing instance: `adopt --target OCID`.
+    Adopt,
 }
 
 impl Action {
     /// Every action, in the order `--help` lists them.
-    pub(crate) const ALL: [Action; 12] = [
+    pub(crate) const ALL: [Action; 13] = [
         Action::Deploy,
         Action::Delete,
         Action::Status,
@@ -47,6 +49,7 @@ impl Action {
         Action::Completions,
         Action::Sim,
         Action::Ssh,
+        Action::Adopt,
     ];
 
     /// What a provider does to the instances it manages.
@@ -56,6 +59,16 @@ impl Action {
         Action::Status,
         Action::Start,
         Action::Stop,
+    ];
+
+    /// What OCI does: the actions on instances, and adopting one it did not create.
+    pub(crate) const OCI: [Action; 6] = [
+        Action::Deploy,
+        Action::Delete,
+        Action::Status,
+        Action::Start,
+        Action::Stop,
+        Action::Adopt,
     ];
 
     /// The actions a schedule may run.
@@ -77,6 +90,7 @@ impl Action {
             Action::Completions => "completions",
             Action::Sim => "sim",
             Action::Ssh => "ssh",
+            Action::Adopt => "adopt",
         }
     }
 

@@ -160,6 +160,19 @@ pub(crate) trait Provider: Send + Sync {
         scope: &Scope,
     ) -> impl Future<Output = Result<Vec<InstanceStatus>, ProviderError>> + Send;
 
+    /// Puts the ownership labels of `plan`'s spec on the existing instance `id`, which vauto
+    /// did not create, so that it is managed from now on (`adopt`).
+    ///
+    /// # Behavior
+    /// Its name must be one of the plan's instance names and no managed instance may have it;
+    /// an instance that is vauto's already is `Skipped`, one another spec or project owns is
+    /// an error. Only the labels change.
+    fn adopt(
+        &self,
+        plan: &Plan,
+        id: &str,
+    ) -> impl Future<Output = Result<ResourceReport, ProviderError>> + Send;
+
     /// Starts or stops one managed instance.
     ///
     /// # Behavior

@@ -143,6 +143,7 @@ impl Printer {
                 let done = match action {
                     "start" => "started",
                     "stop" => "stopped",
+                    "adopt" => "adopted",
                     _ => "created",
                 };
                 let sim = if self.simulated { " [SIMULATED]" } else { "" };

@@ -601,7 +601,7 @@ fn validate_lists_every_problem_at_once() {
         .stderr(
             "error: [DIR]/projects/p.yaml:8:10: `labels.team`: `a b` is not a valid label value: it may contain only letters, digits, `-`, `_` and `.`
 error: [DIR]/projects/p.yaml:7:9: `retry.interval`: 5s is under 30s: polling that often gets accounts throttled or banned (set `retry.allow_fast: true` to insist)
-error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
+error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`, `select`
 ",
         )
         .run();
@@ -623,8 +623,8 @@ fn validate_lists_every_problem_in_one_file() {
         .stderr(
             "error: [DIR]/projects/p.yaml:7:1: `sim`: invalid type: string \"maybe\", expected a boolean
 error: [DIR]/projects/p.yaml:8:1: `retries`: unknown field `retries`, expected one of `name`, `provider`, `sim`, `kubevirt`, `oci`, `network`, `labels`, `retry`, `notify`, `logs`
-error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
-error: [DIR]/specs/s.yaml:7:1: `cloud_int`: unknown field `cloud_int`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`
+error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`, `select`
+error: [DIR]/specs/s.yaml:7:1: `cloud_int`: unknown field `cloud_int`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`, `select`
 error: [DIR]/specs/s.yaml:8:1: `hunt`: invalid type: string \"often\", expected a boolean
 ",
         )
@@ -878,5 +878,58 @@ fn an_unknown_run_strategy_lists_the_four_and_oci_refuses_the_key() {
         .args("p s plan")
         .status(2)
         .stderr("error: [DIR]/specs/s.yaml:5:1: `run_strategy`: applies to provider `kubevirt`, but this spec is used with `oci`\n")
+        .run();
+}
+
+#[test]
+fn a_select_spec_names_every_wrong_field_at_its_line() {
+    // Instance fields beside `select:`, a deploy schedule, an OCID of a kind not listed, a
+    // defined tag with two dots, a compartment that is not one.
+    Test::new()
+        .file("projects/p.yaml", OCI_PROJECT)
+        .file(
+            "specs/s.yaml",
+            "shape: VM.Standard.A1.Flex
+select:
+  ids: [ocid1.autonomousdatabase.oc1..x, ocid1.volume.oc1..y]
+  tags: {a.b.c: x}
+  compartment: main
+schedules:
+  - {cron: \"0 8 * * *\", action: deploy}
+",
+        )
+        .args("p s status")
+        .status(2)
+        .stderr(
+            "error: [DIR]/specs/s.yaml:1:1: `shape`: describes instances to create, but this spec has `select:`: it acts on existing resources only (start, stop, status); remove one of the two
+error: [DIR]/specs/s.yaml:7:25: `schedules[0].action`: `deploy` cannot run on a `select:` spec: vauto only starts and stops what it selects (use `start` or `stop`)
+error: [DIR]/specs/s.yaml:3:9: `select.ids[0]`: `ocid1.autonomousdatabase.oc1..x` is the OCID of an autonomous database, but `select.kinds` does not list `autonomous_database`: add it
+error: [DIR]/specs/s.yaml:3:42: `select.ids[1]`: `ocid1.volume.oc1..y` is not the OCID of an instance, instance pool, autonomous database or container instance
+error: [DIR]/specs/s.yaml:4:10: `select.tags.a.b.c`: `a.b.c` has more than one `.`: a defined tag is `Namespace.key`
+error: [DIR]/specs/s.yaml:5:3: `select.compartment`: `main` is not a compartment OCID (`ocid1.compartment.…`, or `ocid1.tenancy.…` for the root)
+",
+        )
+        .run();
+    // KubeVirt: labels only, and valid ones.
+    Test::new()
+        .file("projects/p.yaml", KV_PROJECT)
+        .file(
+            "specs/s.yaml",
+            "select:\n  labels: {\"-bad\": dev}\n  tags: {env: dev}\n",
+        )
+        .args("p s status")
+        .status(2)
+        .stderr_unchecked()
+        .run()
+        .stderr_has(
+            "`select.tags`: applies to provider `oci`, but this spec is used with `kubevirt`",
+        )
+        .stderr_has("`select.labels.-bad`: `-bad` is not a label key: it");
+    Test::new()
+        .file("projects/p.yaml", OCI_PROJECT)
+        .file("specs/s.yaml", "select: {}\n")
+        .args("p s status")
+        .status(2)
+        .stderr("error: [DIR]/specs/s.yaml:1:1: `select`: selects nothing: give `ids`, `tags` or `compartment` (OCI) or `labels` (KubeVirt)\n")
         .run();
 }

@@ -6,7 +6,7 @@ use crate::harness::Test;
 fn shipped_examples_validate() {
     Test::with_examples()
         .args("validate")
-        .stdout("ok: 4 projects, 2 specs, 1 templates, 4 project/spec plans\n")
+        .stdout("ok: 4 projects, 3 specs, 1 templates, 6 project/spec plans\n")
         .run();
 }
 

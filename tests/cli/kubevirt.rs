@@ -834,3 +834,71 @@ fn ssh_uses_the_bridge_address_or_prints_the_virtctl_commands() {
 ")
         .run();
 }
+
+#[test]
+fn a_select_spec_powers_labelled_vms_it_did_not_create_and_never_deletes_them() {
+    let env = Env::new(|_| {});
+    // Two VMs made with `oc`/`virtctl`, not by vauto: one labelled env=dev, one env=prod.
+    for (name, tier) in [("dev-a", "dev"), ("prod-a", "prod")] {
+        env.create(
+            "/apis/kubevirt.io/v1",
+            "virtualmachines",
+            serde_json::json!({
+                "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+                "metadata": {"name": name, "labels": {"env": tier}},
+                "spec": {"runStrategy": "Always", "template": {"spec": {
+                    "domain": {"devices": {}, "resources": {"requests": {"memory": "1Gi"}}}
+                }}}
+            }),
+        );
+    }
+    std::fs::write(
+        env.t.path().join("specs/dev.yaml"),
+        "select: {labels: {env: dev}}\nschedules: [{cron: \"0 20 * * *\", action: stop}]\n",
+    )
+    .unwrap();
+    env.t
+        .cmd("p dev plan")
+        .normalize(
+            r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+            "[UID]",
+        )
+        .stdout_unchecked()
+        .run()
+        .stdout_has("`start`, `stop` and `status` act on 1 resource selected by spec `dev` (vauto never creates, deletes or retags them; it only read):\n  VirtualMachine     dev-a  ");
+    env.t
+        .cmd("p dev stop --wait")
+        .stdout(
+            "[SUCCESS] VirtualMachine dev-a: stopped
+stop: 1 instance: 1 stopped in [T]
+",
+        )
+        .run();
+    assert_eq!(
+        env.vm_field("dev-a", "/spec/runStrategy").as_deref(),
+        Some("Halted")
+    );
+    assert_eq!(
+        env.vm_field("prod-a", "/spec/runStrategy").as_deref(),
+        Some("Always")
+    );
+    env.t
+        .cmd("p dev start --wait")
+        .stdout(
+            "[SUCCESS] VirtualMachine dev-a: started
+start: 1 instance: 1 started in [T]
+",
+        )
+        .run();
+    env.t
+        .cmd("p dev delete --yes")
+        .status(2)
+        .stderr("error: `delete` is refused for spec `dev`: it selects existing resources (`select:`), which vauto never creates, deletes or retags; it runs `start`, `stop`, `status` and `plan` (a spec without `select:` describes instances to deploy)\n")
+        .run();
+    env.t
+        .cmd("p dev stop --soft")
+        .status(2)
+        .stderr("error: --soft applies to OCI; `kubevirt` stop is already a guest shutdown within the VM's terminationGracePeriodSeconds\n")
+        .run();
+    assert_eq!(env.objects()["virtualmachines"], ["dev-a", "prod-a"]);
+}

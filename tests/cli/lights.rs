@@ -295,3 +295,94 @@ fn a_selection_that_matches_nothing_fails_naming_its_filter() {
         .stderr("error: --soft goes with `stop`, not `start`\n")
         .run();
 }
+
+#[test]
+fn a_look_alike_is_not_launched_twice_and_adopt_makes_it_the_specs() {
+    let env = Env::new(|_| {});
+    let launch = |name: &str| {
+        let (status, v) = env.request(
+            "POST",
+            "/20160918/instances",
+            Some(json!({
+                "compartmentId": catalog::TENANCY_OCID,
+                "availabilityDomain": ad(),
+                "displayName": name,
+                "shape": "VM.Standard.A1.Flex",
+                "shapeConfig": {"ocpus": 1, "memoryInGBs": 6},
+                "sourceDetails": {"sourceType": "image", "imageId": IMAGE},
+                "createVnicDetails": {"subnetId": catalog::SUBNET_ID},
+                "freeformTags": {"owner": "a1-script"},
+            })),
+        );
+        assert_eq!(status, 200, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    };
+    // The instance the old A1 script made, named as vauto would name it.
+    let id = launch("s-01");
+    let other = launch("web");
+    std::thread::sleep(Duration::from_millis(700));
+    env.t
+        .cmd("p s deploy")
+        .normalize(OCID.0, OCID.1)
+        .status(1)
+        .stdout("[FAILED] Instance s-01: an instance named `s-01` that vauto did not create exists (ocid1.instance.oc1.sim-region-1.an000001[RANDOM]): not launching a second; `vauto p s adopt --target ocid1.instance.oc1.sim-region-1.an000001[RANDOM]` makes it this spec's\ndeploy: 1 instance: 1 failed in [T]\n")
+        .stderr("s-01: attempt 1 in SIM-REGION-1-AD-1 2 OCPU/12 GB failed (already_exists): an instance named `s-01` that vauto did not create exists (ocid1.instance.oc1.sim-region-1.an000001[RANDOM]): not launching a second; `vauto p s adopt --target ocid1.instance.oc1.sim-region-1.an000001[RANDOM]` makes it this spec's\n")
+        .run();
+    assert_eq!(
+        env.live(),
+        [("s-01".to_string(), 1), ("web".to_string(), 1)].into()
+    );
+    let adopt = format!("p s adopt --target {id}");
+    env.t
+        .cmd(&adopt)
+        .status(2)
+        .stderr(
+            "error: refusing to adopt without confirmation: stdin is not a terminal; pass --yes\n",
+        )
+        .run();
+    env.t
+        .cmd(&format!("{adopt} --yes"))
+        .normalize(OCID.0, OCID.1)
+        .stdout(
+            "[SUCCESS] Instance s-01: adopted: ownership tags set  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]
+adopt: 1 instance: 1 adopted in [T]
+",
+        )
+        .run();
+    let (_, tags) = look(&env, &format!("/20160918/instances/{id}"));
+    assert_eq!(
+        tags,
+        json!({"owner": "a1-script", "v-auto/managed": "true", "v-auto/project": "p", "v-auto/spec": "s", "v-auto/name": "s-01"})
+    );
+    env.t
+        .cmd(&format!("{adopt} --yes"))
+        .normalize(OCID.0, OCID.1)
+        .stdout(
+            "[SKIPPED] Instance s-01: already vauto's  id=ocid1.instance.oc1.sim-region-1.an000001[RANDOM]
+adopt: 1 instance: 1 skipped in [T]
+",
+        )
+        .run();
+    env.t
+        .cmd("p s deploy")
+        .normalize(OCID.0, OCID.1)
+        .stdout(
+            "[SKIPPED] Instance s-01: already exists
+deploy: 1 instance: 1 skipped in [T]
+",
+        )
+        .run();
+    env.t
+        .cmd(&format!("p s adopt --target {other} --yes"))
+        .normalize(OCID.0, OCID.1)
+        .status(1)
+        .stdout("[FAILED] Instance ocid1.instance.oc1.sim-region-1.an000002[RANDOM]: instance `web` is not named like an instance of spec `s` (s-01): rename it (`oci compute instance update --display-name`) or list it in the spec's `names:`
+adopt: 1 instance: 1 failed in [T]
+")
+        .run();
+    env.t
+        .cmd("p s adopt --target web")
+        .status(2)
+        .stderr("error: usage: vauto PROJECT SPEC adopt --target OCID (the instance's OCID, `ocid1.instance.…`)\n")
+        .run();
+}

@@ -91,7 +91,7 @@ retry: {{interval: 1s, allow_fast: true, jitter: 0s, throttle_base: 1s, throttle
     }
 
     /// Live (not terminated) instances per display name, straight from the simulator's state.
-    fn live(&self) -> BTreeMap<String, usize> {
+    pub(crate) fn live(&self) -> BTreeMap<String, usize> {
         let path = self.t.path().join("simstate/sim/oci/state.json");
         if !path.exists() {
             return BTreeMap::new();

@@ -84,7 +84,7 @@ fn usage_errors_exit_2() {
     Test::new()
         .args("lab web")
         .status(2)
-        .stderr("error: no action given: expected one of deploy, delete, status, start, stop, plan, daemon, report, validate, completions, sim, ssh\n")
+        .stderr("error: no action given: expected one of deploy, delete, status, start, stop, plan, daemon, report, validate, completions, sim, ssh, adopt\n")
         .run();
     Test::new()
         .args("lab web deplyo")

@@ -982,6 +982,14 @@ impl Provider for KubevirtProvider {
         Ok(rows)
     }
 
+    async fn adopt(&self, _plan: &Plan, _id: &str) -> Result<ResourceReport, ProviderError> {
+        // The capability leaves `adopt` out; a VM is adopted by labelling it (`oc label`).
+        Err(ProviderError::new(
+            ErrorClass::Invalid,
+            "`adopt` is for OCI instances; label a VirtualMachine with `oc label` instead",
+        ))
+    }
+
     async fn power(
         &self,
         existing: &Existing,

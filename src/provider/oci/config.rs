@@ -631,20 +631,9 @@ pub(crate) fn resolve_with(
             ));
         }
     };
-    let subnet = oci
-        .subnet
-        .as_ref()
-        .map(|s| s.0.clone())
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::Invalid,
-                format!(
-                    "project `{}` has no `oci.subnet`: a subnet display name or OCID",
-                    project.name
-                ),
-            )
-        })?;
+    // Empty when the project launches nothing (its specs only `select:`); a launch checks it
+    // first (`Project::need_subnet`).
+    let subnet = oci.subnet.as_ref().map(|s| s.0.clone()).unwrap_or_default();
     let endpoint = opts
         .oci_endpoint
         .clone()

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use tokio::sync::{Mutex, OnceCell};
 
 use super::addresses::by_instance;
-use super::client::{Instance, OciClient, Subnet};
+use super::client::{Instance, OciClient, Service, Subnet};
 use super::config::{OciConnection, instance_principal, resolve_with};
 use super::generations::{Generations, generation_key, write_atomic};
 use super::image::Images;
@@ -267,7 +267,27 @@ impl OciProvider {
         observer: &dyn Observer,
     ) -> Result<ResourceReport, ProviderError> {
         let name = &inst.name;
-        let same_name = self.owned_any_state(Some(&inst.spec), Some(name)).await?;
+        // Every instance with the display name, tagged or not: one list answers both whether
+        // ours exists and whether someone else's look-alike does.
+        let named = self
+            .client
+            .list_instances(self.compartment(), Some(name))
+            .await?;
+        if let Some(other) = named.iter().find(|i| {
+            !i.is_gone() && i.freeform_tags.get(LABEL_MANAGED).map(String::as_str) != Some("true")
+        }) {
+            return Err(ProviderError::new(
+                ErrorClass::AlreadyExists,
+                format!(
+                    "an instance named `{name}` that vauto did not create exists ({}): not launching a second; `vauto {} {} adopt --target {}` makes it this spec's",
+                    other.id, self.project, inst.spec, other.id
+                ),
+            ));
+        }
+        let same_name: Vec<Instance> = named
+            .into_iter()
+            .filter(|i| owned_by(i, &self.project, Some(&inst.spec), Some(name)))
+            .collect();
         if let Some(existing) = same_name.iter().find(|i| !i.is_gone()) {
             return Ok(ResourceReport::new(
                 name,
@@ -410,7 +430,7 @@ impl Provider for OciProvider {
     }
 
     const CAPABILITY: Capability = Capability {
-        actions: &Action::ON_INSTANCES,
+        actions: &Action::OCI,
         rotates_placements: true,
         capacity_retry: true,
         keeps_boot_volume: true,
@@ -609,6 +629,10 @@ impl Provider for OciProvider {
         Ok(rows)
     }
 
+    async fn adopt(&self, plan: &Plan, id: &str) -> Result<ResourceReport, ProviderError> {
+        self.adopt_instance(plan, id).await
+    }
+
     async fn power(
         &self,
         existing: &Existing,
@@ -625,6 +649,80 @@ impl Provider for OciProvider {
 }
 
 impl OciProvider {
+    /// `adopt`: GetInstance (for its etag), checks, then UpdateInstance with the ownership
+    /// tags added to its freeform tags under `If-Match`, so a change made meanwhile by
+    /// someone else is not overwritten (412, retried by the engine's read of it again).
+    async fn adopt_instance(&self, plan: &Plan, id: &str) -> Result<ResourceReport, ProviderError> {
+        let path = format!("/instances/{}", super::client::encode_path(id));
+        let answer = self
+            .client
+            .call(http::Method::GET, Service::Iaas, &path, &[], None, &[])
+            .await?;
+        let etag = super::client::header(&answer.headers, "etag");
+        let inst: Instance = self.client.json(answer, "GetInstance")?;
+        let name = inst.display_name.clone();
+        let report = |outcome: Outcome, reason: &str| {
+            ResourceReport::new(&name, KIND_INSTANCE, &name, outcome, reason)
+                .with(|d| d.id = Some(inst.id.clone()))
+        };
+        let invalid = |m: String| ProviderError::new(ErrorClass::Invalid, m);
+        if inst.is_gone() {
+            return Err(invalid(format!(
+                "instance `{name}` is {}: nothing to adopt",
+                inst.lifecycle_state.to_lowercase()
+            )));
+        }
+        if owned_by(&inst, &self.project, Some(&plan.spec.name), Some(&name)) {
+            return Ok(report(Outcome::Skipped, "already vauto's"));
+        }
+        let tag = |k: &str| inst.freeform_tags.get(k).cloned().unwrap_or_default();
+        if tag(LABEL_MANAGED) == "true" {
+            return Err(invalid(format!(
+                "instance `{name}` is already managed by project `{}` spec `{}`: vauto never retags what another spec owns",
+                tag(LABEL_PROJECT),
+                tag(LABEL_SPEC)
+            )));
+        }
+        let names: Vec<&str> = plan.instances.iter().map(|i| i.name.as_str()).collect();
+        if !names.contains(&name.as_str()) {
+            return Err(invalid(format!(
+                "instance `{name}` is not named like an instance of spec `{}` ({}): rename it (`oci compute instance update --display-name`) or list it in the spec's `names:`",
+                plan.spec.name,
+                names.join(", ")
+            )));
+        }
+        if let Some(other) = self.owned(None, Some(&name)).await?.first() {
+            return Err(invalid(format!(
+                "a managed instance named `{name}` exists already ({}): one of the two must go first",
+                other.id
+            )));
+        }
+        let mut tags = inst.freeform_tags.clone();
+        for (k, v) in [
+            (LABEL_MANAGED, "true"),
+            (LABEL_PROJECT, self.project.as_str()),
+            (LABEL_SPEC, plan.spec.name.as_str()),
+            (LABEL_NAME, name.as_str()),
+        ] {
+            tags.insert(k.to_string(), v.to_string());
+        }
+        let body = serde_json::to_vec(&serde_json::json!({ "freeformTags": tags }))
+            .map_err(|e| invalid(format!("cannot encode the tags: {e}")))?;
+        let extra: Vec<(&'static str, String)> =
+            etag.into_iter().map(|e| ("if-match", e)).collect();
+        self.client
+            .call(
+                http::Method::PUT,
+                Service::Iaas,
+                &path,
+                &[],
+                Some(body),
+                &extra,
+            )
+            .await?;
+        Ok(report(Outcome::Success, "adopted: ownership tags set"))
+    }
+
     /// What a `select:` picks, in its compartment (default the project's).
     async fn selected(&self, select: &Select) -> Result<Vec<Selectable>, ProviderError> {
         let compartment = select

@@ -94,7 +94,8 @@ impl Selectable {
                     .and_then(|m| m.get(key))
                     .is_some_and(|v| match v {
                         serde_json::Value::String(s) => s == want,
-                        other => other.to_string() == *want,
+                        // A number or boolean value compares by its JSON text (`2`, `true`).
+                        other => serde_json::to_string(other).is_ok_and(|t| t == *want),
                     })
             })
         })

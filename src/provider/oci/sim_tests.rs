@@ -187,12 +187,13 @@ impl World {
         )
     }
 
-    /// Someone else's instance with the same name, and a terminated one of ours; answers the
-    /// foreign launch body.
+    /// Another project's instance with the same name (an untagged one would stop the
+    /// deploy: `lights::a_look_alike_is_not_launched_twice...`), and a terminated one of
+    /// ours; answers the foreign launch body.
     async fn seed(&self) -> Value {
         let ours = self.our_launch_body().await;
         let mut foreign = ours.clone();
-        foreign["freeformTags"] = json!({});
+        foreign["freeformTags"] = json!({"v-auto/managed": "true", "v-auto/project": "other", "v-auto/spec": "a1", "v-auto/name": "a1-01"});
         let client = self.p.client();
         client.launch_instance(&foreign, "foreign").await.unwrap();
         let (dead, _) = client.launch_instance(&ours, "dead").await.unwrap();
