@@ -219,6 +219,57 @@ else
   fail unknown-ocid-404 "$(why "expected 404 NotAuthorizedOrNotFound")"
 fi
 
+# --- lights out: resources vauto did not create --------------------------------------------
+# The README recipe "Lights out for resources vauto did not create", with the real CLI making
+# the resources: LaunchInstance with freeform tags, CreateAutonomousDatabase and
+# CreateInstancePool (the CLI's --wait-for-state polls GetAutonomousDatabase /
+# GetInstancePool for lifecycleState), then vauto on a `select:` spec, then the CLI's own
+# StopAutonomousDatabase and SoftstopInstancePool waits.
+lights=$work/lights
+mkdir -p "$lights/projects" "$lights/specs"
+printf 'provider: oci\nsim: true\n' > "$lights/projects/dev.yaml"
+printf 'select:\n  tags: {env: dev}\n  kinds: [instance, instance_pool, autonomous_database]\n' > "$lights/specs/dev-lights.yaml"
+lv() { "$VAUTO" --config-dir "$lights" --state-dir "$state" "$@" > "$work/out" 2> "$work/err"; }
+if oci compute instance launch --compartment-id "$TENANCY" --availability-domain "$AD" \
+    --shape VM.Standard.E2.1.Micro --image-id "$IMAGE" --subnet-id "$SUBNET" \
+    --display-name dev-web --freeform-tags '{"env": "dev"}' --wait-for-state RUNNING --wait-interval-seconds 1 &&
+  oci db autonomous-database create --compartment-id "$TENANCY" --db-name devdb --display-name devdb \
+    --cpu-core-count 1 --data-storage-size-in-tbs 1 --admin-password 'Sim-Only-Passw0rd' \
+    --freeform-tags '{"env": "dev"}' --wait-for-state AVAILABLE --wait-interval-seconds 1 &&
+  ADB=$(field '.data.id') &&
+  oci compute-management instance-pool create --compartment-id "$TENANCY" \
+    --instance-configuration-id ocid1.instanceconfiguration.oc1..conformance --size 1 --display-name dev-pool \
+    --placement-configurations "[{\"availabilityDomain\": \"$AD\", \"primarySubnetId\": \"$SUBNET\"}]" \
+    --freeform-tags '{"env": "dev"}' --wait-for-state RUNNING --wait-interval-seconds 1 &&
+  POOL=$(field '.data.id'); then
+  ok lights-cli-creates-pool-and-database
+else
+  fail lights-cli-creates-pool-and-database "$(why "create failed")"
+fi
+if lv dev dev-lights plan && [ "$(grep -c '^  ' "$work/out")" = 3 ] &&
+  lv dev dev-lights stop --soft --wait && grep -q '^stop: 3 resources: 3 stopped' "$work/out" &&
+  oci db autonomous-database get --autonomous-database-id "$ADB" && [ "$(field '.data."lifecycle-state"')" = STOPPED ] &&
+  oci compute-management instance-pool get --instance-pool-id "$POOL" && [ "$(field '.data."lifecycle-state"')" = STOPPED ] &&
+  [ "$(field '.data."freeform-tags".env')" = dev ]; then
+  ok lights-vauto-stops-what-it-selected
+else
+  fail lights-vauto-stops-what-it-selected "$(why "$(tr '\n' ' ' < "$work/out" | cut -c1-300)")"
+fi
+if lv dev dev-lights start --wait && grep -q '^start: 3 resources: 3 started' "$work/out" &&
+  oci db autonomous-database stop --autonomous-database-id "$ADB" --wait-for-state STOPPED --wait-interval-seconds 1 &&
+  oci compute-management instance-pool softstop --instance-pool-id "$POOL" --wait-for-state STOPPED --wait-interval-seconds 1 &&
+  [ "$(field '.data."lifecycle-state"')" = STOPPED ]; then
+  ok lights-cli-stop-and-softstop-waits
+else
+  fail lights-cli-stop-and-softstop-waits "$(why "state $(field '.data."lifecycle-state"')")"
+fi
+# ListContainerInstances answers a ContainerInstanceCollection (`data.items`).
+if oci container-instances container-instance list --compartment-id "$TENANCY" && [ "$(field '.data.items | length')" = 0 ]; then
+  ok lights-container-instance-collection
+else
+  fail lights-container-instance-collection "$(why "items $(field '.data.items | length')")"
+fi
+
 # --- the Python SDK ------------------------------------------------------------------------
 "$PY" "$here/oci_sdk.py" "$URL" "$CFG" "$AD" "$IMAGE" "$SUBNET" > "$work/sdk.out" 2>&1
 sdk_rc=$?
