@@ -44,6 +44,21 @@ async fn delete_one<P: Provider>(
     run_started: Instant,
     observer: &dyn Observer,
 ) -> Vec<ResourceReport> {
+    // What a `select:` spec picked is not vauto's: it is never deleted, whoever asks.
+    if !e.owned {
+        let (kind, name) = e
+            .resources
+            .last()
+            .cloned()
+            .unwrap_or_else(|| ("Instance".to_string(), e.name.clone()));
+        return vec![ResourceReport::new(
+            &e.name,
+            &kind,
+            &name,
+            Outcome::Failed,
+            "selected, not created by vauto: it is never deleted",
+        )];
+    }
     let mut retry = StepRetry::new(
         policy,
         run_started,

@@ -680,6 +680,46 @@ async fn a_hunting_start_without_capacity_is_no_capacity_yet_not_failed() {
     }
 }
 
+/// A resource a `select:` spec picked (not owned) is never handed to the provider's delete.
+#[tokio::test(start_paused = true)]
+async fn delete_never_reaches_the_provider_for_a_selected_resource() {
+    let fake = Fake::default();
+    let selected = Existing {
+        owned: false,
+        resources: vec![("AutonomousDatabase".into(), "devdb".into())],
+        ..existing("devdb")
+    };
+    let reports = crate::engine::delete(
+        &fake,
+        &[selected],
+        &DeleteOptions::default(),
+        (1, &opts().policy),
+        &Recorder::default(),
+    )
+    .await;
+    let got: Vec<_> = reports
+        .iter()
+        .map(|r| {
+            (
+                r.kind.as_str(),
+                r.name.as_str(),
+                r.outcome,
+                r.reason.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "AutonomousDatabase",
+            "devdb",
+            Outcome::Failed,
+            "selected, not created by vauto: it is never deleted"
+        )]
+    );
+    assert!(fake.deleted.lock().unwrap().is_empty());
+}
+
 /// A delete that meets a blip tries again, and reports each resource once with its final
 /// outcome (the VM deleted by the first try stays `deleted`); a fatal error stops it.
 #[tokio::test(start_paused = true)]

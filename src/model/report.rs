@@ -216,10 +216,8 @@ impl Summary {
         let mut s = Summary::default();
         let mut names: Vec<&str> = Vec::new();
         for r in reports {
-            s.not_only_instances |= matches!(
-                r.kind.as_str(),
-                "InstancePool" | "AutonomousDatabase" | "ContainerInstance"
-            );
+            s.not_only_instances |= super::SelectKind::of_report_kind(&r.kind)
+                .is_some_and(|k| k != super::SelectKind::Instance);
             s.objects.add(r);
             if !names.contains(&r.instance.as_str()) {
                 names.push(&r.instance);

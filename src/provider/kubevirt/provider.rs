@@ -860,16 +860,6 @@ impl Provider for KubevirtProvider {
     }
 
     async fn delete(&self, existing: &Existing, _options: &DeleteOptions) -> Attempt {
-        if !existing.owned {
-            return Attempt {
-                error: Some(ProviderError::new(
-                    ErrorClass::Invalid,
-                    "selected, not created by vauto: it is never deleted",
-                )),
-                resource: existing.resources.last().cloned(),
-                ..Attempt::default()
-            };
-        }
         let sel = selector(&self.project, Some(&existing.spec), Some(&existing.name));
         let mut out = Attempt::default();
         for kind in CREATION_ORDER.iter().rev().copied() {

@@ -543,16 +543,6 @@ impl Provider for OciProvider {
 
     async fn delete(&self, existing: &Existing, options: &DeleteOptions) -> Attempt {
         let name = &existing.name;
-        if !existing.owned {
-            return Attempt {
-                error: Some(ProviderError::new(
-                    ErrorClass::Invalid,
-                    "selected, not created by vauto: it is never terminated",
-                )),
-                resource: existing.resources.last().cloned(),
-                ..Attempt::default()
-            };
-        }
         let deleted = |reason: &str| {
             ResourceReport::new(name, KIND_INSTANCE, name, Outcome::Deleted, reason)
                 .with(|d| d.id = Some(existing.id.clone()))
@@ -725,11 +715,15 @@ impl OciProvider {
 
     /// What a `select:` picks, in its compartment (default the project's).
     async fn selected(&self, select: &Select) -> Result<Vec<Selectable>, ProviderError> {
-        let compartment = select
+        find(&self.client, select, self.select_compartment(select)).await
+    }
+
+    /// Where a `select:` looks: its `compartment`, else the project's.
+    fn select_compartment<'a>(&'a self, select: &'a Select) -> &'a str {
+        select
             .compartment
             .as_deref()
-            .unwrap_or_else(|| self.compartment());
-        find(&self.client, select, compartment).await
+            .unwrap_or_else(|| self.compartment())
     }
 
     /// Status rows of what a `select:` picks: instances with their addresses, the other
@@ -740,10 +734,7 @@ impl OciProvider {
         spec: &str,
     ) -> Result<Vec<InstanceStatus>, ProviderError> {
         let found = self.selected(select).await?;
-        let compartment = select
-            .compartment
-            .as_deref()
-            .unwrap_or_else(|| self.compartment());
+        let compartment = self.select_compartment(select);
         let attachments = if found.iter().any(|r| r.instance.is_some()) {
             self.client
                 .list_vnic_attachments(compartment, None)

@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use serde_json::{Map, Value};
 
-use super::paging::{filter_eq, page};
+use super::paging::{filter_eq, page_as};
 use super::{Res, check_if_match, compartment, etag_of, query, save};
 use crate::sim::oci::Sim;
 use crate::sim::oci::catalog;
@@ -48,6 +48,23 @@ fn need<'a>(m: &'a Map<String, Value>, field: &str) -> Result<&'a Value, ApiErro
     m.get(field)
         .filter(|v| !v.is_null())
         .ok_or_else(|| invalid(&format!("{field} is required.")))
+}
+
+/// A required non-empty list whose items each have the string `key`; else 400 `why`.
+fn need_list<'a>(
+    m: &'a Map<String, Value>,
+    field: &str,
+    key: &str,
+    why: &str,
+) -> Result<&'a Vec<Value>, ApiError> {
+    need(m, field)?
+        .as_array()
+        .filter(|a| {
+            !a.is_empty()
+                && a.iter()
+                    .all(|x| x.get(key).and_then(Value::as_str).is_some())
+        })
+        .ok_or_else(|| invalid(why))
 }
 
 fn tags(m: &Map<String, Value>, field: &str) -> Result<Map<String, Value>, ApiError> {
@@ -134,35 +151,22 @@ fn fields(kind: OtherKind, m: &Map<String, Value>) -> Result<Map<String, Value>,
             {
                 return Err(invalid("shapeConfig.ocpus is required."));
             }
-            let containers = need(m, "containers")?;
-            let ok = containers.as_array().is_some_and(|a| {
-                !a.is_empty()
-                    && a.iter()
-                        .all(|c| c.get("imageUrl").and_then(Value::as_str).is_some())
-            });
-            if !ok {
-                return Err(invalid(
-                    "containers must list at least one container, each with an imageUrl.",
-                ));
-            }
-            let vnics = need(m, "vnics")?;
-            let ok = vnics.as_array().is_some_and(|a| {
-                !a.is_empty()
-                    && a.iter()
-                        .all(|v| v.get("subnetId").and_then(Value::as_str).is_some())
-            });
-            if !ok {
-                return Err(invalid(
-                    "vnics must list at least one VNIC, each with a subnetId.",
-                ));
-            }
+            let containers = need_list(
+                m,
+                "containers",
+                "imageUrl",
+                "containers must list at least one container, each with an imageUrl.",
+            )?;
+            need_list(
+                m,
+                "vnics",
+                "subnetId",
+                "vnics must list at least one VNIC, each with a subnetId.",
+            )?;
             keep("availabilityDomain", ad);
             keep("shape", shape);
             keep("shapeConfig", cfg);
-            keep(
-                "containerCount",
-                &Value::from(containers.as_array().map_or(0, Vec::len)),
-            );
+            keep("containerCount", &Value::from(containers.len()));
         }
     }
     Ok(out)
@@ -234,7 +238,8 @@ async fn create(sim: Arc<Sim>, kind: OtherKind, body: Bytes) -> Res {
     Ok(resp)
 }
 
-fn list(sim: &Sim, kind: OtherKind, uri: &Uri) -> Res {
+/// Lists one kind in a compartment, each page shaped by `answer`.
+fn list(sim: &Sim, kind: OtherKind, uri: &Uri, answer: impl FnOnce(Vec<Value>) -> Response) -> Res {
     let q = query(uri)?;
     let comp = compartment(&q)?;
     let now = Utc::now();
@@ -254,7 +259,12 @@ fn list(sim: &Sim, kind: OtherKind, uri: &Uri) -> Res {
             )
         })
         .collect();
-    page(sim, &q, items, true)
+    page_as(sim, &q, items, true, answer)
+}
+
+/// A bare JSON array, as ListInstancePools and ListAutonomousDatabases answer.
+fn array(items: Vec<Value>) -> Response {
+    Json(items).into_response()
 }
 
 fn get(sim: &Sim, kind: OtherKind, id: &str) -> Res {
@@ -411,29 +421,20 @@ handlers!(
 
 /// ListInstancePools: a bare array, paged.
 pub(super) async fn list_instance_pools(State(sim): State<Arc<Sim>>, uri: Uri) -> Res {
-    list(&sim, OtherKind::InstancePool, &uri)
+    list(&sim, OtherKind::InstancePool, &uri, array)
 }
 
 /// ListAutonomousDatabases: a bare array, paged.
 pub(super) async fn list_autonomous_databases(State(sim): State<Arc<Sim>>, uri: Uri) -> Res {
-    list(&sim, OtherKind::AutonomousDatabase, &uri)
+    list(&sim, OtherKind::AutonomousDatabase, &uri, array)
 }
 
-/// ListContainerInstances wraps its page in a `ContainerInstanceCollection`.
+/// ListContainerInstances answers a `ContainerInstanceCollection`: `{"items": [...]}`.
 pub(super) async fn list_container_instance_collection(
     State(sim): State<Arc<Sim>>,
     uri: Uri,
 ) -> Res {
-    let resp = list(&sim, OtherKind::ContainerInstance, &uri)?;
-    let (parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .map_err(|_| crate::sim::oci::error::internal("cannot read the page"))?;
-    let items: Value = serde_json::from_slice(&bytes)
-        .map_err(|_| crate::sim::oci::error::internal("cannot read the page"))?;
-    let mut resp = Json(serde_json::json!({ "items": items })).into_response();
-    if let Some(next) = parts.headers.get("opc-next-page") {
-        resp.headers_mut().insert("opc-next-page", next.clone());
-    }
-    Ok(resp)
+    list(&sim, OtherKind::ContainerInstance, &uri, |items| {
+        Json(serde_json::json!({ "items": items })).into_response()
+    })
 }

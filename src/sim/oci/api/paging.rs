@@ -14,8 +14,20 @@ use crate::sim::oci::error::invalid;
 pub(super) fn page(
     sim: &Sim,
     q: &Q,
+    items: Vec<(DateTime<Utc>, String, Value)>,
+    sortable: bool,
+) -> Res {
+    page_as(sim, q, items, sortable, |body| Json(body).into_response())
+}
+
+/// [`page`], with the page's items shaped by `answer` (a bare array, or a collection object
+/// such as `{"items": [...]}`); `opc-next-page` is set on what it makes.
+pub(super) fn page_as(
+    sim: &Sim,
+    q: &Q,
     mut items: Vec<(DateTime<Utc>, String, Value)>,
     sortable: bool,
+    answer: impl FnOnce(Vec<Value>) -> axum::response::Response,
 ) -> Res {
     if sortable {
         let by = q.get("sortBy").map_or("TIMECREATED", String::as_str);
@@ -55,7 +67,7 @@ pub(super) fn page(
     let end = (start + limit).min(total);
     let body: Vec<Value> = items.drain(start..end).map(|(_, _, v)| v).collect();
     let more = end < total;
-    let mut resp = Json(body).into_response();
+    let mut resp = answer(body);
     if more && let Ok(v) = HeaderValue::from_str(&format!("simpage-{end}")) {
         resp.headers_mut().insert("opc-next-page", v);
     }
