@@ -18,7 +18,15 @@ pub(super) fn planned_objects(plan: &Plan) -> Vec<(String, PlannedObject)> {
             }
             ProviderKind::Oci => crate::provider::oci::resources::planned_objects(plan, inst),
         };
-        out.extend(objs.into_iter().map(|o| (inst.name.clone(), o)));
+        for o in objs {
+            // A spec's shared object (CA ConfigMap, credentials Secret) is listed once.
+            if !out
+                .iter()
+                .any(|(_, p): &(String, PlannedObject)| p.kind == o.kind && p.name == o.name)
+            {
+                out.push((inst.name.clone(), o));
+            }
+        }
     }
     out
 }

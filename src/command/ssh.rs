@@ -25,8 +25,9 @@ pub(crate) fn login_user(plan: &Plan) -> String {
         .spec
         .kubevirt()
         .map(|k| match &k.disk.source {
-            DiskSource::Registry(u) | DiskSource::Http(u) => u.to_ascii_lowercase(),
+            DiskSource::Registry(i) | DiskSource::Http(i) => i.url.to_ascii_lowercase(),
             DiskSource::Pvc(p) => p.name.to_ascii_lowercase(),
+            DiskSource::DataSource(d) => d.name.to_ascii_lowercase(),
         })
         .unwrap_or_default();
     // The cloud images' default users (cloud-init `default_user` of each distribution).

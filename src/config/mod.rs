@@ -17,12 +17,14 @@ use std::path::{Path, PathBuf};
 
 pub(crate) use env::Env;
 pub(crate) use error::{ConfigError, ConfigErrors};
-pub(crate) use kubevirt::{KubevirtProject, KubevirtSpec};
+pub(crate) use kubevirt::{KubevirtProject, KubevirtSpec, Sizing};
 pub(crate) use names::{dns_label_problem, instance_name, label_key_problem, label_value_problem};
 pub(crate) use oci::{OciAuth, OciProject, OciSpec};
 pub(crate) use project::{Ipam, Notify, NotifyEvent, Project, ProviderConfig, ProviderKind, Retry};
 pub(crate) use source::{ReadError, Source, read_limited};
-pub(crate) use spec::{AdChoice, DiskSource, ProviderSpec, Spec};
+pub(crate) use spec::{
+    AdChoice, DiskLifecycle, DiskSource, Import, ProviderSpec, PullMethod, Spec,
+};
 pub(crate) use values::{CronExpr, Dur, Secret, Text};
 
 use project::{IpamFile, ProjectFile};
@@ -186,7 +188,7 @@ impl ConfigDir {
             // A select spec sizes and places nothing: it has no provider part.
             _ if s.select.is_some() => Some(ProviderSpec::Unbound),
             Some(ProviderKind::Kubevirt) => {
-                kubevirt::spec(&src, &s, &mut errs).map(ProviderSpec::Kubevirt)
+                kubevirt::spec(&src, &s, &self.root, &mut errs).map(ProviderSpec::Kubevirt)
             }
             Some(ProviderKind::Oci) => oci::spec(&src, &s, &mut errs).map(ProviderSpec::Oci),
             None => Some(ProviderSpec::Unbound),

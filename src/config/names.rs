@@ -23,6 +23,21 @@ pub(crate) fn dns_label_problem(name: &str) -> Option<String> {
     None
 }
 
+/// Why `name` is not a DNS-1123 subdomain (dot-separated DNS labels, at most 253), the rule
+/// for ConfigMap, Secret, DataSource and instance type names (apimachinery
+/// `IsDNS1123Subdomain`), if it is not.
+pub(crate) fn dns_subdomain_problem(name: &str) -> Option<String> {
+    if name.len() > 253 {
+        return Some(format!(
+            "is {} characters long: at most 253 are allowed",
+            name.len()
+        ));
+    }
+    name.split('.').find_map(dns_label_problem).map(|p| {
+        format!("is not a DNS subdomain (lowercase letters, digits, `-` and `.`): a part {p}")
+    })
+}
+
 /// Why `v` is not a valid Kubernetes label value, if it is not.
 pub(crate) fn label_value_problem(v: &str) -> Option<String> {
     if v.is_empty() {

@@ -28,6 +28,10 @@ pub(super) struct SpecFile {
     pub cpu: Option<u32>,
     pub memory: Option<Text>,
     pub disk: Option<Disk>,
+    #[serde(default)]
+    pub disks: Vec<DataDisk>,
+    pub instancetype: Option<TypeRef>,
+    pub preference: Option<TypeRef>,
     pub run_strategy: Option<super::kubevirt::RunStrategy>,
     pub shape: Option<Text>,
     pub ocpus: Option<f64>,
@@ -81,6 +85,8 @@ pub(crate) struct Spec {
 
 /// The provider's part of a spec.
 #[derive(Debug, Clone)]
+// A run holds one spec: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum ProviderSpec {
     /// A KubeVirt VM.
     Kubevirt(KubevirtSpec),
@@ -116,7 +122,7 @@ impl Spec {
     }
 }
 
-/// `disk:` (KubeVirt).
+/// `disk:` (KubeVirt): the root disk.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Disk {
@@ -128,18 +134,132 @@ pub(crate) struct Disk {
     // serde_yaml 0.9 reads enums from `!tag`s only; the documented form is `{registry: URL}`.
     #[serde(with = "serde_yaml::with::singleton_map")]
     pub source: DiskSource,
+    /// A standalone DataVolume, or one that lives and dies with the VM.
+    #[serde(default)]
+    pub lifecycle: DiskLifecycle,
 }
 
-/// `disk.source`: exactly one of registry, http, pvc.
+/// One of `disks:` (KubeVirt): a data disk attached to the VM besides the root disk.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DataDisk {
+    /// The disk's name in the VM; its DataVolume is `<instance>-<name>`.
+    pub name: Text,
+    /// Size as a Kubernetes quantity (`100Gi`).
+    pub size: Text,
+    /// Storage class; default the cluster's default class.
+    pub storage_class: Option<Text>,
+    /// Where its content comes from; none: a blank disk.
+    #[serde(default, with = "serde_yaml::with::singleton_map")]
+    pub source: Option<DiskSource>,
+    /// A standalone DataVolume, or one that lives and dies with the VM.
+    #[serde(default)]
+    pub lifecycle: DiskLifecycle,
+}
+
+/// `disk.lifecycle`: whether the disk is its own object or part of the VM.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum DiskLifecycle {
+    /// A DataVolume of its own, deleted by `vauto delete` after the VM.
+    #[default]
+    Standalone,
+    /// A `dataVolumeTemplates` entry of the VM: KubeVirt creates it and it goes with the VM.
+    WithVm,
+}
+
+/// `disk.source`: exactly one of registry, http, pvc, data_source.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum DiskSource {
-    /// Container disk image: `docker://registry.local/rhel9:9.4`.
-    Registry(Text),
-    /// HTTP(S) URL of a disk image.
-    Http(Text),
+    /// Container disk image: `docker://registry.local/rhel9:9.4`, or a mapping with a CA,
+    /// credentials and the pull method.
+    Registry(Import),
+    /// HTTP(S) URL of a disk image, or a mapping with a CA and credentials.
+    Http(Import),
     /// Clone of an existing PVC.
     Pvc(PvcRef),
+    /// Clone of a CDI DataSource (OpenShift's golden images).
+    DataSource(DataSourceRef),
+}
+
+/// `disk.source.registry` / `disk.source.http`: a URL, or `{url, ca_file, credentials,
+/// pull_method}`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Import {
+    /// `docker://...` or `http(s)://...`.
+    pub url: Text,
+    /// A PEM file of the CA(s) that signed the server's certificate.
+    pub ca_file: Option<Text>,
+    /// How the importer authenticates.
+    pub credentials: Option<Credentials>,
+    /// `pod` (CDI's importer pulls) or `node` (the node's container runtime pulls, with
+    /// its mirrors and pull secrets); registry only.
+    pub pull_method: Option<PullMethod>,
+}
+
+/// The mapping form of [`Import`], as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportFields {
+    url: Text,
+    ca_file: Option<Text>,
+    credentials: Option<Credentials>,
+    pull_method: Option<PullMethod>,
+}
+
+impl<'de> Deserialize<'de> for Import {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Import;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a URL, or a mapping with `url` and optionally `ca_file`, `credentials`, `pull_method`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Import, E> {
+                let url = Text::deserialize(de::value::StrDeserializer::<E>::new(v))?;
+                Ok(Import {
+                    url,
+                    ca_file: None,
+                    credentials: None,
+                    pull_method: None,
+                })
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Import, A::Error> {
+                let f = ImportFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Import {
+                    url: f.url,
+                    ca_file: f.ca_file,
+                    credentials: f.credentials,
+                    pull_method: f.pull_method,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `credentials:` of an import: an existing Secret with CDI's keys, or a user name and
+/// password (from `${VAR}`s) vauto puts in a Secret of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Credentials {
+    /// A Secret in the namespace with keys `accessKeyId` and `secretKey`.
+    pub secret: Option<Text>,
+    /// User name (CDI's `accessKeyId`).
+    pub username: Option<super::values::Secret>,
+    /// Password or token (CDI's `secretKey`).
+    pub password: Option<super::values::Secret>,
+}
+
+/// `pull_method:` of a registry import (CDI's `pullMethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum PullMethod {
+    /// CDI's importer pod pulls the image (the default).
+    Pod,
+    /// The node's container runtime pulls it, with the node's mirrors and pull secrets.
+    Node,
 }
 
 /// `disk.source.pvc`.
@@ -150,6 +270,36 @@ pub(crate) struct PvcRef {
     pub namespace: Text,
     /// Name of the PVC.
     pub name: Text,
+}
+
+/// The namespace OpenShift Virtualization keeps its golden images in.
+pub(crate) const GOLDEN_IMAGES_NAMESPACE: &str = "openshift-virtualization-os-images";
+
+/// `disk.source.data_source`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DataSourceRef {
+    /// Name of the DataSource (`rhel9`, `fedora`, ...).
+    pub name: Text,
+    /// Its namespace; default `openshift-virtualization-os-images`.
+    pub namespace: Option<Text>,
+}
+
+impl DataSourceRef {
+    /// The namespace, with OpenShift's default.
+    pub(crate) fn namespace(&self) -> &str {
+        self.namespace.as_deref().unwrap_or(GOLDEN_IMAGES_NAMESPACE)
+    }
+}
+
+/// `instancetype:` / `preference:` (KubeVirt): a name and, optionally, its kind.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TypeRef {
+    /// `u1.medium`, `rhel.9`, ...
+    pub name: Text,
+    /// The cluster-wide kind (default) or the namespaced one.
+    pub kind: Option<Text>,
 }
 
 /// `image:` (OCI): an OCID, or a filter resolved online to the newest match.

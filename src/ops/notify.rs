@@ -398,9 +398,12 @@ pub(crate) fn describe_target(project: &Project, spec: &Spec) -> String {
                 s.push_str(&format!(" {c} OCPU/{m} GB"));
             }
         }
-        ProviderSpec::Kubevirt(k) => {
-            s.push_str(&format!("{} vCPU/{}", k.cpu.unwrap_or(1), k.memory));
-        }
+        ProviderSpec::Kubevirt(k) => match &k.size {
+            crate::config::Sizing::Explicit { cpu, memory } => {
+                s.push_str(&format!("{cpu} vCPU/{memory}"));
+            }
+            crate::config::Sizing::Instancetype(t) => s.push_str(&t.name),
+        },
         ProviderSpec::Unbound => s.push_str("instances"),
     }
     if let Some(oci) = project.oci() {

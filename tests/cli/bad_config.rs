@@ -601,7 +601,7 @@ fn validate_lists_every_problem_at_once() {
         .stderr(
             "error: [DIR]/projects/p.yaml:8:10: `labels.team`: `a b` is not a valid label value: it may contain only letters, digits, `-`, `_` and `.`
 error: [DIR]/projects/p.yaml:7:9: `retry.interval`: 5s is under 30s: polling that often gets accounts throttled or banned (set `retry.allow_fast: true` to insist)
-error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`, `select`
+error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `disks`, `instancetype`, `preference`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`, `select`
 ",
         )
         .run();
@@ -623,8 +623,8 @@ fn validate_lists_every_problem_in_one_file() {
         .stderr(
             "error: [DIR]/projects/p.yaml:7:1: `sim`: invalid type: string \"maybe\", expected a boolean
 error: [DIR]/projects/p.yaml:8:1: `retries`: unknown field `retries`, expected one of `name`, `provider`, `sim`, `kubevirt`, `oci`, `network`, `labels`, `retry`, `notify`, `logs`
-error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`, `select`
-error: [DIR]/specs/s.yaml:7:1: `cloud_int`: unknown field `cloud_int`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`, `select`
+error: [DIR]/specs/s.yaml:6:1: `replica`: unknown field `replica`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `disks`, `instancetype`, `preference`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`, `select`
+error: [DIR]/specs/s.yaml:7:1: `cloud_int`: unknown field `cloud_int`, expected one of `name`, `replicas`, `name_prefix`, `names`, `cpu`, `memory`, `disk`, `disks`, `instancetype`, `preference`, `run_strategy`, `shape`, `ocpus`, `memory_gb`, `boot_volume_gb`, `image`, `fallback`, `placement`, `cloud_init`, `ssh`, `schedules`, `hunt`, `select`
 error: [DIR]/specs/s.yaml:8:1: `hunt`: invalid type: string \"often\", expected a boolean
 ",
         )

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Event as KubeEvent;
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 
-use super::resources::{KIND_DATA_VOLUME, KIND_NAD, KIND_SECRET, KIND_VM};
+use super::resources::{KIND_CONFIG_MAP, KIND_DATA_VOLUME, KIND_NAD, KIND_SECRET, KIND_VM};
 use crate::model::{ErrorClass, ProviderError};
 
 /// Page size for list calls; large lists come in pages (`limit` + `continue`).
@@ -17,6 +17,8 @@ const PAGE: u32 = 250;
 pub(crate) enum Kind {
     /// `v1 Secret`.
     Secret,
+    /// `v1 ConfigMap` (a spec's CA bundle).
+    ConfigMap,
     /// `k8s.cni.cncf.io/v1 NetworkAttachmentDefinition`.
     Nad,
     /// `cdi.kubevirt.io/v1beta1 DataVolume`.
@@ -32,6 +34,7 @@ impl Kind {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Secret => KIND_SECRET,
+            Kind::ConfigMap => KIND_CONFIG_MAP,
             Kind::Nad => KIND_NAD,
             Kind::DataVolume => KIND_DATA_VOLUME,
             Kind::Vm => KIND_VM,
@@ -43,6 +46,7 @@ impl Kind {
     pub(crate) fn from_name(kind: &str) -> Option<Kind> {
         [
             Kind::Secret,
+            Kind::ConfigMap,
             Kind::Nad,
             Kind::DataVolume,
             Kind::Vm,
@@ -56,6 +60,7 @@ impl Kind {
     pub(crate) fn api_resource(self) -> ApiResource {
         let (group, version, plural) = match self {
             Kind::Secret => ("", "v1", "secrets"),
+            Kind::ConfigMap => ("", "v1", "configmaps"),
             // The NAD plural has hyphens; `from_gvk` would guess `networkattachmentdefinitions`.
             Kind::Nad => ("k8s.cni.cncf.io", "v1", "network-attachment-definitions"),
             Kind::DataVolume => ("cdi.kubevirt.io", "v1beta1", "datavolumes"),
@@ -200,6 +205,53 @@ impl KubeClient {
         }
     }
 
+    /// Replaces the `data` (ConfigMap) or `stringData` (Secret) of an object with a JSON
+    /// merge patch: keys not in `patch` stay.
+    pub(crate) async fn merge_patch(
+        &self,
+        kind: Kind,
+        name: &str,
+        patch: &serde_json::Value,
+    ) -> Result<(), kube::Error> {
+        self.api(kind)
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .map(|_| ())
+    }
+
+    /// The `volumeBindingMode` of storage class `class`, or of the cluster's default class
+    /// (annotation `storageclass.kubernetes.io/is-default-class: "true"`) when `None`:
+    /// `(class, mode)`. Storage classes are cluster-scoped: reading them needs a
+    /// ClusterRole (`get`, `list` on `storageclasses.storage.k8s.io`).
+    pub(crate) async fn binding_mode(
+        &self,
+        class: Option<&str>,
+    ) -> Result<Option<(String, String)>, kube::Error> {
+        use k8s_openapi::api::storage::v1::StorageClass;
+        let api: Api<StorageClass> = Api::all(self.client.clone());
+        let sc = match class {
+            Some(name) => api.get_opt(name).await?,
+            None => api
+                .list(&ListParams::default())
+                .await?
+                .items
+                .into_iter()
+                .find(|sc| {
+                    sc.metadata.annotations.as_ref().is_some_and(|a| {
+                        a.get("storageclass.kubernetes.io/is-default-class")
+                            .is_some_and(|v| v == "true")
+                    })
+                }),
+        };
+        Ok(sc.map(|sc| {
+            (
+                sc.metadata.name.unwrap_or_default(),
+                sc.volume_binding_mode
+                    .unwrap_or_else(|| "Immediate".to_string()),
+            )
+        }))
+    }
+
     /// `PUT /apis/subresources.kubevirt.io/v1/namespaces/<ns>/virtualmachines/<name>/<verb>`.
     pub(crate) async fn power(
         &self,
@@ -278,7 +330,7 @@ pub(crate) fn classify_create(kind: Kind, err: &kube::Error) -> ProviderError {
     }
     let r = kind.api_resource();
     let what = match kind {
-        Kind::Secret => "the core API",
+        Kind::Secret | Kind::ConfigMap => "the core API",
         Kind::Nad => "Multus (the NetworkAttachmentDefinition CRD)",
         Kind::DataVolume => "CDI (the Containerized Data Importer of OpenShift Virtualization)",
         Kind::Vm | Kind::Vmi => "KubeVirt (OpenShift Virtualization)",

@@ -33,6 +33,9 @@ pub(crate) struct KubevirtProvider {
     project: String,
     origin: Origin,
     poll: Duration,
+    /// A spec's shared objects (CA ConfigMap, credentials Secret) by `Kind/name`: `true`
+    /// once made or found in this run, so that concurrent instances send them once.
+    shared: std::sync::Mutex<BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<bool>>>>,
 }
 
 impl std::fmt::Debug for KubevirtProvider {
@@ -58,6 +61,7 @@ impl KubevirtProvider {
             project: project.name.0.clone(),
             origin: conn.origin,
             poll: DEFAULT_POLL,
+            shared: std::sync::Mutex::default(),
         })
     }
 
@@ -73,6 +77,7 @@ impl KubevirtProvider {
             project: project.to_string(),
             origin: Origin::Supplied,
             poll: DEFAULT_POLL,
+            shared: std::sync::Mutex::default(),
         }
     }
 
@@ -259,9 +264,18 @@ impl KubevirtProvider {
                     Err(e) => return Step::Stop(None, classify(&e)),
                 };
                 let l = labels(&existing);
+                // An instance's object carries its name label; a spec's shared one none.
+                let want_name = body
+                    .pointer(&format!(
+                        "/metadata/labels/{}",
+                        LABEL_NAME.replace('/', "~1")
+                    ))
+                    .and_then(Value::as_str);
                 let ours = is_owned(&l, &inst.project, Some(&inst.spec))
-                    && l.get(LABEL_NAME).map(String::as_str) == Some(inst.name.as_str());
-                if ours {
+                    && l.get(LABEL_NAME).map(String::as_str) == want_name;
+                if ours && resources::is_shared(body) {
+                    self.refresh_shared(inst, kind, name, &existing, body).await
+                } else if ours {
                     Step::Done(ResourceReport::new(
                         &inst.name,
                         kind.name(),
@@ -280,6 +294,142 @@ impl KubevirtProvider {
                     Step::Stop(Some(report), err)
                 }
             }
+        }
+    }
+
+    /// Makes a spec's shared object once per run, whichever instance gets there first:
+    /// the others wait for it and report nothing; after a failure the next one tries again.
+    async fn ensure_shared(
+        &self,
+        inst: &DesiredInstance,
+        kind: Kind,
+        name: &str,
+        body: &Value,
+    ) -> Option<Step> {
+        let cell = {
+            let mut m = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+            m.entry(format!("{}/{name}", kind.name()))
+                .or_default()
+                .clone()
+        };
+        let mut done = cell.lock().await;
+        if *done {
+            return None;
+        }
+        let step = self.create_one(inst, kind, name, body).await;
+        *done = matches!(step, Step::Done(_));
+        Some(step)
+    }
+
+    /// A Secret the spec's imports name (`credentials: {secret: NAME}`) must exist before
+    /// a DataVolume mounts it: without it the importer pod never starts. Looked up once
+    /// per run.
+    async fn check_secret(&self, inst: &DesiredInstance, name: &str) -> Option<Step> {
+        let cell = {
+            let mut m = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+            m.entry(format!("exists/Secret/{name}"))
+                .or_default()
+                .clone()
+        };
+        let mut done = cell.lock().await;
+        if *done {
+            return None;
+        }
+        let fail = |err: ProviderError| {
+            let report = ResourceReport::new(
+                &inst.name,
+                Kind::Secret.name(),
+                name,
+                Outcome::Failed,
+                err.message.clone(),
+            );
+            Some(Step::Stop(Some(report), err))
+        };
+        match self.kube.get(Kind::Secret, name).await {
+            Ok(Some(_)) => {
+                *done = true;
+                None
+            }
+            Ok(None) => {
+                let ns = self.kube.namespace();
+                fail(ProviderError::new(
+                    ErrorClass::Invalid,
+                    format!(
+                        "the import credentials Secret `{name}` does not exist in namespace `{ns}`: create it with CDI's keys, `oc create secret generic {name} -n {ns} --from-literal=accessKeyId=USER --from-literal=secretKey=PASSWORD`, or give `credentials: {{username, password}}`"
+                    ),
+                ))
+            }
+            Err(e) => fail(classify(&e)),
+        }
+    }
+
+    /// A shared object of ours that exists: its content is made what the spec says now
+    /// (a new CA file or password reaches the cluster on the next deploy).
+    async fn refresh_shared(
+        &self,
+        inst: &DesiredInstance,
+        kind: Kind,
+        name: &str,
+        existing: &DynamicObject,
+        body: &Value,
+    ) -> Step {
+        let report = |outcome, reason: &str| {
+            ResourceReport::new(&inst.name, kind.name(), name, outcome, reason)
+        };
+        let Some(patch) = resources::content_patch(&existing.data, body) else {
+            return Step::Done(report(Outcome::Skipped, "exists"));
+        };
+        match self.kube.merge_patch(kind, name, &patch).await {
+            Ok(()) => Step::Done(report(Outcome::Success, "updated")),
+            Err(e) => Step::Stop(None, classify(&e)),
+        }
+    }
+
+    /// After an instance's objects are deleted: the spec's shared objects go too once no
+    /// other instance of the spec has an object left. Each delete looks after its own
+    /// objects are gone, so the last of concurrent deletes sees none and cleans up.
+    async fn delete_shared_if_last(&self, existing: &Existing, out: &mut Attempt) {
+        let sel = selector(&self.project, Some(&existing.spec), None);
+        let mut shared = Vec::new();
+        for kind in [
+            Kind::ConfigMap,
+            Kind::Secret,
+            Kind::Nad,
+            Kind::DataVolume,
+            Kind::Vm,
+        ] {
+            let objs = match self.owned(kind, &sel, Some(&existing.spec)).await {
+                Ok(o) => o,
+                // Best effort: a later delete of the spec looks again.
+                Err(_) => return,
+            };
+            for obj in objs {
+                if obj.metadata.deletion_timestamp.is_some() {
+                    continue;
+                }
+                match labels(&obj).get(LABEL_NAME) {
+                    Some(_) => return,
+                    None => shared.push((kind, obj.metadata.name.clone().unwrap_or_default())),
+                }
+            }
+        }
+        for (kind, name) in shared {
+            let reason = match self.kube.delete(kind, &name).await {
+                Ok(true) => "deleted (the spec's last instance is gone)",
+                Ok(false) => "already gone",
+                Err(e) => {
+                    out.error.get_or_insert(classify(&e));
+                    out.resource = Some((kind.name().to_string(), name));
+                    return;
+                }
+            };
+            out.reports.push(ResourceReport::new(
+                &existing.name,
+                kind.name(),
+                &name,
+                Outcome::Deleted,
+                reason,
+            ));
         }
     }
 
@@ -429,10 +579,13 @@ impl Observed {
             .pointer("/status/stateChangeRequests")
             .and_then(Value::as_array)
             .is_some_and(|a| !a.is_empty());
-        let disk_ready = self
-            .dv
-            .as_ref()
-            .is_none_or(|d| str_at(&d.data, "/status/phase") == Some("Succeeded"));
+        // A disk waiting for its first consumer is as ready as it gets before a start.
+        let disk_ready = self.dv.as_ref().is_none_or(|d| {
+            matches!(
+                str_at(&d.data, "/status/phase"),
+                Some("Succeeded" | PENDING_POPULATION | WAIT_FOR_FIRST_CONSUMER)
+            )
+        });
         (self.vmi.is_none()
             && !requested
             && disk_ready
@@ -449,6 +602,12 @@ impl Observed {
     }
 }
 
+/// CDI's DataVolume phase while a populator waits for the PVC's first consumer (storage
+/// class `volumeBindingMode: WaitForFirstConsumer`; CDI ≥ 1.57 with volume populators).
+const PENDING_POPULATION: &str = "PendingPopulation";
+/// The same wait as CDI names it without populators.
+const WAIT_FOR_FIRST_CONSUMER: &str = "WaitForFirstConsumer";
+
 /// One `wait_running`: what the user was last told, and the NAD's address once read.
 struct RunWait<'a> {
     provider: &'a KubevirtProvider,
@@ -458,6 +617,8 @@ struct RunWait<'a> {
     last_phase: String,
     /// The NAD does not change while we wait: read it at most once.
     nad_ip: Option<Option<String>>,
+    /// Why the disk waits for its first consumer, from its StorageClass: read once.
+    wffc: Option<String>,
 }
 
 impl<'a> RunWait<'a> {
@@ -472,6 +633,7 @@ impl<'a> RunWait<'a> {
             observer,
             last_phase: String::new(),
             nad_ip: None,
+            wffc: None,
         }
     }
 
@@ -479,7 +641,15 @@ impl<'a> RunWait<'a> {
     /// transient error is the poller's to ride out.
     async fn look(&mut self) -> Result<Option<ResourceReport>, ProviderError> {
         let seen = self.provider.observe(self.instance).await?;
-        let (phase, percent) = seen.progress(self.instance)?;
+        let (mut phase, percent) = seen.progress(self.instance)?;
+        if let Some(dv) = &seen.dv
+            && matches!(
+                str_at(&dv.data, "/status/phase"),
+                Some(PENDING_POPULATION | WAIT_FOR_FIRST_CONSUMER)
+            )
+        {
+            phase = format!("{phase}: {}", self.wffc_note(&dv.data).await);
+        }
         self.tell(phase, percent);
         if let Some(stuck) = seen.stuck() {
             return Err(self.provider.stuck_error(self.instance, &stuck).await);
@@ -493,6 +663,26 @@ impl<'a> RunWait<'a> {
         }
     }
 
+    /// Why a disk is pending: its storage class binds on first consumer, so CDI imports
+    /// it only once the VM's pod is scheduled. The class is read once; without RBAC to
+    /// read storage classes the note says what the phase means.
+    async fn wffc_note(&mut self, dv: &Value) -> String {
+        if let Some(n) = &self.wffc {
+            return n.clone();
+        }
+        let class = str_at(dv, "/spec/storage/storageClassName")
+            .or_else(|| str_at(dv, "/spec/pvc/storageClassName"));
+        let note = match self.provider.kube.binding_mode(class).await {
+            Ok(Some((name, mode))) if mode == WAIT_FOR_FIRST_CONSUMER => format!(
+                "storage class `{name}` binds WaitForFirstConsumer, so the disk is imported once the VM's pod is scheduled"
+            ),
+            _ => "the disk waits for its first consumer (the VM's pod) before it is imported"
+                .to_string(),
+        };
+        self.wffc = Some(note.clone());
+        note
+    }
+
     /// The success report of a VM that its run strategy keeps stopped, its disk ready.
     fn stopped(&self, strategy: &str) -> ResourceReport {
         ResourceReport::new(
@@ -500,7 +690,14 @@ impl<'a> RunWait<'a> {
             Kind::Vm.name(),
             self.instance,
             Outcome::Success,
-            format!("ready, not started (runStrategy {strategy}: `start` runs it)"),
+            format!(
+                "ready, not started (runStrategy {strategy}: `start` runs it{})",
+                if self.wffc.is_some() {
+                    "; its disk is imported then (WaitForFirstConsumer)"
+                } else {
+                    ""
+                }
+            ),
         )
     }
 
@@ -566,6 +763,15 @@ impl<'a> RunWait<'a> {
     }
 }
 
+/// Whether a DataVolume was made by KubeVirt from a VM's `dataVolumeTemplates` (its
+/// controller owner is a VirtualMachine).
+fn owned_by_vm(o: &DynamicObject) -> bool {
+    o.metadata
+        .owner_references
+        .as_ref()
+        .is_some_and(|refs| refs.iter().any(|r| r.kind == Kind::Vm.name()))
+}
+
 fn labels(o: &DynamicObject) -> BTreeMap<String, String> {
     o.metadata.labels.clone().unwrap_or_default()
 }
@@ -620,6 +826,10 @@ pub(crate) fn static_address(cni_config: &str) -> Option<String> {
 
 /// `2 cpu/4Gi` from a VM's template.
 fn vm_size(vm: &Value) -> Option<String> {
+    // An instance type sizes the VM: its name says more than KubeVirt's expansion.
+    if let Some(t) = str_at(vm, "/spec/instancetype/name") {
+        return Some(t.to_string());
+    }
     let domain = vm.pointer("/spec/template/spec/domain")?;
     let cores = domain
         .pointer("/cpu/cores")
@@ -792,9 +1002,33 @@ impl Provider for KubevirtProvider {
                 .into_iter()
                 .filter_map(|o| Kind::from_name(&o.kind).map(|k| (k, o)))
                 .collect();
-        // The Secret, the NAD and the DataVolume do not depend on each other: they are
-        // created at once; the VM, which names them, after all three exist. Reports keep
-        // the manifest order.
+        // The spec's shared objects (CA, credentials) first, once per run; then the
+        // Secret, the NAD and the DataVolumes, which do not depend on each other, at once;
+        // the VM, which names them all, last. Reports keep the manifest order.
+        let (shared, objects): (Vec<_>, Vec<_>) = objects
+            .into_iter()
+            .partition(|(_, o)| resources::is_shared(&o.body));
+        if let Some(spec) = plan.spec.kubevirt() {
+            for name in resources::credential_secrets(spec) {
+                if let Some(Step::Stop(report, err)) = self.check_secret(instance, &name).await {
+                    attempt.reports.extend(report);
+                    attempt.error = Some(err);
+                    return attempt;
+                }
+            }
+            for (kind, obj) in &shared {
+                let body = resources::with_credentials(spec, obj);
+                match self.ensure_shared(instance, *kind, &obj.name, &body).await {
+                    None => {}
+                    Some(Step::Done(r)) => attempt.reports.push(r),
+                    Some(Step::Stop(report, err)) => {
+                        attempt.reports.extend(report);
+                        attempt.error = Some(err);
+                        return attempt;
+                    }
+                }
+            }
+        }
         let (vm, before): (Vec<_>, Vec<_>) = objects.into_iter().partition(|(k, _)| *k == Kind::Vm);
         for (_, obj) in before.iter().chain(vm.iter()) {
             observer.event(Event::Progress {
@@ -880,6 +1114,17 @@ impl Provider for KubevirtProvider {
                 if labels(&obj).get(LABEL_NAME) != Some(&existing.name) {
                     continue;
                 }
+                // A `dataVolumeTemplates` disk belongs to its VM: it goes with it.
+                if kind == Kind::DataVolume && owned_by_vm(&obj) {
+                    out.reports.push(ResourceReport::new(
+                        &existing.name,
+                        kind.name(),
+                        &name,
+                        Outcome::Deleted,
+                        "goes with its VM (lifecycle with_vm)",
+                    ));
+                    continue;
+                }
                 let reason = match self.kube.delete(kind, &name).await {
                     Ok(true) => "deleted",
                     Ok(false) => "already gone",
@@ -900,6 +1145,7 @@ impl Provider for KubevirtProvider {
                 ));
             }
         }
+        self.delete_shared_if_last(existing, &mut out).await;
         out
     }
 
@@ -1093,6 +1339,9 @@ mod tests {
     fn vm_size_reads_cores_and_memory() {
         let vm = json!({"spec": {"template": {"spec": {"domain": {"cpu": {"cores": 2}, "memory": {"guest": "4Gi"}}}}}});
         assert_eq!(vm_size(&vm).as_deref(), Some("2 cpu/4Gi"));
+        let vm = json!({"spec": {"instancetype": {"kind": "VirtualMachineClusterInstancetype", "name": "u1.medium"},
+                                 "template": {"spec": {"domain": {}}}}});
+        assert_eq!(vm_size(&vm).as_deref(), Some("u1.medium"));
     }
 
     fn event(kind: &str, name: &str, reason: &str, msg: &str, at: &str) -> KubeEvent {

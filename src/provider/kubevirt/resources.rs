@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::config::{DiskSource, KubevirtSpec};
-use crate::plan::{DesiredInstance, Plan, PlannedObject, StaticIp};
+use crate::config::{DiskLifecycle, DiskSource, Import, KubevirtSpec, PullMethod, Sizing};
+use crate::plan::{DesiredInstance, LABEL_NAME, Plan, PlannedObject, StaticIp};
 
 /// `v1 Secret`.
 pub(crate) const KIND_SECRET: &str = "Secret";
+/// `v1 ConfigMap`.
+pub(crate) const KIND_CONFIG_MAP: &str = "ConfigMap";
 /// `k8s.cni.cncf.io/v1 NetworkAttachmentDefinition`.
 pub(crate) const KIND_NAD: &str = "NetworkAttachmentDefinition";
 /// `cdi.kubevirt.io/v1beta1 DataVolume`.
@@ -28,6 +30,17 @@ pub(crate) const USERDATA_KEY: &str = "userdata";
 /// The Secret key KubeVirt reads network data from (`cloudInitNoCloud.networkDataSecretRef`).
 pub(crate) const NETWORKDATA_KEY: &str = "networkdata";
 
+/// The ConfigMap key CDI reads the CA bundle from (any key ending in `.crt`; CDI's
+/// `certConfigMap` documentation, doc/image-from-registry.md).
+pub(crate) const CA_KEY: &str = "ca.crt";
+/// The Secret keys CDI reads import credentials from (`secretRef`; CDI's
+/// doc/datavolumes.md, "Import from HTTP or S3 / registry with credentials").
+pub(crate) const ACCESS_KEY_ID: &str = "accessKeyId";
+/// See [`ACCESS_KEY_ID`].
+pub(crate) const SECRET_KEY: &str = "secretKey";
+/// What `plan` shows instead of a credential (deploy sends the value).
+pub(crate) const REDACTED: &str = "<redacted>";
+
 /// The label KubeVirt uses to tie a VMI (and its pod) to its domain name.
 const DOMAIN_LABEL: &str = "kubevirt.io/domain";
 
@@ -44,6 +57,29 @@ pub(crate) fn nad_name(name: &str) -> String {
 /// Name of the DataVolume (root disk) of instance `name`.
 pub(crate) fn disk_name(name: &str) -> String {
     format!("{name}-disk")
+}
+
+/// Name of the DataVolume of data disk `disk` of instance `name`.
+pub(crate) fn data_disk_name(name: &str, disk: &str) -> String {
+    format!("{name}-{disk}")
+}
+
+/// Name of a spec's CA ConfigMap (`ca_file`), shared by its instances.
+pub(crate) fn ca_config_map_name(spec: &str) -> String {
+    format!("{spec}-ca")
+}
+
+/// Name of a spec's import credentials Secret (`credentials: {username, password}`).
+pub(crate) fn credentials_secret_name(spec: &str) -> String {
+    format!("{spec}-registry-credentials")
+}
+
+/// Whether a manifest belongs to the whole spec (no instance name label): the CA
+/// ConfigMap and the credentials Secret, created once and deleted with the last instance.
+pub(crate) fn is_shared(body: &Value) -> bool {
+    body.pointer("/metadata/labels")
+        .and_then(|l| l.get(LABEL_NAME))
+        .is_none()
 }
 
 #[cfg(test)]
@@ -73,7 +109,8 @@ pub(crate) fn planned_objects(plan: &Plan, inst: &DesiredInstance) -> Vec<Planne
     manifests(plan, inst, ns)
 }
 
-/// The manifests for `inst` in `namespace` (or none), in creation order.
+/// The manifests for `inst` in `namespace` (or none), in creation order: the spec's
+/// shared objects first, then the instance's own.
 pub(crate) fn manifests(
     plan: &Plan,
     inst: &DesiredInstance,
@@ -83,13 +120,233 @@ pub(crate) fn manifests(
     let Some(spec) = plan.spec.kubevirt() else {
         return Vec::new();
     };
-    let mut out = vec![secret(inst, namespace)];
+    let mut shared = inst.labels.clone();
+    shared.remove(LABEL_NAME);
+    let mut out = Vec::new();
+    if let Some(pem) = &spec.ca_bundle {
+        out.push(ca_config_map(&inst.spec, pem, namespace, &shared));
+    }
+    if spec.credentials.is_some() {
+        out.push(credentials_secret(&inst.spec, namespace, &shared));
+    }
+    out.push(secret(inst, namespace));
     if let Some(ip) = &inst.static_ip {
         out.push(nad(plan, inst, ip, namespace));
     }
-    out.push(data_volume(spec, inst, namespace));
+    for d in disks(spec, inst) {
+        if d.lifecycle == DiskLifecycle::Standalone {
+            let name = d.name.clone();
+            let body = json!({
+                "apiVersion": DV_API_VERSION,
+                "kind": KIND_DATA_VOLUME,
+                "metadata": metadata(&name, namespace, &inst.labels),
+                "spec": data_volume_spec(&d, &inst.spec),
+            });
+            out.push(object(KIND_DATA_VOLUME, name, body));
+        }
+    }
     out.push(virtual_machine(spec, inst, namespace));
     out
+}
+
+/// The ConfigMap holding the spec's CA bundle under `ca.crt` (CDI's `certConfigMap`).
+fn ca_config_map(
+    spec: &str,
+    pem: &str,
+    namespace: Option<&str>,
+    labels: &BTreeMap<String, String>,
+) -> PlannedObject {
+    let name = ca_config_map_name(spec);
+    let body = json!({
+        "apiVersion": "v1",
+        "kind": KIND_CONFIG_MAP,
+        "metadata": metadata(&name, namespace, labels),
+        "data": {CA_KEY: pem},
+    });
+    object(KIND_CONFIG_MAP, name, body)
+}
+
+/// The Secret with the imports' user name and password under CDI's keys (CDI's
+/// `secretRef`). The values are `<redacted>` here: `plan` prints this body, and
+/// [`with_credentials`] puts the real ones in just before deploy sends it.
+fn credentials_secret(
+    spec: &str,
+    namespace: Option<&str>,
+    labels: &BTreeMap<String, String>,
+) -> PlannedObject {
+    let name = credentials_secret_name(spec);
+    let body = json!({
+        "apiVersion": "v1",
+        "kind": KIND_SECRET,
+        "metadata": metadata(&name, namespace, labels),
+        "type": "Opaque",
+        "stringData": {ACCESS_KEY_ID: REDACTED, SECRET_KEY: REDACTED},
+    });
+    object(KIND_SECRET, name, body)
+}
+
+/// The credentials Secret's body with the spec's real user name and password, for the
+/// one request that creates it; any other body is returned unchanged.
+pub(crate) fn with_credentials(spec: &KubevirtSpec, obj: &PlannedObject) -> Value {
+    let mut body = obj.body.clone();
+    if let Some((user, password)) = &spec.credentials
+        && obj.kind == KIND_SECRET
+        && is_shared(&obj.body)
+        && let Some(data) = body.get_mut("stringData").and_then(Value::as_object_mut)
+    {
+        data.insert(
+            ACCESS_KEY_ID.into(),
+            Value::String(user.expose().to_string()),
+        );
+        data.insert(
+            SECRET_KEY.into(),
+            Value::String(password.expose().to_string()),
+        );
+    }
+    body
+}
+
+/// The merge patch that gives an existing shared object `existing` the content of `body`
+/// (a ConfigMap's `data`, a Secret's `stringData` against its base64 `data`); `None` when
+/// they already match.
+pub(crate) fn content_patch(existing: &Value, body: &Value) -> Option<Value> {
+    use base64::Engine as _;
+    let (key, want) = match body.get("stringData") {
+        Some(w) => ("stringData", w.as_object()?),
+        None => ("data", body.get("data")?.as_object()?),
+    };
+    let have = existing.get("data").and_then(Value::as_object);
+    let same = want.iter().all(|(k, v)| {
+        let got = have.and_then(|h| h.get(k)).and_then(Value::as_str);
+        let got = if key == "stringData" {
+            got.and_then(|g| base64::engine::general_purpose::STANDARD.decode(g).ok())
+                .and_then(|b| String::from_utf8(b).ok())
+        } else {
+            got.map(str::to_string)
+        };
+        got.as_deref() == v.as_str()
+    });
+    (!same).then(|| json!({ key: want }))
+}
+
+/// The Secrets the spec's imports name with `credentials: {secret: NAME}`, each once.
+pub(crate) fn credential_secrets(spec: &KubevirtSpec) -> Vec<String> {
+    let sources = std::iter::once(Some(&spec.disk.source))
+        .chain(spec.disks.iter().map(|d| d.source.as_ref()));
+    let mut out: Vec<String> = Vec::new();
+    for source in sources.flatten() {
+        if let DiskSource::Registry(i) | DiskSource::Http(i) = source
+            && let Some(name) = i.credentials.as_ref().and_then(|c| c.secret.as_ref())
+            && !out.contains(&name.0)
+        {
+            out.push(name.0.clone());
+        }
+    }
+    out
+}
+
+/// One disk of an instance as its DataVolume is made: name, VM volume name, size, class,
+/// source and lifecycle.
+pub(crate) struct PlannedDisk<'a> {
+    /// The DataVolume's name.
+    pub name: String,
+    /// The volume and disk name in the VM.
+    pub volume: String,
+    size: &'a str,
+    storage_class: Option<&'a str>,
+    source: Option<&'a DiskSource>,
+    /// Standalone or a `dataVolumeTemplates` entry.
+    pub lifecycle: DiskLifecycle,
+}
+
+/// The instance's disks, root first.
+pub(crate) fn disks<'a>(spec: &'a KubevirtSpec, inst: &DesiredInstance) -> Vec<PlannedDisk<'a>> {
+    let root = PlannedDisk {
+        name: disk_name(&inst.name),
+        volume: "rootdisk".to_string(),
+        size: spec.disk.size.as_str(),
+        storage_class: spec.disk.storage_class.as_deref(),
+        source: Some(&spec.disk.source),
+        lifecycle: spec.disk.lifecycle,
+    };
+    let data = spec.disks.iter().map(|d| PlannedDisk {
+        name: data_disk_name(&inst.name, &d.name),
+        volume: d.name.0.clone(),
+        size: d.size.as_str(),
+        storage_class: d.storage_class.as_deref(),
+        source: d.source.as_ref(),
+        lifecycle: d.lifecycle,
+    });
+    std::iter::once(root).chain(data).collect()
+}
+
+/// A DataVolume's `spec`: `source` (or `sourceRef` for a DataSource) and `storage`.
+fn data_volume_spec(d: &PlannedDisk<'_>, spec_name: &str) -> Value {
+    let mut storage = Map::new();
+    storage.insert("resources".into(), json!({"requests": {"storage": d.size}}));
+    if let Some(class) = d.storage_class {
+        storage.insert("storageClassName".into(), Value::String(class.to_string()));
+    }
+    let mut out = Map::new();
+    match d.source {
+        Some(DiskSource::DataSource(ds)) => {
+            out.insert(
+                "sourceRef".into(),
+                json!({"kind": "DataSource", "namespace": ds.namespace(), "name": ds.name.as_str()}),
+            );
+        }
+        Some(DiskSource::Registry(i)) => {
+            out.insert(
+                "source".into(),
+                json!({"registry": import(i, spec_name, true)}),
+            );
+        }
+        Some(DiskSource::Http(i)) => {
+            out.insert(
+                "source".into(),
+                json!({"http": import(i, spec_name, false)}),
+            );
+        }
+        Some(DiskSource::Pvc(p)) => {
+            out.insert(
+                "source".into(),
+                json!({"pvc": {"namespace": p.namespace.as_str(), "name": p.name.as_str()}}),
+            );
+        }
+        None => {
+            out.insert("source".into(), json!({"blank": {}}));
+        }
+    }
+    out.insert("storage".into(), Value::Object(storage));
+    Value::Object(out)
+}
+
+/// A registry or http import source: `url`, and `certConfigMap`, `secretRef`, `pullMethod`
+/// when the spec sets them.
+fn import(i: &Import, spec_name: &str, registry: bool) -> Value {
+    let mut m = Map::new();
+    m.insert("url".into(), Value::String(i.url.0.clone()));
+    if i.ca_file.is_some() {
+        m.insert(
+            "certConfigMap".into(),
+            Value::String(ca_config_map_name(spec_name)),
+        );
+    }
+    if let Some(c) = &i.credentials {
+        let name = match &c.secret {
+            Some(s) => s.0.clone(),
+            None => credentials_secret_name(spec_name),
+        };
+        m.insert("secretRef".into(), Value::String(name));
+    }
+    if registry && let Some(pm) = i.pull_method {
+        let v = match pm {
+            PullMethod::Pod => "pod",
+            PullMethod::Node => "node",
+        };
+        m.insert("pullMethod".into(), Value::String(v.to_string()));
+    }
+    Value::Object(m)
 }
 
 /// `metadata` with name, namespace (if any) and the instance's labels.
@@ -192,45 +449,8 @@ fn nad(
     object(KIND_NAD, name, body)
 }
 
-/// (3) The root disk as a standalone DataVolume.
-///
-/// A standalone DataVolume rather than a `dataVolumeTemplates` entry in the VM because:
-/// it is a separately visible and deletable object with its own ownership labels (so an
-/// interrupted deploy that got as far as the disk is found and cleaned up by labels);
-/// its import progress is visible before the VM exists; and it matches the design's
-/// one-report-line-per-resource model (Secret, NAD, DataVolume, VirtualMachine).
-fn data_volume(
-    spec: &KubevirtSpec,
-    inst: &DesiredInstance,
-    namespace: Option<&str>,
-) -> PlannedObject {
-    let disk = &spec.disk;
-    let name = disk_name(&inst.name);
-    let source = match &disk.source {
-        DiskSource::Registry(url) => json!({"registry": {"url": url.as_str()}}),
-        DiskSource::Http(url) => json!({"http": {"url": url.as_str()}}),
-        DiskSource::Pvc(p) => {
-            json!({"pvc": {"namespace": p.namespace.as_str(), "name": p.name.as_str()}})
-        }
-    };
-    let mut storage = Map::new();
-    storage.insert(
-        "resources".into(),
-        json!({"requests": {"storage": disk.size.as_str()}}),
-    );
-    if let Some(class) = &disk.storage_class {
-        storage.insert("storageClassName".into(), Value::String(class.0.clone()));
-    }
-    let body = json!({
-        "apiVersion": DV_API_VERSION,
-        "kind": KIND_DATA_VOLUME,
-        "metadata": metadata(&name, namespace, &inst.labels),
-        "spec": {"source": source, "storage": storage},
-    });
-    object(KIND_DATA_VOLUME, name, body)
-}
-
-/// (4) The VirtualMachine.
+/// The VirtualMachine: `instancetype`/`preference` when the spec names them,
+/// `dataVolumeTemplates` for the disks that live and die with it, and the template.
 fn virtual_machine(
     spec: &KubevirtSpec,
     inst: &DesiredInstance,
@@ -240,24 +460,55 @@ fn virtual_machine(
     let mut template_labels = inst.labels.clone();
     template_labels.insert(DOMAIN_LABEL.to_string(), name.clone());
     let (interfaces, networks) = network(inst);
+    let disks = disks(spec, inst);
     // serde_json keeps insertion order: the keys go in the order the manifest shows them.
     let mut tspec = Map::new();
-    tspec.insert("domain".into(), domain(spec, interfaces));
+    tspec.insert("domain".into(), domain(spec, &disks, interfaces));
     tspec.insert("hostname".into(), Value::String(name.clone()));
     tspec.insert("networks".into(), networks);
-    tspec.insert("volumes".into(), volumes(inst));
+    tspec.insert("volumes".into(), volumes(inst, &disks));
     insert_placement(spec, &mut tspec);
+    let mut vm = Map::new();
+    if let Sizing::Instancetype(t) = &spec.size {
+        vm.insert(
+            "instancetype".into(),
+            json!({"kind": t.kind, "name": t.name}),
+        );
+    }
+    if let Some(p) = &spec.preference {
+        vm.insert("preference".into(), json!({"kind": p.kind, "name": p.name}));
+    }
+    vm.insert(
+        "runStrategy".into(),
+        Value::String(spec.run_strategy.as_str().to_string()),
+    );
+    let templates: Vec<Value> = disks
+        .iter()
+        .filter(|d| d.lifecycle == DiskLifecycle::WithVm)
+        .map(|d| {
+            // KubeVirt creates the DataVolume with these labels and an owner reference to
+            // the VM: vauto finds it by its labels, and it goes when the VM goes.
+            json!({
+                "metadata": {"name": d.name, "labels": labels_json(&inst.labels)},
+                "spec": data_volume_spec(d, &inst.spec),
+            })
+        })
+        .collect();
+    if !templates.is_empty() {
+        vm.insert("dataVolumeTemplates".into(), Value::Array(templates));
+    }
+    vm.insert(
+        "template".into(),
+        json!({
+            "metadata": {"labels": labels_json(&template_labels)},
+            "spec": tspec,
+        }),
+    );
     let body = json!({
         "apiVersion": VM_API_VERSION,
         "kind": KIND_VM,
         "metadata": metadata(&name, namespace, &inst.labels),
-        "spec": {
-            "runStrategy": spec.run_strategy.as_str(),
-            "template": {
-                "metadata": {"labels": labels_json(&template_labels)},
-                "spec": tspec,
-            },
-        },
+        "spec": vm,
     });
     object(KIND_VM, name, body)
 }
@@ -278,27 +529,32 @@ fn network(inst: &DesiredInstance) -> (Value, Value) {
     }
 }
 
-/// The VM template's `domain`: size, the two disks and the network `interfaces`.
-fn domain(spec: &KubevirtSpec, interfaces: Value) -> Value {
+/// The VM template's `domain`: size (unless an instance type gives it), the disks and the
+/// network `interfaces`.
+fn domain(spec: &KubevirtSpec, disks: &[PlannedDisk<'_>], interfaces: Value) -> Value {
     let mut domain = Map::new();
-    domain.insert("cpu".into(), json!({"cores": spec.cpu.unwrap_or(1)}));
-    // `memory.guest` alone: KubeVirt derives the pod's memory request from it.
-    domain.insert("memory".into(), json!({"guest": spec.memory.as_str()}));
+    if let Sizing::Explicit { cpu, memory } = &spec.size {
+        domain.insert("cpu".into(), json!({"cores": cpu}));
+        // `memory.guest` alone: KubeVirt derives the pod's memory request from it.
+        domain.insert("memory".into(), json!({"guest": memory.as_str()}));
+    }
+    let mut devices: Vec<Value> = disks
+        .iter()
+        .map(|d| json!({"name": d.volume, "disk": {"bus": "virtio"}}))
+        .collect();
+    devices.insert(
+        1.min(devices.len()),
+        json!({"name": "cloudinitdisk", "disk": {"bus": "virtio"}}),
+    );
     domain.insert(
         "devices".into(),
-        json!({
-            "disks": [
-                {"name": "rootdisk", "disk": {"bus": "virtio"}},
-                {"name": "cloudinitdisk", "disk": {"bus": "virtio"}},
-            ],
-            "interfaces": interfaces,
-        }),
+        json!({"disks": devices, "interfaces": interfaces}),
     );
     Value::Object(domain)
 }
 
-/// The VM template's `volumes`: the DataVolume and the cloud-init Secret.
-fn volumes(inst: &DesiredInstance) -> Value {
+/// The VM template's `volumes`: the root DataVolume, the cloud-init Secret, the data disks.
+fn volumes(inst: &DesiredInstance, disks: &[PlannedDisk<'_>]) -> Value {
     // User data always goes through the Secret: KubeVirt caps inline cloud-init at 2048 bytes.
     let mut cloud_init = Map::new();
     cloud_init.insert("secretRef".into(), json!({"name": secret_name(&inst.name)}));
@@ -308,10 +564,15 @@ fn volumes(inst: &DesiredInstance) -> Value {
             json!({"name": secret_name(&inst.name)}),
         );
     }
-    json!([
-        {"name": "rootdisk", "dataVolume": {"name": disk_name(&inst.name)}},
-        {"name": "cloudinitdisk", "cloudInitNoCloud": cloud_init},
-    ])
+    let mut out: Vec<Value> = disks
+        .iter()
+        .map(|d| json!({"name": d.volume, "dataVolume": {"name": d.name}}))
+        .collect();
+    out.insert(
+        1.min(out.len()),
+        json!({"name": "cloudinitdisk", "cloudInitNoCloud": cloud_init}),
+    );
+    Value::Array(out)
 }
 
 /// Adds the spec's `nodeSelector`, `affinity` and `tolerations` to the template spec,
@@ -416,6 +677,7 @@ placement:
     fn validator(kind: &str) -> jsonschema::Validator {
         match kind {
             KIND_SECRET => jsonschema::validator_for(&schema("secret-v1.json")).unwrap(),
+            KIND_CONFIG_MAP => jsonschema::validator_for(&schema("configmap-v1.json")).unwrap(),
             KIND_NAD => jsonschema::draft7::new(&schema(
                 "k8s.cni.cncf.io_networkattachmentdefinition_v1.json",
             ))
@@ -454,14 +716,173 @@ placement:
             plan(PROJECT_IPAM, &http),
             plan(PROJECT_DHCP, &pvc),
             plan(PROJECT_DHCP, minimal),
+            plan(PROJECT_IPAM, AIRGAP),
+            plan(PROJECT_DHCP, GOLDEN),
         ]
+    }
+
+    /// A mirrored registry with an internal CA, pull credentials, the node's pull, an
+    /// instance type and preference, and two data disks (one imported, one blank).
+    const AIRGAP: &str = r#"
+name: web
+instancetype: {name: u1.medium}
+preference: {name: rhel.9}
+disk:
+  size: 30Gi
+  source:
+    registry:
+      url: docker://mirror.lab:5000/rhel9/rhel-guest-image:9.4
+      ca_file: tests/data/registry-ca/ca.crt
+      credentials: {username: mirror-user, password: s3cret-pass}
+      pull_method: node
+disks:
+  - name: data
+    size: 100Gi
+    storage_class: lvms-vg1
+  - name: tools
+    size: 5Gi
+    lifecycle: with_vm
+    source:
+      http: {url: "https://mirror.lab/tools.qcow2", ca_file: tests/data/registry-ca/ca.crt, credentials: {secret: mirror-http}}
+"#;
+
+    /// OpenShift's golden image, the disk living and dying with the VM.
+    const GOLDEN: &str = r#"
+name: web
+cpu: 2
+memory: 4Gi
+run_strategy: Halted
+disk:
+  size: 30Gi
+  lifecycle: with_vm
+  source: {data_source: {name: rhel9}}
+"#;
+
+    #[test]
+    fn an_air_gapped_spec_makes_the_ca_credentials_disks_and_instancetype() {
+        let p = plan(PROJECT_IPAM, AIRGAP);
+        let objs = planned_objects(&p, &p.instances[0]);
+        let kinds: Vec<_> = objs
+            .iter()
+            .map(|o| (o.kind.as_str(), o.name.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (KIND_CONFIG_MAP, "web-ca"),
+                (KIND_SECRET, "web-registry-credentials"),
+                (KIND_SECRET, "web-01-cloudinit"),
+                (KIND_NAD, "web-01-net"),
+                (KIND_DATA_VOLUME, "web-01-disk"),
+                (KIND_DATA_VOLUME, "web-01-data"),
+                (KIND_VM, "web-01"),
+            ]
+        );
+        let pem = std::fs::read_to_string(format!(
+            "{}/tests/data/registry-ca/ca.crt",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        assert_eq!(objs[0].body["data"], json!({"ca.crt": pem}));
+        // Shared objects carry the project and spec labels, not an instance's name.
+        assert!(is_shared(&objs[0].body) && is_shared(&objs[1].body));
+        assert!(!is_shared(&objs[2].body));
+        // `plan` never shows the credentials; deploy's body has them.
+        assert_eq!(
+            objs[1].body["stringData"],
+            json!({"accessKeyId": "<redacted>", "secretKey": "<redacted>"})
+        );
+        let spec = p.spec.kubevirt().unwrap();
+        assert_eq!(
+            with_credentials(spec, &objs[1])["stringData"],
+            json!({"accessKeyId": "mirror-user", "secretKey": "s3cret-pass"})
+        );
+        assert_eq!(with_credentials(spec, &objs[2]), objs[2].body);
+        assert!(!format!("{spec:?}").contains("s3cret-pass"));
+        assert_eq!(
+            objs[4].body["spec"]["source"],
+            json!({"registry": {"url": "docker://mirror.lab:5000/rhel9/rhel-guest-image:9.4",
+                                "certConfigMap": "web-ca", "secretRef": "web-registry-credentials",
+                                "pullMethod": "node"}})
+        );
+        assert_eq!(
+            objs[5].body["spec"],
+            json!({"source": {"blank": {}},
+                   "storage": {"resources": {"requests": {"storage": "100Gi"}}, "storageClassName": "lvms-vg1"}})
+        );
+        let vm = &objs[6].body["spec"];
+        assert_eq!(
+            vm["instancetype"],
+            json!({"kind": "VirtualMachineClusterInstancetype", "name": "u1.medium"})
+        );
+        assert_eq!(
+            vm["preference"],
+            json!({"kind": "VirtualMachineClusterPreference", "name": "rhel.9"})
+        );
+        let domain = &vm["template"]["spec"]["domain"];
+        assert!(domain.get("cpu").is_none() && domain.get("memory").is_none());
+        assert_eq!(
+            domain["devices"]["disks"],
+            json!([{"name": "rootdisk", "disk": {"bus": "virtio"}},
+                   {"name": "cloudinitdisk", "disk": {"bus": "virtio"}},
+                   {"name": "data", "disk": {"bus": "virtio"}},
+                   {"name": "tools", "disk": {"bus": "virtio"}}])
+        );
+        let volumes = &vm["template"]["spec"]["volumes"];
+        assert_eq!(
+            volumes[2],
+            json!({"name": "data", "dataVolume": {"name": "web-01-data"}})
+        );
+        assert_eq!(
+            volumes[3],
+            json!({"name": "tools", "dataVolume": {"name": "web-01-tools"}})
+        );
+        assert_eq!(
+            vm["dataVolumeTemplates"],
+            json!([{"metadata": {"name": "web-01-tools", "labels": objs[6].body["metadata"]["labels"]},
+                    "spec": {"source": {"http": {"url": "https://mirror.lab/tools.qcow2",
+                                                  "certConfigMap": "web-ca", "secretRef": "mirror-http"}},
+                             "storage": {"resources": {"requests": {"storage": "5Gi"}}}}}])
+        );
+        assert_eq!(credential_secrets(spec), ["mirror-http"]);
+    }
+
+    #[test]
+    fn a_golden_image_is_a_source_ref_in_the_vms_data_volume_templates() {
+        let p = plan(PROJECT_DHCP, GOLDEN);
+        let objs = planned_objects(&p, &p.instances[0]);
+        assert!(objs.iter().all(|o| o.kind != KIND_DATA_VOLUME));
+        let vm = &objs.last().unwrap().body["spec"];
+        assert_eq!(vm["runStrategy"], json!("Halted"));
+        assert_eq!(
+            vm["dataVolumeTemplates"][0]["spec"],
+            json!({"sourceRef": {"kind": "DataSource", "namespace": "openshift-virtualization-os-images", "name": "rhel9"},
+                   "storage": {"resources": {"requests": {"storage": "30Gi"}}}})
+        );
+        assert_eq!(vm["template"]["spec"]["domain"]["cpu"], json!({"cores": 2}));
+    }
+
+    #[test]
+    fn a_changed_ca_or_password_is_patched_and_an_unchanged_one_left() {
+        let cm = json!({"data": {"ca.crt": "A"}});
+        assert_eq!(content_patch(&cm, &json!({"data": {"ca.crt": "A"}})), None);
+        assert_eq!(
+            content_patch(&cm, &json!({"data": {"ca.crt": "B"}})),
+            Some(json!({"data": {"ca.crt": "B"}}))
+        );
+        // A Secret as stored: base64 `data`.
+        let secret = json!({"data": {"accessKeyId": "dQ==", "secretKey": "cA=="}});
+        let want = json!({"stringData": {"accessKeyId": "u", "secretKey": "p"}});
+        assert_eq!(content_patch(&secret, &want), None);
+        let new = json!({"stringData": {"accessKeyId": "u", "secretKey": "q"}});
+        assert_eq!(content_patch(&secret, &new), Some(new.clone()));
     }
 
     #[test]
     fn every_manifest_validates_against_the_real_schemas() {
         for p in all_plans() {
             let objs = planned_objects(&p, &p.instances[0]);
-            assert!(objs.len() >= 3);
+            assert!(objs.len() >= 2);
             for o in &objs {
                 let errs = errors(&o.kind, &o.body);
                 assert!(

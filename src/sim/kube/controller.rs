@@ -8,15 +8,18 @@
 use serde_json::{Map, Value, json};
 
 use super::SimNode;
+use super::catalog::{self, SimStorageClass};
 use super::store::{
-    DVS, EVENTS, Entry, ResourceDef, SimMeta, Store, VMIS, VMS, key, new_uid, rfc3339, stamp_new,
-    uid_of,
+    CONFIGMAPS, DVS, EVENTS, Entry, ResourceDef, SECRETS, SimMeta, Store, VMIS, VMS, key, new_uid,
+    rfc3339, stamp_new, uid_of,
 };
 use super::validate::nad_static_ip;
 
 /// Settings the controllers need.
 pub(crate) struct Ctx<'a> {
     pub nodes: &'a [SimNode],
+    /// The cluster's storage classes, for `WaitForFirstConsumer` binding.
+    pub storage_classes: &'a [SimStorageClass],
     /// Boot length given to VMIs created now.
     pub boot_ms: u64,
     /// How long a stopping VM keeps its VMI (printableStatus `Stopping`).
@@ -155,7 +158,7 @@ fn set_status(obj: &mut Value, status: Value) {
 pub(crate) fn reconcile(store: &mut Store, ctx: &Ctx<'_>, rng: &mut fastrand::Rng) {
     let mut events = Vec::new();
     let updates: Vec<Update> = entries_of(store, DVS.plural)
-        .filter_map(|(k, e)| datavolume(k, e, ctx.now, &mut events))
+        .filter_map(|(k, e)| datavolume(store, k, e, ctx, &mut events))
         .collect();
     apply(store, updates);
     let actions: Vec<(String, Lifecycle)> = entries_of(store, VMS.plural)
@@ -171,7 +174,7 @@ pub(crate) fn reconcile(store: &mut Store, ctx: &Ctx<'_>, rng: &mut fastrand::Rn
         .collect();
     apply(store, updates);
     let updates: Vec<Update> = entries_of(store, VMS.plural)
-        .filter_map(|(k, e)| vm_status(store, k, e, ctx.now))
+        .filter_map(|(k, e)| vm_status(store, k, e, ctx))
         .collect();
     apply(store, updates);
     for ev in events {
@@ -179,24 +182,153 @@ pub(crate) fn reconcile(store: &mut Store, ctx: &Ctx<'_>, rng: &mut fastrand::Rn
     }
 }
 
-/// When a DataVolume's import completes.
-fn dv_done_at(sim: &SimMeta) -> i64 {
-    sim.created_ms + sim.import_ms as i64
+/// When a DataVolume's import completes; `None` while it waits for its first consumer.
+fn dv_done_at(store: &Store, dv: &Entry, ctx: &Ctx<'_>) -> Option<i64> {
+    dv_start(store, dv, ctx).map(|start| start + dv.sim.import_ms as i64)
 }
 
-fn datavolume(
+/// When a DataVolume's import starts: at creation, or, when its storage class binds
+/// `WaitForFirstConsumer`, once a VM using it is wanted running (KubeVirt then schedules
+/// the pod that consumes the PVC; CDI's populator waits in `PendingPopulation` until then,
+/// containerized-data-importer doc/waitforfirstconsumer-storage-handling.md). `None`: no
+/// consumer yet.
+fn dv_start(store: &Store, dv: &Entry, ctx: &Ctx<'_>) -> Option<i64> {
+    let at = |p: &str| dv.object.pointer(p).and_then(Value::as_str);
+    let class = at("/spec/storage/storageClassName").or_else(|| at("/spec/pvc/storageClassName"));
+    if catalog::binding_mode(ctx.storage_classes, class) != Some("WaitForFirstConsumer") {
+        return Some(dv.sim.created_ms);
+    }
+    entries_of(store, VMS.plural)
+        .filter(|(_, vm)| vm.namespace == dv.namespace)
+        .filter(|(_, vm)| vm_volume_names(vm).any(|n| n == dv.name))
+        .filter(|(_, vm)| desired_running(&vm.object, vm.sim.requested_run))
+        .filter_map(|(_, vm)| vm.sim.run_since_ms.or(Some(vm.sim.created_ms)))
+        .min()
+        .map(|since| since.max(dv.sim.created_ms))
+        .filter(|since| *since <= ctx.now)
+}
+
+/// The ConfigMap or Secret an import names (`certConfigMap`, `secretRef`) that does not
+/// exist: the importer pod cannot mount it and stays `ContainerCreating` (kubelet's
+/// `MountVolume.SetUp failed for volume "cdi-cert-vol" : configmap "x" not found`; CDI's
+/// importer pod mounts the CA ConfigMap as volume `cdi-cert-vol`, pkg/controller/import-controller.go).
+fn missing_mount(store: &Store, dv: &Entry) -> Option<String> {
+    let source = dv
+        .object
+        .pointer("/spec/source/registry")
+        .or_else(|| dv.object.pointer("/spec/source/http"))?;
+    let name = |f: &str| source.get(f).and_then(Value::as_str);
+    if let Some(cm) = name("certConfigMap")
+        && !store
+            .objects
+            .contains_key(&key(CONFIGMAPS.plural, &dv.namespace, cm))
+    {
+        return Some(format!(
+            "MountVolume.SetUp failed for volume \"cdi-cert-vol\" : configmap \"{cm}\" not found"
+        ));
+    }
+    if let Some(secret) = name("secretRef")
+        && !store
+            .objects
+            .contains_key(&key(SECRETS.plural, &dv.namespace, secret))
+    {
+        return Some(format!(
+            "MountVolume.SetUp failed for volume \"cdi-secret-vol\" : secret \"{secret}\" not found"
+        ));
+    }
+    None
+}
+
+/// The status of a DataVolume that cannot start: waiting for its first consumer, or for a
+/// ConfigMap or Secret its importer pod mounts (a Warning `FailedMount` Event on the pod,
+/// once).
+fn pending_datavolume(
     key: &str,
     entry: &Entry,
     now: i64,
     events: &mut Vec<PendingEvent>,
+    mount: Option<String>,
 ) -> Option<Update> {
+    let start = entry.sim.created_ms;
+    let (phase, running_reason) = match &mount {
+        Some(_) => ("ImportScheduled", "ContainerCreating"),
+        None => ("PendingPopulation", ""),
+    };
+    let mut due = Vec::new();
+    if let Some(message) = mount
+        && !entry.sim.emitted.contains("FailedMount")
+    {
+        let mut ev = PendingEvent::about(entry, POD, "FailedMount", message, now);
+        ev.name = format!("importer-{}", entry.name);
+        ev.uid = String::new();
+        ev.component = "kubelet";
+        ev.warning = true;
+        events.push(ev);
+        due.push("FailedMount");
+    }
+    if due.is_empty()
+        && entry
+            .object
+            .pointer("/status/phase")
+            .and_then(Value::as_str)
+            == Some(phase)
+    {
+        return None;
+    }
+    let cond = |t: &str, ok: bool, reason: &str| {
+        json!({"type": t, "status": if ok { "True" } else { "False" }, "reason": reason,
+               "lastTransitionTime": rfc3339(start), "lastHeartbeatTime": rfc3339(start)})
+    };
+    let status = json!({
+        "phase": phase,
+        "progress": "N/A",
+        "claimName": entry.name,
+        "conditions": [
+            cond("Bound", phase != "PendingPopulation", if phase == "PendingPopulation" { "Pending" } else { "Bound" }),
+            cond("Ready", false, if phase == "PendingPopulation" { "" } else { "TransferRunning" }),
+            cond("Running", false, running_reason),
+        ],
+    });
+    Some(Update {
+        key: key.to_string(),
+        status,
+        node_label: None,
+        emitted: due,
+    })
+}
+
+/// Stands for the importer Pod in Events (Pods are not stored).
+const POD: ResourceDef = ResourceDef {
+    group: "",
+    version: "v1",
+    plural: "pods",
+    kind: "Pod",
+    schema: "",
+    draft7: false,
+    status_subresource: false,
+};
+
+fn datavolume(
+    store: &Store,
+    key: &str,
+    entry: &Entry,
+    ctx: &Ctx<'_>,
+    events: &mut Vec<PendingEvent>,
+) -> Option<Update> {
+    let now = ctx.now;
     if let Some(message) = import_failure(&entry.object) {
         return failing_datavolume(key, entry, now, events, message);
     }
-    let start = entry.sim.created_ms;
+    if let Some(mount) = missing_mount(store, entry) {
+        return pending_datavolume(key, entry, now, events, Some(mount));
+    }
+    let Some(start) = dv_start(store, entry, ctx) else {
+        return pending_datavolume(key, entry, now, events, None);
+    };
     let total = entry.sim.import_ms as i64;
     let sched = total / 10;
-    let clone = entry.object.pointer("/spec/source/pvc").is_some();
+    let clone = entry.object.pointer("/spec/source/pvc").is_some()
+        || entry.object.pointer("/spec/sourceRef").is_some();
     let (scheduled, running, done) = if clone {
         ("CloneScheduled", "CloneInProgress", "CloneSucceeded")
     } else {
@@ -411,7 +543,7 @@ fn vm_volume_names(vm: &Entry) -> impl Iterator<Item = &str> {
 }
 
 /// DataVolumes the VM's disks come from; `None` when one is missing, else when all are ready.
-fn volumes_ready_at(store: &Store, vm: &Entry) -> Option<i64> {
+fn volumes_ready_at(store: &Store, vm: &Entry, ctx: &Ctx<'_>) -> Option<i64> {
     let mut ready = 0i64;
     let volumes = vm
         .object
@@ -434,7 +566,8 @@ fn volumes_ready_at(store: &Store, vm: &Entry) -> Option<i64> {
         match store.objects.get(&key(DVS.plural, &vm.namespace, name)) {
             // An import that cannot reach its source never completes.
             Some(e) if import_failure(&e.object).is_some() => return None,
-            Some(e) => ready = ready.max(dv_done_at(&e.sim)),
+            Some(e) if missing_mount(store, e).is_some() => return None,
+            Some(e) => ready = ready.max(dv_done_at(store, e, ctx)?),
             // A plain PVC that is no DataVolume is simply bound.
             None if !required => {}
             None => return None,
@@ -459,7 +592,7 @@ fn lifecycle(store: &Store, vm: &Entry, ctx: &Ctx<'_>) -> Option<Lifecycle> {
         if vmi_exists {
             return None;
         }
-        let ready_at = volumes_ready_at(store, vm)?;
+        let ready_at = volumes_ready_at(store, vm, ctx)?;
         let at = ready_at.max(vm.sim.run_since_ms.unwrap_or(vm.sim.created_ms));
         (ctx.now >= at).then_some(Lifecycle::Start(at))
     } else if vmi_exists {
@@ -553,6 +686,7 @@ fn create_vmi(
         },
         "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
     });
+    expand_instancetype(&vm.object, &mut obj);
     let uid = new_uid(rng);
     stamp_new(&mut obj, &VMIS, &vm.namespace, uid.clone(), at);
     let entry = Entry {
@@ -588,6 +722,30 @@ fn create_vmi(
     ev.uid = uid;
     events.push(ev);
     store.put(entry);
+}
+
+/// Puts a VM's instance type into its VMI's domain, as KubeVirt's VM controller does when it
+/// makes the VMI: `cpu.guest` as sockets (v1beta1's default `preferSockets` topology) and
+/// `memory.guest` (kubevirt `pkg/instancetype` ApplyToVmi).
+fn expand_instancetype(vm: &Value, vmi: &mut Value) {
+    let at = |p: &str| vm.pointer(p).and_then(Value::as_str);
+    let Some(name) = at("/spec/instancetype/name") else {
+        return;
+    };
+    let kind = at("/spec/instancetype/kind").unwrap_or("VirtualMachineClusterInstancetype");
+    let Some((cpu, memory)) = catalog::instancetype(kind, name) else {
+        return;
+    };
+    if let Some(domain) = vmi
+        .pointer_mut("/spec/domain")
+        .and_then(Value::as_object_mut)
+    {
+        domain.insert(
+            "cpu".into(),
+            json!({"sockets": cpu, "cores": 1, "threads": 1}),
+        );
+        domain.insert("memory".into(), json!({"guest": memory}));
+    }
 }
 
 /// The VMI's interfaces: Multus static addresses first, then the pod network.
@@ -818,14 +976,15 @@ fn vmi_status_body(
     Value::Object(status)
 }
 
-fn vm_status(store: &Store, key_: &str, entry: &Entry, now: i64) -> Option<Update> {
+fn vm_status(store: &Store, key_: &str, entry: &Entry, ctx: &Ctx<'_>) -> Option<Update> {
+    let now = ctx.now;
     let desired = desired_running(&entry.object, entry.sim.requested_run);
     let vmi = store
         .objects
         .get(&key(VMIS.plural, &entry.namespace, &entry.name));
     let vmi_phase = vmi.and_then(|v| v.object.pointer("/status/phase").and_then(Value::as_str));
     let unschedulable = vmi.is_some_and(|v| v.sim.node.is_none());
-    let ready_at = volumes_ready_at(store, entry);
+    let ready_at = volumes_ready_at(store, entry, ctx);
     let printable = if !desired {
         if vmi.is_some() { "Stopping" } else { "Stopped" }
     } else if volumes_failed(store, entry, now) {

@@ -8,6 +8,9 @@
 //! short-lived command.
 
 mod api;
+mod catalog;
+
+pub use catalog::SimStorageClass;
 mod controller;
 mod persist;
 mod schemas;
@@ -98,6 +101,8 @@ pub struct KubeSimOptions {
     pub context: Option<String>,
     /// The context's namespace (default `default`).
     pub namespace: Option<String>,
+    /// The cluster's storage classes (read-only; default [`SimStorageClass::defaults`]).
+    pub storage_classes: Vec<SimStorageClass>,
 }
 
 impl Default for KubeSimOptions {
@@ -123,6 +128,7 @@ impl Default for KubeSimOptions {
             ],
             context: None,
             namespace: None,
+            storage_classes: SimStorageClass::defaults(),
         }
     }
 }

@@ -59,6 +59,15 @@ pub(crate) const SECRETS: ResourceDef = ResourceDef {
     draft7: false,
     status_subresource: false,
 };
+pub(crate) const CONFIGMAPS: ResourceDef = ResourceDef {
+    group: "",
+    version: "v1",
+    plural: "configmaps",
+    kind: "ConfigMap",
+    schema: "configmap-v1.json",
+    draft7: false,
+    status_subresource: false,
+};
 pub(crate) const EVENTS: ResourceDef = ResourceDef {
     group: "",
     version: "v1",
@@ -118,7 +127,7 @@ pub(crate) const NAMESPACES: ResourceDef = ResourceDef {
 };
 
 /// Every namespaced resource the simulator serves.
-pub(crate) const RESOURCES: [ResourceDef; 6] = [SECRETS, EVENTS, VMS, VMIS, DVS, NADS];
+pub(crate) const RESOURCES: [ResourceDef; 7] = [SECRETS, CONFIGMAPS, EVENTS, VMS, VMIS, DVS, NADS];
 
 /// Finds a resource by group, version and plural.
 pub(crate) fn find_resource(group: &str, version: &str, plural: &str) -> Option<ResourceDef> {

@@ -155,7 +155,14 @@ async fn namespaces_exist_or_not() {
     // The built-in ones, the configured ones and the kubeconfig context's namespace.
     assert_eq!(
         names,
-        ["ctx-ns", "default", "kube-public", "kube-system", "team-a"]
+        [
+            "ctx-ns",
+            "default",
+            "kube-public",
+            "kube-system",
+            "openshift-virtualization-os-images",
+            "team-a"
+        ]
     );
 
     // A create in a missing namespace: 404 from the NamespaceLifecycle admission plugin.

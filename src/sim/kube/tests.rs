@@ -859,6 +859,7 @@ async fn discovery_names_the_resources_as_kubevirt_cdi_and_the_core_api_do() {
         short,
         [
             ("secrets".to_string(), Value::Null),
+            ("configmaps".to_string(), json!(["cm"])),
             ("events".to_string(), json!(["ev"])),
             ("namespaces".to_string(), json!(["ns"])),
             ("nodes".to_string(), json!(["no"])),
@@ -905,7 +906,15 @@ async fn nodes_namespaces_and_a_launcher_pod_per_running_vmi_are_served_read_onl
         (404, Some("nodes \"worker-9\" not found"))
     );
     let (_, ns) = get_json(&http, &sim, "/api/v1/namespaces", j).await;
-    assert_eq!(names(&ns), ["default", "kube-public", "kube-system"]);
+    assert_eq!(
+        names(&ns),
+        [
+            "default",
+            "kube-public",
+            "kube-system",
+            "openshift-virtualization-os-images"
+        ]
+    );
     let (code, def) = get_json(&http, &sim, "/api/v1/namespaces/default", j).await;
     assert_eq!((code, &def["status"]), (200, &json!({"phase": "Active"})));
     let c = client(&sim).await;
@@ -1205,13 +1214,13 @@ async fn a_watch_from_before_this_process_started_is_410_expired() {
         [
             json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {},
             "status": "Failure", "reason": "Expired", "code": 410,
-            "message": "too old resource version: 1 (5)"}})
+            "message": "too old resource version: 1 (6)"}})
         ]
     );
     let fresh = watch_lines(
         &http,
         &sim,
-        "/api/v1/namespaces/default/secrets?watch=1&resourceVersion=5&timeoutSeconds=1",
+        "/api/v1/namespaces/default/secrets?watch=1&resourceVersion=6&timeoutSeconds=1",
     )
     .await;
     assert!(fresh.is_empty());

@@ -9,6 +9,7 @@ use super::error::{ApiError, json_response, with_warnings};
 use super::millis;
 use super::namespaces;
 use super::request::{Req, check_body_type, parse_body};
+use crate::sim::kube::catalog;
 use crate::sim::kube::controller::desired_running;
 use crate::sim::kube::store::{
     DVS, Entry, ResourceDef, SimMeta, Store, VMS, key, new_uid, stamp_new, uid_of,
@@ -55,6 +56,7 @@ pub(super) fn create_object(
         m.remove("status");
     }
     admit(req.sh, def, obj)?;
+    webhooks(def, ns, obj)?;
     let name = obj
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -91,6 +93,62 @@ pub(super) fn create_object(
         json_response(StatusCode::CREATED, &created),
         &warnings,
     ))
+}
+
+/// The validating webhooks KubeVirt and CDI install, on create: a VM's instance type and
+/// preference must exist (KubeVirt `pkg/virt-api/webhooks/validating-webhook/admitters`
+/// `vms-admitter.go` applyInstancetypeToVm: "Failure to find instancetype: ..."), and a
+/// DataVolume's `sourceRef` must name an existing DataSource (CDI
+/// `pkg/apiserver/webhooks/datavolume-validate.go` validateSourceRef: "SourceRef
+/// DataSource/NS/NAME not found").
+fn webhooks(def: &ResourceDef, ns: &str, obj: &Value) -> Result<(), ApiError> {
+    let at = |p: &str| obj.pointer(p).and_then(Value::as_str);
+    if *def == VMS {
+        for (field, what, default_kind) in [
+            (
+                "instancetype",
+                "instancetype",
+                "VirtualMachineClusterInstancetype",
+            ),
+            (
+                "preference",
+                "preference",
+                "VirtualMachineClusterPreference",
+            ),
+        ] {
+            let Some(name) = at(&format!("/spec/{field}/name")) else {
+                continue;
+            };
+            let kind = at(&format!("/spec/{field}/kind")).unwrap_or(default_kind);
+            let found = if field == "instancetype" {
+                catalog::instancetype(kind, name).is_some()
+            } else {
+                catalog::preference(kind, name)
+            };
+            if !found {
+                let plural = format!("{}s.instancetype.kubevirt.io", kind.to_ascii_lowercase());
+                return Err(ApiError::webhook_denied(
+                    "virtualmachine-validator.kubevirt.io",
+                    &format!("spec.{field}"),
+                    &format!("Failure to find {what}: {plural} \"{name}\" not found"),
+                ));
+            }
+        }
+    }
+    if *def == DVS
+        && let Some(name) = at("/spec/sourceRef/name")
+    {
+        let source_ns = at("/spec/sourceRef/namespace").unwrap_or(ns);
+        let kind = at("/spec/sourceRef/kind").unwrap_or("");
+        if kind == "DataSource" && !catalog::data_source(source_ns, name) {
+            return Err(ApiError::webhook_denied(
+                "datavolume-validate.cdi.kubevirt.io",
+                "spec.sourceRef",
+                &format!("SourceRef {kind}/{source_ns}/{name} not found"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Names an object without `metadata.name` from its `generateName`, as the API server does.

@@ -25,8 +25,19 @@ pub(super) fn api_groups() -> Value {
         .filter(|r| !r.group.is_empty())
         .map(|r| (r.group, r.version))
         .collect();
+    groups.extend(
+        BUILTIN
+            .iter()
+            .filter(|b| !b.group.is_empty())
+            .map(|b| (b.group, b.version)),
+    );
     groups.push((SUBRESOURCES_GROUP, "v1"));
-    groups.dedup();
+    let mut seen = Vec::new();
+    groups.retain(|g| {
+        let new = !seen.contains(g);
+        seen.push(*g);
+        new
+    });
     let groups: Vec<Value> = groups
         .into_iter()
         .map(|(g, v)| {
@@ -60,6 +71,34 @@ pub(super) fn names(
             ("network-attachment-definition", &["net-attach-def"], &[])
         }
         "secrets" => ("secret", &[], &[]),
+        "configmaps" => ("configmap", &["cm"], &[]),
+        "storageclasses" => ("storageclass", &["sc"], &[]),
+        "datasources" => ("datasource", &["das"], &[]),
+        "virtualmachineclusterinstancetypes" => (
+            "virtualmachineclusterinstancetype",
+            &[
+                "vmcf",
+                "vmcfs",
+                "vmclusterinstancetype",
+                "vmclusterinstancetypes",
+            ],
+            &[],
+        ),
+        "virtualmachineclusterpreferences" => (
+            "virtualmachineclusterpreference",
+            &["vmcp", "vmcps", "vmclusterpref", "vmclusterprefs"],
+            &[],
+        ),
+        "virtualmachineinstancetypes" => (
+            "virtualmachineinstancetype",
+            &["vmf", "vmfs", "vminstancetype", "vminstancetypes"],
+            &[],
+        ),
+        "virtualmachinepreferences" => (
+            "virtualmachinepreference",
+            &["vmpref", "vmprefs", "vmp", "vmps"],
+            &[],
+        ),
         "events" => ("event", &["ev"], &[]),
         "namespaces" => ("namespace", &["ns"], &[]),
         "nodes" => ("node", &["no"], &[]),
@@ -68,10 +107,99 @@ pub(super) fn names(
     }
 }
 
-/// The read-only core resources served from the simulator's own state (not stored):
-/// plural, kind, namespaced.
-pub(super) const BUILTIN: [(&str, &str, bool); 2] =
-    [("nodes", "Node", false), ("pods", "Pod", true)];
+/// A read-only resource served from the simulator's own state (not stored).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Builtin {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub plural: &'static str,
+    pub kind: &'static str,
+    pub namespaced: bool,
+}
+
+impl Builtin {
+    /// `v1` or `group/version`.
+    pub(crate) fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+const fn builtin(
+    group: &'static str,
+    version: &'static str,
+    plural: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+) -> Builtin {
+    Builtin {
+        group,
+        version,
+        plural,
+        kind,
+        namespaced,
+    }
+}
+
+/// The group of KubeVirt's instance types and preferences.
+const INSTANCETYPE_GROUP: &str = "instancetype.kubevirt.io";
+
+/// The read-only resources: core Nodes and launcher Pods, and the cluster's catalogue
+/// (`catalog`): storage classes, golden-image DataSources, instance types and preferences.
+pub(crate) const BUILTIN: [Builtin; 8] = [
+    builtin("", "v1", "nodes", "Node", false),
+    builtin("", "v1", "pods", "Pod", true),
+    builtin(
+        "storage.k8s.io",
+        "v1",
+        "storageclasses",
+        "StorageClass",
+        false,
+    ),
+    builtin(
+        "cdi.kubevirt.io",
+        "v1beta1",
+        "datasources",
+        "DataSource",
+        true,
+    ),
+    builtin(
+        INSTANCETYPE_GROUP,
+        "v1beta1",
+        "virtualmachineclusterinstancetypes",
+        "VirtualMachineClusterInstancetype",
+        false,
+    ),
+    builtin(
+        INSTANCETYPE_GROUP,
+        "v1beta1",
+        "virtualmachineclusterpreferences",
+        "VirtualMachineClusterPreference",
+        false,
+    ),
+    builtin(
+        INSTANCETYPE_GROUP,
+        "v1beta1",
+        "virtualmachineinstancetypes",
+        "VirtualMachineInstancetype",
+        true,
+    ),
+    builtin(
+        INSTANCETYPE_GROUP,
+        "v1beta1",
+        "virtualmachinepreferences",
+        "VirtualMachinePreference",
+        true,
+    ),
+];
+
+/// The builtin resource named `plural`.
+pub(crate) fn find_builtin(plural: &str) -> Option<&'static Builtin> {
+    BUILTIN.iter().find(|b| b.plural == plural)
+}
 
 fn entry(plural: &str, kind: &str, namespaced: bool, verbs: &[&str]) -> Value {
     let (singular, short, categories) = names(plural);
@@ -129,10 +257,13 @@ pub(super) fn resource_list(group: &str, version: &str) -> Value {
                 false,
                 &["create", "delete", "get", "list", "patch", "update"],
             ));
-            list.extend(BUILTIN.iter().map(|(plural, kind, namespaced)| {
-                entry(plural, kind, *namespaced, &["get", "list", "watch"])
-            }));
         }
+        list.extend(
+            BUILTIN
+                .iter()
+                .filter(|b| b.group == group && b.version == version)
+                .map(|b| entry(b.plural, b.kind, b.namespaced, &["get", "list", "watch"])),
+        );
         list
     };
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})

@@ -99,6 +99,18 @@ impl ApiError {
         .details(json!({"name": name, "group": def.group, "kind": def.kind, "causes": causes}))
     }
 
+    /// A validating admission webhook's denial, as the API server relays it
+    /// (apiserver `pkg/admission/plugin/webhook/errors.ToStatusErr`: `admission webhook
+    /// "NAME" denied the request: MESSAGE`) with the webhook's own 422 status and causes.
+    pub(super) fn webhook_denied(webhook: &str, field: &str, message: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            format!("admission webhook \"{webhook}\" denied the request: {message}"),
+        )
+        .details(json!({"causes": [{"reason": "FieldValueNotFound", "message": message, "field": field}]}))
+    }
+
     pub(super) fn internal(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

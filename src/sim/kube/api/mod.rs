@@ -19,6 +19,8 @@ mod table;
 mod update;
 mod watch;
 
+pub(crate) use read::fake_uid;
+
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -193,6 +195,7 @@ pub(super) fn with_store<T>(
     }
     let ctx = Ctx {
         nodes: &sh.opts.nodes,
+        storage_classes: &sh.opts.storage_classes,
         boot_ms: millis(sh.opts.boot_duration),
         stop_ms: millis(sh.opts.boot_duration) / 4,
         now,

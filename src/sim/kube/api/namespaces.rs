@@ -14,7 +14,13 @@ use crate::sim::kube::store::{Entry, NAMESPACES, SimMeta, Store, key, new_uid, n
 use crate::sim::kube::validate::Cause;
 
 /// The namespaces every cluster has; the lifecycle plugin refuses to delete them.
-pub(crate) const IMMORTAL: [&str; 3] = ["default", "kube-system", "kube-public"];
+pub(crate) const IMMORTAL: [&str; 4] = [
+    "default",
+    "kube-system",
+    "kube-public",
+    // OpenShift Virtualization's golden images (`catalog`) live here.
+    crate::sim::kube::catalog::GOLDEN_IMAGES_NAMESPACE,
+];
 
 /// Does namespace `ns` exist?
 pub(super) fn exists(store: &Store, ns: &str) -> bool {

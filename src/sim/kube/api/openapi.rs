@@ -473,6 +473,7 @@ mod tests {
             names,
             [
                 "io.k8s.api.core.v1.Secret",
+                "io.k8s.api.core.v1.ConfigMap",
                 "io.k8s.api.core.v1.Event",
                 "io.kubevirt.v1.VirtualMachine",
                 "io.kubevirt.v1.VirtualMachineInstance",

@@ -648,6 +648,7 @@ mod tests {
             names,
             [
                 "io.k8s.api.core.v1.Secret",
+                "io.k8s.api.core.v1.ConfigMap",
                 "io.k8s.api.core.v1.Event",
                 "io.kubevirt.v1.VirtualMachine",
                 "io.kubevirt.v1.VirtualMachineInstance",
@@ -655,7 +656,7 @@ mod tests {
                 "io.cncf.cni.k8s.v1.NetworkAttachmentDefinition",
             ]
         );
-        let vm = defs[2].1;
+        let vm = defs[3].1;
         // type: [object]
         assert_eq!(bytes_of(&decode(one(vm, 22)), 1), [b"object".as_slice()]);
         assert_eq!(bytes_of(&decode(vm), 19), [b"spec".as_slice()], "required");

@@ -176,6 +176,12 @@ pub(super) fn builtin_objects(store: &Store, req_sh: &super::Shared, plural: &st
                 })
             })
             .collect(),
+        "storageclasses"
+        | "datasources"
+        | "virtualmachineclusterinstancetypes"
+        | "virtualmachineclusterpreferences" => {
+            crate::sim::kube::catalog::objects(plural, &req_sh.opts.storage_classes)
+        }
         "pods" => store
             .objects
             .range("virtualmachineinstances/".to_string()..)
@@ -249,7 +255,7 @@ fn launcher_pod(vmi: &Value) -> Option<Value> {
 }
 
 /// A stable UUID-shaped id derived from a name (the builtin objects are not stored).
-fn fake_uid(seed: &str) -> String {
+pub(crate) fn fake_uid(seed: &str) -> String {
     use sha2::Digest;
     let d = sha2::Sha256::digest(seed.as_bytes());
     let h: String = d.iter().take(16).map(|x| format!("{x:02x}")).collect();
@@ -263,12 +269,12 @@ fn fake_uid(seed: &str) -> String {
     )
 }
 
-/// The ResourceDef-like names of a builtin resource, for errors: (plural, kind).
-fn builtin_kind(plural: &str) -> &'static str {
-    super::discovery::BUILTIN
-        .iter()
-        .find(|(p, ..)| *p == plural)
-        .map_or("", |(_, k, _)| *k)
+/// `plural` or `plural.group`, as the API server names a resource in errors.
+fn qualified(plural: &str) -> String {
+    match super::discovery::find_builtin(plural) {
+        Some(b) if !b.group.is_empty() => format!("{plural}.{}", b.group),
+        _ => plural.to_string(),
+    }
 }
 
 /// GET of a read-only core resource: one object or a list, with label and field selectors.
@@ -290,11 +296,12 @@ pub(super) fn builtin(
             .find(|o| o.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
         {
             Some(o) => Ok(json_response(StatusCode::OK, o)),
-            // As the API server words it: `nodes "worker-9" not found`.
+            // As the API server words it: `nodes "worker-9" not found`,
+            // `storageclasses.storage.k8s.io "fast" not found`.
             None => Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "NotFound",
-                format!("{plural} \"{name}\" not found"),
+                format!("{} \"{name}\" not found", qualified(plural)),
             )
             .details(json!({"name": name, "kind": plural}))),
         };
@@ -314,8 +321,8 @@ pub(super) fn builtin(
         .filter(|o| select::fields_match(&fields, o))
         .collect();
     let body = json!({
-        "kind": format!("{}List", builtin_kind(plural)),
-        "apiVersion": "v1",
+        "kind": format!("{}List", super::discovery::find_builtin(plural).map_or("", |b| b.kind)),
+        "apiVersion": super::discovery::find_builtin(plural).map_or("v1".to_string(), |b| b.api_version()),
         "metadata": {"resourceVersion": store.resource_version.to_string()},
         "items": items,
     });

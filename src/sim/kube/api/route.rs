@@ -79,11 +79,17 @@ pub(super) fn route(path: &str) -> Result<Route, ApiError> {
             _ => Err(ApiError::no_route()),
         };
     }
+    let builtin_only = super::discovery::BUILTIN
+        .iter()
+        .any(|b| b.group == group && b.version == version);
     if !RESOURCES
         .iter()
         .any(|r| r.group == group && r.version == version)
     {
-        return Err(ApiError::no_route());
+        return match rest {
+            [] if builtin_only => Ok(Route::ResourceList(group.into(), version.into())),
+            _ => Err(ApiError::no_route()),
+        };
     }
     let def = |plural: &str| find_resource(group, version, plural).ok_or_else(ApiError::no_route);
     match rest {
@@ -99,17 +105,14 @@ pub(super) fn route(path: &str) -> Result<Route, ApiError> {
     }
 }
 
-/// Paths of the read-only core resources: cluster-scoped `nodes` and `namespaces`,
-/// namespaced `pods`.
+/// Paths of the read-only resources (`discovery::BUILTIN`): cluster-scoped ones by name,
+/// namespaced ones within a namespace or across all.
 fn builtin(group: &str, version: &str, rest: &[&str]) -> Option<Route> {
-    if !group.is_empty() || version != "v1" {
-        return None;
-    }
     let plural = |p: &str| {
         super::discovery::BUILTIN
             .iter()
-            .find(|(name, ..)| *name == p)
-            .map(|(name, _, namespaced)| (*name, *namespaced))
+            .find(|b| b.group == group && b.version == version && b.plural == p)
+            .map(|b| (b.plural, b.namespaced))
     };
     let s = |x: &str| Some(x.to_string());
     match rest {

@@ -130,13 +130,10 @@ pub(super) fn watch(
     };
     let (kind, api_version) = match &def {
         Some(d) => (d.kind.to_string(), d.api_version()),
-        None => (
-            super::discovery::BUILTIN
-                .iter()
-                .find(|(p, ..)| *p == plural)
-                .map_or(String::new(), |(_, k, _)| (*k).to_string()),
-            "v1".to_string(),
-        ),
+        None => super::discovery::find_builtin(plural)
+            .map_or((String::new(), "v1".to_string()), |b| {
+                (b.kind.to_string(), b.api_version())
+            }),
     };
     let labels = match query.get("labelSelector") {
         Some(s) => select::parse_labels(s).map_err(ApiError::bad_request)?,
