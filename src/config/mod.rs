@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub(crate) use env::Env;
 pub(crate) use error::{ConfigError, ConfigErrors};
-pub(crate) use kubevirt::{KubevirtProject, KubevirtSpec, Sizing};
+pub(crate) use kubevirt::{KindRef, KubevirtProject, KubevirtSpec, Sizing};
 pub(crate) use names::{dns_label_problem, instance_name, label_key_problem, label_value_problem};
 pub(crate) use oci::{OciAuth, OciProject, OciSpec};
 pub(crate) use project::{Ipam, Notify, NotifyEvent, Project, ProviderConfig, ProviderKind, Retry};

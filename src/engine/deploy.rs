@@ -68,6 +68,13 @@ pub(crate) async fn deploy<P: Provider>(
             });
         }
     }
+    let prepared = provider.prepare(plan).await;
+    for r in &prepared.reports {
+        observer.event(Event::Report(Box::new(r.clone())));
+    }
+    if let Some(e) = prepared.error {
+        return Err(e);
+    }
     let parallel = opts.parallel.max(1);
     let results: Vec<Vec<ResourceReport>> =
         futures::stream::iter(plan.instances.iter().enumerate())
@@ -86,7 +93,11 @@ pub(crate) async fn deploy<P: Provider>(
             .buffer_unordered(parallel)
             .collect()
             .await;
-    Ok(results.into_iter().flatten().collect())
+    Ok(prepared
+        .reports
+        .into_iter()
+        .chain(results.into_iter().flatten())
+        .collect())
 }
 
 /// Records `r` as the outcome of its object so far: each object is reported once per run.

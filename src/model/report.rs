@@ -127,6 +127,11 @@ pub(crate) struct ResourceReport {
     /// counted as started, whatever words the provider chose.
     #[serde(skip)]
     pub(crate) started: bool,
+    /// An object the spec's instances share (KubeVirt's CA ConfigMap and credentials
+    /// Secret), reported with the first instance that met it: what happens to it is
+    /// counted among objects, and says nothing of whether that instance was created.
+    #[serde(skip)]
+    pub(crate) shared: bool,
 }
 
 impl ResourceReport {
@@ -146,7 +151,14 @@ impl ResourceReport {
             reason: reason.into(),
             details: Details::default(),
             started: false,
+            shared: false,
         }
+    }
+
+    /// Marks the report as one about a spec's shared object (builder style).
+    pub(crate) fn shared(mut self) -> Self {
+        self.shared = true;
+        self
     }
 
     /// Sets details (builder style).
@@ -227,7 +239,9 @@ impl Summary {
             let own: Vec<&ResourceReport> = reports.iter().filter(|r| r.instance == name).collect();
             let main = own.iter().find(|r| r.name == name).or(own.last());
             let failed = own.iter().find(|r| r.outcome == Outcome::Failed);
-            let success = own.iter().find(|r| r.outcome == Outcome::Success);
+            let success = own
+                .iter()
+                .find(|r| r.outcome == Outcome::Success && !r.shared);
             let skipped = ResourceReport::new(name, "", name, Outcome::Skipped, "");
             // A start is what happened to the instance when its own object was started.
             let started = main.filter(|r| r.outcome == Outcome::Success);

@@ -110,6 +110,17 @@ pub(crate) trait Provider: Send + Sync {
         scope: &Scope,
     ) -> impl Future<Output = Result<Vec<Existing>, ProviderError>> + Send;
 
+    /// Makes what a spec's instances share before any instance is created, and brings it up
+    /// to date when it exists (KubeVirt: checks that what the manifests name exists, then
+    /// the spec's CA ConfigMap and credentials Secret).
+    ///
+    /// # Behavior
+    /// Default: nothing. The reports are the shared objects'; an error ends the deploy
+    /// before any instance is touched.
+    fn prepare(&self, _plan: &Plan) -> impl Future<Output = Attempt> + Send {
+        async { Attempt::default() }
+    }
+
     /// The placements one round of attempts goes through for `instance`, in order.
     ///
     /// # Behavior

@@ -933,3 +933,54 @@ error: [DIR]/specs/s.yaml:5:3: `select.compartment`: `main` is not a compartment
         .stderr("error: [DIR]/specs/s.yaml:1:1: `select`: selects nothing: give `ids`, `tags` or `compartment` (OCI) or `labels` (KubeVirt)\n")
         .run();
 }
+
+#[test]
+fn an_air_gapped_spec_names_every_wrong_field_at_its_line() {
+    // A DataSource name that is no DNS name, a CA file that is missing and one that is not
+    // PEM, credentials of neither form, `pull_method` on an HTTP import, an instance type
+    // beside `cpu`, a preference of an unknown kind, a data disk named like vauto's own.
+    Test::new()
+        .file("projects/p.yaml", KV_PROJECT)
+        .file("ca/not-pem.crt", "just text\n")
+        .file(
+            "specs/s.yaml",
+            "cpu: 2
+instancetype: {name: u1.medium}
+preference: {name: rhel.9, kind: ClusterPreference}
+disk:
+  size: 30Gi
+  source: {data_source: {name: RHEL_9}}
+disks:
+  - name: rootdisk
+    size: 1Gi
+    source:
+      registry: {url: \"docker://mirror.lab/x:1\", ca_file: ca/missing.crt, credentials: {secret: s, username: u}}
+  - name: logs
+    size: 1Gi
+    source:
+      http: {url: \"https://mirror.lab/x.img\", ca_file: ca/not-pem.crt, pull_method: node}
+",
+        )
+        .args("p s plan")
+        .status(2)
+        .stderr(
+            "error: [DIR]/specs/s.yaml:6:26: `disk.source.data_source.name`: `RHEL_9` is not a DataSource name: it is not a DNS subdomain (lowercase letters, digits, `-` and `.`): a part may contain only lowercase letters, digits and `-`
+error: [DIR]/specs/s.yaml:8:5: `disks[0].name`: `rootdisk` is the name of a disk vauto attaches itself: pick another
+error: [DIR]/specs/s.yaml:15:72: `disks[1].source.http.pull_method`: applies to registry imports only: an HTTP import is always made by CDI's importer pod
+error: [DIR]/specs/s.yaml:11:50: `disks[0].source.registry.ca_file`: cannot read `[DIR]/ca/missing.crt`: No such file or directory (os error 2); give the PEM file of the CA that signed the server's certificate (relative paths start at the config directory)
+error: [DIR]/specs/s.yaml:15:47: `disks[1].source.http.ca_file`: `[DIR]/ca/not-pem.crt` holds no PEM certificate (`-----BEGIN CERTIFICATE-----`): convert a DER file with `openssl x509 -inform der -in CA.der -out ca.crt`
+error: [DIR]/specs/s.yaml:11:75: `disks[0].source.registry.credentials`: must be `{secret: NAME}` (a Secret with keys `accessKeyId` and `secretKey`) or `{username: ${USER_VAR}, password: ${PASSWORD_VAR}}`
+error: [DIR]/specs/s.yaml:1:1: `cpu`: cannot be set together with `instancetype`: the instance type sizes the VM (KubeVirt refuses a VM whose domain conflicts with it); remove one of them
+error: [DIR]/specs/s.yaml:3:28: `preference.kind`: `ClusterPreference` is not a preference kind: expected `VirtualMachineClusterPreference` (the default) or `VirtualMachinePreference`
+",
+        )
+        .run();
+    // Without `memory` and without an instance type there is nothing to size the VM with.
+    Test::new()
+        .file("projects/p.yaml", KV_PROJECT)
+        .file("specs/s.yaml", "disk: {size: 1Gi, source: {data_source: {name: rhel9}}}\n")
+        .args("p s plan")
+        .status(2)
+        .stderr("error: [DIR]/specs/s.yaml: `memory`: is required for kubevirt: a quantity like `4Gi` (or size the VM with `instancetype: {name: u1.medium}`)\n")
+        .run();
+}

@@ -902,3 +902,282 @@ start: 1 instance: 1 started in [T]
         .run();
     assert_eq!(env.objects()["virtualmachines"], ["dev-a", "prod-a"]);
 }
+
+/// A mirrored registry with an internal CA and pull credentials, sized by an instance type,
+/// with a standalone data disk and a scratch disk that lives and dies with the VM.
+const AIRGAP: &str = "replicas: 2
+instancetype: {name: u1.medium}
+preference: {name: rhel.9}
+disk:
+  size: 30Gi
+  source:
+    registry:
+      url: docker://mirror.lab:5000/rhel9/rhel-guest-image:9.4
+      ca_file: ca/mirror.crt
+      credentials: {username: \"${MIRROR_USER}\", password: \"${MIRROR_PASSWORD}\"}
+      pull_method: node
+disks:
+  - {name: data, size: 50Gi}
+  - {name: scratch, size: 5Gi, lifecycle: with_vm}
+";
+
+/// A field of any object in the default namespace, straight from the API.
+fn field(env: &Env, group: &str, plural: &str, name: &str, pointer: &str) -> serde_json::Value {
+    env.rt.block_on(async {
+        let v: serde_json::Value = env
+            .http
+            .get(format!("{}/{name}", env.url(group, plural)))
+            .bearer_auth("vauto-sim-token")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v.pointer(pointer).cloned().unwrap_or_default()
+    })
+}
+
+#[test]
+fn an_air_gapped_spec_deploys_from_a_mirror_with_its_ca_and_credentials() {
+    let env = Env::new(|_| {});
+    env.t.put("specs/a.yaml", AIRGAP);
+    env.t
+        .put("ca/mirror.crt", include_str!("../data/registry-ca/ca.crt"));
+    env.t.put(
+        ".env",
+        "MIRROR_USER=mirror-bot\nMIRROR_PASSWORD=hunter2-mirror\n",
+    );
+    let plan = env.t.cmd("p a plan -o yaml").stdout_unchecked().run();
+    assert!(!plan.stdout.contains("hunter2"), "{}", plan.stdout);
+    assert_eq!(
+        plan.stdout.matches("name: a-ca\n").count(),
+        1,
+        "the CA is planned once"
+    );
+    env.t
+        .cmd("p a deploy --wait --parallel 1")
+        .stdout(
+            "[SUCCESS] ConfigMap a-ca: created
+[SUCCESS] Secret a-registry-credentials: created
+[SUCCESS] Secret a-01-cloudinit: created
+[SUCCESS] NetworkAttachmentDefinition a-01-net: created
+[SUCCESS] DataVolume a-01-disk: created
+[SUCCESS] DataVolume a-01-data: created
+[SUCCESS] VirtualMachine a-01: created, running  ip=10.10.0.101  node=[NODE]
+[SUCCESS] Secret a-02-cloudinit: created
+[SUCCESS] NetworkAttachmentDefinition a-02-net: created
+[SUCCESS] DataVolume a-02-disk: created
+[SUCCESS] DataVolume a-02-data: created
+[SUCCESS] VirtualMachine a-02: created, running  ip=10.10.0.102  node=[NODE]
+deploy: 2 instances: 2 created; 12 objects: 12 created in [T]
+",
+        )
+        .normalize(r"node=worker-\d", "node=[NODE]")
+        .stderr_unchecked()
+        .run();
+    let pem = include_str!("../data/registry-ca/ca.crt");
+    assert_eq!(
+        field(&env, "/api/v1", "configmaps", "a-ca", "/data"),
+        serde_json::json!({"ca.crt": pem})
+    );
+    // CDI's keys, base64 as the API server stores them.
+    assert_eq!(
+        field(
+            &env,
+            "/api/v1",
+            "secrets",
+            "a-registry-credentials",
+            "/data"
+        ),
+        serde_json::json!({"accessKeyId": "bWlycm9yLWJvdA==", "secretKey": "aHVudGVyMi1taXJyb3I="})
+    );
+    assert_eq!(
+        field(
+            &env,
+            "/apis/cdi.kubevirt.io/v1beta1",
+            "datavolumes",
+            "a-01-disk",
+            "/spec/source"
+        ),
+        serde_json::json!({"registry": {"url": "docker://mirror.lab:5000/rhel9/rhel-guest-image:9.4",
+            "certConfigMap": "a-ca", "secretRef": "a-registry-credentials", "pullMethod": "node"}})
+    );
+    // KubeVirt made the scratch disk from the VM's template, owned by the VM.
+    assert_eq!(
+        field(
+            &env,
+            "/apis/cdi.kubevirt.io/v1beta1",
+            "datavolumes",
+            "a-01-scratch",
+            "/metadata/ownerReferences/0/kind"
+        ),
+        serde_json::json!("VirtualMachine")
+    );
+    // The instance type sized the running VMI.
+    assert_eq!(
+        field(
+            &env,
+            "/apis/kubevirt.io/v1",
+            "virtualmachineinstances",
+            "a-01",
+            "/spec/domain/memory"
+        ),
+        serde_json::json!({"guest": "4Gi"})
+    );
+    let rows = env.t.cmd("p a status -o json").stdout_unchecked().run();
+    let rows: serde_json::Value = serde_json::from_str(&rows.raw_stdout).unwrap();
+    assert_eq!(rows[0]["size"], "u1.medium");
+
+    // A new password reaches the cluster on the next deploy; the rest is left.
+    env.t.put(
+        ".env",
+        "MIRROR_USER=mirror-bot\nMIRROR_PASSWORD=rotated-pass\n",
+    );
+    env.t
+        .cmd("p a deploy --parallel 1 --target a-01")
+        .stdout(
+            "[SKIPPED] ConfigMap a-ca: already exists
+[SUCCESS] Secret a-registry-credentials: updated
+[SKIPPED] Secret a-01-cloudinit: already exists
+[SKIPPED] NetworkAttachmentDefinition a-01-net: already exists
+[SKIPPED] DataVolume a-01-data: already exists
+[SKIPPED] DataVolume a-01-disk: already exists
+[SKIPPED] DataVolume a-01-scratch: already exists
+[SKIPPED] VirtualMachine a-01: already exists
+deploy: 1 instance: 1 skipped; 8 objects: 1 created, 7 skipped in [T]
+",
+        )
+        .stderr_unchecked()
+        .run();
+    assert_eq!(
+        field(
+            &env,
+            "/api/v1",
+            "secrets",
+            "a-registry-credentials",
+            "/data/secretKey"
+        ),
+        serde_json::json!("cm90YXRlZC1wYXNz")
+    );
+
+    // The scratch disks go with their VMs (a real cluster's garbage collector may still
+    // list one: it is then reported "goes with its VM"); the spec's CA and credentials go
+    // with its last instance.
+    env.t
+        .cmd("p a delete --yes --parallel 1")
+        .stdout(
+            "[DELETED] VirtualMachine a-01: deleted
+[DELETED] DataVolume a-01-data: deleted
+[DELETED] DataVolume a-01-disk: deleted
+[DELETED] NetworkAttachmentDefinition a-01-net: deleted
+[DELETED] Secret a-01-cloudinit: deleted
+[DELETED] VirtualMachine a-02: deleted
+[DELETED] DataVolume a-02-data: deleted
+[DELETED] DataVolume a-02-disk: deleted
+[DELETED] NetworkAttachmentDefinition a-02-net: deleted
+[DELETED] Secret a-02-cloudinit: deleted
+[DELETED] ConfigMap a-ca: deleted (the spec's last instance is gone)
+[DELETED] Secret a-registry-credentials: deleted (the spec's last instance is gone)
+delete: 2 instances: 2 deleted; 12 objects: 12 deleted in [T]
+",
+        )
+        .stderr_unchecked()
+        .run();
+    // The simulator's garbage collector took the scratch disks with their VMs at once.
+    assert_eq!(env.stored_count(), 0);
+    assert_eq!(
+        field(&env, "/api/v1", "configmaps", "a-ca", "/kind"),
+        serde_json::json!("Status")
+    );
+}
+
+#[test]
+fn a_golden_image_on_a_wait_for_first_consumer_class_imports_when_the_vm_starts() {
+    let env = Env::new(|_| {});
+    env.t.put(
+        "specs/g.yaml",
+        "cpu: 1
+memory: 2Gi
+run_strategy: Halted
+disk:
+  size: 30Gi
+  storage_class: lvms-vg1
+  lifecycle: with_vm
+  source: {data_source: {name: rhel9}}
+",
+    );
+    // Halted: KubeVirt does not start it, so its disk waits for a consumer; the wait says
+    // so instead of waiting for an import that cannot begin.
+    env.t
+        .cmd("p g deploy --wait --deadline 30s")
+        .stdout(
+            "[SUCCESS] Secret g-01-cloudinit: created
+[SUCCESS] NetworkAttachmentDefinition g-01-net: created
+[SUCCESS] VirtualMachine g-01: created, ready, not started (runStrategy Halted: `start` runs it; its disk is imported then (WaitForFirstConsumer))
+deploy: 1 instance: 1 created; 3 objects: 3 created in [T]
+",
+        )
+        .stderr_unchecked()
+        .run();
+    let dv = "/apis/cdi.kubevirt.io/v1beta1";
+    assert_eq!(
+        field(&env, dv, "datavolumes", "g-01-disk", "/status/phase"),
+        serde_json::json!("PendingPopulation")
+    );
+    assert_eq!(
+        field(&env, dv, "datavolumes", "g-01-disk", "/spec/sourceRef"),
+        serde_json::json!({"kind": "DataSource", "namespace": "openshift-virtualization-os-images", "name": "rhel9"})
+    );
+    env.t
+        .cmd("p g start --wait")
+        .stdout("[SUCCESS] VirtualMachine g-01: started\nstart: 1 instance: 1 started in [T]\n")
+        .run();
+    // Cloned from the golden image once the VM's pod consumed it.
+    assert_eq!(
+        field(&env, dv, "datavolumes", "g-01-disk", "/status/phase"),
+        serde_json::json!("Succeeded")
+    );
+}
+
+#[test]
+fn what_a_spec_names_and_does_not_create_is_checked_before_anything_is_created() {
+    let env = Env::new(|_| {});
+    let spec =
+        |sizing: &str, source: &str| format!("{sizing}\ndisk: {{size: 10Gi, source: {source}}}\n");
+    for (sizing, source, (kind, name), error) in [
+        (
+            "instancetype: {name: u1.huge}",
+            "{data_source: {name: rhel9}}",
+            ("VirtualMachineClusterInstancetype", "u1.huge"),
+            "the instance type `u1.huge` (VirtualMachineClusterInstancetype) does not exist: KubeVirt would refuse the VM; `oc get virtualmachineclusterinstancetypes` lists the ones there are",
+        ),
+        (
+            "memory: 1Gi\npreference: {name: rhel.10}",
+            "{data_source: {name: rhel9}}",
+            ("VirtualMachineClusterPreference", "rhel.10"),
+            "the preference `rhel.10` (VirtualMachineClusterPreference) does not exist: KubeVirt would refuse the VM; `oc get virtualmachineclusterpreferences` lists the ones there are",
+        ),
+        (
+            "memory: 1Gi",
+            "{data_source: {name: rhel10}}",
+            ("DataSource", "rhel10"),
+            "the DataSource `rhel10` does not exist in namespace `openshift-virtualization-os-images`: `oc get datasources -n openshift-virtualization-os-images` lists the boot sources there are",
+        ),
+        (
+            "memory: 1Gi",
+            "{registry: {url: \"docker://mirror.lab/rhel9:9.4\", credentials: {secret: pull}}}",
+            ("Secret", "pull"),
+            "the import credentials Secret `pull` does not exist in namespace `default`: create it with CDI's keys, `oc create secret generic pull -n default --from-literal=accessKeyId=USER --from-literal=secretKey=PASSWORD`, or give `credentials: {username, password}`",
+        ),
+    ] {
+        env.t.put("specs/x.yaml", &spec(sizing, source));
+        env.t
+            .cmd("p x deploy --wait")
+            .status(1)
+            .stdout(format!("[FAILED] {kind} {name}: does not exist\n"))
+            .stderr(format!("error: {error} (invalid)\n"))
+            .run();
+        assert_eq!(env.stored_count(), 0, "{sizing} {source}");
+    }
+}

@@ -205,6 +205,22 @@ impl KubeClient {
         }
     }
 
+    /// Whether the object `target` names exists.
+    pub(crate) async fn exists(
+        &self,
+        target: &super::resources::Target,
+    ) -> Result<bool, kube::Error> {
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(target.group, target.version, target.kind),
+            target.plural,
+        );
+        let api: Api<DynamicObject> = match &target.namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &ar),
+            None => Api::all_with(self.client.clone(), &ar),
+        };
+        api.get_opt(&target.name).await.map(|o| o.is_some())
+    }
+
     /// Replaces the `data` (ConfigMap) or `stringData` (Secret) of an object with a JSON
     /// merge patch: keys not in `patch` stay.
     pub(crate) async fn merge_patch(

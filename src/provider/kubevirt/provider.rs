@@ -321,46 +321,74 @@ impl KubevirtProvider {
         Some(step)
     }
 
-    /// A Secret the spec's imports name (`credentials: {secret: NAME}`) must exist before
-    /// a DataVolume mounts it: without it the importer pod never starts. Looked up once
-    /// per run.
-    async fn check_secret(&self, inst: &DesiredInstance, name: &str) -> Option<Step> {
+    /// The preflight and the spec's shared objects, each once per run; the reports are
+    /// `inst`'s.
+    async fn make_shared(&self, plan: &Plan, inst: &DesiredInstance) -> Attempt {
+        let mut attempt = Attempt::default();
+        if let Some(Step::Stop(report, err)) = self.preflight(plan, inst).await {
+            attempt.reports.extend(report);
+            attempt.error = Some(err);
+            return attempt;
+        }
+        let Some(spec) = plan.spec.kubevirt() else {
+            return attempt;
+        };
+        let shared = resources::manifests(plan, inst, Some(self.kube.namespace()))
+            .into_iter()
+            .filter(|o| resources::is_shared(&o.body));
+        for obj in shared {
+            let Some(kind) = Kind::from_name(&obj.kind) else {
+                continue;
+            };
+            let body = resources::with_credentials(spec, &obj);
+            match self.ensure_shared(inst, kind, &obj.name, &body).await {
+                None => {}
+                Some(Step::Done(r)) => attempt.reports.push(r.shared()),
+                Some(Step::Stop(report, err)) => {
+                    attempt.reports.extend(report.map(ResourceReport::shared));
+                    attempt.error = Some(err);
+                    return attempt;
+                }
+            }
+        }
+        attempt
+    }
+
+    /// What the spec's manifests name but do not create must exist before anything is
+    /// created, so that a typo leaves nothing half-made: the instance type and preference,
+    /// the DataSources and the credentials Secrets. Checked once per run; a check the
+    /// role may not make (403) is left to the cluster's own webhooks.
+    async fn preflight(&self, plan: &Plan, inst: &DesiredInstance) -> Option<Step> {
         let cell = {
             let mut m = self.shared.lock().unwrap_or_else(|e| e.into_inner());
-            m.entry(format!("exists/Secret/{name}"))
-                .or_default()
-                .clone()
+            m.entry("preflight".to_string()).or_default().clone()
         };
         let mut done = cell.lock().await;
         if *done {
             return None;
         }
-        let fail = |err: ProviderError| {
-            let report = ResourceReport::new(
-                &inst.name,
-                Kind::Secret.name(),
-                name,
-                Outcome::Failed,
-                err.message.clone(),
-            );
-            Some(Step::Stop(Some(report), err))
-        };
-        match self.kube.get(Kind::Secret, name).await {
-            Ok(Some(_)) => {
-                *done = true;
-                None
+        let spec = plan.spec.kubevirt()?;
+        for need in resources::references(spec, self.kube.namespace()) {
+            match self.kube.exists(&need.target).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    let err = ProviderError::new(ErrorClass::Invalid, need.missing.clone());
+                    let report = ResourceReport::new(
+                        &inst.name,
+                        need.target.kind,
+                        &need.target.name,
+                        Outcome::Failed,
+                        "does not exist",
+                    );
+                    return Some(Step::Stop(Some(report), err));
+                }
+                // The role may not read it: the webhooks will judge the VM instead.
+                Err(kube::Error::Api(s)) if s.code == 403 => {}
+                Err(e) => return Some(Step::Stop(None, classify(&e))),
             }
-            Ok(None) => {
-                let ns = self.kube.namespace();
-                fail(ProviderError::new(
-                    ErrorClass::Invalid,
-                    format!(
-                        "the import credentials Secret `{name}` does not exist in namespace `{ns}`: create it with CDI's keys, `oc create secret generic {name} -n {ns} --from-literal=accessKeyId=USER --from-literal=secretKey=PASSWORD`, or give `credentials: {{username, password}}`"
-                    ),
-                ))
-            }
-            Err(e) => fail(classify(&e)),
         }
+        *done = true;
+        None
     }
 
     /// A shared object of ours that exists: its content is made what the spec says now
@@ -377,7 +405,7 @@ impl KubevirtProvider {
             ResourceReport::new(&inst.name, kind.name(), name, outcome, reason)
         };
         let Some(patch) = resources::content_patch(&existing.data, body) else {
-            return Step::Done(report(Outcome::Skipped, "exists"));
+            return Step::Done(report(Outcome::Skipped, "already exists"));
         };
         match self.kube.merge_patch(kind, name, &patch).await {
             Ok(()) => Step::Done(report(Outcome::Success, "updated")),
@@ -980,6 +1008,13 @@ impl Provider for KubevirtProvider {
             .collect())
     }
 
+    async fn prepare(&self, plan: &Plan) -> Attempt {
+        match plan.instances.first() {
+            Some(first) => self.make_shared(plan, first).await,
+            None => Attempt::default(),
+        }
+    }
+
     async fn placements(
         &self,
         _plan: &Plan,
@@ -1002,33 +1037,20 @@ impl Provider for KubevirtProvider {
                 .into_iter()
                 .filter_map(|o| Kind::from_name(&o.kind).map(|k| (k, o)))
                 .collect();
-        // The spec's shared objects (CA, credentials) first, once per run; then the
-        // Secret, the NAD and the DataVolumes, which do not depend on each other, at once;
-        // the VM, which names them all, last. Reports keep the manifest order.
-        let (shared, objects): (Vec<_>, Vec<_>) = objects
-            .into_iter()
-            .partition(|(_, o)| resources::is_shared(&o.body));
-        if let Some(spec) = plan.spec.kubevirt() {
-            for name in resources::credential_secrets(spec) {
-                if let Some(Step::Stop(report, err)) = self.check_secret(instance, &name).await {
-                    attempt.reports.extend(report);
-                    attempt.error = Some(err);
-                    return attempt;
-                }
-            }
-            for (kind, obj) in &shared {
-                let body = resources::with_credentials(spec, obj);
-                match self.ensure_shared(instance, *kind, &obj.name, &body).await {
-                    None => {}
-                    Some(Step::Done(r)) => attempt.reports.push(r),
-                    Some(Step::Stop(report, err)) => {
-                        attempt.reports.extend(report);
-                        attempt.error = Some(err);
-                        return attempt;
-                    }
-                }
-            }
+        // The spec's shared objects (CA, credentials) first, once per run (`prepare` has
+        // made them when the engine runs the deploy); then the Secret, the NAD and the
+        // DataVolumes, which do not depend on each other, at once; the VM, which names
+        // them all, last. Reports keep the manifest order.
+        let shared = self.make_shared(plan, instance).await;
+        attempt.reports.extend(shared.reports);
+        if shared.error.is_some() {
+            attempt.error = shared.error;
+            return attempt;
         }
+        let objects: Vec<_> = objects
+            .into_iter()
+            .filter(|(_, o)| !resources::is_shared(&o.body))
+            .collect();
         let (vm, before): (Vec<_>, Vec<_>) = objects.into_iter().partition(|(k, _)| *k == Kind::Vm);
         for (_, obj) in before.iter().chain(vm.iter()) {
             observer.event(Event::Progress {

@@ -229,17 +229,108 @@ pub(crate) fn content_patch(existing: &Value, body: &Value) -> Option<Value> {
     (!same).then(|| json!({ key: want }))
 }
 
-/// The Secrets the spec's imports name with `credentials: {secret: NAME}`, each once.
-pub(crate) fn credential_secrets(spec: &KubevirtSpec) -> Vec<String> {
+/// An object a manifest names, by API path parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub plural: &'static str,
+    pub kind: &'static str,
+    /// `None` for a cluster-scoped object.
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+/// Something a spec's manifests need and do not create, with what to tell the user when it
+/// is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reference {
+    pub target: Target,
+    pub missing: String,
+}
+
+/// What the spec names and does not create: its instance type and preference, its
+/// DataSources, and the Secrets of `credentials: {secret: NAME}`, each once.
+pub(crate) fn references(spec: &KubevirtSpec, namespace: &str) -> Vec<Reference> {
+    const ITG: &str = "instancetype.kubevirt.io";
+    let mut out: Vec<Reference> = Vec::new();
+    let mut push = |r: Reference| {
+        if !out.iter().any(|o| o.target == r.target) {
+            out.push(r);
+        }
+    };
+    let typed = |t: &crate::config::KindRef, what: &str| {
+        let (plural, cluster) = match t.kind {
+            "VirtualMachineClusterInstancetype" => ("virtualmachineclusterinstancetypes", true),
+            "VirtualMachineInstancetype" => ("virtualmachineinstancetypes", false),
+            "VirtualMachineClusterPreference" => ("virtualmachineclusterpreferences", true),
+            _ => ("virtualmachinepreferences", false),
+        };
+        let list = if cluster {
+            format!("oc get {plural}")
+        } else {
+            format!("oc get {plural} -n {namespace}")
+        };
+        Reference {
+            target: Target {
+                group: ITG,
+                version: "v1beta1",
+                plural,
+                kind: t.kind,
+                namespace: (!cluster).then(|| namespace.to_string()),
+                name: t.name.clone(),
+            },
+            missing: format!(
+                "the {what} `{}` ({}) does not exist: KubeVirt would refuse the VM; `{list}` lists the ones there are",
+                t.name, t.kind
+            ),
+        }
+    };
+    if let Sizing::Instancetype(t) = &spec.size {
+        push(typed(t, "instance type"));
+    }
+    if let Some(p) = &spec.preference {
+        push(typed(p, "preference"));
+    }
     let sources = std::iter::once(Some(&spec.disk.source))
-        .chain(spec.disks.iter().map(|d| d.source.as_ref()));
-    let mut out: Vec<String> = Vec::new();
-    for source in sources.flatten() {
-        if let DiskSource::Registry(i) | DiskSource::Http(i) = source
-            && let Some(name) = i.credentials.as_ref().and_then(|c| c.secret.as_ref())
-            && !out.contains(&name.0)
-        {
-            out.push(name.0.clone());
+        .chain(spec.disks.iter().map(|d| d.source.as_ref()))
+        .flatten();
+    for source in sources {
+        match source {
+            DiskSource::DataSource(d) => push(Reference {
+                target: Target {
+                    group: "cdi.kubevirt.io",
+                    version: "v1beta1",
+                    plural: "datasources",
+                    kind: "DataSource",
+                    namespace: Some(d.namespace().to_string()),
+                    name: d.name.0.clone(),
+                },
+                missing: format!(
+                    "the DataSource `{}` does not exist in namespace `{}`: `oc get datasources -n {}` lists the boot sources there are",
+                    d.name,
+                    d.namespace(),
+                    d.namespace()
+                ),
+            }),
+            DiskSource::Registry(i) | DiskSource::Http(i) => {
+                if let Some(name) = i.credentials.as_ref().and_then(|c| c.secret.as_ref()) {
+                    push(Reference {
+                        target: Target {
+                            group: "",
+                            version: "v1",
+                            plural: "secrets",
+                            kind: KIND_SECRET,
+                            namespace: Some(namespace.to_string()),
+                            name: name.0.clone(),
+                        },
+                        missing: format!(
+                            "the import credentials Secret `{name}` does not exist in namespace `{namespace}`: create it with CDI's keys, `oc create secret generic {name} -n {namespace} --from-literal=accessKeyId=USER --from-literal=secretKey=PASSWORD`, or give `credentials: {{username, password}}`"
+                        ),
+                    });
+                }
+            }
+            DiskSource::Pvc(_) => {}
         }
     }
     out
@@ -844,7 +935,25 @@ disk:
                                                   "certConfigMap": "web-ca", "secretRef": "mirror-http"}},
                              "storage": {"resources": {"requests": {"storage": "5Gi"}}}}}])
         );
-        assert_eq!(credential_secrets(spec), ["mirror-http"]);
+        let refs = references(spec, "lab-vms");
+        let refs: Vec<(&str, Option<&str>, &str)> = refs
+            .iter()
+            .map(|r| {
+                (
+                    r.target.kind,
+                    r.target.namespace.as_deref(),
+                    r.target.name.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            refs,
+            [
+                ("VirtualMachineClusterInstancetype", None, "u1.medium"),
+                ("VirtualMachineClusterPreference", None, "rhel.9"),
+                ("Secret", Some("lab-vms"), "mirror-http"),
+            ]
+        );
     }
 
     #[test]

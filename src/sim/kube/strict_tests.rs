@@ -766,3 +766,206 @@ async fn openapi_v3_and_v2_serve_the_embedded_schemas() {
     assert_eq!(html.status(), 406);
     assert!(html.bytes().await.unwrap().is_empty());
 }
+
+fn vm_of(name: &str, spec_extra: Value) -> Value {
+    let mut spec = json!({
+        "runStrategy": "Always",
+        "template": {"spec": {"domain": {"devices": {}}}},
+    });
+    if let (Some(s), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
+        s.extend(extra.clone());
+    }
+    json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+           "metadata": {"name": name}, "spec": spec})
+}
+
+fn dv_of(name: &str, spec: Value) -> Value {
+    json!({"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume",
+           "metadata": {"name": name}, "spec": spec})
+}
+
+/// KubeVirt's and CDI's validating webhooks: an instance type, preference or DataSource
+/// that does not exist is refused at creation, with the webhook's words.
+#[tokio::test]
+async fn the_webhooks_refuse_what_names_a_missing_instancetype_preference_or_data_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Sim::new(dir.path()).await;
+    let a = s
+        .post(
+            VMS,
+            &vm_of("a", json!({"instancetype": {"name": "u1.huge"}})),
+        )
+        .await;
+    assert_eq!(
+        a.status(),
+        (
+            422,
+            "Invalid",
+            "admission webhook \"virtualmachine-validator.kubevirt.io\" denied the request: Failure to find instancetype: virtualmachineclusterinstancetypes.instancetype.kubevirt.io \"u1.huge\" not found"
+        )
+    );
+    assert_eq!(a.body["details"]["causes"][0]["field"], "spec.instancetype");
+    let a = s
+        .post(
+            VMS,
+            &vm_of(
+                "a",
+                json!({"preference": {"kind": "VirtualMachinePreference", "name": "mine"}}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        a.status().2,
+        "admission webhook \"virtualmachine-validator.kubevirt.io\" denied the request: Failure to find preference: virtualmachinepreferences.instancetype.kubevirt.io \"mine\" not found"
+    );
+    let ok = s
+        .post(
+            VMS,
+            &vm_of(
+                "b",
+                json!({"instancetype": {"name": "u1.small"}, "preference": {"name": "fedora"}}),
+            ),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{:?}", ok.body);
+    let storage = json!({"resources": {"requests": {"storage": "1Gi"}}});
+    let a = s
+        .post(
+            DVS,
+            &dv_of(
+                "d",
+                json!({"sourceRef": {"kind": "DataSource", "name": "rhel10",
+            "namespace": "openshift-virtualization-os-images"}, "storage": storage}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        a.status(),
+        (
+            422,
+            "Invalid",
+            "admission webhook \"datavolume-validate.cdi.kubevirt.io\" denied the request: SourceRef DataSource/openshift-virtualization-os-images/rhel10 not found"
+        )
+    );
+    // Nothing of either refusal was stored.
+    assert_eq!(s.get(&format!("{VMS}/a")).await.status, 404);
+    assert_eq!(s.get(&format!("{DVS}/d")).await.status, 404);
+    s.sim.shutdown().await;
+}
+
+/// The cluster's catalogue is served read-only, as `kubectl get sc`/`datasources`/`vmcf`
+/// read it, with the API server's not-found words.
+#[tokio::test]
+async fn storage_classes_golden_images_and_instance_types_are_served_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Sim::new(dir.path()).await;
+    let sc = s.get("/apis/storage.k8s.io/v1/storageclasses").await;
+    let modes: Vec<(&str, &str)> = sc.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["metadata"]["name"].as_str().unwrap(),
+                c["volumeBindingMode"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        modes,
+        [
+            ("ocs-storagecluster-ceph-rbd", "Immediate"),
+            ("lvms-vg1", "WaitForFirstConsumer")
+        ]
+    );
+    assert_eq!(sc.body["kind"], "StorageClassList");
+    assert_eq!(sc.body["apiVersion"], "storage.k8s.io/v1");
+    assert_eq!(
+        s.get("/apis/storage.k8s.io/v1/storageclasses/fast")
+            .await
+            .status(),
+        (
+            404,
+            "NotFound",
+            "storageclasses.storage.k8s.io \"fast\" not found"
+        )
+    );
+    let ds = s
+        .get("/apis/cdi.kubevirt.io/v1beta1/namespaces/openshift-virtualization-os-images/datasources/rhel9")
+        .await;
+    assert_eq!(ds.body["spec"]["source"]["pvc"]["name"], "rhel9");
+    let it = s
+        .get("/apis/instancetype.kubevirt.io/v1beta1/virtualmachineclusterinstancetypes/u1.medium")
+        .await;
+    assert_eq!(
+        it.body["spec"],
+        json!({"cpu": {"guest": 1}, "memory": {"guest": "4Gi"}})
+    );
+    let write = s
+        .post(
+            "/apis/storage.k8s.io/v1/storageclasses",
+            &json!({"kind": "StorageClass"}),
+        )
+        .await;
+    assert_eq!(write.status, 405);
+    s.sim.shutdown().await;
+}
+
+/// An import whose `certConfigMap` does not exist never starts: the importer pod cannot
+/// mount it (kubelet's FailedMount), and the DataVolume waits in `ImportScheduled` until
+/// the ConfigMap appears. A ConfigMap is validated against its schema like any write.
+#[tokio::test]
+async fn an_import_waits_for_its_cert_config_map_with_the_kubelets_failed_mount() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Sim::new(dir.path()).await;
+    let storage = json!({"resources": {"requests": {"storage": "1Gi"}}});
+    let dv = dv_of(
+        "d",
+        json!({"source": {"registry": {"url": "docker://mirror.lab/x:1",
+        "certConfigMap": "mirror-ca"}}, "storage": storage}),
+    );
+    assert_eq!(s.post(DVS, &dv).await.status, 201);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let got = s.get(&format!("{DVS}/d")).await;
+    assert_eq!(got.body["status"]["phase"], "ImportScheduled");
+    let events = s.get("/api/v1/namespaces/default/events").await;
+    let mount: Vec<(&str, &str, &str)> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["reason"] == "FailedMount")
+        .map(|e| {
+            (
+                e["involvedObject"]["kind"].as_str().unwrap(),
+                e["involvedObject"]["name"].as_str().unwrap(),
+                e["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        mount,
+        [(
+            "Pod",
+            "importer-d",
+            "MountVolume.SetUp failed for volume \"cdi-cert-vol\" : configmap \"mirror-ca\" not found"
+        )]
+    );
+    let cms = "/api/v1/namespaces/default/configmaps";
+    let typo = s
+        .send(
+            "POST",
+            &format!("{cms}?fieldValidation=Strict"),
+            "application/json",
+            &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "mirror-ca"},
+                    "dta": {"ca.crt": "x"}}),
+        )
+        .await;
+    assert_eq!(typo.status, 400, "{:?}", typo.body);
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "mirror-ca"},
+                    "data": {"ca.crt": "-----BEGIN CERTIFICATE-----\n"}});
+    assert_eq!(s.post(cms, &cm).await.status, 201);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let got = s.get(&format!("{DVS}/d")).await;
+    assert_ne!(got.body["status"]["phase"], "ImportScheduled");
+    s.sim.shutdown().await;
+}
