@@ -21,6 +21,8 @@ pub(crate) struct Ctx<'a> {
     pub boot_ms: u64,
     /// How long a stopping VM keeps its VMI (printableStatus `Stopping`).
     pub stop_ms: u64,
+    /// Guests run a guest agent (see `guest`).
+    pub guest_agent: bool,
     pub now: i64,
 }
 
@@ -590,8 +592,10 @@ fn create_vmi(
     store.put(entry);
 }
 
-/// The VMI's interfaces: Multus static addresses first, then the pod network.
-fn interfaces(store: &Store, vmi: &Entry) -> Vec<Value> {
+/// The VMI's interfaces: Multus static addresses first, then the pod network. A guest agent
+/// adds what only the guest knows: a bridged interface's address and the IPv6 link-local
+/// ones (see `guest`).
+fn interfaces(store: &Store, vmi: &Entry, agent: bool) -> Vec<Value> {
     let networks = vmi
         .object
         .pointer("/spec/networks")
@@ -606,6 +610,7 @@ fn interfaces(store: &Store, vmi: &Entry) -> Vec<Value> {
             b[3], b[4], b[5], b[6], b[7]
         )
     };
+    // (network name, address, bridged: only the guest knows the address).
     let mut multus = Vec::new();
     let mut pod = Vec::new();
     for net in &networks {
@@ -618,27 +623,38 @@ fn interfaces(store: &Store, vmi: &Entry) -> Vec<Value> {
                 .objects
                 .get(&key(super::store::NADS.plural, ns, nad_name))
                 .and_then(|e| nad_static_ip(&e.object));
-            multus.push((name.to_string(), ip));
+            multus.push((name.to_string(), ip, true));
         } else if net.get("pod").is_some() {
             let ip = format!("10.128.{}.{}", (h >> 8) % 256, (h % 253) + 2);
-            pod.push((name.to_string(), Some(ip)));
+            pod.push((name.to_string(), Some(ip), false));
         }
     }
     multus
         .into_iter()
         .chain(pod)
         .enumerate()
-        .map(|(i, (name, ip))| {
+        .map(|(i, (name, ip, bridged))| {
+            let mac = mac(i as u64);
+            let source = match (agent, bridged) {
+                (true, true) => "domain, guest-agent, multus-status",
+                (true, false) => "domain, guest-agent",
+                (false, true) => "domain, multus-status",
+                (false, false) => "domain",
+            };
+            let mut ips: Vec<String> = ip.into_iter().filter(|_| agent || !bridged).collect();
+            if agent {
+                ips.extend(super::guest::link_local(&mac));
+            }
             let mut iface = json!({
                 "name": name,
                 "interfaceName": format!("eth{i}"),
-                "mac": mac(i as u64),
-                "infoSource": "domain, guest-agent",
+                "mac": mac,
+                "infoSource": source,
                 "queueCount": 1,
             });
-            if let (Some(ip), Some(map)) = (ip, iface.as_object_mut()) {
-                map.insert("ipAddress".into(), json!(ip));
-                map.insert("ipAddresses".into(), json!([ip]));
+            if let (Some(first), Some(map)) = (ips.first(), iface.as_object_mut()) {
+                map.insert("ipAddress".into(), json!(first));
+                map.insert("ipAddresses".into(), json!(ips));
             }
             iface
         })
@@ -713,7 +729,7 @@ fn vmi_status(
     }
     Some(Update {
         key: key.to_string(),
-        status: vmi_status_body(store, entry, &clock, ctx.now, n),
+        status: vmi_status_body(store, entry, &clock, ctx, n),
         node_label: clock.node_shown.map(str::to_string),
         emitted,
     })
@@ -777,9 +793,10 @@ fn vmi_status_body(
     store: &Store,
     entry: &Entry,
     clock: &VmiClock<'_>,
-    now: i64,
+    ctx: &Ctx<'_>,
     n: usize,
 ) -> Value {
+    let now = ctx.now;
     let mut stamps = vec![
         json!({"phase": "Pending", "phaseTransitionTimestamp": rfc3339(clock.start)}),
         json!({"phase": "Scheduling", "phaseTransitionTimestamp": rfc3339(clock.start)}),
@@ -802,19 +819,29 @@ fn vmi_status_body(
         );
         status.insert("nodeName".into(), json!(node));
     }
+    let agent = clock.running && ctx.guest_agent;
     if clock.running {
         stamps.push(json!({"phase": "Running", "phaseTransitionTimestamp": rfc3339(clock.run_at)}));
-        status.insert("interfaces".into(), json!(interfaces(store, entry)));
+        status.insert(
+            "interfaces".into(),
+            json!(interfaces(store, entry, ctx.guest_agent)),
+        );
+        status.insert(
+            "guestOSInfo".into(),
+            super::guest::guest_os_info(store, entry, ctx.guest_agent),
+        );
     }
     status.insert("phase".into(), json!(clock.phase));
     status.insert("phaseTransitionTimestamps".into(), json!(stamps));
-    status.insert(
-        "conditions".into(),
-        json!([
-            {"type": "PodScheduled", "status": if now >= clock.sched_at { "True" } else { "False" }},
-            {"type": "Ready", "status": if clock.running { "True" } else { "False" }},
-        ]),
-    );
+    let mut conditions = vec![
+        json!({"type": "PodScheduled", "status": if now >= clock.sched_at { "True" } else { "False" }}),
+        json!({"type": "Ready", "status": if clock.running { "True" } else { "False" }}),
+    ];
+    if agent {
+        conditions.push(json!({"type": "AgentConnected", "status": "True",
+                               "lastTransitionTime": rfc3339(clock.run_at)}));
+    }
+    status.insert("conditions".into(), json!(conditions));
     Value::Object(status)
 }
 

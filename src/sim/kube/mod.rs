@@ -9,6 +9,7 @@
 
 mod api;
 mod controller;
+mod guest;
 mod persist;
 mod schemas;
 mod select;
@@ -98,6 +99,10 @@ pub struct KubeSimOptions {
     pub context: Option<String>,
     /// The context's namespace (default `default`).
     pub namespace: Option<String>,
+    /// Guests run a guest agent (default): VMIs report `status.guestOSInfo` (the OS their
+    /// disk image names) and the addresses seen inside the guest; off, as for an image
+    /// without qemu-guest-agent, `guestOSInfo` is `{}` and a bridged interface has no address.
+    pub guest_agent: bool,
 }
 
 impl Default for KubeSimOptions {
@@ -123,6 +128,7 @@ impl Default for KubeSimOptions {
             ],
             context: None,
             namespace: None,
+            guest_agent: true,
         }
     }
 }
@@ -145,6 +151,7 @@ impl fmt::Debug for KubeSimOptions {
             .field("boot_duration", &self.boot_duration)
             .field("continue_ttl", &self.continue_ttl)
             .field("nodes", &self.nodes)
+            .field("guest_agent", &self.guest_agent)
             .finish()
     }
 }

@@ -195,6 +195,7 @@ pub(super) fn with_store<T>(
         nodes: &sh.opts.nodes,
         boot_ms: millis(sh.opts.boot_duration),
         stop_ms: millis(sh.opts.boot_duration) / 4,
+        guest_agent: sh.opts.guest_agent,
         now,
     };
     let mut rng = fastrand::Rng::new();
