@@ -279,6 +279,7 @@ pub async fn start(opts: KubeSimOptions) -> Result<KubeSim, String> {
         store: Mutex::new(store),
         disk,
         schemas,
+        settled_at: std::sync::atomic::AtomicU64::new(u64::MAX),
     });
     let app = api::router(shared);
     let (tx, rx) = oneshot::channel::<()>();
