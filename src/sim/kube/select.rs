@@ -152,9 +152,13 @@ pub(crate) fn parse_fields(s: &str, plural: &str) -> Result<Vec<FieldReq>, Strin
 
 /// Whether an object satisfies every field requirement (a missing field reads as "").
 pub(crate) fn fields_match(reqs: &[FieldReq], obj: &Value) -> bool {
+    // Field paths have no escapes: walk them without building a JSON pointer per object.
     let at = |field: &str| {
-        let pointer = format!("/{}", field.replace('.', "/"));
-        obj.pointer(&pointer).and_then(Value::as_str).unwrap_or("")
+        field
+            .split('.')
+            .try_fold(obj, |v, k| v.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
     };
     reqs.iter().all(|(path, want, neg)| {
         let got = match path.as_str() {
