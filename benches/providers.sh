@@ -6,12 +6,16 @@
 #   oci:  (a) one `vauto status` beside `oci compute instance list` (OCI CLI from PyPI), target
 #         >= 50x less wall time and >= 10x less memory; (b) status of 1000 instances with 20 ms
 #         per request, target < 2 s (issue "OCI Compute provider", item 10).
-# Usage: benches/providers.sh [kube|oci|all]     (default all)
+#   kubestatus: KubeVirt `status` of 1000 VMs (two specs of 500, pod network: 3000 objects and
+#         8000 Events) with 20 ms per request, beside `kubectl get vm,vmi,dv -o json` on the same
+#         simulator in the same run; target < 1 s and faster than kubectl (issue 13, point 5).
+# Usage: benches/providers.sh [kube|oci|kubestatus|all]     (default all)
 # Env:   SIMSERVER=, BIN= use these binaries instead of building release ones;
 #        SHIPPED_BIN= the offline bundle's static binary for (a) (default: built with
 #        `bundle.sh --target <this machine's musl target>` and unpacked);
 #        OCI_CLI=path/to/oci (default: `oci` on PATH, else /tmp/ocicli/bin/oci; install with
-#        `python3 -m venv /tmp/ocicli && /tmp/ocicli/bin/pip install oci-cli`); RUNS=3 repeats.
+#        `python3 -m venv /tmp/ocicli && /tmp/ocicli/bin/pip install oci-cli`); RUNS=3 repeats;
+#        KUBECTL= (default `kubectl` on PATH) for kubestatus.
 # Every server is stopped on exit and also stops by itself after 15 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -243,9 +247,87 @@ bench_oci() {
     "$(mb "$(printf '%s\n' "${bk[@]}" | median)")"
 }
 
+bench_kubestatus() {
+  local kubectl=${KUBECTL:-kubectl}
+  command -v "$kubectl" > /dev/null || { echo "no kubectl (set KUBECTL)" >&2; exit 1; }
+  local cfg=$work/kscfg d=$work/kubestatus
+  mkdir -p "$cfg/projects" "$cfg/specs" "$cfg/templates" "$d"
+  # Two specs of 500 (a spec has at most 999 replicas); the pod network (no ipam), so each
+  # instance is a Secret, a DataVolume and a VirtualMachine (and its VMI).
+  for spec in a b; do
+    cat > "$cfg/specs/$spec.yaml" <<YAML
+replicas: 500
+cpu: 1
+memory: 1Gi
+disk: {size: 10Gi, source: {registry: "docker://registry.local/rhel9:9.4"}}
+$SSH
+YAML
+  done
+  kube_project() {
+    cat > "$cfg/projects/bench.yaml" <<YAML
+provider: kubevirt
+kubevirt: {kubeconfig: $SIM_CONFIG, namespace: default}
+YAML
+  }
+  # Seed at full speed with short imports and boots, then serve the same state with 20 ms.
+  start_sim kube "$d/sim" --import-duration 1s --boot-duration 1s
+  kube_project
+  for spec in a b; do
+    "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench "$spec" deploy -q --parallel 32 \
+      > "$d/seed.out" 2> "$d/seed.err" ||
+      { echo "seeding spec $spec failed:" >&2; tail -5 "$d/seed.err" >&2; exit 1; }
+  done
+  sleep 2.5
+  # The controllers are lazy: one read makes every VM run and records its Events.
+  "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench status -o json > "$d/warm.json"
+  stop_sim
+  start_sim kube "$d/sim" --latency 20ms
+  kube_project
+  export KUBECONFIG=$SIM_CONFIG
+  local K=("$kubectl" --cache-dir "$work/kcache")
+  # kubectl's discovery, cached once (vauto does none), and a check that every VM runs.
+  "${K[@]}" get vm -o json > "$d/kwarm.json"
+  [ "$(jq '[.items[] | select(.status.printableStatus == "Running")] | length' "$d/kwarm.json")" = 1000 ] ||
+    { echo "not 1000 running VMs" >&2; exit 1; }
+  local events
+  events=$("${K[@]}" get events -o json | jq '.items | length')
+  local tw=() tk=() jw=() jk=() ew=() ek=() cw=() ck=()
+  for r in $(seq 1 "$RUNS"); do
+    timed "$d/tt" "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench status > "$d/tout"
+    grep -q '^status: 1000 instances: 1000 Running$' "$d/tout" ||
+      { echo "vauto status did not show 1000 running:" >&2; tail -3 "$d/tout" >&2; exit 1; }
+    timed "$d/tj" "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench status -o json > "$d/jout"
+    [ "$(jq '[.[] | select(.state == "Running" and .ip != null and (.events | length) == 1)] | length' "$d/jout")" = 1000 ] ||
+      { echo "vauto status -o json did not show 1000 running with an address and an event" >&2; exit 1; }
+    timed "$d/te" "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench status --events 0 > "$d/eout"
+    grep -q '^status: 1000 instances: 1000 Running$' "$d/eout" ||
+      { echo "vauto status --events 0 did not show 1000 running" >&2; exit 1; }
+    timed "$d/tc" "${K[@]}" get vm,vmi,dv -o json > "$d/cout"
+    [ "$(jq '.items | length' "$d/cout")" = 3000 ] ||
+      { echo "kubectl did not list 3000 objects" >&2; exit 1; }
+    read -r w u s k < "$d/tt"; tw+=("$w"); tk+=("$k")
+    read -r w u s k < "$d/tj"; jw+=("$w"); jk+=("$k")
+    read -r w u s k < "$d/te"; ew+=("$w"); ek+=("$k")
+    read -r w u s k < "$d/tc"; cw+=("$w"); ck+=("$k")
+  done
+  stop_sim
+  echo
+  echo "## kubevirt status: 1000 VMs ($events Events in the namespace), 20 ms per request, median of $RUNS"
+  printf '| %-44s | %8s | %12s |\n' command "wall s" "peak RSS MB"
+  printf '|%s|%s|%s|\n' ---------------------------------------------- ---------- --------------
+  row() { printf '| %-44s | %8s | %12s |\n' "$1" "$(printf '%s\n' "${@:2:$(( ($# - 1) / 2 ))}" | median)" \
+    "$(mb "$(printf '%s\n' "${@:$(( ($# - 1) / 2 + 2 ))}" | median)")"; }
+  row "vauto bench status" "${tw[@]}" "${tk[@]}"
+  row "vauto bench status -o json" "${jw[@]}" "${jk[@]}"
+  row "vauto bench status --events 0" "${ew[@]}" "${ek[@]}"
+  row "kubectl get vm,vmi,dv -o json" "${cw[@]}" "${ck[@]}"
+  echo "runs (wall s): status ${tw[*]}; -o json ${jw[*]}; --events 0 ${ew[*]}; kubectl ${cw[*]}"
+}
+
 case $what in
   kube) bench_kube ;;
   oci) bench_oci ;;
-  all) bench_kube; bench_oci ;;
-  *) echo "usage: benches/providers.sh [kube|oci|all]" >&2; exit 2 ;;
+  kubestatus) bench_kubestatus ;;
+  all) bench_kube; bench_oci; bench_kubestatus ;;
+  *) echo "usage: benches/providers.sh [kube|oci|kubestatus|all]" >&2; exit 2 ;;
 esac

@@ -12,7 +12,8 @@ const EXAMPLES: &str = "\
 Actions:
   deploy      create every missing resource of the spec's instances
   delete      delete the spec's managed resources (all, or --target NAME)
-  status      table of the instances: state, IP, placement, disk, age, last event
+  status      table of the instances: state, IPs, placement, guest OS, disk, age, last event;
+              --events N: each instance's newest N events after it
   start/stop  power actions on existing instances
   ssh         log in to one instance: vauto PROJECT SPEC ssh NAME [-- COMMAND...]
   adopt       make one existing OCI instance vauto's: vauto P S adopt --target OCID
@@ -94,6 +95,10 @@ pub(crate) struct Args {
     /// How long a soft stop waits for the guest before STOP, e.g. 2m (default 5m)
     #[arg(long)]
     pub soft_timeout: Option<Dur>,
+    /// KubeVirt status: each instance's newest N events, listed after the table (default 1:
+    /// the LAST EVENT column; 0: none, and no events are read)
+    #[arg(long, value_name = "N")]
+    pub events: Option<usize>,
     /// Wait for another run's lock instead of exiting with code 3
     #[arg(long)]
     pub wait_lock: bool,

@@ -10,7 +10,8 @@ use crate::engine::retry::{RetryPolicy, retry_reads};
 use crate::engine::{DeployOptions, PowerOptions};
 use crate::error::{Error, exit};
 use crate::model::{
-    Action, DeleteOptions, Existing, Fanout, Observer, Power, ResourceReport, Scope, Summary,
+    Action, DeleteOptions, Existing, Fanout, Observer, Power, ResourceReport, Scope, StatusOptions,
+    Summary,
 };
 use crate::ops::journal::{Journal, JournalFile, RunInfo};
 use crate::ops::lock::RunLock;
@@ -188,7 +189,7 @@ fn spec_of(invocation: &Invocation) -> Option<&Spec> {
         | Invocation::Ssh { plan, .. }
         | Invocation::Adopt { plan, .. } => Some(&plan.spec),
         Invocation::Delete { selection, .. }
-        | Invocation::Status { selection }
+        | Invocation::Status { selection, .. }
         | Invocation::Power { selection, .. }
         | Invocation::DryRun { selection, .. }
         | Invocation::Selected { selection, .. } => selection.spec.as_ref(),
@@ -262,8 +263,10 @@ async fn act<P: Provider>(
     };
     let reports = match invocation {
         Invocation::Deploy { plan, options } => run.deploy(p, plan, options).await?,
-        Invocation::Status { selection } => {
-            return status(settings, p, selection).await.map(Ended::of_code);
+        Invocation::Status { selection, options } => {
+            return status(settings, p, selection, options)
+                .await
+                .map(Ended::of_code);
         }
 
         Invocation::DryRun { selection, .. } => {
@@ -454,10 +457,11 @@ async fn status<P: Provider>(
     settings: &Settings,
     p: &P,
     selection: &Selection,
+    options: &StatusOptions,
 ) -> Result<u8, Error> {
     let policy = RetryPolicy::from_config(&selection.project.retry);
     let scope = untargeted(selection);
-    let rows = retry_reads(&policy, || p.status(&scope)).await?;
+    let rows = retry_reads(&policy, || p.status(&scope, options)).await?;
     nothing_selected(selection, rows.is_empty())?;
     let rows = super::target::select(selection, rows, |r| (&r.name, &r.id))?;
     match settings.output {
@@ -465,7 +469,14 @@ async fn status<P: Provider>(
             if rows.is_empty() {
                 println!("no managed instances match {}", selection.selector());
             } else {
-                println!("{}", crate::ui::table::status_table(p.kind(), &rows));
+                use crate::ui::table;
+                // One event per instance fits in the table; more get a list of their own.
+                let last_event = options.events == 1;
+                println!("{}", table::status_table(p.kind(), &rows, last_event));
+                if options.events > 1 {
+                    println!("\n{}", table::events_table(&rows));
+                }
+                println!("{}", table::status_summary(&rows));
             }
             if selection.project.sim {
                 println!(

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::cli::{Args, Command};
 use crate::config::{ConfigDir, Project, ProviderKind, Spec};
 use crate::error::Error;
-use crate::model::{Action, Power, Scope};
+use crate::model::{Action, Power, Scope, StatusOptions};
 use crate::plan::{Plan, PlanOptions};
 use crate::ui::output::Format;
 use crate::ui::output::Verbosity;
@@ -112,6 +112,8 @@ pub(crate) enum Invocation {
     Status {
         /// What to show.
         selection: Selection,
+        /// What to read besides the instances (`--events`).
+        options: StatusOptions,
     },
     /// `start` / `stop`.
     Power {
@@ -220,7 +222,7 @@ impl Invocation {
             | Invocation::Ssh { plan, .. }
             | Invocation::Adopt { plan, .. } => Some(&plan.project),
             Invocation::Delete { selection, .. }
-            | Invocation::Status { selection }
+            | Invocation::Status { selection, .. }
             | Invocation::Power { selection, .. }
             | Invocation::DryRun { selection, .. }
             | Invocation::Selected { selection, .. } => Some(&selection.project),
@@ -421,6 +423,7 @@ fn invocation(args: &Args, cmd: &Command, dir: &ConfigDir) -> Result<Invocation,
             )
             .and_then(|inv| check_keep_boot_volume(inv, args.keep_boot_volume))
             .and_then(|inv| check_soft(inv, args.soft, args.soft_timeout.map(|d| d.0)))
+            .and_then(|inv| check_events(inv, args.events))
         }
     }
 }
@@ -469,7 +472,10 @@ fn act(
         return match action {
             Action::Plan => Ok(Invocation::Selected { action, selection }),
             _ if dry_run => Ok(Invocation::Selected { action, selection }),
-            Action::Status => Ok(Invocation::Status { selection }),
+            Action::Status => Ok(Invocation::Status {
+                selection,
+                options: StatusOptions::default(),
+            }),
             Action::Start | Action::Stop => Ok(Invocation::Power {
                 power: Power::of(action).unwrap_or(Power::Start),
                 selection,
@@ -517,7 +523,10 @@ fn act(
             }
         }
         action if dry_run => Invocation::DryRun { action, selection },
-        Action::Status => Invocation::Status { selection },
+        Action::Status => Invocation::Status {
+            selection,
+            options: StatusOptions::default(),
+        },
         Action::Delete => Invocation::Delete {
             selection,
             keep_boot_volume: false,
@@ -607,6 +616,37 @@ fn check_keep_boot_volume(inv: Invocation, keep: bool) -> Result<Invocation, Err
         }
         other => Err(Error::Usage(format!(
             "--keep-boot-volume goes with `delete`, not `{}`",
+            other.action()
+        ))),
+    }
+}
+
+/// `--events N` goes with `status` on a provider that keeps events (KubeVirt).
+fn check_events(inv: Invocation, events: Option<usize>) -> Result<Invocation, Error> {
+    let Some(n) = events else {
+        return Ok(inv);
+    };
+    match inv {
+        Invocation::Status { selection, .. } => {
+            let kind = selection.project.kind();
+            if !crate::provider::capability(kind).events {
+                return Err(Error::Usage(format!(
+                    "--events applies to KubeVirt; `{kind}` keeps no events about an instance (its state and addresses are all `status` shows)"
+                )));
+            }
+            Ok(Invocation::Status {
+                selection,
+                options: StatusOptions { events: n },
+            })
+        }
+        // `status --dry-run` contacts nothing, so it reads no events either.
+        Invocation::DryRun { .. } | Invocation::Selected { .. }
+            if inv.action() == Action::Status =>
+        {
+            Ok(inv)
+        }
+        other => Err(Error::Usage(format!(
+            "--events goes with `status`, not `{}`",
             other.action()
         ))),
     }

@@ -6,7 +6,7 @@
 use crate::config::{DiskSource, ProviderKind};
 use crate::engine::retry::{RetryPolicy, retry_reads};
 use crate::error::{Error, exit};
-use crate::model::{InstanceStatus, Scope};
+use crate::model::{InstanceStatus, Scope, StatusOptions};
 use crate::plan::{DesiredInstance, Plan, private_key};
 use crate::provider::Provider;
 
@@ -101,7 +101,9 @@ pub(super) async fn ssh<P: Provider>(
         target: Some(name.to_string()),
         select: None,
     };
-    let rows: Vec<InstanceStatus> = retry_reads(&policy, || p.status(&scope)).await?;
+    // The address is all ssh needs: no events.
+    let options = StatusOptions { events: 0 };
+    let rows: Vec<InstanceStatus> = retry_reads(&policy, || p.status(&scope, &options)).await?;
     let row = rows.into_iter().find(|r| r.name == name).ok_or_else(|| {
         Error::Other(format!(
             "`{name}` does not exist in {where_}: deploy it first (`vauto {} {} deploy --target {name} --wait`)",

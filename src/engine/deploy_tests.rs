@@ -8,7 +8,7 @@ use super::*;
 use crate::config::{Project, Spec};
 use crate::model::{
     Action, DeleteOptions, ErrorClass, InstanceStatus, PlacementInfo, Power, ProviderError,
-    ProviderKind, Recorder,
+    ProviderKind, Recorder, StatusOptions,
 };
 use crate::provider::{Attempt, Capability};
 
@@ -51,6 +51,7 @@ impl Provider for Fake {
         rotates_placements: true,
         capacity_retry: true,
         keeps_boot_volume: false,
+        events: false,
     };
     fn capability(&self) -> Capability {
         Capability {
@@ -155,7 +156,11 @@ impl Provider for Fake {
             },
         }
     }
-    async fn status(&self, _: &Scope) -> Result<Vec<InstanceStatus>, ProviderError> {
+    async fn status(
+        &self,
+        _: &Scope,
+        _: &StatusOptions,
+    ) -> Result<Vec<InstanceStatus>, ProviderError> {
         Ok(vec![])
     }
     async fn adopt(&self, _plan: &Plan, _id: &str) -> Result<ResourceReport, ProviderError> {

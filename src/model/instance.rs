@@ -1,4 +1,4 @@
-//! Instances as the engine sees them on a backend: found, selected, reported.
+//! Instances as the engine sees them on a backend: found and selected.
 
 use serde::Serialize;
 
@@ -54,61 +54,4 @@ pub(crate) struct Scope {
 pub(crate) struct DeleteOptions {
     /// Keep the instance's boot disk (only where the provider's capability says it can).
     pub keep_boot_volume: bool,
-}
-
-/// One row of `status`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub(crate) struct InstanceStatus {
-    /// Instance name.
-    pub name: String,
-    /// Spec name.
-    pub spec: String,
-    /// The resource kind, for rows of a `select:` spec (`Instance`, `AutonomousDatabase` ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// Backend state (`Running`, `Stopped`, `PROVISIONING` ...).
-    pub state: String,
-    /// Private / primary IP address.
-    pub ip: Option<String>,
-    /// Public IP address (OCI).
-    pub public_ip: Option<String>,
-    /// Kubernetes node or OCI availability domain.
-    pub placement: Option<String>,
-    /// OCI shape, or cpu/memory for KubeVirt.
-    pub size: Option<String>,
-    /// Disk import progress (KubeVirt DataVolume phase and progress).
-    pub disk: Option<String>,
-    /// Creation time (RFC 3339).
-    pub created: Option<String>,
-    /// Last event or lifecycle message.
-    pub last_event: Option<String>,
-    /// Backend id.
-    pub id: String,
-    /// Sizing and placement facts some backends have (`-o json` key `extra`).
-    #[serde(skip_serializing_if = "StatusExtra::is_empty")]
-    pub extra: StatusExtra,
-}
-
-/// The facts of a status row that only some backends report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub(crate) struct StatusExtra {
-    /// Fault domain within the availability domain.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fault_domain: Option<String>,
-    /// Memory of a flex shape, in GB.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub memory_gb: Option<String>,
-    /// Kubernetes namespace of the VM.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// OCPUs of a flex shape.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ocpus: Option<String>,
-}
-
-impl StatusExtra {
-    /// No fact is set.
-    pub(crate) fn is_empty(&self) -> bool {
-        *self == StatusExtra::default()
-    }
 }

@@ -9,6 +9,7 @@ mod event;
 mod instance;
 mod report;
 mod select;
+mod status;
 
 pub(crate) use action::{Action, Power, ProviderKind};
 pub(crate) use error::{ErrorClass, ErrorCode, ProviderError};
@@ -17,6 +18,9 @@ pub(crate) use event::Recorder;
 #[cfg(test)]
 pub(crate) use event::Silent;
 pub(crate) use event::{Event, Fanout, Observer, PlacementInfo, short_zone};
-pub(crate) use instance::{DeleteOptions, Existing, InstanceStatus, Scope, StatusExtra};
+pub(crate) use instance::{DeleteOptions, Existing, Scope};
 pub(crate) use report::{Outcome, ResourceReport, Summary};
 pub(crate) use select::{Select, SelectKind};
+pub(crate) use status::{
+    GuestOs, InstanceStatus, NetInterface, StatusEvent, StatusExtra, StatusOptions,
+};

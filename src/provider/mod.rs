@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::model::{
     Action, DeleteOptions, Existing, InstanceStatus, Observer, PlacementInfo, Power, ProviderError,
-    ProviderKind, ResourceReport, Scope,
+    ProviderKind, ResourceReport, Scope, StatusOptions,
 };
 use crate::plan::{DesiredInstance, Plan};
 
@@ -47,6 +47,8 @@ pub(crate) struct Capability {
     pub capacity_retry: bool,
     /// `delete` can keep the instance's boot disk (`--keep-boot-volume`).
     pub keeps_boot_volume: bool,
+    /// The backend keeps events about an instance's resources (`status --events`).
+    pub events: bool,
 }
 
 /// What the backend of `kind` can do, known before connecting (to check options early).
@@ -166,9 +168,14 @@ pub(crate) trait Provider: Send + Sync {
     ) -> impl Future<Output = Attempt> + Send;
 
     /// Status rows of the managed instances in `scope`.
+    ///
+    /// # Behavior
+    /// Reads only. `options.events` is how many of each instance's newest events to put in
+    /// its row (a backend without events leaves `events` empty); 0 reads none.
     fn status(
         &self,
         scope: &Scope,
+        options: &StatusOptions,
     ) -> impl Future<Output = Result<Vec<InstanceStatus>, ProviderError>> + Send;
 
     /// Puts the ownership labels of `plan`'s spec on the existing instance `id`, which vauto

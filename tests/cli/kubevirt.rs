@@ -257,6 +257,7 @@ stop: 2 instances: 2 skipped in [T]
 │ s-01 ┆ Stopped ┆ -    ┆ -  ┆ Succeeded ┆ [A] ┆ SuccessfulDelete: Stopped the virtual machine by deleting the virtual machine instance xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx │
 │ s-02 ┆ Stopped ┆ -    ┆ -  ┆ Succeeded ┆ [A] ┆ SuccessfulDelete: Stopped the virtual machine by deleting the virtual machine instance xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx │
 └──────┴─────────┴──────┴────┴───────────┴─────┴─────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────┘
+status: 2 instances: 2 Stopped
 ",
         )
         .run();
@@ -1180,4 +1181,203 @@ fn what_a_spec_names_and_does_not_create_is_checked_before_anything_is_created()
             .run();
         assert_eq!(env.stored_count(), 0, "{sizing} {source}");
     }
+}
+
+/// [`AGE`] when it is the table's last column (no LAST EVENT column).
+const AGE_LAST: (&str, &str) = (r"┆ \d{1,2}s +│", "┆ [A] │");
+
+/// The LAST SEEN cell of an events list ("3s", "12s"), padded to its column of 9 plus 3.
+const SEEN: (&str, &str) = (
+    r"(?m)^(s-\d\d +)\d{1,2}s +(Normal|Warning)",
+    "${1}[S]         $2",
+);
+
+/// RFC 3339 times in `-o json` (creation, events).
+const TIME: (&str, &str) = (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]");
+
+/// MACs and the link-local addresses made of them follow the VMI's uid (see `Env::new`).
+const MAC: (&str, &str) = (r#""([0-9a-f]{2}:){5}[0-9a-f]{2}""#, r#""[MAC]""#);
+const LINK_LOCAL: (&str, &str) = (r#""fe80::[0-9a-f:]+""#, r#""[LINK-LOCAL]""#);
+
+#[test]
+fn status_shows_the_guest_os_every_address_and_the_newest_events() {
+    let env = Env::new(|_| {});
+    env.t
+        .cmd("p s deploy --wait --parallel 1")
+        .stdout_unchecked()
+        .run();
+    env.t
+        .cmd("p s status --events 2")
+        .normalize(AGE_LAST.0, AGE_LAST.1)
+        .normalize(SEEN.0, SEEN.1)
+        .stdout(
+            "\
+┌──────┬─────────┬──────────┬─────────────┬──────────────────────────────┬───────────┬─────┐
+│ NAME ┆ STATUS  ┆ NODE     ┆ IP          ┆ OS                           ┆ DISK      ┆ AGE │
+╞══════╪═════════╪══════════╪═════════════╪══════════════════════════════╪═══════════╪═════╡
+│ s-01 ┆ Running ┆ worker-1 ┆ 10.10.0.101 ┆ Red Hat Enterprise Linux 9.4 ┆ Succeeded ┆ [A] │
+│ s-02 ┆ Running ┆ worker-1 ┆ 10.10.0.102 ┆ Red Hat Enterprise Linux 9.4 ┆ Succeeded ┆ [A] │
+└──────┴─────────┴──────────┴─────────────┴──────────────────────────────┴───────────┴─────┘
+
+INSTANCE   LAST SEEN   TYPE     REASON    OBJECT                        MESSAGE
+s-01       [S]         Normal   Created   virtualmachineinstance/s-01   VirtualMachineInstance defined.
+s-01       [S]         Normal   Started   virtualmachineinstance/s-01   VirtualMachineInstance started.
+s-02       [S]         Normal   Created   virtualmachineinstance/s-02   VirtualMachineInstance defined.
+s-02       [S]         Normal   Started   virtualmachineinstance/s-02   VirtualMachineInstance started.
+
+status: 2 instances: 2 Running
+",
+        )
+        .run();
+    // Older events are about the VM and its disk.
+    env.t
+        .cmd("p s status --events 6 --target s-02")
+        .normalize(AGE_LAST.0, AGE_LAST.1)
+        .normalize(SEEN.0, SEEN.1)
+        .normalize(r"virt-launcher-s-02-[0-9a-f]{5}\b", "virt-launcher-s-02-[POD]")
+        .stdout(
+            "\
+┌──────┬─────────┬──────────┬─────────────┬──────────────────────────────┬───────────┬─────┐
+│ NAME ┆ STATUS  ┆ NODE     ┆ IP          ┆ OS                           ┆ DISK      ┆ AGE │
+╞══════╪═════════╪══════════╪═════════════╪══════════════════════════════╪═══════════╪═════╡
+│ s-02 ┆ Running ┆ worker-1 ┆ 10.10.0.102 ┆ Red Hat Enterprise Linux 9.4 ┆ Succeeded ┆ [A] │
+└──────┴─────────┴──────────┴─────────────┴──────────────────────────────┴───────────┴─────┘
+
+INSTANCE   LAST SEEN   TYPE     REASON             OBJECT                        MESSAGE
+s-02       [S]         Normal   ImportSucceeded    datavolume/s-02-disk          Successfully imported into PVC s-02-disk
+s-02       [S]         Normal   SuccessfulCreate   virtualmachine/s-02           Started the virtual machine by creating the new virtual machine instance s-02
+s-02       [S]         Normal   SuccessfulCreate   virtualmachineinstance/s-02   Created virtual machine pod virt-launcher-s-02-[POD]
+s-02       [S]         Normal   Scheduled          virtualmachineinstance/s-02   Successfully assigned default/virt-launcher-s-02 to worker-1
+s-02       [S]         Normal   Created            virtualmachineinstance/s-02   VirtualMachineInstance defined.
+s-02       [S]         Normal   Started            virtualmachineinstance/s-02   VirtualMachineInstance started.
+
+status: 1 instance: 1 Running
+",
+        )
+        .run();
+    env.t
+        .cmd("p s status --events 2 -o json --target s-01")
+        .normalize(TIME.0, TIME.1)
+        .normalize(MAC.0, MAC.1)
+        .normalize(LINK_LOCAL.0, LINK_LOCAL.1)
+        .stdout(
+            "[
+  {
+    \"name\": \"s-01\",
+    \"spec\": \"s\",
+    \"state\": \"Running\",
+    \"ip\": \"10.10.0.101\",
+    \"ips\": [
+      \"10.10.0.101\"
+    ],
+    \"public_ip\": null,
+    \"placement\": \"worker-1\",
+    \"size\": \"1 cpu/1Gi\",
+    \"disk\": \"Succeeded\",
+    \"created\": \"[TIME]\",
+    \"last_event\": \"Started: VirtualMachineInstance started.\",
+    \"events\": [
+      {
+        \"time\": \"[TIME]\",
+        \"type\": \"Normal\",
+        \"reason\": \"Created\",
+        \"kind\": \"VirtualMachineInstance\",
+        \"name\": \"s-01\",
+        \"message\": \"VirtualMachineInstance defined.\",
+        \"count\": 1
+      },
+      {
+        \"time\": \"[TIME]\",
+        \"type\": \"Normal\",
+        \"reason\": \"Started\",
+        \"kind\": \"VirtualMachineInstance\",
+        \"name\": \"s-01\",
+        \"message\": \"VirtualMachineInstance started.\",
+        \"count\": 1
+      }
+    ],
+    \"id\": \"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\",
+    \"extra\": {
+      \"guest_os\": {
+        \"id\": \"rhel\",
+        \"name\": \"Red Hat Enterprise Linux\",
+        \"pretty_name\": \"Red Hat Enterprise Linux 9.4\",
+        \"version\": \"9.4\",
+        \"version_id\": \"9.4\",
+        \"kernel_release\": \"5.14.0-427.13.1.el9_4.x86_64\",
+        \"kernel_version\": \"#1 SMP PREEMPT_DYNAMIC\",
+        \"machine\": \"x86_64\"
+      },
+      \"interfaces\": [
+        {
+          \"name\": \"net0\",
+          \"interface_name\": \"eth0\",
+          \"mac\": \"[MAC]\",
+          \"ip_addresses\": [
+            \"10.10.0.101\",
+            \"[LINK-LOCAL]\"
+          ],
+          \"info_source\": \"domain, guest-agent, multus-status\"
+        }
+      ],
+      \"namespace\": \"default\"
+    }
+  }
+]
+",
+        )
+        .run();
+    // `--events 0`: no LAST EVENT column, and no events read.
+    env.t
+        .cmd("p s status --events 0")
+        .normalize(AGE_LAST.0, AGE_LAST.1)
+        .stdout(
+            "\
+┌──────┬─────────┬──────────┬─────────────┬──────────────────────────────┬───────────┬─────┐
+│ NAME ┆ STATUS  ┆ NODE     ┆ IP          ┆ OS                           ┆ DISK      ┆ AGE │
+╞══════╪═════════╪══════════╪═════════════╪══════════════════════════════╪═══════════╪═════╡
+│ s-01 ┆ Running ┆ worker-1 ┆ 10.10.0.101 ┆ Red Hat Enterprise Linux 9.4 ┆ Succeeded ┆ [A] │
+│ s-02 ┆ Running ┆ worker-1 ┆ 10.10.0.102 ┆ Red Hat Enterprise Linux 9.4 ┆ Succeeded ┆ [A] │
+└──────┴─────────┴──────────┴─────────────┴──────────────────────────────┴───────────┴─────┘
+status: 2 instances: 2 Running
+",
+        )
+        .run();
+}
+
+#[test]
+fn without_a_guest_agent_status_shows_no_os_and_the_static_address() {
+    let env = Env::new(|o| o.guest_agent = false);
+    env.t
+        .cmd("p s deploy --wait --parallel 1 --target s-01")
+        .stdout_unchecked()
+        .run();
+    env.t
+        .cmd("p s status")
+        .normalize(AGE.0, AGE.1)
+        .stdout(
+            "\
+┌──────┬─────────┬──────────┬─────────────┬───────────┬─────┬──────────────────────────────────────────┐
+│ NAME ┆ STATUS  ┆ NODE     ┆ IP          ┆ DISK      ┆ AGE ┆ LAST EVENT                               │
+╞══════╪═════════╪══════════╪═════════════╪═══════════╪═════╪══════════════════════════════════════════╡
+│ s-01 ┆ Running ┆ worker-1 ┆ 10.10.0.101 ┆ Succeeded ┆ [A] ┆ Started: VirtualMachineInstance started. │
+└──────┴─────────┴──────────┴─────────────┴───────────┴─────┴──────────────────────────────────────────┘
+status: 1 instance: 1 Running
+",
+        )
+        .run();
+    // What KubeVirt shows of a guest without an agent: no OS, a bridged interface without
+    // addresses (the row's address is the NAD's static one).
+    let st = env.t.cmd("p s status -o json").stdout_unchecked().run();
+    let rows: serde_json::Value = serde_json::from_str(&st.raw_stdout).unwrap();
+    assert_eq!(rows[0]["extra"].get("guest_os"), None, "{}", rows[0]);
+    assert_eq!(
+        rows[0]["extra"]["interfaces"][0]["ip_addresses"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        rows[0]["extra"]["interfaces"][0]["info_source"],
+        "domain, multus-status"
+    );
+    assert_eq!(rows[0]["ips"], serde_json::json!(["10.10.0.101"]));
 }

@@ -108,6 +108,34 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn events_takes_a_count_and_goes_with_kubevirt_status() {
+    for (line, err) in [
+        (
+            "lab web status --events x",
+            "error: invalid value 'x' for '--events <N>': invalid digit found in string\n\nFor more information, try '--help'.\n",
+        ),
+        (
+            "lab web status --events -1",
+            "error: unexpected argument '-1' found\n\n  tip: to pass '-1' as a value, use '-- -1'\n\nUsage: vauto [PROJECT] [SPEC] ACTION [OPTIONS]\n       vauto --project P --spec S ACTION [OPTIONS]\n\nFor more information, try '--help'.\n",
+        ),
+        (
+            "lab web status --events",
+            "error: a value is required for '--events <N>' but none was supplied\n\nFor more information, try '--help'.\n",
+        ),
+        (
+            "lab web deploy --events 2",
+            "error: --events goes with `status`, not `deploy`\n",
+        ),
+        (
+            "demo-oci a1 status --events 2",
+            "error: --events applies to KubeVirt; `oci` keeps no events about an instance (its state and addresses are all `status` shows)\n",
+        ),
+    ] {
+        Test::with_examples().args(line).status(2).stderr(err).run();
+    }
+}
+
+#[test]
 fn stop_dry_run_names_the_selector_and_contacts_nothing() {
     // The dry-run path needs no credentials and says what it would select (a delete dry
     // run reads what it would delete: tests/cli/kubevirt.rs).

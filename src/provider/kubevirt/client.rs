@@ -9,8 +9,19 @@ use kube::core::{ApiResource, GroupVersionKind};
 use super::resources::{KIND_CONFIG_MAP, KIND_DATA_VOLUME, KIND_NAD, KIND_SECRET, KIND_VM};
 use crate::model::{ErrorClass, ProviderError};
 
-/// Page size for list calls; large lists come in pages (`limit` + `continue`).
-const PAGE: u32 = 250;
+/// Page size for list calls; large lists come in pages (`limit` + `continue`). kubectl's
+/// default `--chunk-size` is 500 too; `limit` is a hint, and a server may return fewer.
+const PAGE: u32 = 500;
+
+/// The kinds whose Events are about an instance: its VM and VMI, its disk (the DataVolume
+/// and the PVC CDI makes of it) and the pods that run them (virt-launcher, CDI's importer).
+pub(crate) const EVENT_KINDS: [&str; 5] = [
+    KIND_VM,
+    "VirtualMachineInstance",
+    KIND_DATA_VOLUME,
+    "PersistentVolumeClaim",
+    "Pod",
+];
 
 /// The kinds vauto touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,24 +165,11 @@ impl KubeClient {
         kind: Kind,
         selector: &str,
     ) -> Result<Option<Vec<DynamicObject>>, kube::Error> {
-        let api = self.api(kind);
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut lp = ListParams::default().labels(selector).limit(PAGE);
-            if let Some(t) = &token {
-                lp = lp.continue_token(t);
-            }
-            let page = match api.list(&lp).await {
-                Ok(page) => page,
-                Err(kube::Error::Api(s)) if s.code == 404 && token.is_none() => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            out.extend(page.items);
-            match page.metadata.continue_ {
-                Some(t) if !t.is_empty() => token = Some(t),
-                _ => return Ok(Some(out)),
-            }
+        match all_pages(&self.api(kind), ListParams::default().labels(selector)).await {
+            Ok(items) => Ok(Some(items)),
+            // The resource is not served (its CRD is not installed).
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -189,20 +187,36 @@ impl KubeClient {
     /// Every Event in the namespace (paginated), newest last is not guaranteed: sort by time.
     pub(crate) async fn events(&self) -> Result<Vec<KubeEvent>, kube::Error> {
         let api: Api<KubeEvent> = Api::namespaced(self.client.clone(), &self.namespace);
+        all_pages(&api, ListParams::default()).await
+    }
+
+    /// The Events about objects of the given `kinds`: one list per kind, all at once, each
+    /// with the field selector `involvedObject.kind=KIND` (a field every API server indexes
+    /// for Events), so that a namespace's other Events are never transferred and the longest
+    /// list, not their sum, sets the time. A kind whose list fails is left out (Events are
+    /// best effort: a role without `list events` still gets the rest of `status`); the
+    /// error of the first failed list comes back beside what was read.
+    pub(crate) async fn events_about(
+        &self,
+        kinds: &[&str],
+    ) -> (Vec<KubeEvent>, Option<kube::Error>) {
+        let api: Api<KubeEvent> = Api::namespaced(self.client.clone(), &self.namespace);
+        let lists = futures::future::join_all(kinds.iter().map(|kind| {
+            let lp = ListParams::default().fields(&format!("involvedObject.kind={kind}"));
+            all_pages(&api, lp)
+        }))
+        .await;
         let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut lp = ListParams::default().limit(PAGE);
-            if let Some(t) = &token {
-                lp = lp.continue_token(t);
-            }
-            let page = api.list(&lp).await?;
-            out.extend(page.items);
-            match page.metadata.continue_ {
-                Some(t) if !t.is_empty() => token = Some(t),
-                _ => return Ok(out),
+        let mut failed = None;
+        for list in lists {
+            match list {
+                Ok(items) => out.extend(items),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
             }
         }
+        (out, failed)
     }
 
     /// Whether the object `target` names exists.
@@ -287,6 +301,23 @@ impl KubeClient {
             Ok(_) => Ok(PowerOutcome::Accepted),
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(PowerOutcome::AlreadyThere(s.message)),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// Every item `lp` selects, page after page (`limit` + `continue`).
+async fn all_pages<K>(api: &Api<K>, lp: ListParams) -> Result<Vec<K>, kube::Error>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut out = Vec::new();
+    let mut lp = lp.limit(PAGE);
+    loop {
+        let page = api.list(&lp).await?;
+        out.extend(page.items);
+        match page.metadata.continue_ {
+            Some(t) if !t.is_empty() => lp = lp.continue_token(&t),
+            _ => return Ok(out),
         }
     }
 }

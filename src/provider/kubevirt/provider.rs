@@ -1,21 +1,24 @@
 //! `KubevirtProvider`: the `Provider` trait over the Kubernetes API (deploy, wait, delete, status, power).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Event as KubeEvent;
 use kube::api::DynamicObject;
 use serde_json::Value;
 
-use super::client::{Kind, KubeClient, PowerOutcome, PowerVerb, classify, classify_create};
+use super::client::{
+    EVENT_KINDS, Kind, KubeClient, PowerOutcome, PowerVerb, classify, classify_create,
+};
 use super::config::{self, Origin};
 use super::resources::{self, disk_name, nad_name};
+use super::status::{self as rows, EventIndex};
 use super::terminal::{self, Stuck};
 use crate::config::Project;
 use crate::model::{
     Action, DeleteOptions, ErrorClass, ErrorCode, Event, Existing, InstanceStatus, Observer,
     Outcome, PlacementInfo, Power, ProviderError, ProviderKind, ResourceReport, Scope, Select,
-    StatusExtra,
+    StatusExtra, StatusOptions,
 };
 use crate::plan::{DesiredInstance, LABEL_NAME, LABEL_SPEC, Plan, is_owned, selector};
 use crate::provider::poll::{self, Polling, poll};
@@ -147,39 +150,36 @@ impl KubevirtProvider {
         Ok(vms)
     }
 
-    /// Status rows of the VirtualMachines a `select:` picks, with their VMIs' addresses.
+    /// Status rows of the VirtualMachines a `select:` picks, with what their VMIs say and
+    /// the Events of their objects.
     async fn selected_status(
         &self,
         select: &Select,
         spec: &str,
+        options: &StatusOptions,
     ) -> Result<Vec<InstanceStatus>, ProviderError> {
-        let vms = self.selected(select).await?;
+        // A VMI carries its template's labels, not the VM's: list them all, find each by name.
+        let (vms, vmis, events) = futures::join!(
+            self.selected(select),
+            self.kube.list(Kind::Vmi, ""),
+            self.status_events(options.events),
+        );
+        let vms = vms?;
         if vms.is_empty() {
             return Ok(Vec::new());
         }
-        // A VMI carries its template's labels, not the VM's: find each by name.
-        let vmis = self
-            .kube
-            .list(Kind::Vmi, "")
-            .await
-            .map_err(|e| classify(&e))?
-            .unwrap_or_default();
+        let vmis = vmis.map_err(|e| classify(&e))?.unwrap_or_default();
+        let vmis = by_name(&vmis);
+        let index = EventIndex::new(events_read(&events));
         Ok(vms
             .iter()
             .map(|vm| {
                 let name = vm.metadata.name.clone().unwrap_or_default();
-                let vmi = vmis
-                    .iter()
-                    .find(|v| v.metadata.name.as_deref() == Some(name.as_str()));
-                InstanceStatus {
+                let mut row = InstanceStatus {
                     spec: spec.to_string(),
                     state: str_at(&vm.data, "/status/printableStatus")
                         .unwrap_or("Unknown")
                         .to_string(),
-                    ip: vmi.and_then(|v| vmi_ip(&v.data)),
-                    placement: vmi
-                        .and_then(|v| str_at(&v.data, "/status/nodeName"))
-                        .map(str::to_string),
                     size: vm_size(&vm.data),
                     created: vm
                         .metadata
@@ -191,11 +191,28 @@ impl KubevirtProvider {
                         namespace: Some(self.kube.namespace().to_string()),
                         ..StatusExtra::default()
                     },
-                    name,
                     ..InstanceStatus::default()
+                };
+                if let Some(vmi) = vmis.get(name.as_str()) {
+                    rows::describe_vmi(&mut row, &vmi.data);
                 }
+                if options.events > 0 {
+                    let newest = index.newest(&name, &vm_disks(&vm.data), options.events);
+                    rows::attach_events(&mut row, &newest);
+                }
+                row.name = name;
+                row
             })
             .collect())
+    }
+
+    /// The Events `status` shows, when it shows any (`n` > 0): those about the kinds an
+    /// instance is made of, one list per kind, at once, and why some could not be read.
+    async fn status_events(&self, n: usize) -> (Vec<KubeEvent>, Option<kube::Error>) {
+        if n == 0 {
+            return (Vec::new(), None);
+        }
+        self.kube.events_about(&EVENT_KINDS).await
     }
 
     /// Managed objects in `scope`, grouped by instance, leaving out objects being deleted.
@@ -205,9 +222,14 @@ impl KubevirtProvider {
             scope.spec.as_deref(),
             scope.target.as_deref(),
         );
+        // One list per kind, all at once: the longest sets the time, not their sum.
+        let lists = futures::future::try_join_all(
+            CREATION_ORDER.map(|kind| self.owned(kind, &sel, scope.spec.as_deref())),
+        )
+        .await?;
         let mut groups: BTreeMap<String, Group> = BTreeMap::new();
-        for kind in CREATION_ORDER {
-            for obj in self.owned(kind, &sel, scope.spec.as_deref()).await? {
+        for (kind, objs) in CREATION_ORDER.into_iter().zip(lists) {
+            for obj in objs {
                 if obj.metadata.deletion_timestamp.is_some() {
                     continue;
                 }
@@ -826,23 +848,44 @@ pub(crate) fn disk_column(dv: &Value) -> Option<String> {
     }
 }
 
-/// The first usable address a VMI reports (skipping IPv6 link-local).
+/// The first usable address a VMI reports (skipping link-local ones).
 pub(crate) fn vmi_ip(vmi: &Value) -> Option<String> {
-    let ifaces = vmi.pointer("/status/interfaces")?.as_array()?;
-    ifaces
+    rows::usable_addresses(&rows::interfaces(vmi))
+        .into_iter()
+        .next()
+}
+
+/// The Events `status_events` read. Events are best effort: a role without `list events`
+/// still gets the rest of `status`, and hears why the events are missing (said only once the
+/// instances were read, so that an error about them all comes alone).
+fn events_read(read: &(Vec<KubeEvent>, Option<kube::Error>)) -> &[KubeEvent] {
+    if let Some(e) = &read.1 {
+        tracing::warn!("events unavailable: {}", classify(e).message);
+    }
+    &read.0
+}
+
+/// Objects by name (VMIs, to find each VM's).
+fn by_name(objects: &[DynamicObject]) -> HashMap<&str, &DynamicObject> {
+    objects
         .iter()
-        .flat_map(|i| {
-            let one = i.get("ipAddress").and_then(Value::as_str).into_iter();
-            let many = i
-                .get("ipAddresses")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str);
-            one.chain(many)
+        .filter_map(|o| o.metadata.name.as_deref().map(|n| (n, o)))
+        .collect()
+}
+
+/// The disks a VM's volumes name: its DataVolumes and PVCs.
+fn vm_disks(vm: &Value) -> Vec<String> {
+    let volumes = vm
+        .pointer("/spec/template/spec/volumes")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    volumes
+        .iter()
+        .filter_map(|v| {
+            str_at(v, "/dataVolume/name").or_else(|| str_at(v, "/persistentVolumeClaim/claimName"))
         })
-        .find(|ip| !ip.is_empty() && !ip.starts_with("fe80"))
-        .map(|ip| ip.split('/').next().unwrap_or(ip).to_string())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The static address (without prefix) in a NAD's CNI config.
@@ -868,38 +911,30 @@ fn vm_size(vm: &Value) -> Option<String> {
     Some(format!("{cores} cpu/{mem}"))
 }
 
-/// The latest event about any of `objects` ((kind, name) pairs), as `Reason: message`.
-pub(crate) fn last_event(events: &[KubeEvent], objects: &[(&str, &str)]) -> Option<String> {
-    newest(events.iter().filter(|e| {
-        let io = &e.involved_object;
-        objects
-            .iter()
-            .any(|(k, n)| io.kind.as_deref() == Some(*k) && io.name.as_deref() == Some(*n))
-    }))
-    .map(event_line)
-}
-
 /// The newest of `events`.
 pub(crate) fn newest<'a>(events: impl Iterator<Item = &'a KubeEvent>) -> Option<&'a KubeEvent> {
-    events.max_by_key(|e| {
-        let at = e
-            .last_timestamp
-            .as_ref()
-            .map(|t| t.0)
-            .or(e.event_time.as_ref().map(|t| t.0))
-            .or(e.first_timestamp.as_ref().map(|t| t.0))
-            .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0));
-        // Event times have whole seconds, so transitions of one second tie (a VMI's
-        // Created and Started); the later write wins. resourceVersion is opaque in
-        // the API, but it is etcd's revision on every real server: used only to break
-        // ties, and an unparsable one sorts first.
-        let written = e
-            .metadata
-            .resource_version
-            .as_deref()
-            .and_then(|rv| rv.parse::<u64>().ok());
-        (at, written)
-    })
+    events.max_by_key(|e| event_key(e))
+}
+
+/// What orders Events in time: when it last happened, then the write.
+pub(crate) fn event_key(e: &KubeEvent) -> (Option<k8s_openapi::jiff::Timestamp>, Option<u64>) {
+    let at = e
+        .last_timestamp
+        .as_ref()
+        .map(|t| t.0)
+        .or(e.event_time.as_ref().map(|t| t.0))
+        .or(e.first_timestamp.as_ref().map(|t| t.0))
+        .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    // Event times have whole seconds, so transitions of one second tie (a VMI's
+    // Created and Started); the later write wins. resourceVersion is opaque in
+    // the API, but it is etcd's revision on every real server: used only to break
+    // ties, and an unparsable one sorts first.
+    let written = e
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|rv| rv.parse::<u64>().ok());
+    (at, written)
 }
 
 /// An event as `Reason: message`.
@@ -938,6 +973,7 @@ impl Provider for KubevirtProvider {
         capacity_retry: false,
         // The DataVolume is deleted with its VM.
         keeps_boot_volume: false,
+        events: true,
     };
 
     async fn list(&self, scope: &Scope) -> Result<Vec<Existing>, ProviderError> {
@@ -1171,30 +1207,38 @@ impl Provider for KubevirtProvider {
         out
     }
 
-    async fn status(&self, scope: &Scope) -> Result<Vec<InstanceStatus>, ProviderError> {
+    async fn status(
+        &self,
+        scope: &Scope,
+        options: &StatusOptions,
+    ) -> Result<Vec<InstanceStatus>, ProviderError> {
         if let Some(select) = &scope.select {
             return self
-                .selected_status(select, scope.spec.as_deref().unwrap_or_default())
+                .selected_status(select, scope.spec.as_deref().unwrap_or_default(), options)
                 .await;
-        }
-        let groups = self.grouped(scope).await?;
-        if groups.is_empty() {
-            return Ok(Vec::new());
         }
         let sel = selector(
             &self.project,
             scope.spec.as_deref(),
             scope.target.as_deref(),
         );
-        let vmis = self.owned(Kind::Vmi, &sel, scope.spec.as_deref()).await?;
-        // Events are best effort: a role without `list events` still gets the other columns.
-        let events = self.kube.events().await.unwrap_or_default();
-        let mut rows = Vec::new();
+        // Every list at once (the instances' objects, their VMIs, the Events), each paged
+        // on its own: the longest list sets the time, not their sum.
+        let (groups, vmis, events) = futures::join!(
+            self.grouped(scope),
+            self.owned(Kind::Vmi, &sel, scope.spec.as_deref()),
+            self.status_events(options.events),
+        );
+        let groups = groups?;
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let vmis = vmis?;
+        let vmis = by_name(&vmis);
+        let index = EventIndex::new(events_read(&events));
+        let mut out = Vec::with_capacity(groups.len());
         for (name, g) in &groups {
             let vm = g.find(Kind::Vm);
-            let vmi = vmis
-                .iter()
-                .find(|v| v.metadata.name.as_deref() == Some(name.as_str()));
             let dv = g.find(Kind::DataVolume);
             let state = match vm {
                 Some(vm) => str_at(&vm.data, "/status/printableStatus")
@@ -1202,42 +1246,47 @@ impl Provider for KubevirtProvider {
                     .to_string(),
                 None => "Incomplete".to_string(),
             };
-            let disk = disk_name(name);
-            let extra = StatusExtra {
-                namespace: Some(self.kube.namespace().to_string()),
-                ..StatusExtra::default()
-            };
             let created_from = vm.or_else(|| g.objects.first().map(|(_, o)| o));
-            rows.push(InstanceStatus {
+            let mut row = InstanceStatus {
                 name: name.clone(),
                 spec: g.spec.clone(),
-                kind: None,
                 state,
-                ip: vmi.and_then(|v| vmi_ip(&v.data)),
-                public_ip: None,
-                placement: vmi
-                    .and_then(|v| str_at(&v.data, "/status/nodeName"))
-                    .map(str::to_string),
                 size: vm.and_then(|v| vm_size(&v.data)),
                 disk: dv.and_then(|d| disk_column(&d.data)),
                 created: created_from
                     .and_then(|o| o.metadata.creation_timestamp.as_ref())
                     .map(|t| t.0.to_string()),
-                last_event: last_event(
-                    &events,
-                    &[
-                        (Kind::Vm.name(), name),
-                        (Kind::Vmi.name(), name),
-                        (Kind::DataVolume.name(), &disk),
-                    ],
-                ),
                 id: created_from
                     .and_then(|o| o.metadata.uid.clone())
                     .unwrap_or_default(),
-                extra,
-            });
+                extra: StatusExtra {
+                    namespace: Some(self.kube.namespace().to_string()),
+                    ..StatusExtra::default()
+                },
+                ..InstanceStatus::default()
+            };
+            if let Some(vmi) = vmis.get(name.as_str()) {
+                rows::describe_vmi(&mut row, &vmi.data);
+                // A guest without an agent reports no bridge address: the NAD's static one
+                // is it, as `deploy --wait` says too.
+                if row.ips.is_empty()
+                    && str_at(&vmi.data, "/status/phase") == Some("Running")
+                    && let Some(ip) = g
+                        .find(Kind::Nad)
+                        .and_then(|n| str_at(&n.data, "/spec/config"))
+                        .and_then(static_address)
+                {
+                    row.ip = Some(ip.clone());
+                    row.ips = vec![ip];
+                }
+            }
+            if options.events > 0 {
+                let newest = index.newest(name, &[disk_name(name)], options.events);
+                rows::attach_events(&mut row, &newest);
+            }
+            out.push(row);
         }
-        Ok(rows)
+        Ok(out)
     }
 
     async fn adopt(&self, _plan: &Plan, _id: &str) -> Result<ResourceReport, ProviderError> {
@@ -1411,16 +1460,16 @@ mod tests {
                 "2026-01-01T11:00:00Z",
             ),
         ];
-        let objs = [
-            ("VirtualMachine", "web-01"),
-            ("VirtualMachineInstance", "web-01"),
-            ("DataVolume", "web-01-disk"),
-        ];
+        let last = |events: &[KubeEvent]| {
+            let index = EventIndex::new(events);
+            let newest = index.newest("web-01", &["web-01-disk".to_string()], 1);
+            newest.first().map(|e| event_line(e))
+        };
         assert_eq!(
-            last_event(&events, &objs).as_deref(),
+            last(&events).as_deref(),
             Some("ImportInProgress: Import into web-01-disk in progress")
         );
-        assert_eq!(last_event(&events[2..], &objs), None);
+        assert_eq!(last(&events[2..]), None);
     }
 
     #[test]
@@ -1430,14 +1479,13 @@ mod tests {
         started.metadata.resource_version = Some("42".into());
         let mut created = event("VirtualMachineInstance", "web-01", "Created", "defined", at);
         created.metadata.resource_version = Some("41".into());
-        let objs = [("VirtualMachineInstance", "web-01")];
         // Whatever order the list returns them in (it is by name).
         for events in [
             vec![started.clone(), created.clone()],
             vec![created, started],
         ] {
             assert_eq!(
-                last_event(&events, &objs).as_deref(),
+                newest(events.iter()).map(event_line).as_deref(),
                 Some("Started: started")
             );
         }

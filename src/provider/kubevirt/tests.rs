@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use super::KubevirtProvider;
 use super::client::{Kind, KubeClient};
 use crate::config::{Project, ProviderKind, Spec};
-use crate::model::{DeleteOptions, ErrorClass, Event, Outcome, Power, Recorder, Scope, Silent};
+use crate::model::{
+    DeleteOptions, ErrorClass, Event, Outcome, Power, Recorder, Scope, Silent, StatusOptions,
+};
 use crate::plan::{DesiredInstance, Plan, ownership_labels, static_ip};
 use crate::provider::Provider;
 
@@ -132,6 +134,9 @@ async fn handle(state: Shared, req: Request<Body>) -> Response<Body> {
         },
         ("GET", None) => {
             let sel = query(&q, "labelSelector").unwrap_or_default();
+            // The one field selector vauto sends: `involvedObject.kind=KIND` on Events.
+            let kind = query(&q, "fieldSelector")
+                .map(|f| f.trim_start_matches("involvedObject.kind=").to_string());
             let limit: usize = query(&q, "limit")
                 .and_then(|l| l.parse().ok())
                 .unwrap_or(usize::MAX);
@@ -142,7 +147,11 @@ async fn handle(state: Shared, req: Request<Body>) -> Response<Body> {
                 .objects
                 .iter()
                 .filter(|((p, _), o)| {
-                    *p == plural && (st.ignore_selector || matches(&o["metadata"]["labels"], &sel))
+                    *p == plural
+                        && (st.ignore_selector || matches(&o["metadata"]["labels"], &sel))
+                        && kind
+                            .as_deref()
+                            .is_none_or(|k| o["involvedObject"]["kind"] == k)
                 })
                 .map(|(_, o)| o.clone())
                 .collect();
@@ -537,7 +546,7 @@ async fn wait_running_reports_disk_progress_then_ip_and_node() {
         ("disk ImportInProgress".to_string(), Some(45.2))
     );
 
-    let rows = p.status(&scope()).await.unwrap();
+    let rows = p.status(&scope(), &StatusOptions::default()).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].state, "Running");
     assert_eq!(rows[0].ip.as_deref(), Some("192.168.10.101"));
@@ -565,7 +574,8 @@ async fn wait_running_times_out_with_the_last_state() {
 #[tokio::test]
 async fn list_pages_through_continue_tokens() {
     let (client, state) = mock();
-    for i in 0..260 {
+    // Two pages of 500 (kubectl's chunk size).
+    for i in 0..510 {
         insert(
             &state,
             "secrets",
@@ -579,7 +589,7 @@ async fn list_pages_through_continue_tokens() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(all.len(), 260);
+    assert_eq!(all.len(), 510);
     let lists = state
         .lock()
         .unwrap()
@@ -621,4 +631,102 @@ async fn a_cluster_without_kubevirt_or_multus_is_named_not_listed_as_empty() {
         "{}",
         err.message
     );
+}
+
+#[tokio::test]
+async fn status_shows_the_guest_os_every_address_and_the_newest_events() {
+    let (p, state) = provider();
+    let plan = plan(true);
+    p.create(&plan, &plan.instances[0], &Default::default(), &Silent)
+        .await;
+    {
+        let mut st = state.lock().unwrap();
+        st.objects
+            .get_mut(&("virtualmachines".into(), "web-01".into()))
+            .unwrap()["status"] = json!({"printableStatus": "Running"});
+        let vmi = json!({
+            "metadata": {"name": "web-01", "labels": ownership_labels("lab", "web", "web-01")},
+            "status": {"phase": "Running", "nodeName": "worker-1",
+                "guestOSInfo": {"id": "ubuntu", "name": "Ubuntu", "prettyName": "Ubuntu 22.04.4 LTS",
+                                "versionId": "22.04", "kernelRelease": "5.15.0-105-generic"},
+                "interfaces": [
+                    {"name": "net0", "ipAddress": "192.168.10.101", "ipAddresses": ["192.168.10.101", "fe80::1"]},
+                    {"name": "default", "ipAddress": "10.128.0.9", "ipAddresses": ["10.128.0.9", "fd00::9"]},
+                ]},
+        });
+        st.objects
+            .insert(("virtualmachineinstances".into(), "web-01".into()), vmi);
+        for (i, (kind, name, reason)) in [
+            ("VirtualMachine", "web-01", "SuccessfulCreate"),
+            ("DataVolume", "web-01-disk", "ImportSucceeded"),
+            ("Pod", "virt-launcher-web-01-abcde", "Pulled"),
+            ("VirtualMachineInstance", "web-01", "Started"),
+            ("VirtualMachine", "web-02", "SuccessfulCreate"),
+            ("Secret", "web-01-cloudinit", "Unrelated"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let event = json!({
+                "metadata": {"name": format!("e{i}"), "resourceVersion": (i + 1).to_string()},
+                "involvedObject": {"kind": kind, "name": name},
+                "reason": reason, "message": format!("{reason} {name}"), "type": "Normal",
+                "lastTimestamp": format!("2026-01-01T10:0{i}:00Z"),
+            });
+            st.objects.insert(("events".into(), format!("e{i}")), event);
+        }
+        st.log.clear();
+    }
+    let rows = p
+        .status(&scope(), &StatusOptions { events: 2 })
+        .await
+        .unwrap();
+    let r = &rows[0];
+    assert_eq!(r.ip.as_deref(), Some("192.168.10.101"));
+    assert_eq!(r.ips, ["192.168.10.101", "10.128.0.9", "fd00::9"]);
+    assert_eq!(r.placement.as_deref(), Some("worker-1"));
+    assert_eq!(
+        r.extra.guest_os.as_ref().and_then(|o| o.label()).as_deref(),
+        Some("Ubuntu 22.04")
+    );
+    let events: Vec<(&str, &str)> = r
+        .events
+        .iter()
+        .flatten()
+        .map(|e| (e.kind.as_str(), e.reason.as_str()))
+        .collect();
+    assert_eq!(
+        events,
+        [("Pod", "Pulled"), ("VirtualMachineInstance", "Started")]
+    );
+    assert_eq!(r.last_event.as_deref(), Some("Started: Started web-01"));
+    // One list per kind of object and one per kind of Event, never the namespace's every Event.
+    let gets = |state: &Shared| {
+        let mut gets: Vec<String> = state
+            .lock()
+            .unwrap()
+            .log
+            .drain(..)
+            .filter(|l| l.starts_with("GET"))
+            .collect();
+        gets.sort();
+        gets
+    };
+    let lists = gets(&state);
+    assert_eq!(
+        lists.iter().filter(|l| l.ends_with("/events")).count(),
+        5,
+        "{lists:?}"
+    );
+    assert_eq!(lists.len(), 10, "{lists:?}");
+    // `--events 0` reads no Events at all.
+    let rows = p
+        .status(&scope(), &StatusOptions { events: 0 })
+        .await
+        .unwrap();
+    assert_eq!(
+        (rows[0].events.as_ref(), rows[0].last_event.as_ref()),
+        (None, None)
+    );
+    assert!(gets(&state).iter().all(|l| !l.ends_with("/events")));
 }

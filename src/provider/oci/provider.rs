@@ -26,6 +26,7 @@ use crate::config::{OciSpec, Project};
 use crate::model::{
     Action, DeleteOptions, ErrorClass, ErrorCode, Event, Existing, InstanceStatus, Observer,
     Outcome, Power, ProviderError, ProviderKind, ResourceReport, Scope, Select, SelectKind,
+    StatusOptions,
 };
 use crate::plan::{DesiredInstance, LABEL_MANAGED, LABEL_NAME, LABEL_PROJECT, LABEL_SPEC, Plan};
 use crate::provider::poll::{Polling, Step, poll};
@@ -434,6 +435,8 @@ impl Provider for OciProvider {
         rotates_placements: true,
         capacity_retry: true,
         keeps_boot_volume: true,
+        // OCI has work requests and an audit log, but no events per instance.
+        events: false,
     };
 
     async fn list(&self, scope: &Scope) -> Result<Vec<Existing>, ProviderError> {
@@ -594,7 +597,12 @@ impl Provider for OciProvider {
         }
     }
 
-    async fn status(&self, scope: &Scope) -> Result<Vec<InstanceStatus>, ProviderError> {
+    async fn status(
+        &self,
+        scope: &Scope,
+        _options: &StatusOptions,
+    ) -> Result<Vec<InstanceStatus>, ProviderError> {
+        // OCI keeps no events per instance: `--events` is refused for OCI before this.
         if let Some(select) = &scope.select {
             return self
                 .selected_status(select, scope.spec.as_deref().unwrap_or_default())

@@ -12,7 +12,9 @@ use super::generations::read_generations;
 use super::provider::OciProvider;
 use super::resources::{OciPlacement, Resolved, launch_details, retry_token};
 use crate::config::Project;
-use crate::model::{DeleteOptions, ErrorClass, ErrorCode, Event, Outcome, Power, Recorder, Scope};
+use crate::model::{
+    DeleteOptions, ErrorClass, ErrorCode, Event, Outcome, Power, Recorder, Scope, StatusOptions,
+};
 use crate::plan::{DesiredInstance, Plan, ownership_labels};
 use crate::provider::{ConnectOptions, Placement, Provider};
 use crate::sim::oci::{AdCapacity, CapacityModel, OciSim, OciSimOptions, sim_dir, start};
@@ -292,7 +294,11 @@ impl World {
     async fn status(&self, id: &str) {
         let vnic = sim_instance(self.simstate.path(), id);
         self.log.lock().unwrap().clear();
-        let rows = self.p.status(&self.scope).await.unwrap();
+        let rows = self
+            .p
+            .status(&self.scope, &StatusOptions::default())
+            .await
+            .unwrap();
         // Status lists the compartment's attachments (every page) instead of once per instance.
         let lists = logged(&self.log, "GET /20160918/vnicAttachments");
         let pages = sim_state(self.simstate.path())["instances"]

@@ -12,6 +12,7 @@ mod catalog;
 
 pub use catalog::SimStorageClass;
 mod controller;
+mod guest;
 mod persist;
 mod schemas;
 mod select;
@@ -103,6 +104,10 @@ pub struct KubeSimOptions {
     pub namespace: Option<String>,
     /// The cluster's storage classes (read-only; default [`SimStorageClass::defaults`]).
     pub storage_classes: Vec<SimStorageClass>,
+    /// Guests run a guest agent (default): VMIs report `status.guestOSInfo` (the OS their
+    /// disk image names) and the addresses seen inside the guest; off, as for an image
+    /// without qemu-guest-agent, `guestOSInfo` is `{}` and a bridged interface has no address.
+    pub guest_agent: bool,
 }
 
 impl Default for KubeSimOptions {
@@ -129,6 +134,7 @@ impl Default for KubeSimOptions {
             context: None,
             namespace: None,
             storage_classes: SimStorageClass::defaults(),
+            guest_agent: true,
         }
     }
 }
@@ -151,6 +157,7 @@ impl fmt::Debug for KubeSimOptions {
             .field("boot_duration", &self.boot_duration)
             .field("continue_ttl", &self.continue_ttl)
             .field("nodes", &self.nodes)
+            .field("guest_agent", &self.guest_agent)
             .finish()
     }
 }
@@ -278,6 +285,7 @@ pub async fn start(opts: KubeSimOptions) -> Result<KubeSim, String> {
         store: Mutex::new(store),
         disk,
         schemas,
+        settled_at: std::sync::atomic::AtomicU64::new(u64::MAX),
     });
     let app = api::router(shared);
     let (tx, rx) = oneshot::channel::<()>();

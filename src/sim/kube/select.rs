@@ -101,6 +101,24 @@ pub(crate) fn labels_match(reqs: &[Requirement], obj: &Value) -> bool {
     })
 }
 
+/// The fields an API server selects Events by, besides `metadata.name` and
+/// `metadata.namespace`: exactly these, anything else is 400 `field label not supported`
+/// (kubernetes `pkg/apis/core/v1/conversion.go`, `AddFieldLabelConversionsForEvent`, and
+/// `pkg/registry/core/event/strategy.go`, `ToSelectableFields`).
+const EVENT_FIELDS: [&str; 11] = [
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+];
+
 /// One field selector term: dotted path, expected value, and whether it is `!=`.
 pub(crate) type FieldReq = (String, String, bool);
 
@@ -121,9 +139,7 @@ pub(crate) fn parse_fields(s: &str, plural: &str) -> Result<Vec<FieldReq>, Strin
         };
         let k = k.trim();
         let supported = matches!(k, "metadata.name" | "metadata.namespace")
-            || (plural == "events"
-                && (k.starts_with("involvedObject.")
-                    || matches!(k, "reason" | "type" | "source" | "reportingComponent")))
+            || (plural == "events" && EVENT_FIELDS.contains(&k))
             || (plural == "secrets" && k == "type")
             || (plural == "virtualmachineinstances" && k == "status.nodeName");
         if !supported {
@@ -136,14 +152,22 @@ pub(crate) fn parse_fields(s: &str, plural: &str) -> Result<Vec<FieldReq>, Strin
 
 /// Whether an object satisfies every field requirement (a missing field reads as "").
 pub(crate) fn fields_match(reqs: &[FieldReq], obj: &Value) -> bool {
+    // Field paths have no escapes: walk them without building a JSON pointer per object.
+    let at = |field: &str| {
+        field
+            .split('.')
+            .try_fold(obj, |v, k| v.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
     reqs.iter().all(|(path, want, neg)| {
-        let field = if path == "source" {
-            "source.component"
-        } else {
-            path
+        let got = match path.as_str() {
+            // An Event's `source` is its source component, else its reporting controller.
+            "source" => Some(at("source.component"))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| at("reportingComponent")),
+            field => at(field),
         };
-        let pointer = format!("/{}", field.replace('.', "/"));
-        let got = obj.pointer(&pointer).and_then(Value::as_str).unwrap_or("");
         (got == want) != *neg
     })
 }
@@ -174,5 +198,29 @@ mod tests {
         assert!(fields_match(&reqs, &ev));
         let ev = json!({"involvedObject": {"name": "vm1"}, "type": "Warning"});
         assert!(!fields_match(&reqs, &ev));
+        // Exactly the API server's Event fields: `involvedObject.` is no wildcard.
+        assert_eq!(
+            parse_fields("involvedObject.labels=x", "events"),
+            Err("field label not supported: involvedObject.labels".to_string())
+        );
+        assert_eq!(
+            parse_fields("message=x", "events"),
+            Err("field label not supported: message".to_string())
+        );
+        assert!(parse_fields("involvedObject.kind=Pod,source=kubelet", "events").is_ok());
+        // `source` falls back to the reporting controller.
+        let reqs = parse_fields("source=virt-handler", "events").unwrap();
+        assert!(fields_match(
+            &reqs,
+            &json!({"source": {}, "reportingComponent": "virt-handler"})
+        ));
+        assert!(fields_match(
+            &reqs,
+            &json!({"source": {"component": "virt-handler"}})
+        ));
+        assert!(!fields_match(
+            &reqs,
+            &json!({"source": {"component": "kubelet"}, "reportingComponent": "virt-handler"})
+        ));
     }
 }

@@ -1305,3 +1305,121 @@ async fn start_and_stop_follow_each_run_strategy() {
     put_action(&c, "rerun", "start").await.unwrap();
     wait_for(&vms(&c), "rerun", "Running", |o| printable(o) == "Running").await;
 }
+
+#[tokio::test]
+async fn a_guest_agent_reports_the_os_of_the_image_and_every_address() {
+    for agent in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = start(KubeSimOptions {
+            guest_agent: agent,
+            ..opts(dir.path())
+        })
+        .await
+        .unwrap();
+        let c = client(&sim).await;
+        let pp = PostParams::default();
+        // A bridged multus interface and the pod network, booting Fedora 40.
+        let mut v = pod_network_vm("two", "Always", "zone-a");
+        v.data["spec"]["template"]["spec"]["networks"] = json!([
+            {"name": "net1", "multus": {"networkName": "two-net"}},
+            {"name": "default", "pod": {}},
+        ]);
+        v.data["spec"]["template"]["spec"]["domain"]["devices"]["interfaces"] = json!([
+            {"name": "net1", "bridge": {}}, {"name": "default", "masquerade": {}},
+        ]);
+        nads(&c)
+            .create(&pp, &nad("two-net", "192.168.50.7/24"))
+            .await
+            .unwrap();
+        vms(&c).create(&pp, &v).await.unwrap();
+        wait_for(&vms(&c), "two", "Running", |o| printable(o) == "Running").await;
+        let vmi = vmis(&c).get("two").await.unwrap();
+        validate_against("kubevirt.io_virtualmachineinstance_v1.json", &vmi.data);
+        let ips = |i: usize| field(&vmi, &format!("/status/interfaces/{i}/ipAddresses")).cloned();
+        let agent_connected = field(&vmi, "/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "AgentConnected"));
+        let pod_ip = field(&vmi, "/status/interfaces/1/ipAddress")
+            .cloned()
+            .unwrap();
+        if agent {
+            let os = field(&vmi, "/status/guestOSInfo").unwrap();
+            assert_eq!(os["prettyName"], "Fedora Linux 40", "{os}");
+            assert_eq!(os["id"], "fedora");
+            let bridged = ips(0).unwrap();
+            assert_eq!(bridged[0], "192.168.50.7");
+            assert!(
+                bridged[1].as_str().unwrap().starts_with("fe80::"),
+                "{bridged}"
+            );
+            assert_eq!(ips(1).unwrap()[0], pod_ip);
+            assert_eq!(
+                field(&vmi, "/status/interfaces/0/infoSource").unwrap(),
+                "domain, guest-agent, multus-status"
+            );
+            assert!(agent_connected);
+        } else {
+            // As KubeVirt serialises it without an agent: an empty struct.
+            assert_eq!(field(&vmi, "/status/guestOSInfo").unwrap(), &json!({}));
+            assert_eq!(
+                ips(0),
+                None,
+                "a bridged address is known only inside the guest"
+            );
+            assert_eq!(ips(1).unwrap(), json!([pod_ip]));
+            assert_eq!(
+                field(&vmi, "/status/interfaces/1/infoSource").unwrap(),
+                "domain"
+            );
+            assert!(!agent_connected);
+        }
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn events_are_selected_by_exactly_the_fields_an_api_server_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let c = client(&sim).await;
+    vms(&c)
+        .create(
+            &PostParams::default(),
+            &pod_network_vm("ev", "Always", "zone-a"),
+        )
+        .await
+        .unwrap();
+    wait_for(&vms(&c), "ev", "Running", |o| printable(o) == "Running").await;
+    let list = |f: &str| {
+        let api = events(&c);
+        let lp = ListParams::default().fields(f);
+        async move { api.list(&lp).await }
+    };
+    let about_vm = list("involvedObject.kind=VirtualMachine").await.unwrap();
+    assert!(!about_vm.items.is_empty());
+    assert!(
+        about_vm
+            .items
+            .iter()
+            .all(|e| e.data["involvedObject"]["kind"] == "VirtualMachine")
+    );
+    let all = list("").await.unwrap();
+    assert!(all.items.len() > about_vm.items.len());
+    assert!(
+        list("source=virt-handler,reportingComponent=virt-handler")
+            .await
+            .is_ok()
+    );
+    for bad in ["involvedObject.labels=x", "message=started", "count=1"] {
+        let (code, reason, message) = api_err(list(bad).await.unwrap_err());
+        let name = bad.split('=').next().unwrap_or_default();
+        assert_eq!(
+            (code, reason.as_str(), message),
+            (
+                400,
+                "BadRequest",
+                format!("field label not supported: {name}")
+            )
+        );
+    }
+}

@@ -155,7 +155,7 @@ pub(super) fn with_warnings(mut resp: Response, warnings: &[String]) -> Response
     resp
 }
 
-pub(super) fn json_response(code: StatusCode, body: &Value) -> Response {
+pub(super) fn json_response(code: StatusCode, body: &impl serde::Serialize) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = code;

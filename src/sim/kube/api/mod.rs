@@ -21,6 +21,7 @@ mod watch;
 
 pub(crate) use read::fake_uid;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -58,6 +59,9 @@ pub(crate) struct Shared {
     /// The resourceVersion the store had when this process started: a watch from an
     /// older one cannot be served (its changes were never seen here) and gets 410 Gone.
     pub watch_floor: u64,
+    /// The resourceVersion at which the controllers last found the store settled
+    /// (`controller::settled`), `u64::MAX` for none: until a write, nothing is due.
+    pub settled_at: AtomicU64,
 }
 
 impl Shared {
@@ -198,10 +202,18 @@ pub(super) fn with_store<T>(
         storage_classes: &sh.opts.storage_classes,
         boot_ms: millis(sh.opts.boot_duration),
         stop_ms: millis(sh.opts.boot_duration) / 4,
+        guest_agent: sh.opts.guest_agent,
         now,
     };
     let mut rng = fastrand::Rng::new();
-    controller::reconcile(&mut store, &ctx, &mut rng);
+    // Every write bumps the resourceVersion (another process's too, once refreshed): a store
+    // settled at this one has nothing due, whatever the time.
+    if sh.settled_at.load(Ordering::Relaxed) != store.resource_version {
+        controller::reconcile(&mut store, &ctx, &mut rng);
+        let settled = controller::settled(&store).then_some(store.resource_version);
+        sh.settled_at
+            .store(settled.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
     let result = f(&mut store, &mut rng);
     // A mutation may already have happened; persist it even when the answer is an error.
     if let Err(e) = sh.disk.save(&mut store, &held) {
