@@ -1026,9 +1026,39 @@ deploy: 2 instances: 2 created; 12 objects: 12 created in [T]
         ),
         serde_json::json!({"guest": "4Gi"})
     );
-    let rows = env.t.cmd("p a status -o json").stdout_unchecked().run();
+    let rows = env
+        .t
+        .cmd("p a status --events 100 -o json")
+        .stdout_unchecked()
+        .run();
     let rows: serde_json::Value = serde_json::from_str(&rows.raw_stdout).unwrap();
     assert_eq!(rows[0]["size"], "u1.medium");
+    // The root disk's phase, and the events of every disk the VM names.
+    assert_eq!(rows[0]["disk"], "Succeeded");
+    let mut about: Vec<String> = rows[0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["kind"].as_str().unwrap(),
+                e["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    about.sort();
+    about.dedup();
+    assert_eq!(
+        about,
+        [
+            "DataVolume a-01-data",
+            "DataVolume a-01-disk",
+            "DataVolume a-01-scratch",
+            "VirtualMachine a-01",
+            "VirtualMachineInstance a-01"
+        ]
+    );
 
     // A new password reaches the cluster on the next deploy; the rest is left.
     env.t.put(

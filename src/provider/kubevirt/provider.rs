@@ -571,6 +571,15 @@ impl Group {
             .find(|(k, _)| *k == kind)
             .map(|(_, o)| o)
     }
+
+    /// The object of `kind` called `name` (an instance has several DataVolumes once it has
+    /// data disks: the root one is `<instance>-disk`).
+    fn named(&self, kind: Kind, name: &str) -> Option<&DynamicObject> {
+        self.objects
+            .iter()
+            .find(|(k, o)| *k == kind && o.metadata.name.as_deref() == Some(name))
+            .map(|(_, o)| o)
+    }
 }
 
 enum Step {
@@ -1239,7 +1248,7 @@ impl Provider for KubevirtProvider {
         let mut out = Vec::with_capacity(groups.len());
         for (name, g) in &groups {
             let vm = g.find(Kind::Vm);
-            let dv = g.find(Kind::DataVolume);
+            let dv = g.named(Kind::DataVolume, &disk_name(name));
             let state = match vm {
                 Some(vm) => str_at(&vm.data, "/status/printableStatus")
                     .unwrap_or("Unknown")
@@ -1281,7 +1290,9 @@ impl Provider for KubevirtProvider {
                 }
             }
             if options.events > 0 {
-                let newest = index.newest(name, &[disk_name(name)], options.events);
+                // Every disk the VM names (root, data disks), or the root one before the VM.
+                let disks = vm.map_or_else(|| vec![disk_name(name)], |vm| vm_disks(&vm.data));
+                let newest = index.newest(name, &disks, options.events);
                 rows::attach_events(&mut row, &newest);
             }
             out.push(row);
