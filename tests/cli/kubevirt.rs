@@ -1213,6 +1213,38 @@ fn what_a_spec_names_and_does_not_create_is_checked_before_anything_is_created()
     }
 }
 
+#[test]
+fn a_clone_from_a_namespace_rbac_keeps_closed_is_refused_before_anything_is_created() {
+    let env = Env::new(|o| o.clone_denied = vec!["golden".into()]);
+    env.t.put(
+        "specs/c.yaml",
+        "memory: 1Gi\ndisk: {size: 10Gi, lifecycle: with_vm, source: {pvc: {namespace: golden, name: rhel9-base}}}\n",
+    );
+    env.t
+        .cmd("p c deploy --wait")
+        .status(1)
+        .stdout("[FAILED] PersistentVolumeClaim golden/rhel9-base: may not be cloned by this user\n")
+        .stderr("error: you may not clone the PersistentVolumeClaim `golden/rhel9-base`: CDI needs `create` on `datavolumes/source` (cdi.kubevirt.io) in namespace `golden` and would refuse the disk; an admin grants it with `oc create clusterrole datavolume-cloner --verb=create --resource=datavolumes.cdi.kubevirt.io/source` (once) and `oc create rolebinding datavolume-cloner -n golden --clusterrole=datavolume-cloner --user=YOU` (or `--serviceaccount=NS:NAME`); `oc auth can-i create datavolumes.cdi.kubevirt.io --subresource=source -n golden` checks it (invalid)\n")
+        .run();
+    assert_eq!(env.stored_count(), 0);
+    // The same clone from a namespace the user may clone from goes ahead.
+    env.t.put(
+        "specs/c.yaml",
+        "memory: 1Gi\ndisk: {size: 10Gi, lifecycle: with_vm, source: {pvc: {namespace: golden-ok, name: rhel9-base}}}\n",
+    );
+    env.t
+        .cmd("p c deploy")
+        .stdout(
+            "[SUCCESS] Secret c-01-cloudinit: created
+[SUCCESS] NetworkAttachmentDefinition c-01-net: created
+[SUCCESS] VirtualMachine c-01: created
+deploy: 1 instance: 1 created; 3 objects: 3 created in [T]
+",
+        )
+        .stderr_unchecked()
+        .run();
+}
+
 /// [`AGE`] when it is the table's last column (no LAST EVENT column).
 const AGE_LAST: (&str, &str) = (r"┆ \d{1,2}s +│", "┆ [A] │");
 

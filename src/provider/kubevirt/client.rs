@@ -235,6 +235,33 @@ impl KubeClient {
         api.get_opt(&target.name).await.map(|o| o.is_some())
     }
 
+    /// Whether this user may `create` `datavolumes/source` in namespace `ns` (what CDI
+    /// checks before cloning a PVC out of it), by a SelfSubjectAccessReview, as
+    /// `oc auth can-i create datavolumes.cdi.kubevirt.io --subresource=source -n NS` asks.
+    pub(crate) async fn may_clone_from(&self, ns: &str, name: &str) -> Result<bool, kube::Error> {
+        use k8s_openapi::api::authorization::v1::{
+            ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+        };
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    group: Some("cdi.kubevirt.io".into()),
+                    resource: Some("datavolumes".into()),
+                    subresource: Some("source".into()),
+                    verb: Some("create".into()),
+                    namespace: Some(ns.into()),
+                    name: Some(name.into()),
+                    ..ResourceAttributes::default()
+                }),
+                ..SelfSubjectAccessReviewSpec::default()
+            },
+            ..SelfSubjectAccessReview::default()
+        };
+        let api: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
+        let answer = api.create(&PostParams::default(), &review).await?;
+        Ok(answer.status.is_some_and(|s| s.allowed))
+    }
+
     /// Replaces the `data` (ConfigMap) or `stringData` (Secret) of an object with a JSON
     /// merge patch: keys not in `patch` stay.
     pub(crate) async fn merge_patch(
@@ -396,6 +423,15 @@ pub(crate) fn classify_create(kind: Kind, err: &kube::Error) -> ProviderError {
     )
 }
 
+/// The namespace of CDI's (or KubeVirt's, for `dataVolumeTemplates`) clone refusal: "User U
+/// has insufficient permissions in clone source namespace NS".
+fn clone_refusal(msg: &str) -> Option<&str> {
+    const AT: &str = "insufficient permissions in clone source namespace ";
+    let rest = &msg[msg.find(AT)? + AT.len()..];
+    let ns = rest.split([' ', ',', ';']).next().unwrap_or(rest);
+    (!ns.is_empty()).then_some(ns)
+}
+
 /// Classifies every kube-rs error into the engine's classes, once, at the provider's edge.
 pub(crate) fn classify(err: &kube::Error) -> ProviderError {
     match err {
@@ -434,10 +470,17 @@ pub(crate) fn classify(err: &kube::Error) -> ProviderError {
                     };
                     ProviderError::new(ErrorClass::Auth, format!("forbidden: {what}: {msg}"))
                 }
-                400 | 422 => ProviderError::new(
-                    ErrorClass::Invalid,
-                    format!("rejected by the server: {msg}"),
-                ),
+                400 | 422 => {
+                    let fix = clone_refusal(&msg).map_or_else(String::new, |ns| {
+                        format!(
+                            "; an admin grants `create` on `datavolumes/source` (cdi.kubevirt.io) in namespace `{ns}`: `oc create rolebinding datavolume-cloner -n {ns} --clusterrole=datavolume-cloner --user=YOU` (README: \"Cloning from another namespace\")"
+                        )
+                    });
+                    ProviderError::new(
+                        ErrorClass::Invalid,
+                        format!("rejected by the server: {msg}{fix}"),
+                    )
+                }
                 429 => ProviderError::new(
                     ErrorClass::Throttled,
                     format!("throttled by the server: {msg}"),
@@ -598,6 +641,15 @@ mod tests {
                 api(422, "Invalid", "spec.runStrategy: Unsupported value"),
                 ErrorClass::Invalid,
                 "spec.runStrategy",
+            ),
+            (
+                api(
+                    422,
+                    "Invalid",
+                    "admission webhook \"virtualmachine-validator.kubevirt.io\" denied the request: Authorization failed, message is: User alice has insufficient permissions in clone source namespace golden",
+                ),
+                ErrorClass::Invalid,
+                "in namespace `golden`: `oc create rolebinding datavolume-cloner -n golden --clusterrole=datavolume-cloner --user=YOU`",
             ),
             (
                 api(400, "BadRequest", "json: cannot unmarshal"),

@@ -409,6 +409,29 @@ impl KubevirtProvider {
                 Err(e) => return Some(Step::Stop(None, classify(&e))),
             }
         }
+        for source in resources::clone_sources(spec, self.kube.namespace()) {
+            match self
+                .kube
+                .may_clone_from(&source.namespace, &source.name)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    let err = ProviderError::new(ErrorClass::Invalid, source.refused());
+                    let report = ResourceReport::new(
+                        &inst.name,
+                        source.kind,
+                        &format!("{}/{}", source.namespace, source.name),
+                        Outcome::Failed,
+                        "may not be cloned by this user",
+                    );
+                    return Some(Step::Stop(Some(report), err));
+                }
+                // A cluster that answers no access reviews: the webhooks judge the disk.
+                Err(kube::Error::Api(s)) if matches!(s.code, 403 | 404) => {}
+                Err(e) => return Some(Step::Stop(None, classify(&e))),
+            }
+        }
         *done = true;
         None
     }

@@ -336,6 +336,54 @@ pub(crate) fn references(spec: &KubevirtSpec, namespace: &str) -> Vec<Reference>
     out
 }
 
+/// A PVC or DataSource in another namespace that a spec's disks clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CloneSource {
+    /// `PersistentVolumeClaim` or `DataSource`.
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl CloneSource {
+    /// Why the clone would be refused and how an admin allows it (CDI checks `create` on
+    /// `datavolumes/source` in the source's namespace).
+    pub(crate) fn refused(&self) -> String {
+        let ns = &self.namespace;
+        format!(
+            "you may not clone the {} `{ns}/{}`: CDI needs `create` on `datavolumes/source` (cdi.kubevirt.io) in namespace `{ns}` and would refuse the disk; an admin grants it with `oc create clusterrole datavolume-cloner --verb=create --resource=datavolumes.cdi.kubevirt.io/source` (once) and `oc create rolebinding datavolume-cloner -n {ns} --clusterrole=datavolume-cloner --user=YOU` (or `--serviceaccount=NS:NAME`); `oc auth can-i create datavolumes.cdi.kubevirt.io --subresource=source -n {ns}` checks it",
+            self.kind, self.name
+        )
+    }
+}
+
+/// The PVCs and DataSources outside `namespace` that the spec's disks clone, each once.
+pub(crate) fn clone_sources(spec: &KubevirtSpec, namespace: &str) -> Vec<CloneSource> {
+    let mut out: Vec<CloneSource> = Vec::new();
+    let sources = std::iter::once(Some(&spec.disk.source))
+        .chain(spec.disks.iter().map(|d| d.source.as_ref()))
+        .flatten();
+    for source in sources {
+        let found = match source {
+            DiskSource::Pvc(p) => CloneSource {
+                kind: "PersistentVolumeClaim",
+                namespace: p.namespace.as_str().to_string(),
+                name: p.name.as_str().to_string(),
+            },
+            DiskSource::DataSource(d) => CloneSource {
+                kind: "DataSource",
+                namespace: d.namespace().to_string(),
+                name: d.name.0.clone(),
+            },
+            DiskSource::Registry(_) | DiskSource::Http(_) => continue,
+        };
+        if found.namespace != namespace && !out.contains(&found) {
+            out.push(found);
+        }
+    }
+    out
+}
+
 /// One disk of an instance as its DataVolume is made: name, VM volume name, size, class,
 /// source and lifecycle.
 pub(crate) struct PlannedDisk<'a> {

@@ -310,6 +310,12 @@ const POD: ResourceDef = ResourceDef {
     status_subresource: false,
 };
 
+/// How often CDI copies an importer's progress into its DataVolume: it polls the importer
+/// pod's metrics every 2 s (containerized-data-importer PR #595 "Update Datavolume status to
+/// include progress", `scheduleProgressUpdate`; `kubectl get dv -w` shows steps 2 s apart).
+/// Between polls the status, and so the resourceVersion, stays the same.
+const PROGRESS_TICK_MS: i64 = 2000;
+
 fn datavolume(
     store: &Store,
     key: &str,
@@ -341,7 +347,10 @@ fn datavolume(
     } else if now < start + sched {
         (scheduled, "N/A".to_string())
     } else {
-        let frac = (now - start - sched) as f64 / (total - sched).max(1) as f64;
+        // As of CDI's last look at the importer's metrics, every PROGRESS_TICK_MS.
+        let elapsed = now - start - sched;
+        let seen = elapsed - elapsed % PROGRESS_TICK_MS;
+        let frac = seen as f64 / (total - sched).max(1) as f64;
         (running, format!("{:.2}%", (frac * 100.0).clamp(0.0, 100.0)))
     };
     let due: Vec<(&'static str, i64)> = [

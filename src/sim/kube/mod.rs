@@ -108,6 +108,12 @@ pub struct KubeSimOptions {
     /// disk image names) and the addresses seen inside the guest; off, as for an image
     /// without qemu-guest-agent, `guestOSInfo` is `{}` and a bridged interface has no address.
     pub guest_agent: bool,
+    /// Namespaces whose `datavolumes/source` the token's user may not `create`: a
+    /// DataVolume (or a VM's `dataVolumeTemplates` entry) cloning a PVC or DataSource from
+    /// one is refused as CDI's and KubeVirt's webhooks refuse it, and a
+    /// SelfSubjectAccessReview for it answers `allowed: false` (default: none; the token is
+    /// the cluster's admin).
+    pub clone_denied: Vec<String>,
 }
 
 impl Default for KubeSimOptions {
@@ -135,6 +141,7 @@ impl Default for KubeSimOptions {
             namespace: None,
             storage_classes: SimStorageClass::defaults(),
             guest_agent: true,
+            clone_denied: Vec::new(),
         }
     }
 }
@@ -158,6 +165,7 @@ impl fmt::Debug for KubeSimOptions {
             .field("continue_ttl", &self.continue_ttl)
             .field("nodes", &self.nodes)
             .field("guest_agent", &self.guest_agent)
+            .field("clone_denied", &self.clone_denied)
             .finish()
     }
 }

@@ -49,8 +49,12 @@ struct Sim {
 
 impl Sim {
     async fn new(dir: &Path) -> Sim {
+        Sim::with(opts(dir)).await
+    }
+
+    async fn with(opts: KubeSimOptions) -> Sim {
         crate::tls::install_crypto_provider();
-        let sim = start(opts(dir)).await.unwrap();
+        let sim = start(opts).await.unwrap();
         let ca = reqwest::Certificate::from_pem(sim.ca_pem().as_bytes()).unwrap();
         let http = reqwest::Client::builder()
             .add_root_certificate(ca)
@@ -850,6 +854,60 @@ async fn the_webhooks_refuse_what_names_a_missing_instancetype_preference_or_dat
     // Nothing of either refusal was stored.
     assert_eq!(s.get(&format!("{VMS}/a")).await.status, 404);
     assert_eq!(s.get(&format!("{DVS}/d")).await.status, 404);
+    s.sim.shutdown().await;
+}
+
+/// Cloning out of a namespace whose `datavolumes/source` the user lacks is refused by CDI's
+/// webhook for a DataVolume and by KubeVirt's for a VM's `dataVolumeTemplates`, and an
+/// access review says so beforehand; an import or a clone from an allowed namespace is not.
+#[tokio::test]
+async fn a_clone_from_a_namespace_the_user_may_not_clone_from_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Sim::with(KubeSimOptions {
+        clone_denied: vec!["golden".into()],
+        ..opts(dir.path())
+    })
+    .await;
+    let storage = json!({"resources": {"requests": {"storage": "1Gi"}}});
+    let pvc = |ns: &str| json!({"source": {"pvc": {"namespace": ns, "name": "rhel9-base"}}, "storage": storage});
+    let a = s.post(DVS, &dv_of("d", pvc("golden"))).await;
+    assert_eq!(
+        a.status(),
+        (
+            422,
+            "Invalid",
+            "admission webhook \"datavolume-validate.cdi.kubevirt.io\" denied the request: User vauto-sim has insufficient permissions in clone source namespace golden"
+        )
+    );
+    let template = json!({"dataVolumeTemplates": [
+        {"metadata": {"name": "v-disk"}, "spec": pvc("golden")}]});
+    let a = s.post(VMS, &vm_of("v", template)).await;
+    assert_eq!(
+        a.status(),
+        (
+            422,
+            "Invalid",
+            "admission webhook \"virtualmachine-validator.kubevirt.io\" denied the request: Authorization failed, message is: User vauto-sim has insufficient permissions in clone source namespace golden"
+        )
+    );
+    assert_eq!(s.get(&format!("{VMS}/v")).await.status, 404);
+    assert_eq!(s.get(&format!("{DVS}/d")).await.status, 404);
+    // Another namespace, and the golden images' own, may be cloned from.
+    let ok = s.post(DVS, &dv_of("e", pvc("team-a"))).await;
+    assert_eq!(ok.status, 201, "{:?}", ok.body);
+    let review = |ns: &str| {
+        json!({
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {"namespace": ns, "verb": "create", "group": "cdi.kubevirt.io",
+                "resource": "datavolumes", "subresource": "source", "name": "rhel9-base"}},
+        })
+    };
+    let path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+    for (ns, allowed) in [("golden", false), ("team-a", true)] {
+        let a = s.post(path, &review(ns)).await;
+        assert_eq!(a.status, 201, "{:?}", a.body);
+        assert_eq!(a.body["status"], json!({"allowed": allowed}), "{ns}");
+    }
     s.sim.shutdown().await;
 }
 

@@ -11,6 +11,17 @@ use crate::sim::kube::KubeSimOptions;
 /// The user name reported in 403 messages for read-only tokens.
 const READ_ONLY_USER: &str = "vauto-sim-readonly";
 
+/// The user name of the read-write token, as CDI's and KubeVirt's clone refusals name it.
+pub(super) const USER: &str = "vauto-sim";
+
+/// Whether the read-write user may clone a PVC out of namespace `ns` (`create` on
+/// `datavolumes/source` there, the permission CDI checks with a SubjectAccessReview:
+/// CDI `pkg/apiserver/webhooks/util.go` / `pkg/controller/clone` "insufficient permissions
+/// in clone source namespace").
+pub(super) fn may_clone_from(opts: &KubeSimOptions, ns: &str) -> bool {
+    !opts.clone_denied.iter().any(|d| d == ns)
+}
+
 /// Checks the bearer token; `Ok(true)` for a read-only token.
 pub(super) fn authenticate(opts: &KubeSimOptions, headers: &HeaderMap) -> Result<bool, ApiError> {
     let token = headers
@@ -113,11 +124,24 @@ pub(super) fn self_subject_access_review(
             "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified",
         ));
     };
-    let allowed = !req.read_only || matches!(verb, "get" | "list" | "watch");
-    let mut status = json!({"allowed": allowed});
-    if !allowed && let Some(m) = status.as_object_mut() {
-        m.insert("denied".into(), json!(true));
-    }
+    let attr = |k: &str| {
+        review
+            .pointer(&format!("/spec/resourceAttributes/{k}"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+    };
+    let clone_source = attr("group") == "cdi.kubevirt.io"
+        && attr("resource") == "datavolumes"
+        && attr("subresource") == "source";
+    let allowed = if req.read_only {
+        matches!(verb, "get" | "list" | "watch")
+    } else {
+        !(clone_source && matches!(verb, "create" | "*"))
+            || may_clone_from(&req.sh.opts, attr("namespace"))
+    };
+    // RBAC never denies, it only does not allow: `denied` stays unset, as a real API
+    // server answers for a verb no role grants.
+    let status = json!({"allowed": allowed});
     if let Some(m) = review.as_object_mut() {
         m.insert("status".into(), status);
         m.entry("metadata").or_insert_with(|| json!({}));

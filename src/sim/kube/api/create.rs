@@ -5,10 +5,12 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::admission::{admit, check_type, decode_fields, string_data_to_data};
+use super::auth;
 use super::error::{ApiError, json_response, with_warnings};
 use super::millis;
 use super::namespaces;
 use super::request::{Req, check_body_type, parse_body};
+use crate::sim::kube::KubeSimOptions;
 use crate::sim::kube::catalog;
 use crate::sim::kube::controller::desired_running;
 use crate::sim::kube::store::{
@@ -56,7 +58,7 @@ pub(super) fn create_object(
         m.remove("status");
     }
     admit(req.sh, def, obj)?;
-    webhooks(def, ns, obj)?;
+    webhooks(&req.sh.opts, def, ns, obj)?;
     let name = obj
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -101,7 +103,12 @@ pub(super) fn create_object(
 /// DataVolume's `sourceRef` must name an existing DataSource (CDI
 /// `pkg/apiserver/webhooks/datavolume-validate.go` validateSourceRef: "SourceRef
 /// DataSource/NS/NAME not found").
-fn webhooks(def: &ResourceDef, ns: &str, obj: &Value) -> Result<(), ApiError> {
+fn webhooks(
+    opts: &KubeSimOptions,
+    def: &ResourceDef,
+    ns: &str,
+    obj: &Value,
+) -> Result<(), ApiError> {
     let at = |p: &str| obj.pointer(p).and_then(Value::as_str);
     if *def == VMS {
         for (field, what, default_kind) in [
@@ -148,7 +155,59 @@ fn webhooks(def: &ResourceDef, ns: &str, obj: &Value) -> Result<(), ApiError> {
             ));
         }
     }
+    // A clone needs `create` on `datavolumes/source` in the source's namespace. CDI's
+    // DataVolume webhook checks it for a DataVolume (`datavolume-validate.go`
+    // validateDataVolumeSpec → AuthorizeUser), KubeVirt's VM webhook for each
+    // `dataVolumeTemplates` entry (`vms-admitter.go` authorizeVirtualMachineSpec: "Authorization
+    // failed, message is: ...", as seen from `oc apply`).
+    let refusal = |dv_spec: &Value| {
+        let source_ns = clone_namespace(dv_spec, ns)?;
+        (!auth::may_clone_from(opts, source_ns)).then(|| {
+            format!(
+                "User {} has insufficient permissions in clone source namespace {source_ns}",
+                auth::USER
+            )
+        })
+    };
+    if *def == DVS
+        && let Some(message) = obj.get("spec").and_then(refusal)
+    {
+        return Err(ApiError::webhook_denied(
+            "datavolume-validate.cdi.kubevirt.io",
+            "spec.source.PVC.namespace",
+            &message,
+        ));
+    }
+    if *def == VMS {
+        let templates = obj
+            .pointer("/spec/dataVolumeTemplates")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        if let Some(message) = templates
+            .iter()
+            .find_map(|t| t.get("spec").and_then(refusal))
+        {
+            return Err(ApiError::webhook_denied(
+                "virtualmachine-validator.kubevirt.io",
+                "spec.dataVolumeTemplates",
+                &format!("Authorization failed, message is: {message}"),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// The namespace a DataVolume spec clones from: its `source.pvc`'s, or its DataSource's
+/// (the catalogue's boot sources keep their PVCs beside them); `None` for an import.
+fn clone_namespace<'a>(dv_spec: &'a Value, ns: &'a str) -> Option<&'a str> {
+    let at = |p: &str| dv_spec.pointer(p).and_then(Value::as_str);
+    if let Some(pvc) = dv_spec.pointer("/source/pvc") {
+        return Some(pvc.get("namespace").and_then(Value::as_str).unwrap_or(ns));
+    }
+    if at("/sourceRef/kind") == Some("DataSource") {
+        return Some(at("/sourceRef/namespace").unwrap_or(ns));
+    }
+    None
 }
 
 /// Names an object without `metadata.name` from its `generateName`, as the API server does.
