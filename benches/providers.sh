@@ -2,7 +2,8 @@
 # Benchmarks against the built-in simulators, each run as its own process on 127.0.0.1:
 #   kube: KubeVirt deploy of 100 replicas (400 objects) with 20 ms per request, --parallel 1 vs
 #         the default and wider; target >= 8x faster, < 3 s, < 50 MB peak RSS (issue "KubeVirt
-#         provider", item 8).
+#         provider", item 8); then `kubectl apply -f` and `kubectl create -f` of the same 400
+#         manifests (vauto's plan) through the same simulator, target >= 10x (issue 13).
 #   oci:  (a) one `vauto status` beside `oci compute instance list` (OCI CLI from PyPI), target
 #         >= 50x less wall time and >= 10x less memory; (b) status of 1000 instances with 20 ms
 #         per request, target < 2 s (issue "OCI Compute provider", item 10).
@@ -15,7 +16,7 @@
 #        `bundle.sh --target <this machine's musl target>` and unpacked);
 #        OCI_CLI=path/to/oci (default: `oci` on PATH, else /tmp/ocicli/bin/oci; install with
 #        `python3 -m venv /tmp/ocicli && /tmp/ocicli/bin/pip install oci-cli`); RUNS=3 repeats;
-#        KUBECTL= (default `kubectl` on PATH) for kubestatus.
+#        KUBECTL= (default `kubectl` on PATH) for kube and kubestatus.
 # Every server is stopped on exit and also stops by itself after 15 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -91,7 +92,7 @@ YAML
   echo "## kubevirt deploy: 100 replicas (400 objects), 20 ms per request, median of $RUNS (--parallel 1: one run)"
   printf '| %-14s | %8s | %8s | %8s | %12s | %7s |\n' run "wall s" "user s" "sys s" "peak RSS MB" speedup
   printf '|%s|%s|%s|%s|%s|%s|\n' ---------------- ---------- ---------- ---------- -------------- ---------
-  local base=""
+  local base="" default_wall=""
   for par in 1 default 16 32; do
     local n=$RUNS; [ "$par" = 1 ] && n=1
     local walls=() rss=() users=() syss=()
@@ -122,11 +123,47 @@ YAML
     s=$(printf '%s\n' "${syss[@]}" | median)
     k=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
     [ -z "$base" ] && base=$w
+    [ "$par" = default ] && default_wall=$w
     local label="--parallel $par"; [ "$par" = default ] && label="default (8)"
     printf '| %-14s | %8s | %8s | %8s | %12s | %6.1fx |\n' "$label" "$w" "$u" "$s" "$(mb "$k")" \
       "$(awk "BEGIN{print $base/$w}")"
   done
-  echo "(peak RSS: the largest of the runs)"
+  local peer_walls=()
+  # The peers: kubectl apply -f and create -f of the same 400 manifests (vauto's plan) through
+  # the same simulator with the same 20 ms, discovery (and apply's OpenAPI) cached first.
+  local kubectl=${KUBECTL:-kubectl}
+  if command -v "$kubectl" > /dev/null; then
+    for verb in apply create; do
+      local d=$work/kube-kubectl-$verb
+      start_sim kube "$d/sim" --latency 20ms
+      cat > "$cfg/projects/bench.yaml" <<YAML
+provider: kubevirt
+kubevirt: {kubeconfig: $SIM_CONFIG, namespace: default}
+network:
+  ipam: {range: 10.10.0.0/23, gateway: 10.10.0.1, dns: [10.10.0.1]}
+  bridge: br1
+YAML
+      "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench web plan -o yaml > "$d/plan.yaml"
+      local K=("$kubectl" --kubeconfig "$SIM_CONFIG" --cache-dir "$work/kcache-$verb")
+      "${K[@]}" get vm,dv,secrets,net-attach-def > /dev/null 2>&1 || true
+      [ "$verb" = apply ] && { "${K[@]}" apply --dry-run=client -f "$d/plan.yaml" > /dev/null 2>&1 || true; }
+      if ! timed "$d/time" "${K[@]}" "$verb" -f "$d/plan.yaml" > "$d/stdout" 2> "$d/stderr"; then
+        echo "kubectl $verb failed:" >&2; tail -5 "$d/stderr" >&2; exit 1
+      fi
+      [ "$(grep -c ' created$' "$d/stdout")" = 400 ] ||
+        { echo "kubectl $verb did not create 400 objects:" >&2; tail -3 "$d/stdout" >&2; exit 1; }
+      stop_sim
+      local w u s k
+      read -r w u s k < "$d/time"
+      printf '| %-14s | %8s | %8s | %8s | %12s | %6.1fx |\n' "kubectl $verb" "$w" "$u" "$s" "$(mb "$k")" \
+        "$(awk "BEGIN{print $base/$w}")"
+      peer_walls+=("kubectl $verb=$w")
+    done
+    echo "default (8) is $(awk "BEGIN{printf \"%.1f\", ${peer_walls[0]#*=}/$default_wall}")x faster than kubectl apply, $(awk "BEGIN{printf \"%.1f\", ${peer_walls[1]#*=}/$default_wall}")x than kubectl create"
+  else
+    echo "(no kubectl: set KUBECTL to compare with kubectl apply/create)"
+  fi
+  echo "(peak RSS: the largest of the runs; kubectl: one run each)"
 }
 
 OCI_SPEC='replicas: 3

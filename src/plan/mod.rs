@@ -137,12 +137,14 @@ pub(crate) fn build(
     };
     notes.extend(keys.notes.iter().cloned());
     let mut instances = Vec::new();
+    // One environment per spec: it loads and compiles the template once for every replica.
+    let env = render::environment(dir);
     for index in 0..replicas {
         let name = name_of(spec, &prefix, index);
         if opts.target.as_ref().is_some_and(|t| *t != name) {
             continue;
         }
-        match instance(dir, project, spec, &keys, name, index) {
+        match instance(&env, dir, project, spec, &keys, name, index) {
             Ok(inst) => instances.push(inst),
             Err(e) => {
                 // One error is enough: every later replica fails the same way.
@@ -201,6 +203,7 @@ fn check_target(
 
 /// Replica `index` of the spec: labels, static address, keys and rendered cloud-init.
 fn instance(
+    env: &minijinja::Environment<'static>,
     dir: &ConfigDir,
     project: &Project,
     spec: &Spec,
@@ -231,7 +234,7 @@ fn instance(
         network_data,
         ssh_authorized_keys: keys.keys.clone(),
     };
-    inst.user_data = render_cloud_init(dir, project, spec, &inst)?;
+    inst.user_data = render_cloud_init(env, dir, project, spec, &inst)?;
     if let Some(problem) = limits::cloud_init_problem(project.kind(), &inst) {
         // Without a template the user data is vauto's own few lines: the keys made it big.
         let field = if spec.cloud_init.is_some() {

@@ -53,6 +53,7 @@ fn bounded_loader(
 
 /// The user data of `inst`: the spec's template rendered, or a minimal cloud-config.
 pub(crate) fn render_cloud_init(
+    env: &Environment<'static>,
     dir: &ConfigDir,
     project: &Project,
     spec: &Spec,
@@ -77,7 +78,6 @@ pub(crate) fn render_cloud_init(
     let Some(ci) = &spec.cloud_init else {
         return Ok(default_user_data(inst));
     };
-    let env = environment(dir);
     let file = dir.templates().join(ci.template.as_str());
     let tmpl = env.get_template(ci.template.as_str()).map_err(|e| {
         // A byte order mark is said at 1:1 with the fix, like in a project or spec.

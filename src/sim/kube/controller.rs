@@ -10,8 +10,8 @@ use serde_json::{Map, Value, json};
 use super::SimNode;
 use super::catalog::{self, SimStorageClass};
 use super::store::{
-    CONFIGMAPS, DVS, EVENTS, Entry, ResourceDef, SECRETS, SimMeta, Store, VMIS, VMS, key, new_uid,
-    rfc3339, stamp_new, uid_of,
+    CONFIGMAPS, DVS, EVENTS, Entry, ResourceDef, SECRETS, SimMeta, Store, VMIS, VMS, Walk, key,
+    new_uid, rfc3339, stamp_new, uid_of,
 };
 use super::validate::nad_static_ip;
 
@@ -58,7 +58,7 @@ impl PendingEvent {
             uid: uid_of(&entry.object).to_string(),
             resource_version: entry
                 .object
-                .pointer("/metadata/resourceVersion")
+                .at("/metadata/resourceVersion")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
@@ -83,13 +83,13 @@ pub(crate) fn fnv(s: &str) -> u64 {
 /// only on a start request and a `RerunOnFailure` VM unless it was stopped
 /// (kubevirt/kubevirt pkg/virt-controller/watch/vm/vm.go, `syncRunStrategy`).
 pub(crate) fn desired_running(vm: &Value, requested: Option<bool>) -> bool {
-    match vm.pointer("/spec/runStrategy").and_then(Value::as_str) {
+    match vm.at("/spec/runStrategy").and_then(Value::as_str) {
         Some("Always" | "Once") => true,
         Some("RerunOnFailure") => requested.unwrap_or(true),
         Some("Manual") => requested.unwrap_or(false),
         Some(_) => false,
         None => vm
-            .pointer("/spec/running")
+            .at("/spec/running")
             .and_then(Value::as_bool)
             .unwrap_or(false),
     }
@@ -195,7 +195,7 @@ fn dv_done_at(store: &Store, dv: &Entry, ctx: &Ctx<'_>) -> Option<i64> {
 /// containerized-data-importer doc/waitforfirstconsumer-storage-handling.md). `None`: no
 /// consumer yet.
 fn dv_start(store: &Store, dv: &Entry, ctx: &Ctx<'_>) -> Option<i64> {
-    let at = |p: &str| dv.object.pointer(p).and_then(Value::as_str);
+    let at = |p: &str| dv.object.at(p).and_then(Value::as_str);
     let class = at("/spec/storage/storageClassName").or_else(|| at("/spec/pvc/storageClassName"));
     if catalog::binding_mode(ctx.storage_classes, class) != Some("WaitForFirstConsumer") {
         return Some(dv.sim.created_ms);
@@ -217,8 +217,8 @@ fn dv_start(store: &Store, dv: &Entry, ctx: &Ctx<'_>) -> Option<i64> {
 fn missing_mount(store: &Store, dv: &Entry) -> Option<String> {
     let source = dv
         .object
-        .pointer("/spec/source/registry")
-        .or_else(|| dv.object.pointer("/spec/source/http"))?;
+        .at("/spec/source/registry")
+        .or_else(|| dv.object.at("/spec/source/http"))?;
     let name = |f: &str| source.get(f).and_then(Value::as_str);
     if let Some(cm) = name("certConfigMap")
         && !store
@@ -268,13 +268,7 @@ fn pending_datavolume(
         events.push(ev);
         due.push("FailedMount");
     }
-    if due.is_empty()
-        && entry
-            .object
-            .pointer("/status/phase")
-            .and_then(Value::as_str)
-            == Some(phase)
-    {
+    if due.is_empty() && entry.object.at("/status/phase").and_then(Value::as_str) == Some(phase) {
         return None;
     }
     let cond = |t: &str, ok: bool, reason: &str| {
@@ -335,8 +329,8 @@ fn datavolume(
     };
     let total = entry.sim.import_ms as i64;
     let sched = total / 10;
-    let clone = entry.object.pointer("/spec/source/pvc").is_some()
-        || entry.object.pointer("/spec/sourceRef").is_some();
+    let clone = entry.object.at("/spec/source/pvc").is_some()
+        || entry.object.at("/spec/sourceRef").is_some();
     let (scheduled, running, done) = if clone {
         ("CloneScheduled", "CloneInProgress", "CloneSucceeded")
     } else {
@@ -361,7 +355,7 @@ fn datavolume(
     .into_iter()
     .filter(|(reason, at)| now >= *at && !entry.sim.emitted.contains(*reason))
     .collect();
-    let shown = |f: &str| entry.object.pointer(f).and_then(Value::as_str);
+    let shown = |f: &str| entry.object.at(f).and_then(Value::as_str);
     if due.is_empty()
         && shown("/status/phase") == Some(phase)
         && shown("/status/progress") == Some(progress.as_str())
@@ -423,7 +417,7 @@ fn source_host(url: &str) -> &str {
 /// under `Unable to process data: Unable to transfer source data to scratch space`
 /// (`pkg/importer/registry-datasource.go`), here with containers/image's ping error.
 fn import_failure(dv: &Value) -> Option<String> {
-    let at = |p: &str| dv.pointer(p).and_then(Value::as_str);
+    let at = |p: &str| dv.at(p).and_then(Value::as_str);
     if let Some(url) = at("/spec/source/http/url") {
         let host = source_host(url);
         return host.ends_with(".invalid").then(|| {
@@ -482,7 +476,7 @@ fn failing_datavolume(
     } else {
         0
     };
-    let shown = |f: &str| entry.object.pointer(f);
+    let shown = |f: &str| entry.object.at(f);
     let due: Vec<(&'static str, i64)> = [("ImportScheduled", start), ("Error", fails_at)]
         .into_iter()
         .filter(|(reason, at)| now >= *at && !entry.sim.emitted.contains(*reason))
@@ -546,11 +540,11 @@ fn volumes_failed(store: &Store, vm: &Entry, now: i64) -> bool {
 /// The DataVolume names among a VM's volumes.
 fn vm_volume_names(vm: &Entry) -> impl Iterator<Item = &str> {
     vm.object
-        .pointer("/spec/template/spec/volumes")
+        .at("/spec/template/spec/volumes")
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice)
         .iter()
-        .filter_map(|v| v.pointer("/dataVolume/name").and_then(Value::as_str))
+        .filter_map(|v| v.at("/dataVolume/name").and_then(Value::as_str))
 }
 
 /// DataVolumes the VM's disks come from; `None` when one is missing, else when all are ready.
@@ -558,16 +552,16 @@ fn volumes_ready_at(store: &Store, vm: &Entry, ctx: &Ctx<'_>) -> Option<i64> {
     let mut ready = 0i64;
     let volumes = vm
         .object
-        .pointer("/spec/template/spec/volumes")
+        .at("/spec/template/spec/volumes")
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
     for vol in volumes {
         let dv = vol
-            .pointer("/dataVolume/name")
+            .at("/dataVolume/name")
             .and_then(Value::as_str)
             .map(|n| (n, true))
             .or_else(|| {
-                vol.pointer("/persistentVolumeClaim/claimName")
+                vol.at("/persistentVolumeClaim/claimName")
                     .and_then(Value::as_str)
                     .map(|n| (n, false))
             });
@@ -672,12 +666,10 @@ fn create_vmi(
 ) {
     let template = vm
         .object
-        .pointer("/spec/template")
+        .at("/spec/template")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    let selector = template
-        .pointer("/spec/nodeSelector")
-        .and_then(Value::as_object);
+    let selector = template.at("/spec/nodeSelector").and_then(Value::as_object);
     let node = pick_node(
         ctx.nodes,
         selector,
@@ -688,8 +680,8 @@ fn create_vmi(
         "kind": VMIS.kind,
         "metadata": {
             "name": vm.name,
-            "labels": template.pointer("/metadata/labels").cloned().unwrap_or_else(|| json!({})),
-            "annotations": template.pointer("/metadata/annotations").cloned().unwrap_or_else(|| json!({})),
+            "labels": template.at("/metadata/labels").cloned().unwrap_or_else(|| json!({})),
+            "annotations": template.at("/metadata/annotations").cloned().unwrap_or_else(|| json!({})),
             "ownerReferences": [{
                 "apiVersion": VMS.api_version(), "kind": VMS.kind, "name": vm.name,
                 "uid": uid_of(&vm.object), "controller": true, "blockOwnerDeletion": true,
@@ -739,7 +731,7 @@ fn create_vmi(
 /// makes the VMI: `cpu.guest` as sockets (v1beta1's default `preferSockets` topology) and
 /// `memory.guest` (kubevirt `pkg/instancetype` ApplyToVmi).
 fn expand_instancetype(vm: &Value, vmi: &mut Value) {
-    let at = |p: &str| vm.pointer(p).and_then(Value::as_str);
+    let at = |p: &str| vm.at(p).and_then(Value::as_str);
     let Some(name) = at("/spec/instancetype/name") else {
         return;
     };
@@ -765,7 +757,7 @@ fn expand_instancetype(vm: &Value, vmi: &mut Value) {
 fn interfaces(store: &Store, vmi: &Entry, agent: bool) -> Vec<Value> {
     let networks = vmi
         .object
-        .pointer("/spec/networks")
+        .at("/spec/networks")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_else(|| vec![json!({"name": "default", "pod": {}})]);
@@ -782,7 +774,7 @@ fn interfaces(store: &Store, vmi: &Entry, agent: bool) -> Vec<Value> {
     let mut pod = Vec::new();
     for net in &networks {
         let name = net.get("name").and_then(Value::as_str).unwrap_or("default");
-        if let Some(nad_ref) = net.pointer("/multus/networkName").and_then(Value::as_str) {
+        if let Some(nad_ref) = net.at("/multus/networkName").and_then(Value::as_str) {
             let (ns, nad_name) = nad_ref
                 .split_once('/')
                 .unwrap_or((vmi.namespace.as_str(), nad_ref));
@@ -874,7 +866,7 @@ fn vmi_status(
     let clock = VmiClock::of(entry, ctx.now);
     let n = ctx.nodes.len();
     let due = vmi_due_events(entry, &clock, ctx.now, n);
-    let shown = |f: &str| entry.object.pointer(f);
+    let shown = |f: &str| entry.object.at(f);
     if due.is_empty()
         && shown("/status/phase").and_then(Value::as_str) == Some(clock.phase)
         && shown("/status/nodeName").and_then(Value::as_str) == clock.node_shown
@@ -1018,7 +1010,7 @@ fn vm_status(store: &Store, key_: &str, entry: &Entry, ctx: &Ctx<'_>) -> Option<
     let vmi = store
         .objects
         .get(&key(VMIS.plural, &entry.namespace, &entry.name));
-    let vmi_phase = vmi.and_then(|v| v.object.pointer("/status/phase").and_then(Value::as_str));
+    let vmi_phase = vmi.and_then(|v| v.object.at("/status/phase").and_then(Value::as_str));
     let unschedulable = vmi.is_some_and(|v| v.sim.node.is_none());
     let ready_at = volumes_ready_at(store, entry, ctx);
     let printable = if !desired {
@@ -1039,7 +1031,7 @@ fn vm_status(store: &Store, key_: &str, entry: &Entry, ctx: &Ctx<'_>) -> Option<
     let ready = printable == "Running";
     let generation = entry
         .object
-        .pointer("/metadata/generation")
+        .at("/metadata/generation")
         .cloned()
         .unwrap_or(json!(1));
     let mut status = json!({
@@ -1050,7 +1042,7 @@ fn vm_status(store: &Store, key_: &str, entry: &Entry, ctx: &Ctx<'_>) -> Option<
         "desiredGeneration": generation,
         "observedGeneration": generation,
     });
-    if let Some(rs) = entry.object.pointer("/spec/runStrategy").cloned()
+    if let Some(rs) = entry.object.at("/spec/runStrategy").cloned()
         && let Some(map) = status.as_object_mut()
     {
         map.insert("runStrategy".into(), rs);

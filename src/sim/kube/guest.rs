@@ -14,19 +14,19 @@
 
 use serde_json::{Value, json};
 
-use super::store::{DVS, Entry, Store, key};
+use super::store::{DVS, Entry, Store, Walk, key};
 
 /// The disk image a VMI boots: its first volume's container disk, or the source of the
 /// DataVolume it names (registry or http URL, cloned PVC or DataSource name).
 fn image_of(store: &Store, vmi: &Entry) -> Option<String> {
-    let volumes = vmi.object.pointer("/spec/volumes")?.as_array()?;
+    let volumes = vmi.object.at("/spec/volumes")?.as_array()?;
     volumes.iter().find_map(|v| {
-        if let Some(image) = v.pointer("/containerDisk/image").and_then(Value::as_str) {
+        if let Some(image) = v.at("/containerDisk/image").and_then(Value::as_str) {
             return Some(image.to_string());
         }
-        let dv = v.pointer("/dataVolume/name").and_then(Value::as_str)?;
+        let dv = v.at("/dataVolume/name").and_then(Value::as_str)?;
         let dv = store.objects.get(&key(DVS.plural, &vmi.namespace, dv))?;
-        let at = |p: &str| dv.object.pointer(p).and_then(Value::as_str);
+        let at = |p: &str| dv.object.at(p).and_then(Value::as_str);
         at("/spec/source/registry/url")
             .or_else(|| at("/spec/source/http/url"))
             .or_else(|| at("/spec/source/pvc/name"))
