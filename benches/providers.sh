@@ -78,6 +78,17 @@ median() { sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
 SSH='ssh: {authorized_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk0Qp3ZxXb5dYk2mQy6c0r3Wm6TqzV2H0ZsO0xJcXbY bench"]}'
 
+# kube_bench_project CFG: projects/bench.yaml for the running Kubernetes simulator, with ipam
+kube_bench_project() {
+  cat > "$1/projects/bench.yaml" <<YAML
+provider: kubevirt
+kubevirt: {kubeconfig: $SIM_CONFIG, namespace: default}
+network:
+  ipam: {range: 10.10.0.0/23, gateway: 10.10.0.1, dns: [10.10.0.1]}
+  bridge: br1
+YAML
+}
+
 bench_kube() {
   local cfg=$work/kcfg
   mkdir -p "$cfg/projects" "$cfg/specs" "$cfg/templates"
@@ -99,13 +110,7 @@ YAML
     for r in $(seq 1 "$n"); do
       local d=$work/kube-$par-$r
       start_sim kube "$d/sim" --latency 20ms
-      cat > "$cfg/projects/bench.yaml" <<YAML
-provider: kubevirt
-kubevirt: {kubeconfig: $SIM_CONFIG, namespace: default}
-network:
-  ipam: {range: 10.10.0.0/23, gateway: 10.10.0.1, dns: [10.10.0.1]}
-  bridge: br1
-YAML
+      kube_bench_project "$cfg"
       local flags=(); [ "$par" != default ] && flags=(--parallel "$par")
       if ! timed "$d/time" "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench web deploy -q \
           "${flags[@]}" > "$d/stdout" 2> "$d/stderr"; then
@@ -136,13 +141,7 @@ YAML
     for verb in apply create; do
       local d=$work/kube-kubectl-$verb
       start_sim kube "$d/sim" --latency 20ms
-      cat > "$cfg/projects/bench.yaml" <<YAML
-provider: kubevirt
-kubevirt: {kubeconfig: $SIM_CONFIG, namespace: default}
-network:
-  ipam: {range: 10.10.0.0/23, gateway: 10.10.0.1, dns: [10.10.0.1]}
-  bridge: br1
-YAML
+      kube_bench_project "$cfg"
       "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench web plan -o yaml > "$d/plan.yaml"
       local K=("$kubectl" --kubeconfig "$SIM_CONFIG" --cache-dir "$work/kcache-$verb")
       "${K[@]}" get vm,dv,secrets,net-attach-def > /dev/null 2>&1 || true

@@ -82,24 +82,15 @@ network:
 
     /// A field of a VirtualMachine, straight from the API.
     fn vm_field(&self, name: &str, pointer: &str) -> Option<String> {
-        self.rt.block_on(async {
-            let v: serde_json::Value = self
-                .http
-                .get(format!(
-                    "{}/{name}",
-                    self.url("/apis/kubevirt.io/v1", "virtualmachines")
-                ))
-                .bearer_auth("vauto-sim-token")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v.pointer(pointer)
-                .and_then(|x| x.as_str())
-                .map(str::to_string)
-        })
+        field(
+            self,
+            "/apis/kubevirt.io/v1",
+            "virtualmachines",
+            name,
+            pointer,
+        )
+        .as_str()
+        .map(str::to_string)
     }
 
     /// Names of every object of every kind vauto creates, straight from the API.

@@ -219,26 +219,27 @@ fn missing_mount(store: &Store, dv: &Entry) -> Option<String> {
         .object
         .at("/spec/source/registry")
         .or_else(|| dv.object.at("/spec/source/http"))?;
-    let name = |f: &str| source.get(f).and_then(Value::as_str);
-    if let Some(cm) = name("certConfigMap")
-        && !store
+    [
+        (
+            "certConfigMap",
+            CONFIGMAPS.plural,
+            "configmap",
+            "cdi-cert-vol",
+        ),
+        ("secretRef", SECRETS.plural, "secret", "cdi-secret-vol"),
+    ]
+    .into_iter()
+    .find_map(|(field, plural, what, volume)| {
+        let name = source.get(field).and_then(Value::as_str)?;
+        (!store
             .objects
-            .contains_key(&key(CONFIGMAPS.plural, &dv.namespace, cm))
-    {
-        return Some(format!(
-            "MountVolume.SetUp failed for volume \"cdi-cert-vol\" : configmap \"{cm}\" not found"
-        ));
-    }
-    if let Some(secret) = name("secretRef")
-        && !store
-            .objects
-            .contains_key(&key(SECRETS.plural, &dv.namespace, secret))
-    {
-        return Some(format!(
-            "MountVolume.SetUp failed for volume \"cdi-secret-vol\" : secret \"{secret}\" not found"
-        ));
-    }
-    None
+            .contains_key(&key(plural, &dv.namespace, name)))
+        .then(|| {
+            format!(
+                "MountVolume.SetUp failed for volume \"{volume}\" : {what} \"{name}\" not found"
+            )
+        })
+    })
 }
 
 /// The status of a DataVolume that cannot start: waiting for its first consumer, or for a
