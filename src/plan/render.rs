@@ -9,6 +9,10 @@ use crate::config::{ConfigDir, ConfigError, Project, Spec, read_limited};
 pub(super) fn environment(dir: &ConfigDir) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // minijinja keeps a template's source for its errors only in debug mode, which
+    // `Environment::new` turns on for debug builds alone: without it a release binary says
+    // "undefined variable" with neither the name nor the column (`template_error`).
+    env.set_debug(true);
     env.set_loader(bounded_loader(dir.templates()));
     // minijinja would JSON-escape every value of a `*.yaml.j2` file; cloud-init authors
     // quote where YAML needs it (`| tojson`), like with Ansible or Helm.
@@ -86,7 +90,18 @@ pub(crate) fn render_cloud_init(
             _ => template_error(&file, &e),
         }
     })?;
-    tmpl.render(ctx).map_err(|e| template_error(&file, &e))
+    tmpl.render(ctx).map_err(|e| {
+        // One template serves many specs: say which one's values were missing.
+        let mut err = template_error(&file, &e);
+        if e.kind() == minijinja::ErrorKind::UndefinedError {
+            err.message.push_str(&format!(
+                " (rendering spec `{}`, {})",
+                spec.name,
+                spec.file.display()
+            ));
+        }
+        err
+    })
 }
 
 /// The names a template may use, in the order the README lists them.

@@ -504,7 +504,7 @@ fn undefined_template_variable_is_named_in_one_sentence() {
         .file("templates/t.yaml.j2", "#cloud-config\nhostname: {{ hostnmae }}\n")
         .args("p s plan")
         .status(2)
-        .stderr("error: [DIR]/templates/t.yaml.j2:2:14: `hostnmae` is undefined (did you mean `hostname`?): the variables are name, index, replica, hostname, static_ip, prefix_len, netmask, gateway, dns, project, spec, ssh_authorized_keys, and vars.NAME for each key of `cloud_init.vars`\n")
+        .stderr("error: [DIR]/templates/t.yaml.j2:2:14: `hostnmae` is undefined (did you mean `hostname`?): the variables are name, index, replica, hostname, static_ip, prefix_len, netmask, gateway, dns, project, spec, ssh_authorized_keys, and vars.NAME for each key of `cloud_init.vars` (rendering spec `s`, [DIR]/specs/s.yaml)\n")
         .run();
 }
 
