@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: `validate` and `plan` over 200 specs x 10 replicas (issue "Engine core").
 # Target: each under 200 ms and 30 MB peak RSS on the 2-core CI machine.
-# Usage: benches/plan.sh [path/to/vauto]   (default: target/release/vauto, built if missing)
+# Usage: benches/plan.sh [path/to/vauto]   (default: target/release/vauto, built if missing;
+#        the offline bundle's static binary, unpacked, measures what operators install)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-target/release/vauto}
@@ -43,5 +44,12 @@ measure() { # label, then the command
   printf '%-44s best of 5: %5d ms   peak RSS: %6.1f MB\n' "$label" "$best_ms" "$(awk "BEGIN{print $peak_kb/1024}")"
 }
 measure "validate (200 specs x 10 replicas)" "$BIN" --config-dir "$work" validate
+# How often the allocator asks the kernel for memory and gives it back (musl's allocator
+# did it ~12,000 times here; glibc's and mimalloc's under 50: docs/benchmarks.md).
+if command -v strace > /dev/null; then
+  strace -f -c -e trace=mmap,munmap,mremap,brk -o "$work/strace" "$BIN" --config-dir "$work" validate > /dev/null
+  printf '%-44s %d mmap/munmap/mremap/brk calls\n' "validate: memory syscalls" \
+    "$(awk '$NF ~ /^(mmap|munmap|mremap|brk)$/ {n += $4} END {print n + 0}' "$work/strace")"
+fi
 measure "plan -o yaml, one spec x 10 replicas" "$BIN" --config-dir "$work" bench s001 plan -o yaml
 measure "plan -o json, all 200 specs (loop)" bash -c "for s in \$(seq -w 1 200); do $BIN --config-dir $work bench s\$s plan -o json; done"

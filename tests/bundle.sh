@@ -138,6 +138,47 @@ offline "$B" ./vauto demo-oci a1 plan >/dev/null || fail "plan failed"
 out=$(offline "$WORK/elsewhere" "$B/vauto" demo-kubevirt web plan -o yaml) || fail "plan from another directory failed"
 grep -q '^kind: VirtualMachine$' <<<"$out" || fail "plan -o yaml from another directory printed no VirtualMachine"
 
+step "the x86_64 allocator: mimalloc, arenas committed lazily"
+# musl's allocator maps and unmaps memory thousands of times in one validate of many specs
+# (docs/benchmarks.md); mimalloc keeps it. Built with eager arena commit (mimalloc's default),
+# a one-shot command's peak RSS doubles. 60 specs x 10 replicas with the shipped template.
+mkdir -p "$WORK/many/projects" "$WORK/many/specs"
+cp -r "$B/templates" "$WORK/many/templates"
+printf 'provider: kubevirt\nkubevirt: {namespace: many}\nnetwork:\n  ipam: {range: 10.20.0.0/16, gateway: 10.20.0.1}\n  bridge: br1\n' \
+  > "$WORK/many/projects/many.yaml"
+for i in $(seq -w 1 60); do
+  printf '%s\n' 'replicas: 10' 'cpu: 2' 'memory: 4Gi' \
+    'disk: {size: 30Gi, source: {registry: "docker://registry.local/rhel9:9.4"}}' \
+    'cloud_init: {template: cloud-init/base.yaml.j2, vars: {packages: [qemu-guest-agent], timezone: UTC}}' \
+    > "$WORK/many/specs/s$i.yaml"
+done
+STRACE=$(command -v strace) || fail "strace is not installed (apt-get install strace)"
+[ -x /usr/bin/time ] || fail "/usr/bin/time is not installed (apt-get install time)"
+offline "$B" "$STRACE" -f -c -e trace=mmap,munmap,mremap,brk -o "$WORK/strace" \
+  ./vauto --config-dir "$WORK/many" validate >/dev/null || fail "validate of 600 instances failed"
+calls=$(awk '$NF ~ /^(mmap|munmap|mremap|brk)$/ {n += $4} END {print n + 0}' "$WORK/strace")
+[ "$calls" -lt 200 ] || fail "validate made $calls memory syscalls (mimalloc makes about 20, musl's allocator thousands)"
+LC_ALL=C /usr/bin/time -f %M -o "$WORK/rss" "$B/vauto" --config-dir "$WORK/many" validate >/dev/null ||
+  fail "validate of 600 instances failed"
+rss=$(cat "$WORK/rss")
+[ "$rss" -lt 10240 ] || fail "validate peaked at $rss kB (budget 10 MB; eager arena commit gives about 13 MB)"
+echo "   validate of 600 instances: $calls memory syscalls, peak RSS $rss kB"
+
+step "a release build's template error names the variable, its column and the spec"
+# minijinja keeps template sources for errors only in debug mode, which it turns on by itself
+# in debug builds alone: the unit tests cannot see a release binary's message.
+printf '%s\n' 'replicas: 2' 'cpu: 2' 'memory: 4Gi' \
+  'disk: {size: 30Gi, source: {registry: "docker://registry.local/rhel9:9.4"}}' \
+  'cloud_init: {template: cloud-init/base.yaml.j2}' > "$WORK/many/specs/s01.yaml"
+rc=0
+out=$(offline "$B" ./vauto --config-dir "$WORK/many" validate 2>&1) || rc=$?
+[ "$rc" = 2 ] || fail "validate with an undefined template variable exited $rc, not 2: $out"
+want="error: $WORK/many/templates/cloud-init/base.yaml.j2:6:14: \`vars.timezone\` is undefined (a key of the spec's \`cloud_init.vars\`): the variables are name, index, replica, hostname, static_ip, prefix_len, netmask, gateway, dns, project, spec, ssh_authorized_keys, and vars.NAME for each key of \`cloud_init.vars\` (rendering spec \`s01\`, $WORK/many/specs/s01.yaml)"
+[ "$out" = "$want" ] || fail "unexpected template error:
+$out
+expected:
+$want"
+
 step "offline: simulator deploy -> status -> delete (OCI)"
 offline "$B" ./vauto demo-oci a1 deploy --wait -q || fail "OCI deploy failed"
 out=$(offline "$B" ./vauto demo-oci a1 status -o json) || fail "OCI status failed"
