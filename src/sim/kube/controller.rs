@@ -1228,6 +1228,61 @@ mod tests {
     }
 
     #[test]
+    fn import_progress_moves_only_on_cdis_two_second_poll() {
+        // 20 s import: 2 s scheduled, then 18 s in progress, read by CDI every 2 s.
+        let mut store = Store::default();
+        store.put(Entry {
+            plural: DVS.plural.into(),
+            namespace: "default".into(),
+            name: "a-disk".into(),
+            object: json!({
+                "metadata": {"name": "a-disk", "namespace": "default", "uid": "u-1", "resourceVersion": "1"},
+                "spec": {"source": {"http": {"url": "http://i.example/a.img"}}, "storage": {}},
+            }),
+            sim: SimMeta {
+                import_ms: 20_000,
+                ..SimMeta::default()
+            },
+        });
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut seen = Vec::new();
+        for now in [1_999, 2_000, 3_999, 4_000, 5_999, 6_000, 19_999, 20_000] {
+            let ctx = Ctx {
+                nodes: &[],
+                storage_classes: &[],
+                boot_ms: 0,
+                stop_ms: 0,
+                guest_agent: false,
+                now,
+            };
+            reconcile(&mut store, &ctx, &mut rng);
+            let dv = &store.objects[&key(DVS.plural, "default", "a-disk")].object;
+            let field = |p: &str| dv.at(p).and_then(Value::as_str).unwrap_or("-").to_string();
+            seen.push(format!(
+                "{now} {} {} rv={}",
+                field("/status/phase"),
+                field("/status/progress"),
+                field("/metadata/resourceVersion")
+            ));
+        }
+        // Between two polls nothing changes, not even the resourceVersion a watch sees. (The
+        // store's one counter also numbers the Events: ImportScheduled took 3, ImportInProgress 5.)
+        assert_eq!(
+            seen,
+            [
+                "1999 ImportScheduled N/A rv=2",
+                "2000 ImportInProgress 0.00% rv=4",
+                "3999 ImportInProgress 0.00% rv=4",
+                "4000 ImportInProgress 11.11% rv=6",
+                "5999 ImportInProgress 11.11% rv=6",
+                "6000 ImportInProgress 22.22% rv=7",
+                "19999 ImportInProgress 88.89% rv=8",
+                "20000 Succeeded 100.00% rv=9",
+            ]
+        );
+    }
+
+    #[test]
     fn the_importer_restarts_on_the_kubelets_crash_loop_back_off() {
         // Restarts 10 s, 30 s, 70 s, 150 s after the first failure, then every 5 min at most.
         assert_eq!(importer_restarts(0), 0);
