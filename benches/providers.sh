@@ -211,9 +211,9 @@ bench_oci() {
   local vw=() vu=() vs=() vk=() sw=() su=() ss=() sk=() cw=() cu=() cs=() ck=()
   for r in $(seq 1 "$RUNS"); do
     timed "$d/tv" "$BIN" --config-dir "$cfg" --state-dir "$d/state" bench a1 status > "$d/vout"
-    grep -c RUNNING "$d/vout" | grep -qx 3 || { echo "vauto status did not show 3 running:" >&2; cat "$d/vout" >&2; exit 1; }
+    grep -c '┆ RUNNING ┆' "$d/vout" | grep -qx 3 || { echo "vauto status did not show 3 running:" >&2; cat "$d/vout" >&2; exit 1; }
     timed "$d/ts" "$shipped" --config-dir "$cfg" --state-dir "$d/state" bench a1 status > "$d/sout"
-    grep -c RUNNING "$d/sout" | grep -qx 3 || { echo "shipped vauto status did not show 3 running:" >&2; cat "$d/sout" >&2; exit 1; }
+    grep -c '┆ RUNNING ┆' "$d/sout" | grep -qx 3 || { echo "shipped vauto status did not show 3 running:" >&2; cat "$d/sout" >&2; exit 1; }
     timed "$d/tc" "$oci_cli" compute instance list --all --endpoint "$SIM_URL" --config-file "$SIM_CONFIG" \
       --profile DEFAULT --compartment-id "$tenancy" > "$d/cout" 2> "$d/cerr"
     [ "$(jq '.data | length' "$d/cout")" = 3 ] || { echo "oci list did not show 3:" >&2; cat "$d/cout" "$d/cerr" >&2; exit 1; }
