@@ -132,6 +132,10 @@ pub(crate) struct ResourceReport {
     /// counted among objects, and says nothing of whether that instance was created.
     #[serde(skip)]
     pub(crate) shared: bool,
+    /// An existing object whose content was made what the spec says now (a shared CA
+    /// ConfigMap or credentials Secret): counted as updated, not created.
+    #[serde(skip)]
+    pub(crate) updated: bool,
 }
 
 impl ResourceReport {
@@ -152,12 +156,19 @@ impl ResourceReport {
             details: Details::default(),
             started: false,
             shared: false,
+            updated: false,
         }
     }
 
     /// Marks the report as one about a spec's shared object (builder style).
     pub(crate) fn shared(mut self) -> Self {
         self.shared = true;
+        self
+    }
+
+    /// Marks the report as one about an object that existed and was changed (builder style).
+    pub(crate) fn updated(mut self) -> Self {
+        self.updated = true;
         self
     }
 
@@ -175,6 +186,9 @@ pub(crate) struct Counts {
     pub success: usize,
     /// Started (by `start`, or by a `deploy --wait` that found the instance stopped).
     pub started: usize,
+    /// Existed and was changed to what the spec says (a shared object's new content).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub updated: usize,
     /// Nothing to do.
     pub skipped: usize,
     /// Could not be done.
@@ -194,6 +208,7 @@ impl Counts {
     fn add(&mut self, r: &ResourceReport) {
         match r.outcome {
             Outcome::Success if r.started => self.started += 1,
+            Outcome::Success if r.updated => self.updated += 1,
             Outcome::Success => self.success += 1,
             Outcome::Skipped => self.skipped += 1,
             Outcome::Failed => self.failed += 1,
@@ -204,7 +219,13 @@ impl Counts {
 
     /// How many were counted.
     pub(crate) fn total(&self) -> usize {
-        self.success + self.started + self.skipped + self.failed + self.deleted + self.no_capacity
+        self.success
+            + self.started
+            + self.updated
+            + self.skipped
+            + self.failed
+            + self.deleted
+            + self.no_capacity
     }
 }
 
@@ -272,6 +293,7 @@ impl Summary {
             let words: Vec<String> = [
                 (c.success, done),
                 (c.started, "started"),
+                (c.updated, "updated"),
                 (c.deleted, "deleted"),
                 (c.skipped, "skipped"),
                 (c.failed, "failed"),

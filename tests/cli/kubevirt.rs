@@ -1067,7 +1067,7 @@ deploy: 2 instances: 2 created; 12 objects: 12 created in [T]
 [SKIPPED] DataVolume a-01-disk: already exists
 [SKIPPED] DataVolume a-01-scratch: already exists
 [SKIPPED] VirtualMachine a-01: already exists
-deploy: 1 instance: 1 skipped; 8 objects: 1 created, 7 skipped in [T]
+deploy: 1 instance: 1 skipped; 8 objects: 1 updated, 7 skipped in [T]
 ",
         )
         .stderr_unchecked()
