@@ -390,8 +390,21 @@ impl KubevirtProvider {
             return None;
         }
         let spec = plan.spec.kubevirt()?;
-        for need in resources::references(spec, self.kube.namespace()) {
-            match self.kube.exists(&need.target).await {
+        // Every check at once (one request latency, not one per reference); judged in the
+        // spec's order, so the first missing reference is the one reported.
+        let needs = resources::references(spec, self.kube.namespace());
+        let sources = resources::clone_sources(spec, self.kube.namespace());
+        let (found, may_clone) = futures::future::join(
+            futures::future::join_all(needs.iter().map(|n| self.kube.exists(&n.target))),
+            futures::future::join_all(
+                sources
+                    .iter()
+                    .map(|s| self.kube.may_clone_from(&s.namespace, &s.name)),
+            ),
+        )
+        .await;
+        for (need, found) in needs.iter().zip(found) {
+            match found {
                 Ok(true) => {}
                 Ok(false) => {
                     let err = ProviderError::new(ErrorClass::Invalid, need.missing.clone());
@@ -409,12 +422,8 @@ impl KubevirtProvider {
                 Err(e) => return Some(Step::Stop(None, classify(&e))),
             }
         }
-        for source in resources::clone_sources(spec, self.kube.namespace()) {
-            match self
-                .kube
-                .may_clone_from(&source.namespace, &source.name)
-                .await
-            {
+        for (source, allowed) in sources.iter().zip(may_clone) {
+            match allowed {
                 Ok(true) => {}
                 Ok(false) => {
                     let err = ProviderError::new(ErrorClass::Invalid, source.refused());
@@ -453,7 +462,7 @@ impl KubevirtProvider {
             return Step::Done(report(Outcome::Skipped, "already exists"));
         };
         match self.kube.merge_patch(kind, name, &patch).await {
-            Ok(()) => Step::Done(report(Outcome::Success, "updated")),
+            Ok(()) => Step::Done(report(Outcome::Success, "updated").updated()),
             Err(e) => Step::Stop(None, classify(&e)),
         }
     }
