@@ -101,6 +101,16 @@ run_suite() {
   expect short-names 0 'No resources found|NAME' -- "${k[@]}" get vm,vmi,dv,net-attach-def,secret
   expect get-nodes 0 '^worker-0 +Ready' -- "${k[@]}" get no --no-headers
   expect get-namespace 0 '^default +Active' -- "${k[@]}" get ns default --no-headers
+  # The kube-apiserver's printer columns for storage classes (default marked, sorted by name).
+  [ "$(header "${k[@]}" get sc)" = "NAME PROVISIONER RECLAIMPOLICY VOLUMEBINDINGMODE ALLOWVOLUMEEXPANSION AGE" ] &&
+    ok sc-columns || fail sc-columns "$(header "${k[@]}" get sc)"
+  expect sc-wffc-row 0 '^lvms-vg1 +topolvm.io +Delete +WaitForFirstConsumer +true +[0-9a-z]+$' \
+    -- "${k[@]}" get sc --no-headers
+  expect sc-default-row 0 '^ocs-storagecluster-ceph-rbd \(default\) +openshift-storage.rbd.csi.ceph.com +Delete +Immediate +true +[0-9a-z]+$' \
+    -- "${k[@]}" get sc --no-headers
+  sc_order=$("${k[@]}" get sc -o name 2>&1 | tr '\n' ' ')
+  [ "$sc_order" = "storageclass.storage.k8s.io/lvms-vg1 storageclass.storage.k8s.io/ocs-storagecluster-ceph-rbd " ] &&
+    ok sc-order || fail sc-order "$sc_order"
 
   # A VM with a pod network only, which the simulator boots; created without client-side
   # validation so that these checks do not depend on the OpenAPI documents.

@@ -76,8 +76,27 @@ fn meta(name: &str, namespace: Option<&str>) -> Value {
     m
 }
 
-/// Every object of a catalogue resource, by plural.
+/// Every object of a catalogue resource, by plural, in the order a list returns them: by
+/// namespace and name, the order of the API server's storage keys (etcd3 ranges over
+/// `/registry/<resource>/<namespace>/<name>`).
 pub(crate) fn objects(plural: &str, classes: &[SimStorageClass]) -> Vec<Value> {
+    let mut out = unordered(plural, classes);
+    out.sort_by(|a, b| {
+        let key = |o: &Value| {
+            let at = |p: &str| {
+                o.pointer(p)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            (at("/metadata/namespace"), at("/metadata/name"))
+        };
+        key(a).cmp(&key(b))
+    });
+    out
+}
+
+fn unordered(plural: &str, classes: &[SimStorageClass]) -> Vec<Value> {
     match plural {
         "storageclasses" => classes
             .iter()

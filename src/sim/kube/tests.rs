@@ -1021,6 +1021,109 @@ async fn tables_carry_kubevirts_printer_columns() {
     assert_eq!((code, missing["kind"].as_str()), (404, Some("Status")));
 }
 
+#[tokio::test]
+async fn tables_of_storage_classes_secrets_and_config_maps_carry_the_api_servers_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start(opts(dir.path())).await.unwrap();
+    let http = raw_client(&sim);
+    let c = client(&sim).await;
+    secrets(&c)
+        .create(&PostParams::default(), &secret("s1", "t"))
+        .await
+        .unwrap();
+    api(&c, "", "v1", "ConfigMap", "configmaps")
+        .create(
+            &PostParams::default(),
+            &obj(json!({
+                "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm1"},
+                "data": {"ca.crt": "x", "b": "y"}, "binaryData": {"c": "AAE="},
+            })),
+        )
+        .await
+        .unwrap();
+    let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+    // Name and columns of each row; the age is the last column.
+    let rows = |t: &Value| -> (Vec<String>, Vec<String>) {
+        let cols = t["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect();
+        let rows = t["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let cells = r["cells"].as_array().unwrap();
+                let (age, rest) = cells.split_last().unwrap();
+                assert!(
+                    age.as_str().unwrap().ends_with(['s', 'm', 'h', 'd', 'y']),
+                    "{age}"
+                );
+                rest.iter()
+                    .map(|v| match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
+            .collect();
+        (cols, rows)
+    };
+    let (_, t) = get_json(
+        &http,
+        &sim,
+        "/apis/storage.k8s.io/v1/storageclasses",
+        accept,
+    )
+    .await;
+    assert_eq!(
+        rows(&t),
+        (
+            [
+                "Name",
+                "Provisioner",
+                "ReclaimPolicy",
+                "VolumeBindingMode",
+                "AllowVolumeExpansion",
+                "Age"
+            ]
+            .map(String::from)
+            .to_vec(),
+            [
+                "lvms-vg1 | topolvm.io | Delete | WaitForFirstConsumer | true",
+                "ocs-storagecluster-ceph-rbd (default) | openshift-storage.rbd.csi.ceph.com | Delete | Immediate | true",
+            ]
+            .map(String::from)
+            .to_vec()
+        )
+    );
+    let (_, t) = get_json(&http, &sim, "/api/v1/namespaces/default/secrets", accept).await;
+    assert_eq!(
+        rows(&t),
+        (
+            ["Name", "Type", "Data", "Age"].map(String::from).to_vec(),
+            vec!["s1 | Opaque | 1".to_string()]
+        )
+    );
+    let (_, t) = get_json(
+        &http,
+        &sim,
+        "/api/v1/namespaces/default/configmaps/cm1",
+        accept,
+    )
+    .await;
+    assert_eq!(
+        rows(&t),
+        (
+            ["Name", "Data", "Age"].map(String::from).to_vec(),
+            vec!["cm1 | 3".to_string()]
+        )
+    );
+}
+
 /// Reads a watch stream to its end (the server closes it at `timeoutSeconds`).
 async fn watch_lines(http: &reqwest::Client, sim: &KubeSim, path: &str) -> Vec<Value> {
     let text = http

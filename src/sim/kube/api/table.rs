@@ -48,6 +48,12 @@ enum Cell {
     NodeRoles,
     /// Node STATUS: `Ready` or `NotReady`.
     NodeStatus,
+    /// A string at a JSON pointer, or the API's default when the field is unset.
+    StrOr(&'static str, &'static str),
+    /// A boolean at a JSON pointer, `false` when unset.
+    BoolOr(&'static str),
+    /// How many keys the maps at these pointers hold together (Secret and ConfigMap DATA).
+    Keys(&'static [&'static str]),
 }
 
 /// One column: name, type, priority (1 = only with `-o wide`), description, cell.
@@ -184,6 +190,68 @@ fn columns(plural: &str) -> Vec<Column> {
                 Cell::Str("/spec/nodeName"),
             ),
         ],
+        // printers.go storageClassColumnDefinitions / printStorageClass: the unset fields
+        // show the API's defaults.
+        "storageclasses" => vec![
+            (
+                "Provisioner",
+                "string",
+                0,
+                "provisioner indicates the type of the provisioner.",
+                Cell::Str("/provisioner"),
+            ),
+            (
+                "ReclaimPolicy",
+                "string",
+                0,
+                "reclaimPolicy controls the reclaimPolicy for dynamically provisioned PersistentVolumes of this storage class. Defaults to Delete.",
+                Cell::StrOr("/reclaimPolicy", "Delete"),
+            ),
+            (
+                "VolumeBindingMode",
+                "string",
+                0,
+                "volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and bound.  When unset, VolumeBindingImmediate is used. This field is only honored by servers that enable the VolumeScheduling feature.",
+                Cell::StrOr("/volumeBindingMode", "Immediate"),
+            ),
+            (
+                "AllowVolumeExpansion",
+                "string",
+                0,
+                "allowVolumeExpansion shows whether the storage class allow volume expand.",
+                Cell::BoolOr("/allowVolumeExpansion"),
+            ),
+            AGE,
+        ],
+        // printers.go secretColumnDefinitions / printSecret.
+        "secrets" => vec![
+            (
+                "Type",
+                "string",
+                0,
+                "Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types",
+                Cell::StrOr("/type", "Opaque"),
+            ),
+            (
+                "Data",
+                "string",
+                0,
+                "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4",
+                Cell::Keys(&["/data"]),
+            ),
+            AGE,
+        ],
+        // printers.go configMapColumnDefinitions / printConfigMap: data and binaryData keys.
+        "configmaps" => vec![
+            (
+                "Data",
+                "string",
+                0,
+                "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation process.",
+                Cell::Keys(&["/data", "/binaryData"]),
+            ),
+            AGE,
+        ],
         "namespaces" => vec![
             (
                 "Status",
@@ -311,6 +379,14 @@ fn cell(c: Cell, obj: &Value, now_ms: i64) -> Value {
                 roles.join(",")
             })
         }
+        Cell::StrOr(p, default) => at(p).cloned().unwrap_or_else(|| json!(default)),
+        Cell::BoolOr(p) => json!(at(p).and_then(Value::as_bool).unwrap_or(false)),
+        Cell::Keys(ps) => json!(
+            ps.iter()
+                .filter_map(|p| at(p).and_then(Value::as_object))
+                .map(|m| m.len())
+                .sum::<usize>()
+        ),
         Cell::NodeStatus => {
             let ready = cell(Cell::Condition("Ready"), obj, now_ms);
             json!(if ready == json!("True") {
@@ -344,11 +420,26 @@ impl Include {
 }
 
 fn row(plural: &str, obj: &Value, include: Include, now_ms: i64) -> Value {
-    let mut cells = vec![
-        obj.pointer("/metadata/name")
-            .cloned()
-            .unwrap_or(Value::Null),
-    ];
+    let name = obj.pointer("/metadata/name").and_then(Value::as_str);
+    // printStorageClass marks the default class (`storageutil.IsDefaultAnnotation`: the GA
+    // or the beta annotation set to "true").
+    let default_class = plural == "storageclasses"
+        && [
+            "storageclass.kubernetes.io/is-default-class",
+            "storageclass.beta.kubernetes.io/is-default-class",
+        ]
+        .iter()
+        .any(|a| {
+            obj.pointer("/metadata/annotations")
+                .and_then(|m| m.get(*a))
+                .and_then(Value::as_str)
+                == Some("true")
+        });
+    let mut cells = vec![match name {
+        Some(n) if default_class => json!(format!("{n} (default)")),
+        Some(n) => json!(n),
+        None => Value::Null,
+    }];
     cells.extend(columns(plural).iter().map(|c| cell(c.4, obj, now_ms)));
     let mut r = json!({"cells": cells});
     let object = match include {
