@@ -929,11 +929,12 @@ async fn storage_classes_golden_images_and_instance_types_are_served_read_only()
             )
         })
         .collect();
+    // In name order, as the API server lists from etcd.
     assert_eq!(
         modes,
         [
-            ("ocs-storagecluster-ceph-rbd", "Immediate"),
-            ("lvms-vg1", "WaitForFirstConsumer")
+            ("lvms-vg1", "WaitForFirstConsumer"),
+            ("ocs-storagecluster-ceph-rbd", "Immediate")
         ]
     );
     assert_eq!(sc.body["kind"], "StorageClassList");
