@@ -81,18 +81,13 @@ fn meta(name: &str, namespace: Option<&str>) -> Value {
 /// `/registry/<resource>/<namespace>/<name>`).
 pub(crate) fn objects(plural: &str, classes: &[SimStorageClass]) -> Vec<Value> {
     let mut out = unordered(plural, classes);
-    out.sort_by(|a, b| {
-        let key = |o: &Value| {
-            let at = |p: &str| {
-                o.pointer(p)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
-            (at("/metadata/namespace"), at("/metadata/name"))
-        };
-        key(a).cmp(&key(b))
-    });
+    let at = |o: &Value, p: &str| {
+        o.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    out.sort_by_cached_key(|o| (at(o, "/metadata/namespace"), at(o, "/metadata/name")));
     out
 }
 

@@ -950,6 +950,16 @@ async fn nodes_namespaces_and_a_launcher_pod_per_running_vmi_are_served_read_onl
     assert_eq!(resp.status().as_u16(), 405);
 }
 
+/// The names of a Table answer's columns, in order.
+fn column_names(table: &Value) -> Vec<&str> {
+    table["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn tables_carry_kubevirts_printer_columns() {
     let dir = tempfile::tempdir().unwrap();
@@ -970,13 +980,7 @@ async fn tables_carry_kubevirts_printer_columns() {
     )
     .await;
     assert_eq!((code, t["kind"].as_str()), (200, Some("Table")));
-    let cols: Vec<&str> = t["columnDefinitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(cols, ["Name", "Age", "Status", "Ready"]);
+    assert_eq!(column_names(&t), ["Name", "Age", "Status", "Ready"]);
     let cells = &t["rows"][0]["cells"];
     assert_eq!(
         (&cells[0], &cells[2], &cells[3]),
@@ -991,14 +995,8 @@ async fn tables_carry_kubevirts_printer_columns() {
         table,
     )
     .await;
-    let cols: Vec<&str> = one["columnDefinitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        cols,
+        column_names(&one),
         [
             "Name",
             "Age",
@@ -1042,14 +1040,9 @@ async fn tables_of_storage_classes_secrets_and_config_maps_carry_the_api_servers
         .await
         .unwrap();
     let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
-    // Name and columns of each row; the age is the last column.
+    // The column names, and each row's cells but the age (the last, checked to be one).
     let rows = |t: &Value| -> (Vec<String>, Vec<String>) {
-        let cols = t["columnDefinitions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["name"].as_str().unwrap().to_string())
-            .collect();
+        let cols = column_names(t).into_iter().map(String::from).collect();
         let rows = t["rows"]
             .as_array()
             .unwrap()
