@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks against the built-in simulators, each run as its own process on 127.0.0.1:
-#   kube: KubeVirt deploy of 100 replicas (400 objects) with 20 ms per request, --parallel 1 vs
-#         the default and wider; target >= 8x faster, < 3 s, < 50 MB peak RSS (issue "KubeVirt
-#         provider", item 8); then `kubectl apply -f` and `kubectl create -f` of the same 400
-#         manifests (vauto's plan) through the same simulator, target >= 10x (issue 13).
+#   kube: KubeVirt deploy of 100 replicas (400 objects) with 20 ms per request, --parallel 1
+#         (serial: one request at a time) vs the default and wider; target >= 8x faster, < 3 s,
+#         < 50 MB peak RSS (issue "KubeVirt provider", item 8), >= 10x at the default (issue 13);
+#         then `kubectl apply -f` and `kubectl create -f` of the same 400 manifests (vauto's
+#         plan) through the same simulator, target >= 10x (issue 13).
 #   oci:  (a) one `vauto status` beside `oci compute instance list` (OCI CLI from PyPI), target
 #         >= 50x less wall time and >= 10x less memory; (b) status of 1000 instances with 20 ms
 #         per request, target < 2 s (issue "OCI Compute provider", item 10).

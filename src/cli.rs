@@ -79,7 +79,7 @@ pub(crate) struct Args {
     /// (waits default to 30m)
     #[arg(long)]
     pub deadline: Option<Dur>,
-    /// Instances worked on at once
+    /// Instances worked on at once; 1 also sends one request at a time
     #[arg(long, default_value_t = 8)]
     pub parallel: usize,
     /// Do not ask for confirmation (delete); accepted by every action

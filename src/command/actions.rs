@@ -112,7 +112,8 @@ pub(super) async fn run_with(
     {
         return dry_run(*action, selection).map(Ended::of_code);
     }
-    let (opts, _sim) = connect_options(project, &settings.state_dir).await?;
+    let (mut opts, _sim) = connect_options(project, &settings.state_dir).await?;
+    opts.pace = invocation.pace();
     let printer = Printer::new(settings.output, settings.verbosity, opts.simulated);
     let own;
     let base = match hooks.notifier {
@@ -173,12 +174,7 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(2);
 
 /// `--deadline` of an action that has one.
 fn deadline_of(invocation: &Invocation) -> Option<Duration> {
-    match invocation {
-        Invocation::Deploy { options, .. }
-        | Invocation::Delete { options, .. }
-        | Invocation::Power { options, .. } => options.deadline,
-        _ => None,
-    }
+    invocation.run_options().and_then(|o| o.deadline)
 }
 
 /// The spec an invocation names, if any.

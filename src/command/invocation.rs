@@ -15,6 +15,7 @@ use crate::config::{ConfigDir, Project, ProviderKind, Spec};
 use crate::error::Error;
 use crate::model::{Action, Power, Scope, StatusOptions};
 use crate::plan::{Plan, PlanOptions};
+use crate::provider::Pace;
 use crate::ui::output::Format;
 use crate::ui::output::Verbosity;
 
@@ -195,6 +196,24 @@ pub(crate) enum Invocation {
 }
 
 impl Invocation {
+    /// How an action that changes instances runs (`--parallel`, `--deadline`, ...); none
+    /// for the others.
+    pub(crate) fn run_options(&self) -> Option<&RunOptions> {
+        match self {
+            Invocation::Deploy { options, .. }
+            | Invocation::Delete { options, .. }
+            | Invocation::Power { options, .. } => Some(options),
+            _ => None,
+        }
+    }
+
+    /// How the provider sends one call's independent requests: `--parallel 1` asks for
+    /// one request in flight at a time.
+    pub(crate) fn pace(&self) -> Pace {
+        self.run_options()
+            .map_or(Pace::AtOnce, |o| Pace::of_parallel(o.parallel))
+    }
+
     /// The action word.
     pub(crate) fn action(&self) -> Action {
         match self {
@@ -756,6 +775,25 @@ mod tests {
             "--parallel 0 still works one at a time"
         );
         assert_eq!(selection.spec_name(), Some("a1"));
+        assert_eq!(c.invocation.pace(), Pace::OneByOne);
+    }
+
+    #[test]
+    fn parallel_1_sends_one_request_at_a_time() {
+        let pace = |line: &str| config(line).unwrap().invocation.pace();
+        assert_eq!(
+            pace("demo-kubevirt web deploy --parallel 1"),
+            Pace::OneByOne
+        );
+        assert_eq!(
+            pace("demo-kubevirt web delete --yes --parallel 1"),
+            Pace::OneByOne
+        );
+        assert_eq!(pace("demo-kubevirt web stop --parallel 1"), Pace::OneByOne);
+        assert_eq!(pace("demo-kubevirt web deploy"), Pace::AtOnce, "default 8");
+        assert_eq!(pace("demo-kubevirt web deploy --parallel 2"), Pace::AtOnce);
+        // Reading actions have no --parallel to honour.
+        assert_eq!(pace("demo-kubevirt web status"), Pace::AtOnce);
     }
 
     #[test]

@@ -84,6 +84,60 @@ pub(crate) struct ConnectOptions {
     pub simulated: bool,
     /// Per-request timeout.
     pub timeout: Option<Duration>,
+    /// How one call's independent requests go out (`--parallel 1`: one after another).
+    pub pace: Pace,
+}
+
+/// How a provider sends the independent requests of one call: an instance's Secret, NAD
+/// and DataVolumes, the preflight's reference checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Pace {
+    /// All at once: the slowest, not their sum, sets the time (the default).
+    #[default]
+    AtOnce,
+    /// One after another, in order, so that a run has one request in flight at a time:
+    /// `--parallel 1`, for a fragile or strictly rate-limited API server and for reading
+    /// a `-v` log in the order things happened.
+    OneByOne,
+}
+
+impl Pace {
+    /// The pace of an action run with `--parallel parallel`.
+    pub(crate) fn of_parallel(parallel: usize) -> Pace {
+        if parallel <= 1 {
+            Pace::OneByOne
+        } else {
+            Pace::AtOnce
+        }
+    }
+
+    /// Runs `futures` at this pace; the outputs come in the order of `futures`.
+    ///
+    /// A `Vec`, not any iterator: an iterator's closure held across the awaits would make
+    /// the callers' futures too general to be `Send`.
+    pub(crate) async fn all<F: Future>(self, futures: Vec<F>) -> Vec<F::Output> {
+        match self {
+            Pace::AtOnce => futures::future::join_all(futures).await,
+            Pace::OneByOne => {
+                let mut out = Vec::new();
+                for f in futures {
+                    out.push(f.await);
+                }
+                out
+            }
+        }
+    }
+
+    /// Runs `a` and `b` at this pace (`a` first when one by one).
+    pub(crate) async fn both<A: Future, B: Future>(self, a: A, b: B) -> (A::Output, B::Output) {
+        match self {
+            Pace::AtOnce => futures::future::join(a, b).await,
+            Pace::OneByOne => {
+                let a = a.await;
+                (a, b.await)
+            }
+        }
+    }
 }
 
 /// A backend vauto can deploy to. Methods are named after the user's operations.

@@ -22,7 +22,7 @@ use crate::model::{
 };
 use crate::plan::{DesiredInstance, LABEL_NAME, LABEL_SPEC, Plan, is_owned, selector};
 use crate::provider::poll::{self, Polling, poll};
-use crate::provider::{Attempt, Capability, ConnectOptions, Placement, Provider};
+use crate::provider::{Attempt, Capability, ConnectOptions, Pace, Placement, Provider};
 
 /// How often `wait_running` and `power --wait` look again.
 const DEFAULT_POLL: Duration = Duration::from_secs(2);
@@ -36,6 +36,8 @@ pub(crate) struct KubevirtProvider {
     project: String,
     origin: Origin,
     poll: Duration,
+    /// How one call's independent requests go out (`--parallel 1`: one after another).
+    pace: Pace,
     /// A spec's shared objects (CA ConfigMap, credentials Secret) by `Kind/name`: `true`
     /// once made or found in this run, so that concurrent instances send them once.
     shared: std::sync::Mutex<BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<bool>>>>,
@@ -64,6 +66,7 @@ impl KubevirtProvider {
             project: project.name.0.clone(),
             origin: conn.origin,
             poll: DEFAULT_POLL,
+            pace: opts.pace,
             shared: std::sync::Mutex::default(),
         })
     }
@@ -80,8 +83,16 @@ impl KubevirtProvider {
             project: project.to_string(),
             origin: Origin::Supplied,
             poll: DEFAULT_POLL,
+            pace: Pace::AtOnce,
             shared: std::sync::Mutex::default(),
         }
+    }
+
+    /// The same provider sending one call's requests at `pace` (tests).
+    #[cfg(test)]
+    pub(crate) fn with_pace(mut self, pace: Pace) -> Self {
+        self.pace = pace;
+        self
     }
 
     /// The same provider polling every `poll` (fast simulators in tests).
@@ -247,6 +258,23 @@ impl KubevirtProvider {
         Ok(groups)
     }
 
+    /// [`Self::create_one`], saying "creating KIND NAME" as the request goes out (all of a
+    /// round's at once, or one by one at `--parallel 1`).
+    async fn create_said(
+        &self,
+        instance: &DesiredInstance,
+        kind: Kind,
+        obj: &crate::plan::PlannedObject,
+        observer: &dyn Observer,
+    ) -> Step {
+        observer.event(Event::Progress {
+            instance: instance.name.clone(),
+            phase: format!("creating {} {}", obj.kind, obj.name),
+            percent: None,
+        });
+        self.create_one(instance, kind, &obj.name, &obj.body).await
+    }
+
     /// Creates one object; 409 → fetch it and decide whether it is ours.
     async fn create_one(
         &self,
@@ -390,19 +418,24 @@ impl KubevirtProvider {
             return None;
         }
         let spec = plan.spec.kubevirt()?;
-        // Every check at once (one request latency, not one per reference); judged in the
-        // spec's order, so the first missing reference is the one reported.
+        // Every check at once (one request latency, not one per reference; one after
+        // another at `--parallel 1`); judged in the spec's order, so the first missing
+        // reference is the one reported.
         let needs = resources::references(spec, self.kube.namespace());
         let sources = resources::clone_sources(spec, self.kube.namespace());
-        let (found, may_clone) = futures::future::join(
-            futures::future::join_all(needs.iter().map(|n| self.kube.exists(&n.target))),
-            futures::future::join_all(
-                sources
-                    .iter()
-                    .map(|s| self.kube.may_clone_from(&s.namespace, &s.name)),
-            ),
-        )
-        .await;
+        let (found, may_clone) = self
+            .pace
+            .both(
+                self.pace
+                    .all(needs.iter().map(|n| self.kube.exists(&n.target)).collect()),
+                self.pace.all(
+                    sources
+                        .iter()
+                        .map(|s| self.kube.may_clone_from(&s.namespace, &s.name))
+                        .collect(),
+                ),
+            )
+            .await;
         for (need, found) in needs.iter().zip(found) {
             match found {
                 Ok(true) => {}
@@ -1116,8 +1149,9 @@ impl Provider for KubevirtProvider {
                 .collect();
         // The spec's shared objects (CA, credentials) first, once per run (`prepare` has
         // made them when the engine runs the deploy); then the Secret, the NAD and the
-        // DataVolumes, which do not depend on each other, at once; the VM, which names
-        // them all, last. Reports keep the manifest order.
+        // DataVolumes, which do not depend on each other, at once (one after another at
+        // `--parallel 1`); the VM, which names them all, last. Reports keep the manifest
+        // order.
         let shared = self.make_shared(plan, instance).await;
         attempt.reports.extend(shared.reports);
         if shared.error.is_some() {
@@ -1129,19 +1163,15 @@ impl Provider for KubevirtProvider {
             .filter(|(_, o)| !resources::is_shared(&o.body))
             .collect();
         let (vm, before): (Vec<_>, Vec<_>) = objects.into_iter().partition(|(k, _)| *k == Kind::Vm);
-        for (_, obj) in before.iter().chain(vm.iter()) {
-            observer.event(Event::Progress {
-                instance: instance.name.clone(),
-                phase: format!("creating {} {}", obj.kind, obj.name),
-                percent: None,
-            });
-        }
-        let steps = futures::future::join_all(
-            before
-                .iter()
-                .map(|(kind, obj)| self.create_one(instance, *kind, &obj.name, &obj.body)),
-        )
-        .await;
+        let steps = self
+            .pace
+            .all(
+                before
+                    .iter()
+                    .map(|(kind, obj)| self.create_said(instance, *kind, obj, observer))
+                    .collect(),
+            )
+            .await;
         for step in steps {
             match step {
                 Step::Done(r) => attempt.reports.push(r),
@@ -1155,7 +1185,7 @@ impl Provider for KubevirtProvider {
             return attempt;
         }
         for (kind, obj) in &vm {
-            match self.create_one(instance, *kind, &obj.name, &obj.body).await {
+            match self.create_said(instance, *kind, obj, observer).await {
                 Step::Done(r) => attempt.reports.push(r),
                 Step::Stop(report, err) => {
                     attempt.reports.extend(report);

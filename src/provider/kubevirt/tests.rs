@@ -30,6 +30,12 @@ struct State {
     /// Every request as `METHOD path`.
     log: Vec<String>,
     next_uid: u64,
+    /// How long each request is held before it is answered, so that requests a caller
+    /// sends together overlap (zero: answered at once).
+    hold: Duration,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -69,6 +75,21 @@ fn query(q: &str, key: &str) -> Option<String> {
 }
 
 async fn handle(state: Shared, req: Request<Body>) -> Response<Body> {
+    let hold = {
+        let mut st = state.lock().unwrap();
+        st.in_flight += 1;
+        st.max_in_flight = st.max_in_flight.max(st.in_flight);
+        st.hold
+    };
+    if !hold.is_zero() {
+        tokio::time::sleep(hold).await;
+    }
+    let reply = answer(&state, req).await;
+    state.lock().unwrap().in_flight -= 1;
+    reply
+}
+
+async fn answer(state: &Shared, req: Request<Body>) -> Response<Body> {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let q = req.uri().query().unwrap_or_default().to_string();
@@ -76,13 +97,21 @@ async fn handle(state: Shared, req: Request<Body>) -> Response<Body> {
     let mut st = state.lock().unwrap();
     st.log.push(format!("{method} {path}"));
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    // /api/v1/namespaces/ns/plural[/name[/sub]] or /apis/g/v/namespaces/ns/plural[/name[/sub]]
-    let rest = if segs[0] == "api" {
-        &segs[4..]
+    // /api/v1/namespaces/ns/plural[/name[/sub]] or /apis/g/v/namespaces/ns/plural[/name[/sub]];
+    // cluster-scoped: /api/v1/plural[/name] or /apis/g/v/plural[/name].
+    let version_end = if segs[0] == "api" { 2 } else { 3 };
+    let rest = if segs.get(version_end) == Some(&"namespaces") {
+        &segs[version_end + 2..]
     } else {
-        &segs[5..]
+        &segs[version_end..]
     };
     let plural = rest[0].to_string();
+    if plural == "selfsubjectaccessreviews" {
+        // The preflight's clone access review: this user may do anything.
+        let mut review: Value = serde_json::from_slice(&bytes).unwrap();
+        review["status"] = json!({"allowed": true});
+        return reply(201, &review);
+    }
     let name = rest.get(1).map(|s| s.to_string());
     if let Some((code, reason, msg)) = st.fail.get(&(method.clone(), plural.clone())).cloned() {
         return status(code, &reason, &msg);
@@ -296,6 +325,109 @@ async fn create_makes_four_objects_in_order_then_skips_them() {
             .reports
             .iter()
             .all(|r| r.outcome == Outcome::Skipped && r.reason == "exists")
+    );
+}
+
+/// A plan whose spec names an instance type, a preference and a golden image, so that the
+/// preflight has several references to check and a clone to ask about.
+fn golden_plan() -> Plan {
+    let mut plan = plan(true);
+    plan.spec = crate::config::testing::spec(
+        "name: web\ninstancetype: {name: u1.medium}\npreference: {name: rhel.9}\n\
+         disk: {size: 30Gi, source: {data_source: {name: rhel9}}}\n",
+        ProviderKind::Kubevirt,
+    );
+    plan
+}
+
+fn golden_provider() -> (KubevirtProvider, Shared) {
+    let (p, state) = provider();
+    insert(
+        &state,
+        "virtualmachineclusterinstancetypes",
+        "u1.medium",
+        json!({}),
+    );
+    insert(
+        &state,
+        "virtualmachineclusterpreferences",
+        "rhel.9",
+        json!({}),
+    );
+    insert(&state, "datasources", "rhel9", json!({}));
+    state.lock().unwrap().hold = Duration::from_millis(20);
+    (p, state)
+}
+
+#[tokio::test]
+async fn independent_requests_go_at_once_and_the_vm_after_them() {
+    // No references: the Secret, the NAD and the DataVolume together, then the VM.
+    let (p, state) = provider();
+    state.lock().unwrap().hold = Duration::from_millis(20);
+    let plan = plan(true);
+    let a = p
+        .create(&plan, &plan.instances[0], &Default::default(), &Silent)
+        .await;
+    assert!(a.error.is_none(), "{:?}", a.error);
+    {
+        let st = state.lock().unwrap();
+        assert_eq!(st.max_in_flight, 3, "{:#?}", st.log);
+        assert_eq!(
+            st.log.last().map(String::as_str),
+            Some("POST /apis/kubevirt.io/v1/namespaces/lab-vms/virtualmachines")
+        );
+    }
+
+    // The preflight's three reference GETs and its clone access review together.
+    let (p, state) = golden_provider();
+    let plan = golden_plan();
+    let a = p
+        .create(&plan, &plan.instances[0], &Default::default(), &Silent)
+        .await;
+    assert!(a.error.is_none(), "{:?}", a.error);
+    let st = state.lock().unwrap();
+    assert_eq!(st.max_in_flight, 4, "{:#?}", st.log);
+    assert_eq!(st.log.len(), 8, "{:#?}", st.log);
+}
+
+#[tokio::test]
+async fn one_by_one_sends_one_request_at_a_time_in_dependency_order() {
+    /// Writes each "creating ..." progress line into the mock's request log, so the log
+    /// shows whether it is said as its request goes out.
+    struct Said(Shared);
+    impl crate::model::Observer for Said {
+        fn event(&self, event: Event) {
+            if let Event::Progress { phase, .. } = event {
+                self.0.lock().unwrap().log.push(phase);
+            }
+        }
+    }
+    let (p, state) = golden_provider();
+    let p = p.with_pace(crate::provider::Pace::OneByOne);
+    let plan = golden_plan();
+    let said = Said(state.clone());
+    let a = p
+        .create(&plan, &plan.instances[0], &Default::default(), &said)
+        .await;
+    assert!(a.error.is_none(), "{:?}", a.error);
+    let st = state.lock().unwrap();
+    assert_eq!(st.max_in_flight, 1, "{:#?}", st.log);
+    assert_eq!(
+        st.log,
+        [
+            "GET /apis/instancetype.kubevirt.io/v1beta1/virtualmachineclusterinstancetypes/u1.medium",
+            "GET /apis/instancetype.kubevirt.io/v1beta1/virtualmachineclusterpreferences/rhel.9",
+            "GET /apis/cdi.kubevirt.io/v1beta1/namespaces/openshift-virtualization-os-images/datasources/rhel9",
+            "POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            "creating Secret web-01-cloudinit",
+            "POST /api/v1/namespaces/lab-vms/secrets",
+            "creating NetworkAttachmentDefinition web-01-net",
+            "POST /apis/k8s.cni.cncf.io/v1/namespaces/lab-vms/network-attachment-definitions",
+            "creating DataVolume web-01-disk",
+            "POST /apis/cdi.kubevirt.io/v1beta1/namespaces/lab-vms/datavolumes",
+            "creating VirtualMachine web-01",
+            "POST /apis/kubevirt.io/v1/namespaces/lab-vms/virtualmachines",
+        ]
     );
 }
 
