@@ -1031,11 +1031,13 @@ deploy: 2 instances: 2 created; 12 objects: 12 created in [T]
         .unwrap()
         .iter()
         .map(|e| {
-            format!(
-                "{} {}",
-                e["kind"].as_str().unwrap(),
-                e["name"].as_str().unwrap()
-            )
+            let name = e["name"].as_str().unwrap();
+            // The launcher pod's generated suffix.
+            let name = match name.strip_prefix("virt-launcher-a-01-") {
+                Some(suffix) if suffix.len() == 5 => "virt-launcher-a-01-[POD]",
+                _ => name,
+            };
+            format!("{} {name}", e["kind"].as_str().unwrap())
         })
         .collect();
     about.sort();
@@ -1046,6 +1048,7 @@ deploy: 2 instances: 2 created; 12 objects: 12 created in [T]
             "DataVolume a-01-data",
             "DataVolume a-01-disk",
             "DataVolume a-01-scratch",
+            "Pod virt-launcher-a-01-[POD]",
             "VirtualMachine a-01",
             "VirtualMachineInstance a-01"
         ]
@@ -1287,7 +1290,7 @@ status: 2 instances: 2 Running
         .cmd("p s status --events 6 --target s-02")
         .normalize(AGE_LAST.0, AGE_LAST.1)
         .normalize(SEEN.0, SEEN.1)
-        .normalize(r"virt-launcher-s-02-[0-9a-f]{5}\b", "virt-launcher-s-02-[POD]")
+        .normalize(r"virt-launcher-s-02-[bcdfghjklmnpqrstvwxz2456789]{5}\b", "virt-launcher-s-02-[POD]")
         .stdout(
             "\
 ┌──────┬─────────┬──────────┬─────────────┬──────────────────────────────┬───────────┬─────┐
@@ -1296,13 +1299,13 @@ status: 2 instances: 2 Running
 │ s-02 ┆ Running ┆ worker-1 ┆ 10.10.0.102 ┆ Red Hat Enterprise Linux 9.4 ┆ Succeeded ┆ [A] │
 └──────┴─────────┴──────────┴─────────────┴──────────────────────────────┴───────────┴─────┘
 
-INSTANCE   LAST SEEN   TYPE     REASON             OBJECT                        MESSAGE
-s-02       [S]         Normal   ImportSucceeded    datavolume/s-02-disk          Successfully imported into PVC s-02-disk
-s-02       [S]         Normal   SuccessfulCreate   virtualmachine/s-02           Started the virtual machine by creating the new virtual machine instance s-02
-s-02       [S]         Normal   SuccessfulCreate   virtualmachineinstance/s-02   Created virtual machine pod virt-launcher-s-02-[POD]
-s-02       [S]         Normal   Scheduled          virtualmachineinstance/s-02   Successfully assigned default/virt-launcher-s-02 to worker-1
-s-02       [S]         Normal   Created            virtualmachineinstance/s-02   VirtualMachineInstance defined.
-s-02       [S]         Normal   Started            virtualmachineinstance/s-02   VirtualMachineInstance started.
+INSTANCE   LAST SEEN   TYPE     REASON             OBJECT                         MESSAGE
+s-02       [S]         Normal   ImportInProgress   datavolume/s-02-disk           Import into s-02-disk in progress
+s-02       [S]         Normal   ImportSucceeded    datavolume/s-02-disk           Successfully imported into PVC s-02-disk
+s-02       [S]         Normal   SuccessfulCreate   virtualmachineinstance/s-02    Created virtual machine pod virt-launcher-s-02-[POD]
+s-02       [S]         Normal   Scheduled          pod/virt-launcher-s-02-[POD]   Successfully assigned default/virt-launcher-s-02-[POD] to worker-1
+s-02       [S]         Normal   Created            virtualmachineinstance/s-02    VirtualMachineInstance defined.
+s-02       [S]         Normal   Started            virtualmachineinstance/s-02    VirtualMachineInstance started.
 
 status: 1 instance: 1 Running
 ",

@@ -11,7 +11,7 @@ use super::SimNode;
 use super::catalog::{self, SimStorageClass};
 use super::store::{
     CONFIGMAPS, DVS, EVENTS, Entry, ResourceDef, SECRETS, SimMeta, Store, VMIS, VMS, Walk, key,
-    new_uid, rfc3339, stamp_new, uid_of,
+    launcher_pod_name, new_uid, rfc3339, stamp_new, uid_of,
 };
 use super::validate::nad_static_ip;
 
@@ -582,6 +582,58 @@ fn volumes_ready_at(store: &Store, vm: &Entry, ctx: &Ctx<'_>) -> Option<i64> {
     Some(ready)
 }
 
+/// When KubeVirt's VM controller creates the VMI of `vm`, wanted running: once every
+/// DataVolume of its `dataVolumeTemplates` is `Succeeded`, or waits for its first consumer
+/// (`WaitForFirstConsumer`/`PendingPopulation`: the VMI's provisioning pod is that consumer);
+/// a standalone DataVolume does not hold it back (kubevirt `pkg/virt-controller/watch/vm/vm.go`
+/// `startVMI` → `handleDataVolumes`, which looks at the templates only). The VMI then stays
+/// `Pending`, without a launcher pod, until its disks are imported (see [`launch_at`]).
+/// `None`: a template's DataVolume is missing, failing or still importing.
+fn vmi_due_at(store: &Store, vm: &Entry, ctx: &Ctx<'_>) -> Option<i64> {
+    let since = vm.sim.run_since_ms.unwrap_or(vm.sim.created_ms);
+    let templates = vm
+        .object
+        .at("/spec/dataVolumeTemplates")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    let mut at = since;
+    for name in templates
+        .iter()
+        .filter_map(|t| t.at("/metadata/name").and_then(Value::as_str))
+    {
+        let dv = store.objects.get(&key(DVS.plural, &vm.namespace, name))?;
+        if import_failure(&dv.object).is_some() || missing_mount(store, dv).is_some() {
+            return None;
+        }
+        let at_ = |p: &str| dv.object.at(p).and_then(Value::as_str);
+        let class =
+            at_("/spec/storage/storageClassName").or_else(|| at_("/spec/pvc/storageClassName"));
+        let ready =
+            if catalog::binding_mode(ctx.storage_classes, class) == Some("WaitForFirstConsumer") {
+                dv.sim.created_ms
+            } else {
+                dv_done_at(store, dv, ctx)?
+            };
+        at = at.max(ready);
+    }
+    Some(at)
+}
+
+/// When the VMI's virt-launcher pod is created: once every disk is imported (kubevirt
+/// `pkg/virt-controller/watch/vmi/vmi.go` `sync`: "Delaying pod creation while DataVolume
+/// populates"), never before the VMI itself. `None`: not yet known (a disk is missing,
+/// failing, or waits for a consumer) — the VMI stays `Pending`. A VMI whose VM is gone
+/// launches at creation.
+fn launch_at(store: &Store, vmi: &Entry, ctx: &Ctx<'_>) -> Option<i64> {
+    match store
+        .objects
+        .get(&key(VMS.plural, &vmi.namespace, &vmi.name))
+    {
+        Some(vm) => volumes_ready_at(store, vm, ctx).map(|t| t.max(vmi.sim.created_ms)),
+        None => Some(vmi.sim.created_ms),
+    }
+}
+
 /// What the VM controller has to do for one VM now.
 enum Lifecycle {
     /// Create the VMI, as of this time.
@@ -598,8 +650,7 @@ fn lifecycle(store: &Store, vm: &Entry, ctx: &Ctx<'_>) -> Option<Lifecycle> {
         if vmi_exists {
             return None;
         }
-        let ready_at = volumes_ready_at(store, vm, ctx)?;
-        let at = ready_at.max(vm.sim.run_since_ms.unwrap_or(vm.sim.created_ms));
+        let at = vmi_due_at(store, vm, ctx)?;
         (ctx.now >= at).then_some(Lifecycle::Start(at))
     } else if vmi_exists {
         let stop_at = vm.sim.stop_since_ms.unwrap_or(ctx.now) + ctx.stop_ms as i64;
@@ -715,16 +766,6 @@ fn create_vmi(
         ),
         at,
     ));
-    let pod = format!("virt-launcher-{}-{}", vm.name, &uid[..5]);
-    let mut ev = PendingEvent::about(
-        &entry,
-        VMIS,
-        "SuccessfulCreate",
-        format!("Created virtual machine pod {pod}"),
-        at,
-    );
-    ev.uid = uid;
-    events.push(ev);
     store.put(entry);
 }
 
@@ -834,13 +875,16 @@ struct VmiClock<'a> {
 }
 
 impl<'a> VmiClock<'a> {
-    fn of(entry: &'a Entry, now: i64) -> Self {
-        let start = entry.sim.created_ms;
+    /// The clock of a VMI whose launcher pod is created at `launch` (`None`: not yet).
+    fn of(entry: &'a Entry, launch: Option<i64>, now: i64) -> Self {
+        let launched = launch.filter(|l| now >= *l);
+        let start = launch.unwrap_or(i64::MAX);
         let boot = entry.sim.boot_ms as i64;
-        let sched_at = start + boot / 3;
-        let run_at = start + boot;
+        let sched_at = start.saturating_add(boot / 3);
+        let run_at = start.saturating_add(boot);
         let node = entry.sim.node.as_deref();
         let phase = match node {
+            _ if launched.is_none() => "Pending",
             Some(_) if now >= run_at => "Running",
             Some(_) if now >= sched_at => "Scheduled",
             _ => "Scheduling",
@@ -855,6 +899,11 @@ impl<'a> VmiClock<'a> {
             running: phase == "Running",
         }
     }
+
+    /// The launcher pod exists.
+    fn launched(&self) -> bool {
+        self.phase != "Pending"
+    }
 }
 
 fn vmi_status(
@@ -864,7 +913,7 @@ fn vmi_status(
     ctx: &Ctx<'_>,
     events: &mut Vec<PendingEvent>,
 ) -> Option<Update> {
-    let clock = VmiClock::of(entry, ctx.now);
+    let clock = VmiClock::of(entry, launch_at(store, entry, ctx), ctx.now);
     let n = ctx.nodes.len();
     let due = vmi_due_events(entry, &clock, ctx.now, n);
     let shown = |f: &str| entry.object.at(f);
@@ -881,9 +930,19 @@ fn vmi_status(
         let mut ev = PendingEvent::about(entry, VMIS, reason, message, at);
         ev.component = match reason {
             "Created" | "Started" => "virt-handler",
+            "SuccessfulCreate" => "virtualmachine-controller",
             _ => "default-scheduler",
         };
         ev.warning = reason == "FailedScheduling";
+        if matches!(reason, "Scheduled" | "FailedScheduling") {
+            // The scheduler reports on the pod it places, the launcher pod, not on the VMI
+            // (kube-scheduler `schedule_one.go`: `Successfully assigned ns/pod to node`).
+            let vmi_uid = uid_of(&entry.object);
+            ev.def = POD;
+            ev.name = launcher_pod_name(&entry.name, vmi_uid);
+            ev.uid = super::api::launcher_pod_uid(vmi_uid);
+            ev.resource_version = String::new();
+        }
         events.push(ev);
         emitted.push(reason);
     }
@@ -908,6 +967,19 @@ fn vmi_due_events(
             due.push((reason, message(), at));
         }
     };
+    if !clock.launched() {
+        return due;
+    }
+    announce(
+        "SuccessfulCreate",
+        &|| {
+            format!(
+                "Created virtual machine pod {}",
+                launcher_pod_name(&entry.name, uid_of(&entry.object))
+            )
+        },
+        clock.start,
+    );
     match clock.node {
         None => announce(
             "FailedScheduling",
@@ -924,8 +996,9 @@ fn vmi_due_events(
                     "Scheduled",
                     &|| {
                         format!(
-                            "Successfully assigned {}/virt-launcher-{} to {node}",
-                            entry.namespace, entry.name
+                            "Successfully assigned {}/{} to {node}",
+                            entry.namespace,
+                            launcher_pod_name(&entry.name, uid_of(&entry.object))
                         )
                     },
                     clock.sched_at,
@@ -958,10 +1031,22 @@ fn vmi_status_body(
 ) -> Value {
     let now = ctx.now;
     let mut stamps = vec![
-        json!({"phase": "Pending", "phaseTransitionTimestamp": rfc3339(clock.start)}),
-        json!({"phase": "Scheduling", "phaseTransitionTimestamp": rfc3339(clock.start)}),
+        json!({"phase": "Pending", "phaseTransitionTimestamp": rfc3339(entry.sim.created_ms)}),
     ];
     let mut status = Map::new();
+    if !clock.launched() {
+        // No launcher pod yet (kubevirt vmi.go `syncReadyConditionFromPod`, pod == nil or the
+        // WaitForFirstConsumer provisioning pod).
+        status.insert("phase".into(), json!("Pending"));
+        status.insert("phaseTransitionTimestamps".into(), json!(stamps));
+        status.insert(
+            "conditions".into(),
+            json!([{"type": "Ready", "status": "False", "reason": "PodNotExists",
+                    "message": "virt-launcher pod has not yet been scheduled"}]),
+        );
+        return Value::Object(status);
+    }
+    stamps.push(json!({"phase": "Scheduling", "phaseTransitionTimestamp": rfc3339(clock.start)}));
     status.insert("qosClass".into(), json!("Burstable"));
     if clock.node.is_none() {
         status.insert("phase".into(), json!("Scheduling"));
@@ -1280,6 +1365,131 @@ mod tests {
                 "20000 Succeeded 100.00% rv=9",
             ]
         );
+    }
+
+    #[test]
+    fn a_vmi_waits_pending_without_a_launcher_pod_until_its_disks_are_imported() {
+        // Three VMs wanted running from t=0, each disk a 20 s import, each boot 9 s:
+        //   s: a standalone DataVolume: KubeVirt makes the VMI at once and holds its pod;
+        //   t: a dataVolumeTemplates entry on an Immediate class: no VMI until the import ends;
+        //   w: a dataVolumeTemplates entry on a WaitForFirstConsumer class: the VMI at once
+        //      (its provisioning pod is the disk's first consumer), Pending until imported.
+        let classes = SimStorageClass::defaults();
+        let nodes = [SimNode::worker("worker-0", "zone-a")];
+        let mut store = Store::default();
+        for (vm, class, template) in [
+            ("s", "ocs-storagecluster-ceph-rbd", false),
+            ("t", "ocs-storagecluster-ceph-rbd", true),
+            ("w", "lvms-vg1", true),
+        ] {
+            let disk = format!("{vm}-disk");
+            let mut spec = json!({"runStrategy": "Always", "template": {"spec": {"domain": {},
+                "volumes": [{"name": "root", "dataVolume": {"name": disk}}]}}});
+            if template {
+                spec["dataVolumeTemplates"] = json!([{"metadata": {"name": disk}}]);
+            }
+            let meta = |name: &str| json!({"name": name, "namespace": "default", "uid": format!("uid-{name}")});
+            store.put(Entry {
+                plural: VMS.plural.into(),
+                namespace: "default".into(),
+                name: vm.into(),
+                object: json!({"metadata": meta(vm), "spec": spec}),
+                sim: SimMeta {
+                    run_since_ms: Some(0),
+                    ..SimMeta::default()
+                },
+            });
+            store.put(Entry {
+                plural: DVS.plural.into(),
+                namespace: "default".into(),
+                name: disk.clone(),
+                object: json!({"metadata": meta(&disk), "spec": {
+                    "source": {"http": {"url": "http://i.example/a.img"}},
+                    "storage": {"storageClassName": class}}}),
+                sim: SimMeta {
+                    import_ms: 20_000,
+                    ..SimMeta::default()
+                },
+            });
+        }
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut seen = Vec::new();
+        for now in [0, 19_999, 20_000, 23_000, 29_000] {
+            let ctx = Ctx {
+                nodes: &nodes,
+                storage_classes: &classes,
+                boot_ms: 9_000,
+                stop_ms: 0,
+                guest_agent: false,
+                now,
+            };
+            reconcile(&mut store, &ctx, &mut rng);
+            let row: Vec<String> = ["s", "t", "w"]
+                .iter()
+                .map(|vm| {
+                    let vmi = store.objects.get(&key(VMIS.plural, "default", vm));
+                    let at = |e: Option<&Entry>, p: &str| {
+                        e.and_then(|e| e.object.at(p).and_then(Value::as_str))
+                            .unwrap_or("-")
+                            .to_string()
+                    };
+                    let vm_entry = store.objects.get(&key(VMS.plural, "default", vm));
+                    format!(
+                        "{vm}: {} {} {}",
+                        at(vm_entry, "/status/printableStatus"),
+                        at(vmi, "/status/phase"),
+                        at(vmi, "/status/conditions/0/reason"),
+                    )
+                })
+                .collect();
+            seen.push(format!("{now} {}", row.join(" | ")));
+        }
+        assert_eq!(
+            seen,
+            [
+                "0 s: Provisioning Pending PodNotExists | t: Provisioning - - | w: Provisioning Pending PodNotExists",
+                "19999 s: Provisioning Pending PodNotExists | t: Provisioning - - | w: Provisioning Pending PodNotExists",
+                "20000 s: Starting Scheduling - | t: Starting Scheduling - | w: Starting Scheduling -",
+                "23000 s: Starting Scheduled - | t: Starting Scheduled - | w: Starting Scheduled -",
+                "29000 s: Running Running - | t: Running Running - | w: Running Running -",
+            ]
+        );
+        // The launcher pod is announced when it is made, not with the VMI.
+        let mut pods: Vec<String> = entries_of(&store, EVENTS.plural)
+            .filter(|(_, e)| {
+                e.object.at("/reason").and_then(Value::as_str) == Some("SuccessfulCreate")
+            })
+            .filter(|(_, e)| {
+                e.object.at("/involvedObject/kind").and_then(Value::as_str)
+                    == Some("VirtualMachineInstance")
+            })
+            .map(|(_, e)| {
+                format!(
+                    "{} {}",
+                    e.object
+                        .at("/firstTimestamp")
+                        .and_then(Value::as_str)
+                        .unwrap_or("-"),
+                    e.object
+                        .at("/message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("-")
+                )
+            })
+            .collect();
+        pods.sort();
+        let expected: Vec<String> = ["s", "t", "w"]
+            .iter()
+            .map(|vm| {
+                let vmi = &store.objects[&key(VMIS.plural, "default", vm)].object;
+                format!(
+                    "{} Created virtual machine pod {}",
+                    rfc3339(20_000),
+                    launcher_pod_name(vm, uid_of(vmi))
+                )
+            })
+            .collect();
+        assert_eq!(pods, expected);
     }
 
     #[test]

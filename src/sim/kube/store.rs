@@ -295,6 +295,24 @@ impl Store {
     }
 }
 
+/// The name of the virt-launcher pod of the VMI `vmi` with uid `uid`, as the pod list and the
+/// Events both give it: `virt-launcher-<vmi>-` and a generateName suffix, 5 characters of
+/// [bcdfghjklmnpqrstvwxz2456789] (apimachinery's `rand.String`), here from the uid's hash.
+pub(crate) fn launcher_pod_name(vmi: &str, uid: &str) -> String {
+    let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in uid.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    let suffix: String = (0..5)
+        .map(|i| {
+            let n = usize::try_from((h >> (i * 8)) & 0xff).unwrap_or(0);
+            char::from(alphabet[n % alphabet.len()])
+        })
+        .collect();
+    format!("virt-launcher-{vmi}-{suffix}")
+}
+
 /// `metadata.uid` of an object, or "".
 pub(crate) fn uid_of(obj: &Value) -> &str {
     obj.at("/metadata/uid")

@@ -680,8 +680,9 @@ async fn run_strategy_patch_pod_network_and_unschedulable_vms() {
         printable(o) == "ErrorUnschedulable"
     })
     .await;
+    // The scheduler's Warning is about the launcher pod, as kube-scheduler records it.
     let warnings = events(&c)
-        .list(&ListParams::default().fields("involvedObject.name=nowhere,type=Warning"))
+        .list(&ListParams::default().fields("involvedObject.kind=Pod,type=Warning"))
         .await
         .unwrap();
     assert_eq!(warnings.items.len(), 1);
@@ -689,6 +690,11 @@ async fn run_strategy_patch_pod_network_and_unschedulable_vms() {
         field(&warnings.items[0], "/reason").unwrap(),
         "FailedScheduling"
     );
+    let pod = field(&warnings.items[0], "/involvedObject/name")
+        .and_then(Value::as_str)
+        .unwrap();
+    assert!(pod.starts_with("virt-launcher-nowhere-"), "{pod}");
+    assert_eq!(pod.len(), "virt-launcher-nowhere-".len() + 5, "{pod}");
 }
 
 #[tokio::test]
@@ -752,13 +758,21 @@ async fn an_import_from_an_unreachable_host_keeps_failing_as_cdi_shows_it() {
         printable(o) == "DataVolumeError"
     })
     .await;
-    // Longer than the import would have taken: still failing, no VMI.
+    // Longer than the import would have taken: still failing. The disk is a standalone
+    // DataVolume, so KubeVirt made the VMI at once and holds it Pending without a launcher
+    // pod (vm.go `startVMI` waits for dataVolumeTemplates only; vmi.go `sync` delays the pod).
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(
         printable(&vms(&c).get("bad").await.unwrap()),
         "DataVolumeError"
     );
-    assert!(vmis(&c).get_opt("bad").await.unwrap().is_none());
+    let vmi = vmis(&c).get("bad").await.unwrap();
+    assert_eq!(field(&vmi, "/status/phase").unwrap(), "Pending");
+    assert_eq!(
+        field(&vmi, "/status/conditions/0/reason").unwrap(),
+        "PodNotExists"
+    );
+    assert_eq!(field(&vmi, "/status/nodeName"), None);
     let warnings = events(&c)
         .list(&ListParams::default().fields("involvedObject.name=bad-disk,type=Warning"))
         .await
@@ -1346,14 +1360,19 @@ async fn start_and_stop_follow_each_run_strategy() {
             .create(&pp, &nad(&format!("{name}-net"), "192.168.50.10/24"))
             .await
             .unwrap();
-        dvs(&c)
-            .create(&pp, &datavolume(&format!("{name}-disk")))
-            .await
-            .unwrap();
-        vms(&c)
-            .create(&pp, &obj(vm(name, json!({"runStrategy": strategy}))))
-            .await
-            .unwrap();
+        let mut extra = json!({"runStrategy": strategy});
+        if name == "always" {
+            // Its disk a dataVolumeTemplates entry: KubeVirt makes no VMI until it is imported.
+            let dv = datavolume("always-disk").data;
+            extra["dataVolumeTemplates"] =
+                json!([{"metadata": {"name": "always-disk"}, "spec": dv["spec"]}]);
+        } else {
+            dvs(&c)
+                .create(&pp, &datavolume(&format!("{name}-disk")))
+                .await
+                .unwrap();
+        }
+        vms(&c).create(&pp, &obj(vm(name, extra))).await.unwrap();
     }
     // `Always` whose VMI does not exist yet (its disk imports).
     let (code, _, msg) = api_err(put_action(&c, "always", "start").await.unwrap_err());

@@ -19,7 +19,7 @@ mod table;
 mod update;
 mod watch;
 
-pub(crate) use read::fake_uid;
+pub(crate) use read::{fake_uid, launcher_pod_uid};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

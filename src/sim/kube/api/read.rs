@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::error::{ApiError, json_response};
 use super::request::Req;
 use crate::sim::kube::select;
-use crate::sim::kube::store::{Entry, ResourceDef, Store, key};
+use crate::sim::kube::store::{Entry, ResourceDef, Store, key, launcher_pod_name};
 
 pub(super) fn get(
     store: &Store,
@@ -227,18 +227,6 @@ fn launcher_pod(vmi: &Value) -> Option<Value> {
         Some("Failed") => "Failed",
         _ => "Pending",
     };
-    // The pod name's suffix is the generateName one: 5 characters of [bcdfghjklmnpqrstvwxz2456789].
-    let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in uid.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-    }
-    let suffix: String = (0..5)
-        .map(|i| {
-            let n = usize::try_from((h >> (i * 8)) & 0xff).unwrap_or(0);
-            char::from(alphabet[n % alphabet.len()])
-        })
-        .collect();
     let ready = if phase == "Running" { "True" } else { "False" };
     let created = s("/metadata/creationTimestamp").unwrap_or(CLUSTER_BORN);
     let mut status = json!({
@@ -260,10 +248,10 @@ fn launcher_pod(vmi: &Value) -> Option<Value> {
     Some(json!({
         "kind": "Pod", "apiVersion": "v1",
         "metadata": {
-            "name": format!("virt-launcher-{name}-{suffix}"),
+            "name": launcher_pod_name(name, uid),
             "generateName": format!("virt-launcher-{name}-"),
             "namespace": ns,
-            "uid": fake_uid(&format!("pod/{uid}")),
+            "uid": launcher_pod_uid(uid),
             "resourceVersion": s("/metadata/resourceVersion").unwrap_or("1"),
             "creationTimestamp": created,
             "labels": {"kubevirt.io": "virt-launcher", "kubevirt.io/created-by": uid,
@@ -277,6 +265,12 @@ fn launcher_pod(vmi: &Value) -> Option<Value> {
 }
 
 /// A stable UUID-shaped id derived from a name (the builtin objects are not stored).
+/// The uid of the virt-launcher pod of the VMI with uid `vmi_uid` (the pod list's and the
+/// scheduler Events' `involvedObject.uid`).
+pub(crate) fn launcher_pod_uid(vmi_uid: &str) -> String {
+    fake_uid(&format!("pod/{vmi_uid}"))
+}
+
 pub(crate) fn fake_uid(seed: &str) -> String {
     use sha2::Digest;
     let d = sha2::Sha256::digest(seed.as_bytes());
