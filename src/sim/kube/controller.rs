@@ -983,11 +983,7 @@ fn vmi_due_events(
     match clock.node {
         None => announce(
             "FailedScheduling",
-            &|| {
-                format!(
-                    "0/{n} nodes are available: {n} node(s) didn't match Pod's node affinity/selector."
-                )
-            },
+            &|| unschedulable_message(n),
             clock.start,
         ),
         Some(node) => {
@@ -1019,6 +1015,13 @@ fn vmi_due_events(
         }
     }
     due
+}
+
+/// kube-scheduler's fit error for a launcher pod whose node selector no node matches: the
+/// `FailedScheduling` Event's message and the pod's `PodScheduled` condition message, which
+/// KubeVirt copies into the VMI's.
+fn unschedulable_message(n: usize) -> String {
+    format!("0/{n} nodes are available: {n} node(s) didn't match Pod's node affinity/selector.")
 }
 
 /// The VMI `status` at this point of its boot.
@@ -1054,7 +1057,7 @@ fn vmi_status_body(
         status.insert(
             "conditions".into(),
             json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                    "message": format!("0/{n} nodes are available")}]),
+                    "message": unschedulable_message(n)}]),
         );
         return Value::Object(status);
     }

@@ -695,6 +695,36 @@ async fn run_strategy_patch_pod_network_and_unschedulable_vms() {
         .unwrap();
     assert!(pod.starts_with("virt-launcher-nowhere-"), "{pod}");
     assert_eq!(pod.len(), "virt-launcher-nowhere-".len() + 5, "{pod}");
+    // That pod is listed, Pending on no node, with the scheduler's condition.
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::default_namespaced(c.clone());
+    let listed = pods.get(pod).await.unwrap();
+    let status = listed.status.unwrap();
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    assert_eq!(listed.spec.unwrap().node_name, None);
+    let cond = &status.conditions.unwrap()[0];
+    assert_eq!(
+        (
+            cond.type_.as_str(),
+            cond.status.as_str(),
+            cond.reason.as_deref()
+        ),
+        ("PodScheduled", "False", Some("Unschedulable"))
+    );
+    assert_eq!(
+        cond.message.as_deref(),
+        field(&warnings.items[0], "/message").and_then(Value::as_str)
+    );
+    // `kubectl get po` prints it as kube-apiserver's printers.go does: 0/1 Pending.
+    let table = "application/json;as=Table;v=v1;g=meta.k8s.io";
+    let (_, t) = get_json(
+        &raw_client(&sim),
+        &sim,
+        &format!("/api/v1/namespaces/default/pods/{pod}"),
+        table,
+    )
+    .await;
+    let cells = t["rows"][0]["cells"].as_array().unwrap();
+    assert_eq!(cells[1..4], [json!("0/1"), json!("Pending"), json!("0")]);
 }
 
 #[tokio::test]

@@ -169,7 +169,7 @@ const CLUSTER_BORN: &str = "2024-01-01T00:00:00Z";
 /// Every object of a read-only core resource (`discovery::BUILTIN`), sorted by namespace
 /// and name, computed from the simulator's state: Nodes from the configured `SimNode`s,
 /// Namespaces from `default`, the system ones and every namespace holding an object,
-/// and one `virt-launcher-<vmi>-xxxxx` Pod per scheduled VMI, as KubeVirt runs each
+/// and one `virt-launcher-<vmi>-xxxxx` Pod per VMI past `Pending`, as KubeVirt runs each
 /// VMI in a launcher pod (kubevirt.io user guide, "VirtualMachineInstance" architecture).
 pub(super) fn builtin_objects(store: &Store, req_sh: &super::Shared, plural: &str) -> Vec<Value> {
     match plural {
@@ -214,36 +214,68 @@ pub(super) fn builtin_objects(store: &Store, req_sh: &super::Shared, plural: &st
     }
 }
 
-/// The virt-launcher pod of a VMI once it is scheduled to a node.
+/// The virt-launcher pod of a VMI once KubeVirt has made it: when the VMI leaves `Pending`
+/// (its disks imported). Until the scheduler places it, it is `Pending` with no node and
+/// `PodScheduled` False, as an unschedulable VMI's pod stays (the VMI copies that condition).
 fn launcher_pod(vmi: &Value) -> Option<Value> {
     let s = |p: &str| vmi.pointer(p).and_then(Value::as_str);
-    let node = s("/status/nodeName")?;
+    let vmi_phase = s("/status/phase")?;
+    if vmi_phase == "Pending" {
+        return None;
+    }
+    let node = s("/status/nodeName");
     let name = s("/metadata/name")?;
     let ns = s("/metadata/namespace").unwrap_or("default");
     let uid = s("/metadata/uid").unwrap_or("");
-    let phase = match s("/status/phase") {
-        Some("Running") => "Running",
-        Some("Succeeded") => "Succeeded",
-        Some("Failed") => "Failed",
+    let phase = match vmi_phase {
+        "Running" => "Running",
+        "Succeeded" => "Succeeded",
+        "Failed" => "Failed",
         _ => "Pending",
     };
-    let ready = if phase == "Running" { "True" } else { "False" };
-    let created = s("/metadata/creationTimestamp").unwrap_or(CLUSTER_BORN);
-    let mut status = json!({
-        "phase": phase,
-        "conditions": [{"type": "Ready", "status": ready}],
-        "hostIP": "",
-        "startTime": created,
-        "containerStatuses": [{"name": "compute", "ready": phase == "Running", "restartCount": 0,
-                               "image": "quay.io/kubevirt/virt-launcher:v1.4.0",
-                               "imageID": "", "started": phase == "Running",
-                               "state": if phase == "Running" { json!({"running": {"startedAt": created}}) } else { json!({"waiting": {"reason": "ContainerCreating"}}) }}],
-    });
+    // Made when the VMI left Pending: the VMI's `Scheduling` stamp.
+    let created = vmi
+        .pointer("/status/phaseTransitionTimestamps")
+        .and_then(Value::as_array)
+        .and_then(|stamps| {
+            stamps
+                .iter()
+                .find(|t| t.get("phase").and_then(Value::as_str) == Some("Scheduling"))
+        })
+        .and_then(|t| t.get("phaseTransitionTimestamp").and_then(Value::as_str))
+        .or_else(|| s("/metadata/creationTimestamp"))
+        .unwrap_or(CLUSTER_BORN);
+    let mut status = match node {
+        // kube-scheduler's condition on a pod no node fits.
+        None => json!({
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                            "message": s("/status/conditions/0/message").unwrap_or("")}],
+            "qosClass": "Burstable",
+        }),
+        Some(_) => {
+            let ready = if phase == "Running" { "True" } else { "False" };
+            json!({
+                "phase": phase,
+                "conditions": [{"type": "Ready", "status": ready}],
+                "hostIP": "",
+                "startTime": created,
+                "containerStatuses": [{"name": "compute", "ready": phase == "Running", "restartCount": 0,
+                                       "image": "quay.io/kubevirt/virt-launcher:v1.4.0",
+                                       "imageID": "", "started": phase == "Running",
+                                       "state": if phase == "Running" { json!({"running": {"startedAt": created}}) } else { json!({"waiting": {"reason": "ContainerCreating"}}) }}],
+            })
+        }
+    };
     if let Some(ip) = s("/status/interfaces/0/ipAddress")
         && let Some(m) = status.as_object_mut()
     {
         m.insert("podIP".into(), json!(ip));
         m.insert("podIPs".into(), json!([{"ip": ip}]));
+    }
+    let mut spec = json!({"containers": [{"name": "compute", "image": "quay.io/kubevirt/virt-launcher:v1.4.0"}]});
+    if let (Some(node), Some(m)) = (node, spec.as_object_mut()) {
+        m.insert("nodeName".into(), json!(node));
     }
     Some(json!({
         "kind": "Pod", "apiVersion": "v1",
@@ -259,18 +291,18 @@ fn launcher_pod(vmi: &Value) -> Option<Value> {
             "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
                                  "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}],
         },
-        "spec": {"nodeName": node, "containers": [{"name": "compute", "image": "quay.io/kubevirt/virt-launcher:v1.4.0"}]},
+        "spec": spec,
         "status": status,
     }))
 }
 
-/// A stable UUID-shaped id derived from a name (the builtin objects are not stored).
 /// The uid of the virt-launcher pod of the VMI with uid `vmi_uid` (the pod list's and the
 /// scheduler Events' `involvedObject.uid`).
 pub(crate) fn launcher_pod_uid(vmi_uid: &str) -> String {
     fake_uid(&format!("pod/{vmi_uid}"))
 }
 
+/// A stable UUID-shaped id derived from a name (the builtin objects are not stored).
 pub(crate) fn fake_uid(seed: &str) -> String {
     use sha2::Digest;
     let d = sha2::Sha256::digest(seed.as_bytes());

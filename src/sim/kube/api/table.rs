@@ -352,7 +352,12 @@ fn cell(c: Cell, obj: &Value, now_ms: i64) -> Value {
                 .iter()
                 .filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true))
                 .count();
-            json!(format!("{ready}/{}", cs.len()))
+            // printers.go printPod: the total is the spec's containers (an unscheduled pod
+            // has no container statuses yet and shows 0/1).
+            let total = at("/spec/containers")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            json!(format!("{ready}/{total}"))
         }
         Cell::PodRestarts => {
             let n: u64 = at("/status/containerStatuses")
