@@ -930,7 +930,7 @@ fn vmi_status(
         let mut ev = PendingEvent::about(entry, VMIS, reason, message, at);
         ev.component = match reason {
             "Created" | "Started" => "virt-handler",
-            "SuccessfulCreate" => "virtualmachine-controller",
+            "SuccessfulCreate" => "virt-controller",
             _ => "default-scheduler",
         };
         ev.warning = reason == "FailedScheduling";

@@ -250,7 +250,7 @@ fn launcher_pod(vmi: &Value) -> Option<Value> {
         None => json!({
             "phase": "Pending",
             "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                            "message": s("/status/conditions/0/message").unwrap_or("")}],
+                            "message": vmi_condition_message(vmi, "PodScheduled")}],
             "qosClass": "Burstable",
         }),
         Some(_) => {
@@ -294,6 +294,19 @@ fn launcher_pod(vmi: &Value) -> Option<Value> {
         "spec": spec,
         "status": status,
     }))
+}
+
+/// The message of the VMI's condition of type `kind` (KubeVirt copies the launcher pod's
+/// `PodScheduled` into it), or "".
+fn vmi_condition_message<'a>(vmi: &'a Value, kind: &str) -> &'a str {
+    vmi.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+        })
+        .and_then(|c| c.get("message").and_then(Value::as_str))
+        .unwrap_or("")
 }
 
 /// The uid of the virt-launcher pod of the VMI with uid `vmi_uid` (the pod list's and the
